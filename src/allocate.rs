@@ -1,0 +1,474 @@
+//! Allocation (SPEC 4), all of it in this file: the day's pools, their scope and
+//! driver units, the exact largest-remainder split, unallocated pools, the
+//! direct/shared split, the per-flow aggregates, and the conservation identity.
+//! Pure: CUR pools and classified transactions in, allocated money out.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::classify::{FlowCatalog, Transaction, TransactionType};
+use crate::money::{self, Money};
+use crate::pricing::{Pricing, RuleRef, UnitKeys};
+use crate::{Error, Result};
+
+/// SPEC 4.1: what CUR rows are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PoolKey {
+    pub product_code: String,
+    pub rule: RuleRef,
+    pub tag_transaction_type: Option<String>,
+    pub tag_flow: Option<String>,
+    pub tag_service: Option<String>,
+}
+
+/// The day's CUR, reduced: pool costs, excluded costs, totals.
+#[derive(Debug, Default, Clone)]
+pub struct CurDay {
+    pub pools: HashMap<PoolKey, Money>,
+    /// Excluded cost per line item type (SPEC 2.3).
+    pub excluded: BTreeMap<String, Money>,
+    /// Every row of the day, excluded ones included.
+    pub rows: u64,
+    /// Sum of every row's cost, excluded ones included.
+    pub total: Money,
+    /// Rows with an empty `bill_invoice_id` (the month is not final).
+    pub rows_without_invoice: u64,
+}
+
+impl CurDay {
+    pub fn add(&mut self, key: PoolKey, cost: Money, has_invoice: bool) {
+        self.count(cost, has_invoice);
+        *self.pools.entry(key).or_default() += cost;
+    }
+
+    pub fn add_excluded(&mut self, line_item_type: &str, cost: Money, has_invoice: bool) {
+        self.count(cost, has_invoice);
+        *self.excluded.entry(line_item_type.to_string()).or_default() += cost;
+    }
+
+    fn count(&mut self, cost: Money, has_invoice: bool) {
+        self.rows += 1;
+        self.total += cost;
+        self.rows_without_invoice += u64::from(!has_invoice);
+    }
+
+    pub fn merge(&mut self, other: CurDay) {
+        for (key, cost) in other.pools {
+            *self.pools.entry(key).or_default() += cost;
+        }
+        for (ty, cost) in other.excluded {
+            *self.excluded.entry(ty).or_default() += cost;
+        }
+        self.rows += other.rows;
+        self.total += other.total;
+        self.rows_without_invoice += other.rows_without_invoice;
+    }
+}
+
+/// Why a pool was not allocated (SPEC 4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unallocated {
+    NoDriverUnits,
+    Policy,
+    UnknownTagValue,
+}
+
+impl Unallocated {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoDriverUnits => "no_driver_units",
+            Self::Policy => "policy",
+            Self::UnknownTagValue => "unknown_tag_value",
+        }
+    }
+}
+
+/// A pool, ready to split.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub key: PoolKey,
+    pub cost: Money,
+    /// The driver units to count; `None` when the pool cannot be allocated.
+    pub unit_key: Result<u16, Unallocated>,
+    pub flow: Option<String>,
+    pub transaction_type: Option<TransactionType>,
+}
+
+impl Pool {
+    /// SPEC 4.5: tagged with a flow or a type means direct.
+    pub fn is_direct(&self) -> bool {
+        self.key.tag_flow.is_some() || self.key.tag_transaction_type.is_some()
+    }
+}
+
+/// SPEC 4.1, 4.2, 4.4: orders the pools, resolves their tags against the catalog,
+/// and numbers the (driver, service) units the logs must yield.
+pub fn plan_pools(day: &CurDay, pricing: &Pricing, catalog: &FlowCatalog) -> (Vec<Pool>, UnitKeys) {
+    let mut entries: Vec<(&PoolKey, &Money)> = day.pools.iter().collect();
+    entries.sort();
+    let mut keys = UnitKeys::default();
+    let pools = entries
+        .into_iter()
+        .map(|(key, &cost)| {
+            let rule = pricing.rule(key.rule);
+            let transaction_type = key
+                .tag_transaction_type
+                .as_deref()
+                .map(TransactionType::parse);
+            let flow_known = key
+                .tag_flow
+                .as_deref()
+                .is_none_or(|f| catalog.type_of(f).is_some());
+            let unit_key = if matches!(transaction_type, Some(None)) || !flow_known {
+                Err(Unallocated::UnknownTagValue)
+            } else {
+                let service = key.tag_service.as_deref().or(rule.service.as_deref());
+                keys.intern(&rule.driver, service)
+                    .ok_or(Unallocated::Policy)
+            };
+            Pool {
+                key: key.clone(),
+                cost,
+                unit_key,
+                flow: key.tag_flow.clone(),
+                transaction_type: transaction_type.flatten(),
+            }
+        })
+        .collect();
+    (pools, keys)
+}
+
+/// SPEC 4.3: splits `cost` over `units` exactly. Each share is
+/// `floor(|cost| * u_i / U)`; the `|cost| - sum` leftover units of 1e-10 USD go
+/// one each to the largest remainders (ties: smaller id first); the sign comes last.
+/// Shares are returned in input order. `U` must be positive.
+pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
+    let total: u128 = units.iter().map(|(_, u)| *u as u128).sum();
+    assert!(total > 0, "split needs driver units");
+    let magnitude = cost.unsigned_abs();
+    let mut shares = Vec::with_capacity(units.len());
+    let mut remainders = Vec::with_capacity(units.len());
+    let mut handed = 0u128;
+    for (i, (_, u)) in units.iter().enumerate() {
+        let product = magnitude * *u as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
+        shares.push(product / total);
+        handed += product / total;
+        let remainder = product % total;
+        if remainder > 0 {
+            remainders.push((remainder, i));
+        }
+    }
+    let leftover = (magnitude - handed) as usize;
+    if leftover > 0 {
+        remainders
+            .sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| units[a.1].0.cmp(&units[b.1].0)));
+        for &(_, i) in &remainders[..leftover] {
+            shares[i] += 1;
+        }
+    }
+    let sign: Money = if cost < 0 { -1 } else { 1 };
+    shares.into_iter().map(|s| sign * s as Money).collect()
+}
+
+/// A transaction's money.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransactionCost {
+    pub total: Money,
+    pub direct: Money,
+    pub shared: Money,
+    /// (product code, rule) -> cost, sorted.
+    pub breakdown: Vec<((String, RuleRef), Money)>,
+}
+
+/// One row of `flow_costs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowCost {
+    pub transaction_type: String,
+    pub flow: String,
+    pub product_code: String,
+    pub rule: RuleRef,
+    pub direct: bool,
+    pub transactions: u64,
+    pub driver_units: u128,
+    pub cost: Money,
+    pub modelled_cost: Option<Money>,
+}
+
+/// One row of `flow_summary`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowSummary {
+    pub transaction_type: String,
+    pub flow: String,
+    pub transactions: u64,
+    pub cost: Money,
+    pub unit_cost: Money,
+    pub p50: Money,
+    pub p95: Money,
+    pub p99: Money,
+    pub max: Money,
+}
+
+/// The day's totals, checked by [`allocate`] (SPEC 4.6).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub cur_rows: u64,
+    pub cur_total: Money,
+    pub allocated: Money,
+    pub unallocated: Money,
+    pub excluded: Money,
+    pub excluded_by_type: BTreeMap<String, Money>,
+    pub cur_final: bool,
+}
+
+/// Everything the sinks write for one day.
+#[derive(Debug, Clone)]
+pub struct Allocation {
+    /// Per transaction, in the order of the input transactions.
+    pub costs: Vec<TransactionCost>,
+    pub flow_costs: Vec<FlowCost>,
+    pub flow_summary: Vec<FlowSummary>,
+    /// Unallocated pools and why.
+    pub unallocated: Vec<(Pool, Unallocated)>,
+    pub totals: Totals,
+}
+
+/// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
+/// checks that `cur_total = allocated + unallocated + excluded` exactly.
+pub fn allocate(
+    date: chrono::NaiveDate,
+    day: &CurDay,
+    pools: &[Pool],
+    transactions: &[Transaction],
+    pricing: &Pricing,
+) -> Result<Allocation> {
+    // Which transactions bring units to each unit key.
+    let mut by_key: HashMap<u16, Vec<(u32, u64)>> = HashMap::new();
+    for (i, t) in transactions.iter().enumerate() {
+        for &(key, units) in &t.units {
+            by_key.entry(key).or_default().push((i as u32, units));
+        }
+    }
+    let mut flow_counts: HashMap<(&str, &str), u64> = HashMap::new();
+    for t in transactions {
+        *flow_counts
+            .entry((t.type_name(), t.flow.as_str()))
+            .or_default() += 1;
+    }
+
+    let mut costs = vec![TransactionCost::default(); transactions.len()];
+    let mut breakdown: Vec<(u32, (String, RuleRef), Money)> = Vec::new();
+    let mut flow_costs: BTreeMap<(String, String, String, RuleRef, bool), (u128, Money)> =
+        BTreeMap::new();
+    let mut unallocated = Vec::new();
+    for pool in pools {
+        money::check_decimal_18(pool.cost, || {
+            format!(
+                "pool {} {}",
+                pool.key.product_code,
+                pricing.rule(pool.key.rule).id
+            )
+        })?;
+        let key = match pool.unit_key {
+            Ok(key) => key,
+            Err(reason) => {
+                unallocated.push((pool.clone(), reason));
+                continue;
+            }
+        };
+        let in_scope: Vec<(&str, u64, u32)> = by_key
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|(i, _)| {
+                let t = &transactions[*i as usize];
+                pool.flow.as_deref().is_none_or(|f| f == t.flow)
+                    && pool
+                        .transaction_type
+                        .is_none_or(|ty| t.transaction_type == Some(ty))
+            })
+            .map(|&(i, u)| (&*transactions[i as usize].id, u, i))
+            .collect();
+        if in_scope.is_empty() {
+            unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
+            continue;
+        }
+        let units: Vec<(&str, u64)> = in_scope.iter().map(|&(id, u, _)| (id, u)).collect();
+        let shares = split(pool.cost, &units);
+        let direct = pool.is_direct();
+        for (&(_, u, i), share) in in_scope.iter().zip(shares) {
+            let t = &transactions[i as usize];
+            let c = &mut costs[i as usize];
+            c.total += share;
+            if direct {
+                c.direct += share
+            } else {
+                c.shared += share
+            }
+            breakdown.push((i, (pool.key.product_code.clone(), pool.key.rule), share));
+            let group = (
+                t.type_name().to_string(),
+                t.flow.clone(),
+                pool.key.product_code.clone(),
+                pool.key.rule,
+                direct,
+            );
+            let entry = flow_costs.entry(group).or_default();
+            entry.0 += u as u128;
+            entry.1 += share;
+        }
+    }
+    breakdown.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    for (i, line, share) in breakdown {
+        let list = &mut costs[i as usize].breakdown;
+        match list.last_mut() {
+            Some((last, total)) if *last == line => *total += share,
+            _ => list.push((line, share)),
+        }
+    }
+
+    let flow_costs = flow_costs
+        .into_iter()
+        .map(
+            |((transaction_type, flow, product_code, rule, direct), (driver_units, cost))| {
+                let price = pricing.rule(rule).unit_price;
+                FlowCost {
+                    transactions: flow_counts[&(transaction_type.as_str(), flow.as_str())],
+                    modelled_cost: price.map(|p| p * driver_units as Money),
+                    transaction_type,
+                    flow,
+                    product_code,
+                    rule,
+                    direct,
+                    driver_units,
+                    cost,
+                }
+            },
+        )
+        .collect();
+
+    let allocated: Money = costs.iter().map(|c| c.total).sum();
+    let unallocated_total: Money = unallocated.iter().map(|(p, _)| p.cost).sum();
+    let excluded: Money = day.excluded.values().sum();
+    let totals = Totals {
+        cur_rows: day.rows,
+        cur_total: day.total,
+        allocated,
+        unallocated: unallocated_total,
+        excluded,
+        excluded_by_type: day.excluded.clone(),
+        cur_final: day.rows > 0 && day.rows_without_invoice == 0,
+    };
+    if totals.cur_total != allocated + unallocated_total + excluded {
+        return Err(Error::Conservation {
+            date,
+            cur_total: totals.cur_total,
+            allocated,
+            unallocated: unallocated_total,
+            excluded,
+        });
+    }
+    let flow_summary = summarize(transactions, &costs);
+    Ok(Allocation {
+        costs,
+        flow_costs,
+        flow_summary,
+        unallocated,
+        totals,
+    })
+}
+
+/// Per (type, flow): count, total, unit cost and nearest-rank percentiles.
+fn summarize(transactions: &[Transaction], costs: &[TransactionCost]) -> Vec<FlowSummary> {
+    let mut groups: BTreeMap<(&str, &str), Vec<Money>> = BTreeMap::new();
+    for (t, c) in transactions.iter().zip(costs) {
+        groups
+            .entry((t.type_name(), &t.flow))
+            .or_default()
+            .push(c.total);
+    }
+    groups
+        .into_iter()
+        .map(|((ty, flow), mut values)| {
+            values.sort_unstable();
+            let n = values.len();
+            let total: Money = values.iter().sum();
+            FlowSummary {
+                transaction_type: ty.to_string(),
+                flow: flow.to_string(),
+                transactions: n as u64,
+                cost: total,
+                unit_cost: divide_half_even(total, n as Money),
+                p50: nearest_rank(&values, 50),
+                p95: nearest_rank(&values, 95),
+                p99: nearest_rank(&values, 99),
+                max: values[n - 1],
+            }
+        })
+        .collect()
+}
+
+/// The smallest value with at least `percent`% of the sorted values at or below it.
+pub fn nearest_rank(sorted: &[Money], percent: usize) -> Money {
+    let rank = (percent * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+/// `numerator / denominator` rounded half-to-even (denominator > 0).
+pub fn divide_half_even(numerator: Money, denominator: Money) -> Money {
+    let q = numerator.div_euclid(denominator);
+    let r = numerator.rem_euclid(denominator);
+    match (2 * r).cmp(&denominator) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal if q % 2 != 0 => q + 1,
+        _ => q,
+    }
+}
+
+/// Sorts `pools` by reason for the unallocated table.
+pub fn by_reason(unallocated: &[(Pool, Unallocated)]) -> Vec<&(Pool, Unallocated)> {
+    let mut rows: Vec<_> = unallocated.iter().collect();
+    rows.sort_by_key(|(p, r)| (*r, Reverse(p.cost.abs()), p.key.clone()));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_hands_leftovers_to_largest_remainders() {
+        // 10 units over 3 equal drivers: 3,3,3 and one leftover to the smallest id.
+        assert_eq!(split(10, &[("b", 1), ("a", 1), ("c", 1)]), vec![3, 4, 3]);
+        assert_eq!(
+            split(-10, &[("b", 1), ("a", 1), ("c", 1)]),
+            vec![-3, -4, -3]
+        );
+        // 100 over 1:2: 33.33 and 66.67 -> 33, 67.
+        assert_eq!(split(100, &[("x", 1), ("y", 2)]), vec![33, 67]);
+        assert_eq!(split(0, &[("x", 5)]), vec![0]);
+    }
+
+    #[test]
+    fn worked_example_of_the_readme() {
+        // $0.0000000010 (10 units) over pagos with 1, 1, 1 events: 4, 3, 3.
+        assert_eq!(split(10, &[("t1", 1), ("t2", 1), ("t3", 1)]), vec![4, 3, 3]);
+        // $1.00 over KMS requests 2, 3, 0 -> 0.40, 0.60, 0.
+        assert_eq!(
+            split(money::ONE_USD, &[("t1", 2), ("t2", 3), ("t3", 0)]),
+            vec![4_000_000_000, 6_000_000_000, 0]
+        );
+    }
+
+    #[test]
+    fn percentiles_and_division() {
+        let v: Vec<Money> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 50), 50);
+        assert_eq!(nearest_rank(&v, 95), 95);
+        assert_eq!(nearest_rank(&v, 99), 99);
+        assert_eq!(nearest_rank(&[7], 99), 7);
+        assert_eq!(divide_half_even(5, 2), 2);
+        assert_eq!(divide_half_even(7, 2), 4);
+        assert_eq!(divide_half_even(-7, 2), -4);
+        assert_eq!(divide_half_even(10, 3), 3);
+    }
+}

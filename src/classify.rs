@@ -1,0 +1,313 @@
+//! Transactions from events (SPEC 2.5): the flow catalog, the per-transaction
+//! accumulator the log reader feeds, and the final classification. Pure.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::pricing::{Driver, UnitKeys};
+
+/// Flow name of transactions no rule could classify.
+pub const UNCLASSIFIED: &str = "unclassified";
+
+/// The two transaction types of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionType {
+    /// Moves money: `recarga`, `pago`.
+    Monetary,
+    /// Does not: `onboarding`.
+    NonMonetary,
+}
+
+impl TransactionType {
+    /// The name used in logs, tags and outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monetary => "monetary",
+            Self::NonMonetary => "non-monetary",
+        }
+    }
+
+    /// Parses [`TransactionType::as_str`] names.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "monetary" => Some(Self::Monetary),
+            "non-monetary" => Some(Self::NonMonetary),
+            _ => None,
+        }
+    }
+}
+
+/// One flow of the catalog.
+#[derive(Debug)]
+pub struct Flow {
+    pub name: String,
+    pub transaction_type: TransactionType,
+    pub routes: Vec<Regex>,
+}
+
+/// The flows, in match order.
+#[derive(Debug)]
+pub struct FlowCatalog {
+    flows: Vec<Flow>,
+}
+
+impl FlowCatalog {
+    pub fn new(flows: Vec<Flow>) -> Self {
+        Self { flows }
+    }
+
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    /// The catalog type of a flow name, if the catalog has it.
+    pub fn type_of(&self, flow: &str) -> Option<TransactionType> {
+        self.flows
+            .iter()
+            .find(|f| f.name == flow)
+            .map(|f| f.transaction_type)
+    }
+
+    /// The index of the first flow one of whose route patterns matches `route`.
+    pub fn match_route(&self, route: &str) -> Option<u16> {
+        self.flows
+            .iter()
+            .position(|f| f.routes.iter().any(|re| re.is_match(route)))
+            .map(|i| i as u16)
+    }
+}
+
+/// One log event, borrowed from the line it was parsed from.
+#[derive(Debug, Default)]
+pub struct Event<'a> {
+    /// Event time, epoch milliseconds UTC.
+    pub ts_ms: i64,
+    pub transaction_id: &'a str,
+    pub service: &'a str,
+    pub flow: Option<&'a str>,
+    pub transaction_type: Option<&'a str>,
+    pub route: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub duration_ms: u64,
+    /// Usage counters (`usage.<name>`), non-negative.
+    pub usage: Vec<(&'a str, u64)>,
+}
+
+/// What a transaction's events add up to so far. Merging two accumulators gives
+/// the same result in any order, so files can be read in parallel.
+#[derive(Debug, Clone)]
+pub struct TransactionAcc {
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: u64,
+    pub duration_ms: u64,
+    /// Earliest non-empty `flow` (ties: smaller value).
+    flow: Option<(i64, Box<str>)>,
+    /// Earliest event whose route matched a catalog flow, and that flow's index.
+    route_flow: Option<(i64, u16)>,
+    /// Latest non-empty `status` (ties: larger value).
+    status: Option<(i64, Box<str>)>,
+    /// Events whose explicit type was monetary, non-monetary, anything else.
+    explicit_types: [u32; 3],
+    /// Driver units per unit key, sparse, sorted by key.
+    units: Vec<(u16, u64)>,
+}
+
+impl TransactionAcc {
+    pub fn new(ts: i64) -> Self {
+        Self {
+            first_ts: ts,
+            last_ts: ts,
+            events: 0,
+            duration_ms: 0,
+            flow: None,
+            route_flow: None,
+            status: None,
+            explicit_types: [0; 3],
+            units: Vec::new(),
+        }
+    }
+
+    /// Adds one event. `route_cache` memoises route -> flow matches for the caller.
+    pub fn absorb(
+        &mut self,
+        event: &Event<'_>,
+        catalog: &FlowCatalog,
+        keys: &UnitKeys,
+        route_cache: &mut HashMap<Box<str>, Option<u16>>,
+    ) {
+        let ts = event.ts_ms;
+        self.first_ts = self.first_ts.min(ts);
+        self.last_ts = self.last_ts.max(ts);
+        self.events += 1;
+        self.duration_ms += event.duration_ms;
+        if let Some(flow) = event.flow.filter(|f| !f.is_empty()) {
+            if self
+                .flow
+                .as_ref()
+                .is_none_or(|(t, f0)| (ts, flow) < (*t, &**f0))
+            {
+                self.flow = Some((ts, flow.into()));
+            }
+        } else if self.flow.is_none()
+            && let Some(route) = event.route.filter(|r| !r.is_empty())
+        {
+            let matched = match route_cache.get(route) {
+                Some(m) => *m,
+                None => *route_cache
+                    .entry(route.into())
+                    .or_insert_with(|| catalog.match_route(route)),
+            };
+            if let Some(index) = matched
+                && self.route_flow.is_none_or(|(t, i)| (ts, index) < (t, i))
+            {
+                self.route_flow = Some((ts, index));
+            }
+        }
+        if let Some(status) = event.status.filter(|s| !s.is_empty())
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|(t, s0)| (ts, status) > (*t, &**s0))
+        {
+            self.status = Some((ts, status.into()));
+        }
+        if let Some(ty) = event.transaction_type.filter(|t| !t.is_empty()) {
+            let slot = match TransactionType::parse(ty) {
+                Some(TransactionType::Monetary) => 0,
+                Some(TransactionType::NonMonetary) => 1,
+                None => 2,
+            };
+            self.explicit_types[slot] += 1;
+        }
+        for &(key, driver) in keys.for_service(event.service) {
+            let units = match driver {
+                Driver::Transactions | Driver::Events => 1,
+                Driver::DurationMs => event.duration_ms,
+                Driver::Usage(counter) => {
+                    let name = keys.counter_name(counter);
+                    event
+                        .usage
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map_or(0, |(_, v)| *v)
+                }
+                Driver::None => 0,
+            };
+            if units > 0 {
+                add_units(&mut self.units, key, units);
+            }
+        }
+    }
+
+    /// Folds another accumulator of the same transaction into this one.
+    pub fn merge(&mut self, other: TransactionAcc) {
+        self.first_ts = self.first_ts.min(other.first_ts);
+        self.last_ts = self.last_ts.max(other.last_ts);
+        self.events += other.events;
+        self.duration_ms += other.duration_ms;
+        if let Some((t, f)) = other.flow
+            && self
+                .flow
+                .as_ref()
+                .is_none_or(|(t0, f0)| (t, &*f) < (*t0, &**f0))
+        {
+            self.flow = Some((t, f));
+        }
+        if let Some(rf) = other.route_flow
+            && self.route_flow.is_none_or(|r0| rf < r0)
+        {
+            self.route_flow = Some(rf);
+        }
+        if let Some((t, s)) = other.status
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|(t0, s0)| (t, &*s) > (*t0, &**s0))
+        {
+            self.status = Some((t, s));
+        }
+        for i in 0..3 {
+            self.explicit_types[i] += other.explicit_types[i];
+        }
+        for (key, units) in other.units {
+            add_units(&mut self.units, key, units);
+        }
+    }
+
+    /// Classifies the transaction against the catalog (SPEC 2.5).
+    pub fn finish(self, id: Box<str>, catalog: &FlowCatalog, keys: &UnitKeys) -> Transaction {
+        let flow: String = match (&self.flow, self.route_flow) {
+            (Some((_, f)), _) => f.to_string(),
+            (None, Some((_, index))) => catalog.flows()[index as usize].name.clone(),
+            (None, None) => UNCLASSIFIED.to_string(),
+        };
+        let transaction_type = catalog.type_of(&flow);
+        let type_conflicts = match transaction_type {
+            Some(TransactionType::Monetary) => self.explicit_types[1] + self.explicit_types[2],
+            Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
+            None => 0,
+        };
+        let mut units = self.units;
+        for (key, value) in &mut units {
+            if matches!(keys.driver(*key), Driver::Transactions) {
+                *value = 1; // a transaction is one unit, however many events it has
+            }
+        }
+        Transaction {
+            id,
+            flow,
+            transaction_type,
+            status: self.status.map(|(_, s)| s.into()),
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            events: self.events,
+            duration_ms: self.duration_ms,
+            type_conflicts,
+            units,
+        }
+    }
+}
+
+fn add_units(units: &mut Vec<(u16, u64)>, key: u16, value: u64) {
+    match units.binary_search_by_key(&key, |(k, _)| *k) {
+        Ok(i) => units[i].1 += value,
+        Err(i) => units.insert(i, (key, value)),
+    }
+}
+
+/// A classified transaction of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transaction {
+    pub id: Box<str>,
+    pub flow: String,
+    /// `None` when the flow is not in the catalog (`unclassified`).
+    pub transaction_type: Option<TransactionType>,
+    pub status: Option<String>,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub events: u64,
+    pub duration_ms: u64,
+    /// Events whose explicit type disagreed with the catalog.
+    pub type_conflicts: u32,
+    /// Driver units per unit key (sparse, sorted by key).
+    pub units: Vec<(u16, u64)>,
+}
+
+impl Transaction {
+    /// `monetary`, `non-monetary` or `unclassified`.
+    pub fn type_name(&self) -> &'static str {
+        self.transaction_type
+            .map_or(UNCLASSIFIED, TransactionType::as_str)
+    }
+
+    /// This transaction's units for `key` (0 when it has none).
+    pub fn units_for(&self, key: u16) -> u64 {
+        self.units
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .map_or(0, |i| self.units[i].1)
+    }
+}

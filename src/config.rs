@@ -1,0 +1,541 @@
+//! `costjob.toml` (SPEC 7): the file's shape, environment overrides
+//! (`COSTJOB_<SECTION>_<KEY>`), and validation into a [`RunPlan`] before any data I/O.
+//! Precedence, lowest first: built-in defaults, the file, the environment, CLI flags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::classify::{Flow, FlowCatalog, TransactionType};
+use crate::cost_basis::CostBasis;
+use crate::pricing::Pricing;
+use crate::{Error, Result};
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where the Cost and Usage Report rows come from.
+    #[serde(default)]
+    pub cur: CurSection,
+    /// Where the application logs are and how to read them.
+    #[serde(default)]
+    pub logs: LogsSection,
+    /// The cost allocation tag keys, as activated in the billing console.
+    #[serde(default)]
+    pub tags: TagsSection,
+    /// Where the output tables go.
+    #[serde(default)]
+    pub output: OutputSection,
+    /// Where the pricing models are.
+    #[serde(default)]
+    pub pricing: PricingSection,
+    /// How costs are computed and which line item types are left out.
+    #[serde(default)]
+    pub allocation: AllocationSection,
+    /// The flow catalog, in match order.
+    #[serde(default, rename = "flow")]
+    pub flows: Vec<FlowEntry>,
+}
+
+/// `[cur]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurSection {
+    /// `local` (Parquet files) or `athena`.
+    #[serde(default = "default_cur_source")]
+    pub source: String,
+    /// Local: a directory (searched recursively for `*.parquet`) or a single file.
+    #[serde(default = "default_cur_path")]
+    pub path: String,
+    /// Athena: the Glue database holding the CUR table.
+    pub database: Option<String>,
+    /// Athena: the CUR table.
+    pub table: Option<String>,
+    /// Athena: the workgroup queries run in.
+    pub workgroup: Option<String>,
+    /// Athena: the `s3://` location for query results.
+    pub output_location: Option<String>,
+}
+
+/// `[logs]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsSection {
+    /// A directory of log files, searched recursively.
+    #[serde(default = "default_logs_path")]
+    pub path: String,
+    /// `cloudwatch-export`, `firehose` or `jsonl`.
+    #[serde(default = "default_logs_format")]
+    pub format: Spanned<String>,
+    /// JSON pointers to the event's fields.
+    #[serde(default)]
+    pub fields: FieldsSection,
+}
+
+/// `[logs.fields]`: JSON pointers (RFC 6901) into each event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsSection {
+    /// The transaction identifier (required in every event that counts).
+    #[serde(default = "ptr_transaction_id")]
+    pub transaction_id: String,
+    /// The microservice that wrote the event (required).
+    #[serde(default = "ptr_service")]
+    pub service: String,
+    /// The flow name (optional).
+    #[serde(default = "ptr_flow")]
+    pub flow: String,
+    /// `monetary` / `non-monetary` as the service saw it (optional).
+    #[serde(default = "ptr_transaction_type")]
+    pub transaction_type: String,
+    /// The HTTP route or message name (optional).
+    #[serde(default = "ptr_route")]
+    pub route: String,
+    /// The outcome (optional).
+    #[serde(default = "ptr_status")]
+    pub status: String,
+    /// Work time in milliseconds (optional, default 0).
+    #[serde(default = "ptr_duration_ms")]
+    pub duration_ms: String,
+    /// An object of non-negative integer usage counters (optional).
+    #[serde(default = "ptr_usage")]
+    pub usage: String,
+    /// The event's own time, used when the envelope has none.
+    #[serde(default = "ptr_timestamp")]
+    pub timestamp: String,
+}
+
+/// `[tags]`: cost allocation tag keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsSection {
+    /// Tag holding `monetary` / `non-monetary`.
+    #[serde(default = "tag_transaction_type")]
+    pub transaction_type: String,
+    /// Tag holding the flow name.
+    #[serde(default = "tag_flow")]
+    pub flow: String,
+    /// Tag holding the microservice name.
+    #[serde(default = "tag_service")]
+    pub service: String,
+}
+
+/// `[output]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// The output root directory.
+    #[serde(default = "default_output_path")]
+    pub path: String,
+}
+
+/// `[pricing]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingSection {
+    /// The directory of pricing model files (SPEC 3).
+    #[serde(default = "default_pricing_path")]
+    pub path: String,
+}
+
+/// `[allocation]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationSection {
+    /// `unblended`, `amortized` or `net-amortized`.
+    #[serde(default)]
+    pub cost_basis: CostBasis,
+    /// Line item types reported as excluded instead of allocated.
+    #[serde(default = "default_excluded")]
+    pub exclude_line_item_types: Vec<String>,
+}
+
+/// One `[[flow]]` of the catalog.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowEntry {
+    /// The flow's name, as tagged and logged (`pago`).
+    pub name: Spanned<String>,
+    /// `monetary` or `non-monetary`.
+    pub transaction_type: TransactionType,
+    /// Unanchored regular expressions matched against an event's route.
+    #[serde(default)]
+    pub routes: Vec<Spanned<String>>,
+}
+
+macro_rules! defaults {
+    ($($name:ident: $ty:ty = $value:expr;)*) => { $(fn $name() -> $ty { $value.into() })* };
+}
+defaults! {
+    default_cur_source: String = "local";
+    default_cur_path: String = "data/cur";
+    default_logs_path: String = "data/logs";
+    default_output_path: String = "out";
+    default_pricing_path: String = "pricing";
+    ptr_transaction_id: String = "/transaction_id";
+    ptr_service: String = "/service";
+    ptr_flow: String = "/flow";
+    ptr_transaction_type: String = "/transaction_type";
+    ptr_route: String = "/route";
+    ptr_status: String = "/status";
+    ptr_duration_ms: String = "/duration_ms";
+    ptr_usage: String = "/usage";
+    ptr_timestamp: String = "/timestamp";
+    tag_transaction_type: String = "user:transaction-type";
+    tag_flow: String = "user:flow";
+    tag_service: String = "aws:ecs:serviceName";
+}
+fn default_logs_format() -> Spanned<String> {
+    Spanned::new(0..0, "cloudwatch-export".into())
+}
+fn default_excluded() -> Vec<String> {
+    ["Tax", "Credit", "Refund"].map(String::from).to_vec()
+}
+
+macro_rules! impl_default_via_serde {
+    ($($ty:ty),*) => { $(impl Default for $ty {
+        fn default() -> Self { toml::from_str("").expect("all fields have defaults") }
+    })* };
+}
+impl_default_via_serde!(
+    CurSection,
+    LogsSection,
+    FieldsSection,
+    TagsSection,
+    OutputSection,
+    PricingSection,
+    AllocationSection
+);
+
+/// The envelope the log events arrive in (SPEC 2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `<timestamp> <message>` per line, from `CreateExportTask`.
+    CloudwatchExport,
+    /// Concatenated CloudWatch Logs subscription records, via Firehose.
+    Firehose,
+    /// One event JSON per line.
+    Jsonl,
+}
+
+impl LogFormat {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "cloudwatch-export" => Some(Self::CloudwatchExport),
+            "firehose" => Some(Self::Firehose),
+            "jsonl" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// The CUR columns (CUR 1.0) and map keys (CUR 2.0) of the three allocation tags.
+#[derive(Debug, Clone)]
+pub struct TagColumns {
+    /// CUR 1.0 column names: transaction type, flow, service.
+    pub columns: [String; 3],
+    /// CUR 2.0 `resource_tags` map keys, same order.
+    pub map_keys: [String; 3],
+}
+
+/// Command-line settings that override the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--cost-basis`
+    pub cost_basis: Option<CostBasis>,
+    /// `--output`
+    pub output: Option<PathBuf>,
+    /// `--allow-corrupt-input`
+    pub allow_corrupt_input: bool,
+}
+
+/// Everything a run needs, validated: built once, before any data is read.
+#[derive(Debug)]
+pub struct RunPlan {
+    /// The days to compute, in order.
+    pub dates: Vec<NaiveDate>,
+    /// Local CUR Parquet directory or file.
+    pub cur_path: PathBuf,
+    /// Log directory.
+    pub logs_path: PathBuf,
+    /// Log envelope.
+    pub log_format: LogFormat,
+    /// JSON pointers into events.
+    pub fields: FieldsSection,
+    /// Allocation tag columns.
+    pub tags: TagColumns,
+    /// Output root.
+    pub output: PathBuf,
+    /// The pricing models.
+    pub pricing: Pricing,
+    /// The flow catalog.
+    pub catalog: FlowCatalog,
+    /// Cost basis.
+    pub cost_basis: CostBasis,
+    /// Line item types not allocated.
+    pub excluded_types: Vec<String>,
+    /// Count corrupt gzip files instead of failing.
+    pub allow_corrupt_input: bool,
+}
+
+/// Reads `path`, applies the `COSTJOB_*`
+/// environment entries and the flag overrides, and validates the result.
+pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) -> Result<RunPlan> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        Error::config(format!(
+            "{}: {}",
+            path.display(),
+            e.to_string().trim_end().replace('\n', "\n    ")
+        ))
+    })?;
+    let mut problems = Vec::new();
+    let mut from_env = Vec::new();
+    for (key, value) in env {
+        match apply_env(&mut file, key, value) {
+            Ok(field) => from_env.push(field),
+            Err(message) => problems.push(format!("environment {key}: {message}")),
+        }
+    }
+    let resolve = |value: &str, field: &str| -> PathBuf {
+        let p = PathBuf::from(value);
+        if p.is_absolute() || from_env.iter().any(|f| f == field) {
+            p
+        } else {
+            base.join(p)
+        }
+    };
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let at = |span: std::ops::Range<usize>| {
+        if span.is_empty() {
+            path.display().to_string()
+        } else {
+            format!("{}:{}", path.display(), line_of(span.start))
+        }
+    };
+
+    if file.cur.source != "local" {
+        problems.push(format!(
+            "{}: [cur] source = {:?}: this build reads the CUR from local Parquet only (source = \"local\")",
+            path.display(),
+            file.cur.source
+        ));
+    }
+    let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
+        problems.push(format!(
+            "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
+            at(file.logs.format.span()),
+            file.logs.format.get_ref()
+        ));
+        LogFormat::Jsonl
+    });
+    let fields = &file.logs.fields;
+    for (name, pointer) in [
+        ("transaction_id", &fields.transaction_id),
+        ("service", &fields.service),
+        ("flow", &fields.flow),
+        ("transaction_type", &fields.transaction_type),
+        ("route", &fields.route),
+        ("status", &fields.status),
+        ("duration_ms", &fields.duration_ms),
+        ("usage", &fields.usage),
+        ("timestamp", &fields.timestamp),
+    ] {
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            problems.push(format!(
+                "{}: [logs.fields] {name} = {pointer:?}: a JSON pointer starts with '/'",
+                path.display()
+            ));
+        }
+    }
+    let mut tag_columns: Vec<String> = Vec::new();
+    let mut tag_keys: Vec<String> = Vec::new();
+    for (name, key) in [
+        ("transaction_type", &file.tags.transaction_type),
+        ("flow", &file.tags.flow),
+        ("service", &file.tags.service),
+    ] {
+        match crate::source::cur::tag_column(key) {
+            Some(column) => {
+                tag_keys.push(column.trim_start_matches("resource_tags_").to_string());
+                tag_columns.push(column);
+            }
+            None => {
+                problems.push(format!(
+                    "{}: [tags] {name} = {key:?}: a tag key starts with \"user:\" or \"aws:\"",
+                    path.display()
+                ));
+                tag_columns.push(String::new());
+                tag_keys.push(String::new());
+            }
+        }
+    }
+
+    let mut flows = Vec::new();
+    for entry in &file.flows {
+        let name = entry.name.get_ref().trim().to_string();
+        if name.is_empty() || name == crate::classify::UNCLASSIFIED {
+            problems.push(format!(
+                "{}: flow name {name:?} is reserved or empty",
+                at(entry.name.span())
+            ));
+        }
+        if flows.iter().any(|f: &Flow| f.name == name) {
+            problems.push(format!(
+                "{}: flow {name:?} is defined twice",
+                at(entry.name.span())
+            ));
+        }
+        let mut routes = Vec::new();
+        for pattern in &entry.routes {
+            match Regex::new(pattern.get_ref()) {
+                Ok(re) => routes.push(re),
+                Err(e) => problems.push(format!(
+                    "{}: flow {name:?}: route pattern {:?} is not a valid regular expression: {}",
+                    at(pattern.span()),
+                    pattern.get_ref(),
+                    e.to_string().lines().last().unwrap_or_default()
+                )),
+            }
+        }
+        flows.push(Flow {
+            name,
+            transaction_type: entry.transaction_type,
+            routes,
+        });
+    }
+    if flows.is_empty() {
+        problems.push(format!(
+            "{}: no [[flow]] defined: the flow catalog is empty",
+            path.display()
+        ));
+    }
+
+    let pricing_dir = resolve(&file.pricing.path, "pricing.path");
+    let pricing = match Pricing::load(&pricing_dir) {
+        Ok(pricing) => Some(pricing),
+        Err(Error::Config(found)) => {
+            problems.extend(found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    if !problems.is_empty() {
+        return Err(Error::Config(problems));
+    }
+    Ok(RunPlan {
+        dates: Vec::new(),
+        cur_path: resolve(&file.cur.path, "cur.path"),
+        logs_path: resolve(&file.logs.path, "logs.path"),
+        log_format,
+        fields: file.logs.fields.clone(),
+        tags: TagColumns {
+            columns: tag_columns.try_into().expect("three tags"),
+            map_keys: tag_keys.try_into().expect("three tags"),
+        },
+        output: overrides
+            .output
+            .clone()
+            .unwrap_or_else(|| resolve(&file.output.path, "output.path")),
+        pricing: pricing.expect("no problems means pricing loaded"),
+        catalog: FlowCatalog::new(flows),
+        cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
+        excluded_types: file.allocation.exclude_line_item_types.clone(),
+        allow_corrupt_input: overrides.allow_corrupt_input,
+    })
+}
+
+/// Applies one `COSTJOB_<SECTION>_<KEY>` entry; returns the dotted key it set.
+fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Result<String, String> {
+    let name = key
+        .strip_prefix("COSTJOB_")
+        .ok_or("not a COSTJOB_ variable")?
+        .to_ascii_lowercase();
+    let v = value.to_string();
+    let f = &mut file.logs.fields;
+    let target: &mut String = match name.as_str() {
+        "cur_source" => &mut file.cur.source,
+        "cur_path" => &mut file.cur.path,
+        "cur_database" => file.cur.database.get_or_insert_default(),
+        "cur_table" => file.cur.table.get_or_insert_default(),
+        "cur_workgroup" => file.cur.workgroup.get_or_insert_default(),
+        "cur_output_location" => file.cur.output_location.get_or_insert_default(),
+        "logs_path" => &mut file.logs.path,
+        "logs_format" => {
+            file.logs.format = Spanned::new(0..0, v);
+            return Ok("logs.format".into());
+        }
+        "logs_fields_transaction_id" => &mut f.transaction_id,
+        "logs_fields_service" => &mut f.service,
+        "logs_fields_flow" => &mut f.flow,
+        "logs_fields_transaction_type" => &mut f.transaction_type,
+        "logs_fields_route" => &mut f.route,
+        "logs_fields_status" => &mut f.status,
+        "logs_fields_duration_ms" => &mut f.duration_ms,
+        "logs_fields_usage" => &mut f.usage,
+        "logs_fields_timestamp" => &mut f.timestamp,
+        "tags_transaction_type" => &mut file.tags.transaction_type,
+        "tags_flow" => &mut file.tags.flow,
+        "tags_service" => &mut file.tags.service,
+        "output_path" => &mut file.output.path,
+        "pricing_path" => &mut file.pricing.path,
+        "allocation_cost_basis" => {
+            file.allocation.cost_basis = CostBasis::parse(value).ok_or_else(|| {
+                format!("{value:?}: expected unblended, amortized or net-amortized")
+            })?;
+            return Ok("allocation.cost_basis".into());
+        }
+        "allocation_exclude_line_item_types" => {
+            file.allocation.exclude_line_item_types = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            return Ok("allocation.exclude_line_item_types".into());
+        }
+        _ => return Err("no such setting (see the configuration reference in README.md)".into()),
+    };
+    *target = v;
+    let (section, rest) = name.split_once('_').unwrap_or((&name, ""));
+    let dotted = if section == "logs" && rest.starts_with("fields_") {
+        format!("logs.fields.{}", &rest[7..])
+    } else {
+        format!("{section}.{rest}")
+    };
+    Ok(dotted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_keys_map_to_sections() {
+        let mut file = ConfigFile::default();
+        assert_eq!(
+            apply_env(&mut file, "COSTJOB_OUTPUT_PATH", "/tmp/x").unwrap(),
+            "output.path"
+        );
+        assert_eq!(file.output.path, "/tmp/x");
+        apply_env(
+            &mut file,
+            "COSTJOB_ALLOCATION_EXCLUDE_LINE_ITEM_TYPES",
+            "Tax, Credit",
+        )
+        .unwrap();
+        assert_eq!(file.allocation.exclude_line_item_types, ["Tax", "Credit"]);
+        assert!(apply_env(&mut file, "COSTJOB_ALLOCATION_COST_BASIS", "blended").is_err());
+        assert!(apply_env(&mut file, "COSTJOB_NOPE", "1").is_err());
+        assert_eq!(
+            apply_env(&mut file, "COSTJOB_LOGS_FIELDS_SERVICE", "/svc").unwrap(),
+            "logs.fields.service"
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The library's one error type; each variant carries what the user needs to fix it,
+//! and maps to an exit code of SPEC 6 (2 config, 3 input, 4 conservation, 1 other).
+
+use std::path::PathBuf;
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more configuration or pricing problems, all reported at once.
+    #[error("{} configuration problem(s):\n  {}", .0.len(), .0.join("\n  "))]
+    Config(Vec<String>),
+
+    /// A CUR or log input that cannot be used.
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+
+    /// The allocation identity of SPEC 4.6 does not hold; nothing is written.
+    #[error(
+        "conservation failed for {date}: cur_total {cur_total} != allocated {allocated} + unallocated {unallocated} + excluded {excluded} (1e-10 USD)"
+    )]
+    Conservation {
+        date: chrono::NaiveDate,
+        cur_total: i128,
+        allocated: i128,
+        unallocated: i128,
+        excluded: i128,
+    },
+
+    /// A money value that does not fit DECIMAL(18,10).
+    #[error("{context}: {value} (1e-10 USD) does not fit DECIMAL(18,10)")]
+    MoneyOverflow { context: String, value: i128 },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Parquet or Arrow failed while writing or reading outputs.
+    #[error("{path}: {message}")]
+    Parquet { path: PathBuf, message: String },
+}
+
+impl Error {
+    /// The process exit code SPEC 6 assigns to this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => 2,
+            Error::Input { .. } => 3,
+            Error::Conservation { .. } => 4,
+            Error::MoneyOverflow { .. } | Error::Io { .. } | Error::Parquet { .. } => 1,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config(vec![message.into()])
+    }
+}

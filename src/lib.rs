@@ -1,0 +1,43 @@
+//! costjob: what each transaction costs on AWS, to the last 1e-10 USD.
+//!
+//! The pipeline for one UTC day (see `docs/architecture.md`):
+//! `source::cur` (CUR rows -> pools) -> `allocate::plan_pools` (driver units
+//! needed) -> `source::logs` (events -> transactions, via `classify`) ->
+//! `allocate::allocate` (exact split, conservation) -> `sink` (Parquet tables).
+//! The library never reads the environment, never prints and never exits;
+//! `main.rs` does those.
+
+pub mod allocate;
+pub mod classify;
+pub mod config;
+pub mod cost_basis;
+pub mod error;
+pub mod money;
+pub mod pricing;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod sink;
+pub mod source;
+
+pub use error::{Error, Result};
+
+/// Progress of a long stage, for a terminal progress bar. The library calls it;
+/// the binary decides whether anything is shown.
+pub trait Progress: Sync {
+    /// A stage starts with `total` units of work (bytes for logs).
+    fn start(&self, stage: &str, total: u64);
+    /// `n` more units are done.
+    fn advance(&self, n: u64);
+    /// The stage is over.
+    fn finish(&self);
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}

@@ -1,0 +1,300 @@
+//! The `costjob` binary: clap definitions, logging set-up, one validated plan per
+//! command, then the library; errors are printed as a chain and mapped to the
+//! exit codes of SPEC 6 (0 done, 1 unexpected, 2 usage/config, 3 input, 4 conservation).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use costjob::config::{self, Overrides, RunPlan};
+use costjob::cost_basis::CostBasis;
+use costjob::{money, report, run, sample};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "What each transaction costs on AWS: CUR + application logs -> exact per-transaction cost tables"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Allocate one day (or a range of days) and write the output tables.
+    Run(RunArgs),
+    /// Print the unit cost per flow and the reconciliation of a day already run.
+    Report(ReportArgs),
+    /// Validate the configuration, the pricing models and the flow catalog.
+    Check(ConfigArgs),
+    /// Write realistic demo inputs (CUR Parquet + CloudWatch export logs) for a day.
+    Sample(SampleArgs),
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// The configuration file.
+    #[arg(long, env = "COSTJOB_CONFIG", default_value = "costjob.toml")]
+    config: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    /// Read CUR Parquet files with the built-in engine.
+    Local,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The UTC day to allocate.
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    date: Option<NaiveDate>,
+    /// First day of a range (inclusive).
+    #[arg(long, requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last day of a range (inclusive).
+    #[arg(long, requires = "from")]
+    to: Option<NaiveDate>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Where the CUR is read.
+    #[arg(long, value_enum, default_value = "local")]
+    engine: Engine,
+    /// Cost basis (overrides [allocation] cost_basis).
+    #[arg(long, value_enum)]
+    cost_basis: Option<CostBasis>,
+    /// Output root (overrides [output] path).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Count corrupt or truncated log files instead of failing.
+    #[arg(long)]
+    allow_corrupt_input: bool,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The day to show.
+    #[arg(long)]
+    date: NaiveDate,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output root to read (overrides [output] path).
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Directory to write `cur/` and `logs/` into.
+    #[arg(long)]
+    out: PathBuf,
+    /// The UTC day the data is for.
+    #[arg(long)]
+    date: NaiveDate,
+    /// Number of transactions.
+    #[arg(long, default_value_t = 2_000)]
+    transactions: u64,
+    /// Log files (streams) per microservice.
+    #[arg(long, default_value_t = 2)]
+    streams_per_service: usize,
+    /// CUR rows to aim for (0: one per 5 transactions, at least 600).
+    #[arg(long, default_value_t = 0)]
+    cur_rows: u64,
+    /// Seed of the generator: the same seed gives the same files.
+    #[arg(long, default_value_t = 20_261_123)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let interactive = std::io::stderr().is_terminal();
+    init_logging(interactive);
+    match execute(cli, interactive) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error
+                .downcast_ref::<costjob::Error>()
+                .map_or(1, costjob::Error::exit_code);
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(interactive: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if interactive {
+        builder.compact().init();
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    }
+}
+
+/// `COSTJOB_<SECTION>_<KEY>` settings, handed to the library as data.
+fn costjob_env() -> BTreeMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("COSTJOB_") && k != "COSTJOB_CONFIG")
+        .collect()
+}
+
+fn load_plan(args: &ConfigArgs, overrides: &Overrides) -> anyhow::Result<RunPlan> {
+    Ok(config::load(&args.config, &costjob_env(), overrides)?)
+}
+
+fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => {
+            let Engine::Local = args.engine;
+            let overrides = Overrides {
+                cost_basis: args.cost_basis,
+                output: args.output.clone(),
+                allow_corrupt_input: args.allow_corrupt_input,
+            };
+            let mut plan = load_plan(&args.config, &overrides)?;
+            plan.dates = match (args.date, args.from, args.to) {
+                (Some(d), _, _) => vec![d],
+                (None, Some(from), Some(to)) if from <= to => {
+                    from.iter_days().take_while(|d| *d <= to).collect()
+                }
+                (None, Some(from), Some(to)) => {
+                    return Err(costjob::Error::Config(vec![format!(
+                        "--from {from} is after --to {to}"
+                    )])
+                    .into());
+                }
+                _ => unreachable!("clap requires --date or --from/--to"),
+            };
+            let progress = TerminalProgress::new(interactive);
+            for &date in &plan.dates {
+                let run_id = run::new_run_id();
+                let outcome = run::run_day(&plan, date, &run_id, &progress)
+                    .with_context(|| format!("run {date}"))?;
+                print_outcome(&outcome);
+            }
+            Ok(())
+        }
+        Command::Report(args) => {
+            let overrides = Overrides {
+                output: args.output.clone(),
+                ..Default::default()
+            };
+            let plan = load_plan(&args.config, &overrides)?;
+            print!("{}", report::render(&plan.output, args.date)?);
+            Ok(())
+        }
+        Command::Check(args) => {
+            let plan = load_plan(&args, &Overrides::default())?;
+            let rules: usize = plan.pricing.models().iter().map(|m| m.rules.len()).sum();
+            println!(
+                "{}: ok ({} flows, {} pricing files, {} rules, pricing sha256 {})",
+                args.config.display(),
+                plan.catalog.flows().len(),
+                plan.pricing.models().len(),
+                rules,
+                plan.pricing.sha256
+            );
+            Ok(())
+        }
+        Command::Sample(args) => {
+            let spec = sample::SampleSpec {
+                date: args.date,
+                transactions: args.transactions,
+                streams_per_service: args.streams_per_service,
+                cur_rows: args.cur_rows,
+                seed: args.seed,
+            };
+            let summary = sample::generate(&args.out, &spec)?;
+            println!(
+                "wrote {} ({} CUR rows) and {} log files ({} lines, {} transactions) under {}",
+                summary.cur_file.display(),
+                summary.cur_rows,
+                summary.log_files,
+                summary.log_lines,
+                summary.transactions,
+                args.out.join("logs").display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_outcome(o: &run::DayOutcome) {
+    let t = &o.totals;
+    let usd = |v| money::format_usd_rounded(v, 4);
+    println!(
+        "{}: {} transactions, {} pools ({} cost); CUR {} = allocated {} + unallocated {} + excluded {} USD",
+        o.date,
+        o.transactions,
+        o.pools,
+        o.cost_basis,
+        usd(t.cur_total),
+        usd(t.allocated),
+        usd(t.unallocated),
+        usd(t.excluded)
+    );
+    if o.log_counters.malformed > 0 || o.log_counters.corrupt_files > 0 {
+        println!(
+            "  {} malformed log lines, {} corrupt files: see {}",
+            o.log_counters.malformed,
+            o.log_counters.corrupt_files,
+            o.report_path.display()
+        );
+    }
+    for file in &o.files_written {
+        println!("  wrote {}", file.display());
+    }
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+struct TerminalProgress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl TerminalProgress {
+    fn new(interactive: bool) -> Self {
+        Self {
+            bar: interactive.then(indicatif::ProgressBar::hidden),
+        }
+    }
+}
+
+impl costjob::Progress for TerminalProgress {
+    fn start(&self, stage: &str, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(total);
+            bar.set_position(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>6} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(stage.to_string());
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

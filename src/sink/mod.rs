@@ -1,0 +1,4 @@
+//! Sinks: the stages that shape and write outputs.
+
+pub mod parquet;
+pub mod tables;

@@ -1,0 +1,290 @@
+//! Parquet sink (SPEC 5): builds the five tables as Arrow batches (money as
+//! DECIMAL(18,10)), writes them ZSTD-compressed under `<table>/dt=YYYY-MM-DD/`,
+//! and publishes a day atomically: every table is written aside first, then each
+//! `dt=` directory is swapped in by rename. Also reads a day back for `report`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{Decimal128Builder, ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Decimal128Type;
+use arrow_array::{
+    ArrayRef, BooleanArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::money::{self, Money};
+use crate::{Error, Result};
+
+/// The output tables, in the order they are published.
+pub const TABLES: [&str; 5] = [
+    "transactions",
+    "flow_costs",
+    "flow_summary",
+    "unallocated",
+    "reconciliation",
+];
+
+const PART: &str = "part-00000.parquet";
+
+/// A table under construction: named, typed columns of equal length.
+#[derive(Default)]
+pub struct Table {
+    fields: Vec<Field>,
+    columns: Vec<ArrayRef>,
+}
+
+fn money_type() -> DataType {
+    DataType::Decimal128(18, money::SCALE as i8)
+}
+
+impl Table {
+    pub fn text<'a>(
+        mut self,
+        name: &str,
+        values: impl IntoIterator<Item = Option<&'a str>>,
+    ) -> Self {
+        let array = StringArray::from_iter(values);
+        self.fields.push(Field::new(name, DataType::Utf8, true));
+        self.columns.push(Arc::new(array));
+        self
+    }
+
+    pub fn int(mut self, name: &str, values: impl IntoIterator<Item = i64>) -> Self {
+        self.fields.push(Field::new(name, DataType::Int64, false));
+        self.columns
+            .push(Arc::new(Int64Array::from_iter_values(values)));
+        self
+    }
+
+    pub fn boolean(mut self, name: &str, values: impl IntoIterator<Item = bool>) -> Self {
+        self.fields.push(Field::new(name, DataType::Boolean, false));
+        self.columns.push(Arc::new(BooleanArray::from_iter(
+            values.into_iter().map(Some),
+        )));
+        self
+    }
+
+    /// Epoch milliseconds as `TIMESTAMP(ms, UTC)`.
+    pub fn timestamp(mut self, name: &str, values: impl IntoIterator<Item = i64>) -> Self {
+        let array = TimestampMillisecondArray::from_iter_values(values).with_timezone("UTC");
+        self.fields.push(Field::new(
+            name,
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ));
+        self.columns.push(Arc::new(array));
+        self
+    }
+
+    /// Money as DECIMAL(18,10); fails on values that do not fit.
+    pub fn money(
+        mut self,
+        name: &str,
+        values: impl IntoIterator<Item = Option<Money>>,
+    ) -> Result<Self> {
+        let values: Vec<Option<Money>> = values
+            .into_iter()
+            .map(|v| {
+                v.map(|m| money::check_decimal_18(m, || format!("column {name}")))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let nullable = values.iter().any(Option::is_none);
+        let array = Decimal128Array::from(values)
+            .with_precision_and_scale(18, money::SCALE as i8)
+            .expect("valid");
+        self.fields.push(Field::new(name, money_type(), nullable));
+        self.columns.push(Arc::new(array));
+        Ok(self)
+    }
+
+    /// `array<struct<name: string | decimal>>`: each row a list of string fields and one money value.
+    pub fn money_list(
+        mut self,
+        name: &str,
+        text_fields: &[&str],
+        money_field: &str,
+        rows: Vec<Vec<(Vec<&str>, Money)>>,
+    ) -> Result<Self> {
+        let mut struct_fields: Vec<Field> = text_fields
+            .iter()
+            .map(|f| Field::new(*f, DataType::Utf8, true))
+            .collect();
+        struct_fields.push(Field::new(money_field, money_type(), true));
+        let fields = Fields::from(struct_fields);
+        let mut builders: Vec<Box<dyn arrow_array::builder::ArrayBuilder>> = text_fields
+            .iter()
+            .map(|_| Box::new(StringBuilder::new()) as Box<dyn arrow_array::builder::ArrayBuilder>)
+            .collect();
+        builders.push(Box::new(
+            Decimal128Builder::new().with_data_type(money_type()),
+        ));
+        let mut list = ListBuilder::new(StructBuilder::new(fields.clone(), builders));
+        for row in rows {
+            for (texts, value) in row {
+                let value = money::check_decimal_18(value, || format!("column {name}"))?;
+                let s = list.values();
+                for (i, t) in texts.iter().enumerate() {
+                    s.field_builder::<StringBuilder>(i)
+                        .expect("string field")
+                        .append_value(t);
+                }
+                s.field_builder::<Decimal128Builder>(texts.len())
+                    .expect("money field")
+                    .append_value(value);
+                s.append(true);
+            }
+            list.append(true);
+        }
+        let array = list.finish();
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), false));
+        self.columns.push(Arc::new(array));
+        Ok(self)
+    }
+
+    pub fn into_batch(self) -> RecordBatch {
+        RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.columns)
+            .expect("columns of equal length")
+    }
+}
+
+/// Where a table's partition for `date` lives.
+pub fn partition_dir(root: &Path, table: &str, date: NaiveDate) -> PathBuf {
+    root.join(table).join(format!("dt={date}"))
+}
+
+/// Writes the tables aside, then swaps each day partition in. Returns the files written.
+pub fn publish(
+    root: &Path,
+    date: NaiveDate,
+    run_id: &str,
+    tables: Vec<(&str, RecordBatch)>,
+) -> Result<Vec<PathBuf>> {
+    let mut staged = Vec::new();
+    for (table, batch) in &tables {
+        let staging = root
+            .join(table)
+            .join(format!(".dt={date}.staging-{run_id}"));
+        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        write_file(&staging.join(PART), batch)?;
+        staged.push((staging, partition_dir(root, table, date)));
+    }
+    let mut written = Vec::new();
+    for (staging, final_dir) in staged {
+        let replaced = final_dir.with_file_name(format!(".dt={date}.replaced-{run_id}"));
+        if final_dir.exists() {
+            std::fs::rename(&final_dir, &replaced).map_err(|e| Error::io(&final_dir, e))?;
+        }
+        std::fs::rename(&staging, &final_dir).map_err(|e| Error::io(&staging, e))?;
+        if replaced.exists() {
+            std::fs::remove_dir_all(&replaced).map_err(|e| Error::io(&replaced, e))?;
+        }
+        written.push(final_dir.join(PART));
+    }
+    Ok(written)
+}
+
+fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_err)?;
+    writer.write(batch).map_err(parquet_err)?;
+    writer.close().map_err(parquet_err)?;
+    Ok(())
+}
+
+/// Reads a table's partition for `date` back as one batch (for `report` and tests).
+pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
+    let path = partition_dir(root, table, date).join(PART);
+    let parquet_err = |e: String| Error::Parquet {
+        path: path.clone(),
+        message: e,
+    };
+    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
+    let schema = reader.schema().clone();
+    let batches: Vec<RecordBatch> = reader
+        .build()
+        .map_err(|e| parquet_err(e.to_string()))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| parquet_err(e.to_string()))?;
+    arrow_select_concat(&schema, &batches).map_err(parquet_err)
+}
+
+fn arrow_select_concat(
+    schema: &arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+) -> std::result::Result<RecordBatch, String> {
+    match batches {
+        [] => Ok(RecordBatch::new_empty(schema.clone())),
+        [one] => Ok(one.clone()),
+        _ => Err(format!("expected one batch, found {}", batches.len())),
+    }
+}
+
+/// Typed access to a batch read back; a missing or mistyped column is an error.
+pub trait BatchExt {
+    fn text(&self, column: &str, row: usize) -> Result<String>;
+    fn int(&self, column: &str, row: usize) -> Result<i64>;
+    fn money(&self, column: &str, row: usize) -> Result<Option<Money>>;
+}
+
+fn column_error(column: &str, expected: &str) -> Error {
+    Error::Parquet {
+        path: PathBuf::from(column),
+        message: format!("expected a column of type {expected}"),
+    }
+}
+
+impl BatchExt for RecordBatch {
+    fn text(&self, column: &str, row: usize) -> Result<String> {
+        let a = self
+            .column_by_name(column)
+            .and_then(|a| a.as_string_opt::<i32>())
+            .ok_or_else(|| column_error(column, "string"))?;
+        Ok(if a.is_valid(row) {
+            a.value(row).to_string()
+        } else {
+            String::new()
+        })
+    }
+
+    fn int(&self, column: &str, row: usize) -> Result<i64> {
+        let a = self
+            .column_by_name(column)
+            .and_then(|a| a.as_primitive_opt::<arrow_array::types::Int64Type>())
+            .ok_or_else(|| column_error(column, "bigint"))?;
+        Ok(a.value(row))
+    }
+
+    fn money(&self, column: &str, row: usize) -> Result<Option<Money>> {
+        let a = self
+            .column_by_name(column)
+            .and_then(|a| a.as_primitive_opt::<Decimal128Type>())
+            .ok_or_else(|| column_error(column, "decimal(18,10)"))?;
+        Ok(a.is_valid(row).then(|| a.value(row)))
+    }
+}
+
+use arrow_array::Array as _;

@@ -1,0 +1,192 @@
+//! Builds the five output tables of SPEC 5 from a day's allocation. Pure.
+
+use arrow_array::RecordBatch;
+
+use crate::Result;
+use crate::allocate::{self, Allocation};
+use crate::classify::Transaction;
+use crate::pricing::Pricing;
+use crate::sink::parquet::Table;
+use crate::source::logs::LogCounters;
+
+/// What the reconciliation row says about the run itself.
+pub struct RunInfo<'a> {
+    pub run_id: &'a str,
+    pub cost_basis: &'a str,
+    pub pricing_sha256: &'a str,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+}
+
+/// The five tables, in [`super::parquet::TABLES`] order.
+pub fn build(
+    transactions: &[Transaction],
+    allocation: &Allocation,
+    counters: &LogCounters,
+    pricing: &Pricing,
+    run: &RunInfo<'_>,
+) -> Result<Vec<(&'static str, RecordBatch)>> {
+    let category = |r| pricing.model(r).category.as_str();
+    let rule_id = |r| pricing.rule(r).id.as_str();
+    let costs = &allocation.costs;
+
+    let breakdown = costs
+        .iter()
+        .map(|c| {
+            c.breakdown
+                .iter()
+                .map(|((product, r), v)| (vec![product.as_str(), rule_id(*r), category(*r)], *v))
+                .collect()
+        })
+        .collect();
+    let transactions_table = Table::default()
+        .text("transaction_id", transactions.iter().map(|t| Some(&*t.id)))
+        .text(
+            "transaction_type",
+            transactions.iter().map(|t| Some(t.type_name())),
+        )
+        .text("flow", transactions.iter().map(|t| Some(t.flow.as_str())))
+        .text("status", transactions.iter().map(|t| t.status.as_deref()))
+        .timestamp("first_event_at", transactions.iter().map(|t| t.first_ts))
+        .timestamp("last_event_at", transactions.iter().map(|t| t.last_ts))
+        .int("events", transactions.iter().map(|t| t.events as i64))
+        .int(
+            "duration_ms",
+            transactions.iter().map(|t| t.duration_ms as i64),
+        )
+        .money("cost_usd", costs.iter().map(|c| Some(c.total)))?
+        .money("direct_cost_usd", costs.iter().map(|c| Some(c.direct)))?
+        .money("shared_cost_usd", costs.iter().map(|c| Some(c.shared)))?
+        .text(
+            "cost_basis",
+            transactions.iter().map(|_| Some(run.cost_basis)),
+        )
+        .money_list(
+            "costs",
+            &["product_code", "rule_id", "category"],
+            "cost_usd",
+            breakdown,
+        )?;
+
+    let fc = &allocation.flow_costs;
+    let flow_costs = Table::default()
+        .text(
+            "transaction_type",
+            fc.iter().map(|r| Some(r.transaction_type.as_str())),
+        )
+        .text("flow", fc.iter().map(|r| Some(r.flow.as_str())))
+        .text(
+            "product_code",
+            fc.iter().map(|r| Some(r.product_code.as_str())),
+        )
+        .text("rule_id", fc.iter().map(|r| Some(rule_id(r.rule))))
+        .text("category", fc.iter().map(|r| Some(category(r.rule))))
+        .text(
+            "allocation",
+            fc.iter()
+                .map(|r| Some(if r.direct { "direct" } else { "shared" })),
+        )
+        .int("transactions", fc.iter().map(|r| r.transactions as i64))
+        .int(
+            "driver_units",
+            fc.iter()
+                .map(|r| r.driver_units.min(i64::MAX as u128) as i64),
+        )
+        .money("cost_usd", fc.iter().map(|r| Some(r.cost)))?
+        .money("modelled_cost_usd", fc.iter().map(|r| r.modelled_cost))?
+        .money(
+            "unit_cost_usd",
+            fc.iter()
+                .map(|r| Some(allocate::divide_half_even(r.cost, r.transactions as i128))),
+        )?;
+
+    let fs = &allocation.flow_summary;
+    let flow_summary = Table::default()
+        .text(
+            "transaction_type",
+            fs.iter().map(|r| Some(r.transaction_type.as_str())),
+        )
+        .text("flow", fs.iter().map(|r| Some(r.flow.as_str())))
+        .int("transactions", fs.iter().map(|r| r.transactions as i64))
+        .money("cost_usd", fs.iter().map(|r| Some(r.cost)))?
+        .money("unit_cost_usd", fs.iter().map(|r| Some(r.unit_cost)))?
+        .money("p50_usd", fs.iter().map(|r| Some(r.p50)))?
+        .money("p95_usd", fs.iter().map(|r| Some(r.p95)))?
+        .money("p99_usd", fs.iter().map(|r| Some(r.p99)))?
+        .money("max_usd", fs.iter().map(|r| Some(r.max)))?;
+
+    let un = allocate::by_reason(&allocation.unallocated);
+    let unallocated = Table::default()
+        .text("reason", un.iter().map(|(_, r)| Some(r.as_str())))
+        .text(
+            "product_code",
+            un.iter().map(|(p, _)| Some(p.key.product_code.as_str())),
+        )
+        .text("rule_id", un.iter().map(|(p, _)| Some(rule_id(p.key.rule))))
+        .text(
+            "tag_transaction_type",
+            un.iter()
+                .map(|(p, _)| p.key.tag_transaction_type.as_deref()),
+        )
+        .text(
+            "tag_flow",
+            un.iter().map(|(p, _)| p.key.tag_flow.as_deref()),
+        )
+        .text(
+            "tag_service",
+            un.iter().map(|(p, _)| p.key.tag_service.as_deref()),
+        )
+        .money("cost_usd", un.iter().map(|(p, _)| Some(p.cost)))?;
+
+    let t = &allocation.totals;
+    let c = counters;
+    let one = |v: i64| std::iter::once(v);
+    let excluded: Vec<(Vec<&str>, i128)> = t
+        .excluded_by_type
+        .iter()
+        .map(|(ty, v)| (vec![ty.as_str()], *v))
+        .collect();
+    let delta = t.cur_total - t.allocated - t.unallocated - t.excluded;
+    let reconciliation = Table::default()
+        .text("cost_basis", [Some(run.cost_basis)])
+        .int("cur_rows", one(t.cur_rows as i64))
+        .money("cur_total_usd", [Some(t.cur_total)])?
+        .money("allocated_usd", [Some(t.allocated)])?
+        .money("unallocated_usd", [Some(t.unallocated)])?
+        .money("excluded_usd", [Some(t.excluded)])?
+        .money_list(
+            "excluded_by_type",
+            &["line_item_type"],
+            "cost_usd",
+            vec![excluded],
+        )?
+        .money("delta_usd", [Some(delta)])?
+        .boolean("cur_final", [t.cur_final])
+        .int("transactions", one(transactions.len() as i64))
+        .int("log_files", one(c.files as i64))
+        .int("log_lines", one(c.lines as i64))
+        .int("log_events", one(c.events as i64))
+        .int("log_out_of_day", one(c.out_of_day as i64))
+        .int("log_non_json", one(c.non_json as i64))
+        .int("log_no_transaction", one(c.no_transaction as i64))
+        .int("log_missing_service", one(c.missing_service as i64))
+        .int("log_malformed", one(c.malformed as i64))
+        .int("log_blank", one(c.blank as i64))
+        .int("log_bad_timestamp", one(c.bad_timestamp as i64))
+        .int("log_control_messages", one(c.control_messages as i64))
+        .int("log_corrupt_files", one(c.corrupt_files as i64))
+        .int("log_type_conflicts", one(c.type_conflicts as i64))
+        .text("run_id", [Some(run.run_id)])
+        .text("costjob_version", [Some(env!("CARGO_PKG_VERSION"))])
+        .text("pricing_sha256", [Some(run.pricing_sha256)])
+        .timestamp("started_at", one(run.started_at_ms))
+        .timestamp("finished_at", one(run.finished_at_ms));
+
+    Ok(vec![
+        ("transactions", transactions_table.into_batch()),
+        ("flow_costs", flow_costs.into_batch()),
+        ("flow_summary", flow_summary.into_batch()),
+        ("unallocated", unallocated.into_batch()),
+        ("reconciliation", reconciliation.into_batch()),
+    ])
+}

@@ -1,0 +1,684 @@
+//! CUR source (SPEC 2.1): reads CUR 1.0 and CUR 2.0 Parquet files for one day,
+//! with column projection and row-group pruning on the usage date, prices each
+//! row (cost basis + pricing rule) and folds it into the day's pools.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int8Type, Int16Type, Int32Type};
+use arrow_array::{Array, ArrayRef, MapArray, RecordBatch, StringArray};
+use arrow_schema::{DataType, TimeUnit};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::statistics::Statistics;
+use rayon::prelude::*;
+
+use crate::allocate::{CurDay, PoolKey};
+use crate::config::TagColumns;
+use crate::cost_basis::{self, CostBasis, CostTerms};
+use crate::money::{self, Money};
+use crate::pricing::{Pricing, RuleRef};
+use crate::{Error, Result};
+
+/// The usage date column the day predicate applies to.
+pub const USAGE_START: &str = "line_item_usage_start_date";
+
+/// Columns a CUR file must have (SPEC 2.1).
+pub const REQUIRED: [&str; 6] = [
+    USAGE_START,
+    "line_item_product_code",
+    "line_item_usage_type",
+    "line_item_operation",
+    "line_item_line_item_type",
+    "line_item_unblended_cost",
+];
+
+/// Optional columns read when present; a missing one reads as null.
+const OPTIONAL: [&str; 19] = [
+    "line_item_resource_id",
+    "line_item_usage_amount",
+    "line_item_net_unblended_cost",
+    "reservation_effective_cost",
+    "reservation_net_effective_cost",
+    "reservation_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_unused_recurring_fee",
+    "reservation_net_unused_recurring_fee",
+    "reservation_reservation_a_r_n",
+    "savings_plan_savings_plan_effective_cost",
+    "savings_plan_net_savings_plan_effective_cost",
+    "savings_plan_total_commitment_to_date",
+    "savings_plan_used_commitment",
+    "savings_plan_amortized_upfront_commitment_for_billing_period",
+    "savings_plan_net_amortized_upfront_commitment_for_billing_period",
+    "bill_invoice_id",
+    "resource_tags",
+    "line_item_line_item_description",
+];
+
+/// The CUR 1.0 column of a tag key, by AWS's rule: `user:transaction-type` ->
+/// `resource_tags_user_transaction_type`, `aws:ecs:serviceName` ->
+/// `resource_tags_aws_ecs_service_name`. `None` without a `user:`/`aws:` prefix.
+pub fn tag_column(key: &str) -> Option<String> {
+    let (prefix, rest) = key.split_once(':')?;
+    if prefix != "user" && prefix != "aws" || rest.is_empty() {
+        return None;
+    }
+    let mut mangled = String::with_capacity(rest.len() + 8);
+    for c in rest.chars() {
+        if c.is_uppercase() {
+            mangled.push('_');
+            mangled.extend(c.to_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            mangled.push(c);
+        } else {
+            mangled.push('_');
+        }
+    }
+    let collapsed = mangled
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    Some(format!("resource_tags_{prefix}_{collapsed}"))
+}
+
+/// What reading the CUR for a day did, for the run's logs.
+#[derive(Debug, Default, Clone)]
+pub struct CurScan {
+    pub files: usize,
+    pub row_groups_read: usize,
+    pub row_groups_pruned: usize,
+    pub rows_scanned: u64,
+}
+
+/// Reads every Parquet file under `path` for `date` into the day's pools.
+pub fn read_day(
+    path: &Path,
+    date: NaiveDate,
+    basis: CostBasis,
+    excluded_types: &[String],
+    tags: &TagColumns,
+    pricing: &Pricing,
+) -> Result<(CurDay, CurScan)> {
+    let files = super::files::list(path, |p| p.extension().is_some_and(|e| e == "parquet"))?;
+    if files.is_empty() {
+        return Err(Error::input(path, "no CUR Parquet files (*.parquet) found"));
+    }
+    let reader = DayReader {
+        date,
+        basis,
+        excluded_types,
+        tags,
+        pricing,
+    };
+    let parts: Vec<Result<(CurDay, CurScan)>> = files
+        .par_iter()
+        .map(|file| reader.read_file(file))
+        .collect();
+    let mut day = CurDay::default();
+    let mut scan = CurScan::default();
+    for part in parts {
+        let (d, s) = part?;
+        day.merge(d);
+        scan.files += 1;
+        scan.row_groups_read += s.row_groups_read;
+        scan.row_groups_pruned += s.row_groups_pruned;
+        scan.rows_scanned += s.rows_scanned;
+    }
+    Ok((day, scan))
+}
+
+struct DayReader<'a> {
+    date: NaiveDate,
+    basis: CostBasis,
+    excluded_types: &'a [String],
+    tags: &'a TagColumns,
+    pricing: &'a Pricing,
+}
+
+impl DayReader<'_> {
+    fn read_file(&self, path: &PathBuf) -> Result<(CurDay, CurScan)> {
+        let parquet_err = |e: parquet::errors::ParquetError| {
+            Error::input(path, format!("not a readable Parquet file: {e}"))
+        };
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+        let schema = builder.schema().clone();
+        for column in REQUIRED {
+            if schema.column_with_name(column).is_none() {
+                return Err(Error::input(path, format!("missing column {column}")));
+            }
+        }
+        let wanted: Vec<&str> = REQUIRED
+            .iter()
+            .chain(OPTIONAL.iter())
+            .copied()
+            .chain(self.tags.columns.iter().map(String::as_str))
+            .collect();
+        let indices: Vec<usize> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+            .map(|(i, _)| i)
+            .collect();
+
+        // Row-group pruning on the usage date's min/max statistics.
+        let (start, end) = day_bounds(self.date);
+        let date_type = schema
+            .field_with_name(USAGE_START)
+            .expect("checked")
+            .data_type()
+            .clone();
+        let leaf = builder
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == USAGE_START);
+        let mut keep = Vec::new();
+        let mut scan = CurScan::default();
+        for (i, group) in builder.metadata().row_groups().iter().enumerate() {
+            let stats = leaf.and_then(|l| group.column(l).statistics());
+            let outside = match (stats, &date_type) {
+                (Some(Statistics::Int64(s)), DataType::Timestamp(unit, _)) => {
+                    match (s.min_opt(), s.max_opt()) {
+                        (Some(&min), Some(&max)) => {
+                            let (lo, hi) = (to_micros(min, unit), to_micros(max, unit));
+                            hi < start || lo >= end
+                        }
+                        _ => false,
+                    }
+                }
+                _ => false,
+            };
+            if outside {
+                scan.row_groups_pruned += 1;
+            } else {
+                keep.push(i);
+            }
+        }
+        scan.row_groups_read = keep.len();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let batches = builder
+            .with_projection(mask)
+            .with_row_groups(keep)
+            .with_batch_size(65_536)
+            .build()
+            .map_err(parquet_err)?;
+        let mut day = CurDay::default();
+        let mut rule_cache: HashMap<(String, String, String), RuleRef> = HashMap::new();
+        let mut first_row = 0u64;
+        for batch in batches {
+            let batch = batch.map_err(|e| Error::input(path, format!("reading Parquet: {e}")))?;
+            self.fold_batch(path, &batch, first_row, &mut day, &mut rule_cache)?;
+            first_row += batch.num_rows() as u64;
+        }
+        scan.rows_scanned = first_row;
+        Ok((day, scan))
+    }
+
+    fn fold_batch(
+        &self,
+        path: &Path,
+        batch: &RecordBatch,
+        first_row: u64,
+        day: &mut CurDay,
+        rule_cache: &mut HashMap<(String, String, String), RuleRef>,
+    ) -> Result<()> {
+        let text = |name: &str| -> Result<Option<Text<'_>>> {
+            batch
+                .column_by_name(name)
+                .map(|c| Text::new(c).ok_or_else(|| bad_type(path, name, c)))
+                .transpose()
+        };
+        let number = |name: &str| -> Result<Option<Number<'_>>> {
+            batch
+                .column_by_name(name)
+                .map(|c| Number::new(c).ok_or_else(|| bad_type(path, name, c)))
+                .transpose()
+        };
+        let usage_start = batch.column_by_name(USAGE_START).expect("projected");
+        let dates =
+            UsageDate::new(usage_start).ok_or_else(|| bad_type(path, USAGE_START, usage_start))?;
+        let [product, usage_type, operation, line_type] = [
+            "line_item_product_code",
+            "line_item_usage_type",
+            "line_item_operation",
+            "line_item_line_item_type",
+        ]
+        .map(|c| text(c));
+        let (product, usage_type, operation, line_type) =
+            (product?, usage_type?, operation?, line_type?);
+        let arn = text("reservation_reservation_a_r_n")?;
+        let invoice = text("bill_invoice_id")?;
+        let n = |c: &str| number(c);
+        let unblended = n("line_item_unblended_cost")?;
+        let net_unblended = n("line_item_net_unblended_cost")?;
+        let ri_eff = n("reservation_effective_cost")?;
+        let net_ri_eff = n("reservation_net_effective_cost")?;
+        let ri_upfront = n("reservation_unused_amortized_upfront_fee_for_billing_period")?;
+        let net_ri_upfront = n("reservation_net_unused_amortized_upfront_fee_for_billing_period")?;
+        let ri_recurring = n("reservation_unused_recurring_fee")?;
+        let net_ri_recurring = n("reservation_net_unused_recurring_fee")?;
+        let sp_eff = n("savings_plan_savings_plan_effective_cost")?;
+        let net_sp_eff = n("savings_plan_net_savings_plan_effective_cost")?;
+        let sp_commit = n("savings_plan_total_commitment_to_date")?;
+        let sp_used = n("savings_plan_used_commitment")?;
+        let tag_map = match batch.column_by_name("resource_tags") {
+            Some(c) => Some(
+                c.as_map_opt()
+                    .ok_or_else(|| bad_type(path, "resource_tags", c))?,
+            ),
+            None => None,
+        };
+        let tag_cols: Vec<Option<Text<'_>>> = self
+            .tags
+            .columns
+            .iter()
+            .map(|c| text(c))
+            .collect::<Result<_>>()?;
+        let (start, end) = day_bounds(self.date);
+
+        for row in 0..batch.num_rows() {
+            let when = dates.micros(row).map_err(|message| {
+                Error::input(
+                    path,
+                    format!(
+                        "row {}: {USAGE_START}: {message}",
+                        first_row + row as u64 + 1
+                    ),
+                )
+            })?;
+            if when < start || when >= end {
+                continue;
+            }
+            let value = |col: &Option<Number<'_>>, name: &str| -> Result<Option<Money>> {
+                match col {
+                    None => Ok(None),
+                    Some(c) => c.get(row).map_err(|m| {
+                        Error::input(
+                            path,
+                            format!("row {}: {name}: {m}", first_row + row as u64 + 1),
+                        )
+                    }),
+                }
+            };
+            let v0 =
+                |col: &Option<Number<'_>>, name: &str| value(col, name).map(|v| v.unwrap_or(0));
+            let terms = CostTerms {
+                line_item_type: text_at(&line_type, row),
+                product_code: text_at(&product, row),
+                reservation_arn: text_at(&arn, row),
+                unblended: v0(&unblended, "line_item_unblended_cost")?,
+                net_unblended: value(&net_unblended, "line_item_net_unblended_cost")?,
+                reservation_effective: v0(&ri_eff, "reservation_effective_cost")?,
+                net_reservation_effective: value(&net_ri_eff, "reservation_net_effective_cost")?,
+                reservation_unused_amortized_upfront: v0(
+                    &ri_upfront,
+                    "reservation_unused_amortized_upfront_fee_for_billing_period",
+                )?,
+                net_reservation_unused_amortized_upfront: value(
+                    &net_ri_upfront,
+                    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+                )?,
+                reservation_unused_recurring: v0(
+                    &ri_recurring,
+                    "reservation_unused_recurring_fee",
+                )?,
+                net_reservation_unused_recurring: value(
+                    &net_ri_recurring,
+                    "reservation_net_unused_recurring_fee",
+                )?,
+                savings_plan_effective: v0(&sp_eff, "savings_plan_savings_plan_effective_cost")?,
+                net_savings_plan_effective: value(
+                    &net_sp_eff,
+                    "savings_plan_net_savings_plan_effective_cost",
+                )?,
+                savings_plan_total_commitment_to_date: v0(
+                    &sp_commit,
+                    "savings_plan_total_commitment_to_date",
+                )?,
+                savings_plan_used_commitment: v0(&sp_used, "savings_plan_used_commitment")?,
+            };
+            let cost = cost_basis::row_cost(self.basis, &terms);
+            let has_invoice = !text_at(&invoice, row).is_empty();
+            if self
+                .excluded_types
+                .iter()
+                .any(|t| t == terms.line_item_type)
+            {
+                day.add_excluded(terms.line_item_type, cost, has_invoice);
+                continue;
+            }
+            let (ut, op) = (text_at(&usage_type, row), text_at(&operation, row));
+            let cache_key = (
+                terms.product_code.to_string(),
+                ut.to_string(),
+                op.to_string(),
+            );
+            let rule = match rule_cache.get(&cache_key) {
+                Some(r) => *r,
+                None => {
+                    let r = self.pricing.match_row(terms.product_code, ut, op);
+                    rule_cache.insert(cache_key, r);
+                    r
+                }
+            };
+            let tag = |i: usize| -> Option<String> {
+                let value = match &tag_map {
+                    Some(map) => map_value(map, row, &self.tags.map_keys[i]),
+                    None => tag_cols[i].as_ref().and_then(|c| c.get(row)),
+                };
+                value
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(String::from)
+            };
+            let key = PoolKey {
+                product_code: terms.product_code.to_string(),
+                rule,
+                tag_transaction_type: tag(0),
+                tag_flow: tag(1),
+                tag_service: tag(2),
+            };
+            day.add(key, cost, has_invoice);
+        }
+        Ok(())
+    }
+}
+
+/// The text of `row`, or "" when the column is missing or null.
+fn text_at<'a>(col: &Option<Text<'a>>, row: usize) -> &'a str {
+    col.as_ref().and_then(|c| c.get(row)).unwrap_or("")
+}
+
+fn bad_type(path: &Path, column: &str, array: &ArrayRef) -> Error {
+    Error::input(
+        path,
+        format!("column {column} has unsupported type {}", array.data_type()),
+    )
+}
+
+/// `[D 00:00, D+1 00:00)` in epoch microseconds, UTC.
+fn day_bounds(date: NaiveDate) -> (i64, i64) {
+    let start = date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros();
+    (start, start + 86_400_000_000)
+}
+
+fn to_micros(value: i64, unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => value.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => value.saturating_mul(1_000),
+        TimeUnit::Microsecond => value,
+        TimeUnit::Nanosecond => value.div_euclid(1_000),
+    }
+}
+
+/// The value under `key` in row `row` of a `MAP<STRING, STRING>` column.
+fn map_value<'a>(map: &'a MapArray, row: usize, key: &str) -> Option<&'a str> {
+    if map.is_null(row) {
+        return None;
+    }
+    let keys = map.keys().as_string_opt::<i32>()?;
+    let values = map.values().as_string_opt::<i32>()?;
+    let offsets = map.value_offsets();
+    (offsets[row] as usize..offsets[row + 1] as usize)
+        .find(|&j| keys.value(j) == key)
+        .and_then(|j| (!values.is_null(j)).then(|| values.value(j)))
+}
+
+/// A string column of any of the encodings Parquet readers produce.
+enum Text<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a arrow_array::LargeStringArray),
+    View(&'a arrow_array::StringViewArray),
+    Dict(Box<dyn Fn(usize) -> Option<usize> + 'a>, &'a StringArray),
+}
+
+impl<'a> Text<'a> {
+    fn new(array: &'a ArrayRef) -> Option<Self> {
+        match array.data_type() {
+            DataType::Utf8 => Some(Self::Utf8(array.as_string::<i32>())),
+            DataType::LargeUtf8 => Some(Self::Large(array.as_string::<i64>())),
+            DataType::Utf8View => Some(Self::View(array.as_string_view())),
+            DataType::Dictionary(k, v) if **v == DataType::Utf8 => {
+                let values;
+                let lookup: Box<dyn Fn(usize) -> Option<usize> + 'a> = match **k {
+                    DataType::Int32 => {
+                        let d = array.as_dictionary::<Int32Type>();
+                        values = d.values().as_string::<i32>();
+                        Box::new(move |i| d.key(i))
+                    }
+                    DataType::Int16 => {
+                        let d = array.as_dictionary::<Int16Type>();
+                        values = d.values().as_string::<i32>();
+                        Box::new(move |i| d.key(i))
+                    }
+                    DataType::Int8 => {
+                        let d = array.as_dictionary::<Int8Type>();
+                        values = d.values().as_string::<i32>();
+                        Box::new(move |i| d.key(i))
+                    }
+                    _ => return None,
+                };
+                Some(Self::Dict(lookup, values))
+            }
+            DataType::Null => Some(Self::Dict(Box::new(|_| None), empty_strings())),
+            _ => None,
+        }
+    }
+
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Self::Utf8(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Self::Large(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Self::View(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Self::Dict(key, values) => key(row).map(|k| values.value(k)),
+        }
+    }
+}
+
+fn empty_strings() -> &'static StringArray {
+    static EMPTY: std::sync::OnceLock<StringArray> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| StringArray::from(Vec::<&str>::new()))
+}
+
+/// A money column: floating point, decimal, integer, or decimal text.
+enum Number<'a> {
+    F64(&'a arrow_array::Float64Array),
+    F32(&'a arrow_array::Float32Array),
+    Decimal(&'a arrow_array::Decimal128Array, i8),
+    I64(&'a arrow_array::Int64Array),
+    I32(&'a arrow_array::Int32Array),
+    Text(Text<'a>),
+    Null,
+}
+
+impl<'a> Number<'a> {
+    fn new(array: &'a ArrayRef) -> Option<Self> {
+        use arrow_array::types::*;
+        Some(match array.data_type() {
+            DataType::Float64 => Self::F64(array.as_primitive::<Float64Type>()),
+            DataType::Float32 => Self::F32(array.as_primitive::<Float32Type>()),
+            DataType::Decimal128(_, scale) => {
+                Self::Decimal(array.as_primitive::<Decimal128Type>(), *scale)
+            }
+            DataType::Int64 => Self::I64(array.as_primitive::<Int64Type>()),
+            DataType::Int32 => Self::I32(array.as_primitive::<Int32Type>()),
+            DataType::Null => Self::Null,
+            _ => Self::Text(Text::new(array)?),
+        })
+    }
+
+    /// The value as fixed-point money; `Ok(None)` for null.
+    fn get(&self, row: usize) -> std::result::Result<Option<Money>, String> {
+        let bad = |what: String| format!("{what} is not a number");
+        match self {
+            Self::F64(a) => (!a.is_null(row))
+                .then(|| money::from_f64(a.value(row)).ok_or_else(|| bad(a.value(row).to_string())))
+                .transpose(),
+            Self::F32(a) => (!a.is_null(row))
+                .then(|| {
+                    money::parse_decimal(&a.value(row).to_string())
+                        .ok_or_else(|| bad(a.value(row).to_string()))
+                })
+                .transpose(),
+            Self::Decimal(a, scale) => (!a.is_null(row))
+                .then(|| {
+                    money::from_scaled(a.value(row), *scale)
+                        .ok_or_else(|| bad(a.value(row).to_string()))
+                })
+                .transpose(),
+            Self::I64(a) => Ok((!a.is_null(row)).then(|| a.value(row) as Money * money::ONE_USD)),
+            Self::I32(a) => Ok((!a.is_null(row)).then(|| a.value(row) as Money * money::ONE_USD)),
+            Self::Text(t) => match t.get(row).map(str::trim) {
+                None | Some("") | Some("\\N") => Ok(None),
+                Some(s) => money::parse_decimal(s)
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{s:?}"))),
+            },
+            Self::Null => Ok(None),
+        }
+    }
+}
+
+/// The usage date column: a timestamp of any unit, a date, or ISO-8601 text.
+enum UsageDate<'a> {
+    Timestamp(&'a dyn Array, Box<dyn Fn(usize) -> i64 + 'a>),
+    Text(Text<'a>),
+}
+
+impl<'a> UsageDate<'a> {
+    fn new(array: &'a ArrayRef) -> Option<Self> {
+        use arrow_array::types::*;
+        let f: Box<dyn Fn(usize) -> i64 + 'a> = match array.data_type() {
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                let a = array.as_primitive::<TimestampSecondType>();
+                Box::new(move |i| to_micros(a.value(i), &TimeUnit::Second))
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                let a = array.as_primitive::<TimestampMillisecondType>();
+                Box::new(move |i| to_micros(a.value(i), &TimeUnit::Millisecond))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let a = array.as_primitive::<TimestampMicrosecondType>();
+                Box::new(move |i| a.value(i))
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                let a = array.as_primitive::<TimestampNanosecondType>();
+                Box::new(move |i| to_micros(a.value(i), &TimeUnit::Nanosecond))
+            }
+            DataType::Date32 => {
+                let a = array.as_primitive::<Date32Type>();
+                Box::new(move |i| a.value(i) as i64 * 86_400_000_000)
+            }
+            DataType::Date64 => {
+                let a = array.as_primitive::<Date64Type>();
+                Box::new(move |i| a.value(i) * 1_000)
+            }
+            _ => return Text::new(array).map(Self::Text),
+        };
+        Some(Self::Timestamp(array.as_ref(), f))
+    }
+
+    fn micros(&self, row: usize) -> std::result::Result<i64, String> {
+        match self {
+            Self::Timestamp(a, f) if a.is_null(row) => Err("null usage date".into()),
+            Self::Timestamp(_, f) => Ok(f(row)),
+            Self::Text(t) => {
+                let s = t.get(row).ok_or("null usage date")?;
+                parse_iso8601_micros(s)
+                    .ok_or_else(|| format!("{s:?} is not an ISO-8601 date or timestamp"))
+            }
+        }
+    }
+}
+
+/// ISO-8601 text as epoch microseconds, UTC when no offset is given:
+/// `2019-11-29T21:00:00Z`, `2019-11-29 21:00:00`, `2019-11-29T21:00:00.000+00:00`, `2019-11-29`.
+pub fn parse_iso8601_micros(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc).timestamp_micros());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc).timestamp_micros());
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| day_bounds(d).0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_columns_follow_aws_mangling() {
+        // Tag keys whose columns appear in AWS's own reports (shared/data/real-cur).
+        let cases = [
+            (
+                "user:transaction-type",
+                "resource_tags_user_transaction_type",
+            ),
+            ("aws:ecs:serviceName", "resource_tags_aws_ecs_service_name"),
+            ("user:cost-center", "resource_tags_user_cost_center"),
+            ("aws:createdBy", "resource_tags_aws_created_by"),
+            (
+                "aws:autoscaling:groupName",
+                "resource_tags_aws_autoscaling_group_name",
+            ),
+            (
+                "aws:ec2spot:fleet-request-id",
+                "resource_tags_aws_ec2spot_fleet_request_id",
+            ),
+            ("user:Tag21-Nov", "resource_tags_user_tag21_nov"),
+            ("user:WorkloadType", "resource_tags_user_workload_type"),
+            ("user:tenant_id", "resource_tags_user_tenant_id"),
+            ("user:flow", "resource_tags_user_flow"),
+            ("user:--a  b--", "resource_tags_user_a_b"),
+        ];
+        for (key, column) in cases {
+            assert_eq!(tag_column(key).as_deref(), Some(column), "{key}");
+        }
+        assert_eq!(tag_column("flow"), None);
+        assert_eq!(tag_column("team:flow"), None);
+    }
+
+    #[test]
+    fn iso_dates_in_every_form_aws_writes() {
+        let t = 1_575_061_200_000_000; // 2019-11-29T21:00:00Z
+        for s in [
+            "2019-11-29T21:00:00Z",
+            "2019-11-29 21:00:00",
+            "2019-11-29T21:00:00.000Z",
+            "2019-11-29T22:00:00+01:00",
+            "2019-11-29T21:00:00",
+        ] {
+            assert_eq!(parse_iso8601_micros(s), Some(t), "{s}");
+        }
+        assert_eq!(
+            parse_iso8601_micros("2019-11-29"),
+            Some(t - 21 * 3_600_000_000)
+        );
+        assert_eq!(parse_iso8601_micros("00:00.0"), None);
+    }
+}
