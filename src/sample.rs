@@ -695,8 +695,14 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
         Ok(())
     };
     for i in 0..n {
-        // Transactions spread over the day; the last few run across midnight.
-        let start = (i as i128 * 86_400_000 / n as i128) as i64 + rng.below(500) as i64;
+        // Transactions spread over the day; the first and last few run across midnight.
+        let start = if i + 1 == n || (i + 1) % 400 == 0 && i + 1 > n / 2 {
+            86_400_000 - 600 + rng.below(300) as i64
+        } else if i % 700 == 0 {
+            -400 - rng.below(300) as i64
+        } else {
+            (i as i128 * 86_400_000 / n as i128) as i64 + rng.below(500) as i64
+        };
         let id = format!(
             "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
             rng.next() as u32,
@@ -724,7 +730,7 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
             t += 5 + rng.below(400) as i64;
             t
         };
-        let conflict = rng.below(500) == 0;
+        let conflict = i % 450 == 7 && flow != "onboarding";
         let flow_field = if with_flow {
             format!(r#","flow":"{flow}""#)
         } else {
@@ -799,6 +805,17 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
             ),
         )?;
         // Noise: plain text, health checks, stack traces, malformed lines.
+        if i % 997 == 500 {
+            emit(
+                &mut streams,
+                5,
+                stream,
+                ts1,
+                &format!(
+                    r#"{{"level":"warn","service":"notificaciones-svc","transaction_id":"{id}","route":"SNS noti"#
+                ),
+            )?;
+        }
         match rng.below(1000) {
             0..=19 => emit(
                 &mut streams,

@@ -229,18 +229,7 @@ pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<Recor
         .map_err(|e| parquet_err(e.to_string()))?
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| parquet_err(e.to_string()))?;
-    arrow_select_concat(&schema, &batches).map_err(parquet_err)
-}
-
-fn arrow_select_concat(
-    schema: &arrow_schema::SchemaRef,
-    batches: &[RecordBatch],
-) -> std::result::Result<RecordBatch, String> {
-    match batches {
-        [] => Ok(RecordBatch::new_empty(schema.clone())),
-        [one] => Ok(one.clone()),
-        _ => Err(format!("expected one batch, found {}", batches.len())),
-    }
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| parquet_err(e.to_string()))
 }
 
 /// Typed access to a batch read back; a missing or mistyped column is an error.

@@ -1,0 +1,200 @@
+//! Property tests of SPEC 4 on generated pools and transactions: every pool's
+//! shares sum to the pool exactly, each share is within one unit of its exact
+//! proportion, the day reconciles to the last 1e-10 USD, and nothing depends on
+//! the order of the inputs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use costjob::allocate::{self, CurDay, Pool, PoolKey, Unallocated};
+use costjob::classify::{Transaction, TransactionType};
+use costjob::money::Money;
+use costjob::pricing::Pricing;
+use proptest::prelude::*;
+
+use crate::helpers::*;
+
+const FLOWS: [(&str, Option<TransactionType>); 5] = [
+    ("pago", Some(TransactionType::Monetary)),
+    ("recarga", Some(TransactionType::Monetary)),
+    ("onboarding", Some(TransactionType::NonMonetary)),
+    ("unclassified", None),
+    ("transferencia", None),
+];
+
+fn pricing() -> &'static Pricing {
+    static PRICING: std::sync::OnceLock<Pricing> = std::sync::OnceLock::new();
+    PRICING.get_or_init(|| Pricing::load(&repo().join("pricing")).unwrap())
+}
+
+prop_compose! {
+    fn transaction()(flow in 0..FLOWS.len(), units in prop::collection::vec((0u16..4, 0u64..5_000), 0..4), id in 0u32..1_000_000) -> (u32, usize, Vec<(u16, u64)>) {
+        (id, flow, units)
+    }
+}
+
+prop_compose! {
+    fn pool()(cost in -1_000_000_000_000_000i128..1_000_000_000_000_000, key in 0u16..5, flow in prop::option::of(0usize..3), ty in prop::option::of(0usize..2), product in 0usize..3) -> (Money, u16, Option<usize>, Option<usize>, usize) {
+        (cost, key, flow, ty, product)
+    }
+}
+
+fn build(raw: &[(u32, usize, Vec<(u16, u64)>)]) -> Vec<Transaction> {
+    let mut seen = std::collections::HashSet::new();
+    raw.iter()
+        .filter(|(id, _, _)| seen.insert(*id))
+        .map(|(id, flow, units)| {
+            let mut u: BTreeMap<u16, u64> = BTreeMap::new();
+            for (k, v) in units {
+                if *v > 0 {
+                    *u.entry(*k).or_default() += v;
+                }
+            }
+            Transaction {
+                id: format!("tx-{id:07}").into(),
+                flow: FLOWS[*flow].0.to_string(),
+                transaction_type: FLOWS[*flow].1,
+                status: None,
+                first_ts: 0,
+                last_ts: 0,
+                events: 1,
+                duration_ms: 0,
+                type_conflicts: 0,
+                units: u.into_iter().collect(),
+            }
+        })
+        .collect()
+}
+
+fn pools(
+    raw: &[(Money, u16, Option<usize>, Option<usize>, usize)],
+    excluded: Money,
+) -> (CurDay, Vec<Pool>) {
+    let p = pricing();
+    let rules = [
+        (
+            "AmazonECS",
+            p.match_row("AmazonECS", "USE1-Fargate-vCPU-Hours:perCPU", ""),
+        ),
+        ("awskms", p.match_row("awskms", "USE1-KMS-Requests", "")),
+        (
+            "AmazonRekognition",
+            p.match_row("AmazonRekognition", "Group1-ImagesProcessed", ""),
+        ),
+    ];
+    let mut day = CurDay::default();
+    for (i, (cost, _, flow, ty, product)) in raw.iter().enumerate() {
+        let key = PoolKey {
+            product_code: rules[*product].0.to_string(),
+            rule: rules[*product].1,
+            tag_transaction_type: ty.map(|t| ["monetary", "non-monetary"][t].to_string()),
+            tag_flow: flow.map(|f| FLOWS[f].0.to_string()),
+            tag_service: Some(format!("svc-{i}")), // one pool per generated entry
+        };
+        day.add(key, *cost, true);
+    }
+    day.add_excluded("Tax", excluded, true);
+    let mut list: Vec<(PoolKey, Money)> = day.pools.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    list.sort();
+    let by_service: HashMap<String, u16> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, (_, key, _, _, _))| (format!("svc-{i}"), *key))
+        .collect();
+    let pools = list
+        .into_iter()
+        .map(|(key, cost)| {
+            let unit = by_service[key.tag_service.as_deref().unwrap()];
+            Pool {
+                unit_key: if unit == 4 {
+                    Err(Unallocated::Policy)
+                } else {
+                    Ok(unit)
+                },
+                flow: key.tag_flow.clone(),
+                transaction_type: key
+                    .tag_transaction_type
+                    .as_deref()
+                    .and_then(TransactionType::parse),
+                key,
+                cost,
+            }
+        })
+        .collect();
+    (day, pools)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn split_is_exact_proportional_and_order_free(
+        cost in -10_000_000_000_000_000_000i128..10_000_000_000_000_000_000,
+        units in prop::collection::vec(0u64..u32::MAX as u64, 1..50),
+        rotate in 0usize..50,
+    ) {
+        prop_assume!(units.iter().any(|u| *u > 0));
+        let ids: Vec<(String, u64)> = units.iter().enumerate().map(|(i, u)| (format!("t{i:03}"), *u)).collect();
+        let shares = allocate::split(cost, &ids);
+        prop_assert_eq!(shares.iter().sum::<Money>(), cost);
+        let total: u128 = units.iter().map(|u| *u as u128).sum();
+        for (share, (_, u)) in shares.iter().zip(&ids) {
+            // |share - cost*u/U| < 1, in exact integer arithmetic.
+            let exact_num = cost * *u as i128;
+            let diff = share * total as i128 - exact_num;
+            prop_assert!(diff.unsigned_abs() < total, "share {} off its proportion", share);
+            prop_assert!(share.signum() == 0 || share.signum() == cost.signum());
+        }
+        let mut rotated = ids.clone();
+        rotated.rotate_left(rotate % ids.len());
+        let again = allocate::split(cost, &rotated);
+        let by_id: HashMap<&str, Money> = rotated.iter().map(|(id, _)| id.as_str()).zip(again).collect();
+        for ((id, _), share) in ids.iter().zip(&shares) {
+            prop_assert_eq!(by_id[id.as_str()], *share);
+        }
+    }
+
+    #[test]
+    fn a_day_reconciles_exactly_in_any_order(
+        raw_tx in prop::collection::vec(transaction(), 0..60),
+        raw_pools in prop::collection::vec(pool(), 1..20),
+        excluded in -1_000_000_000_000i128..1_000_000_000_000,
+        seed in any::<u64>(),
+    ) {
+        let transactions = build(&raw_tx);
+        let (day, pools) = pools(&raw_pools, excluded);
+        let date = date("2026-11-23");
+        let a = allocate::allocate(date, &day, &pools, &transactions, pricing()).unwrap();
+        let t = &a.totals;
+        prop_assert_eq!(t.cur_total, t.allocated + t.unallocated + t.excluded);
+        prop_assert_eq!(t.cur_total, raw_pools.iter().map(|p| p.0).sum::<Money>() + excluded);
+        prop_assert_eq!(a.costs.iter().map(|c| c.total).sum::<Money>(), t.allocated);
+        prop_assert_eq!(a.flow_costs.iter().map(|f| f.cost).sum::<Money>(), t.allocated);
+        prop_assert_eq!(a.flow_summary.iter().map(|f| f.cost).sum::<Money>(), t.allocated);
+        for c in &a.costs {
+            prop_assert_eq!(c.total, c.direct + c.shared);
+            prop_assert_eq!(c.breakdown.iter().map(|(_, v)| *v).sum::<Money>(), c.total);
+        }
+        // Each allocated pool reaches exactly its cost: pools = allocated + unallocated.
+        let unallocated: Money = a.unallocated.iter().map(|(p, _)| p.cost).sum();
+        prop_assert_eq!(pools.iter().map(|p| p.cost).sum::<Money>(), t.allocated + unallocated);
+
+        // Shuffle transactions and pools: the same money lands on the same ids.
+        let mut order: Vec<usize> = (0..transactions.len()).collect();
+        let mut s = seed;
+        for i in (1..order.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let shuffled: Vec<Transaction> = order.iter().map(|&i| transactions[i].clone()).collect();
+        let mut reversed_pools = pools.clone();
+        reversed_pools.reverse();
+        let b = allocate::allocate(date, &day, &reversed_pools, &shuffled, pricing()).unwrap();
+        let by_id: HashMap<&str, Money> = shuffled.iter().map(|t| &*t.id).zip(b.costs.iter().map(|c| c.total)).collect();
+        for (t, c) in transactions.iter().zip(&a.costs) {
+            prop_assert_eq!(by_id[&*t.id], c.total, "transaction {}", t.id);
+        }
+        prop_assert_eq!(&a.flow_summary, &b.flow_summary);
+        prop_assert_eq!(&a.flow_costs, &b.flow_costs);
+        prop_assert_eq!(&a.totals, &b.totals);
+    }
+}

@@ -1,0 +1,505 @@
+//! The real binary on the demo day and on broken inputs: outputs, exit codes,
+//! atomic re-runs, environment overrides, `report`, `check` and `sample`.
+
+use std::path::Path;
+
+use costjob::sink::parquet::BatchExt;
+
+use crate::helpers::*;
+
+fn run_demo(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let config = repo().join("examples/costjob.toml");
+    let mut args = vec![
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--date",
+        DEMO_DATE,
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    costjob(out.parent().unwrap(), &args, env)
+}
+
+#[test]
+fn demo_day_writes_every_table_and_conserves_money() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_demo(&out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    for table in costjob::sink::parquet::TABLES {
+        assert!(
+            printed.contains(&format!("{table}/dt={DEMO_DATE}/part-00000.parquet")),
+            "{printed}"
+        );
+    }
+    // JSON lines on stderr when it is not a terminal: one summary per stage.
+    let stages: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stderr line is JSON"))
+        .collect();
+    for stage in ["cur", "logs", "allocate", "sink"] {
+        assert!(
+            stages.iter().any(|s| s["stage"] == stage),
+            "no {stage} event in {stages:?}"
+        );
+    }
+
+    let recon = table(&out, "reconciliation", DEMO_DATE);
+    let m = |c: &str| recon.money(c, 0).unwrap().unwrap();
+    assert_eq!(
+        m("cur_total_usd"),
+        m("allocated_usd") + m("unallocated_usd") + m("excluded_usd")
+    );
+    assert_eq!(m("delta_usd"), 0);
+    let tx = table(&out, "transactions", DEMO_DATE);
+    let sum: i128 = (0..tx.num_rows())
+        .map(|i| tx.money("cost_usd", i).unwrap().unwrap())
+        .sum();
+    assert_eq!(
+        sum,
+        m("allocated_usd"),
+        "transactions add up to the allocated total"
+    );
+    for i in 0..tx.num_rows() {
+        let (total, direct, shared) = (
+            tx.money("cost_usd", i).unwrap().unwrap(),
+            tx.money("direct_cost_usd", i).unwrap().unwrap(),
+            tx.money("shared_cost_usd", i).unwrap().unwrap(),
+        );
+        assert_eq!(total, direct + shared);
+    }
+    let un = table(&out, "unallocated", DEMO_DATE);
+    let un_sum: i128 = (0..un.num_rows())
+        .map(|i| un.money("cost_usd", i).unwrap().unwrap())
+        .sum();
+    assert_eq!(un_sum, m("unallocated_usd"));
+    let fc = table(&out, "flow_costs", DEMO_DATE);
+    let fc_sum: i128 = (0..fc.num_rows())
+        .map(|i| fc.money("cost_usd", i).unwrap().unwrap())
+        .sum();
+    assert_eq!(
+        fc_sum,
+        m("allocated_usd"),
+        "flow_costs add up to the allocated total"
+    );
+    assert!(
+        recon.int("log_malformed", 0).unwrap() > 0 && recon.int("log_out_of_day", 0).unwrap() > 0
+    );
+}
+
+#[test]
+fn rerun_replaces_the_day_and_leaves_nothing_aside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let first = table(&out, "reconciliation", DEMO_DATE)
+        .text("run_id", 0)
+        .unwrap();
+    let tx_first = table(&out, "transactions", DEMO_DATE);
+    let o = run_demo(&out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(
+        table(&out, "reconciliation", DEMO_DATE)
+            .text("run_id", 0)
+            .unwrap(),
+        first
+    );
+    assert_eq!(
+        table(&out, "transactions", DEMO_DATE),
+        tx_first,
+        "same inputs, same rows"
+    );
+    for t in costjob::sink::parquet::TABLES {
+        let entries: Vec<String> = std::fs::read_dir(out.join(t))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            entries,
+            vec![format!("dt={DEMO_DATE}")],
+            "{t}: no staging or replaced directories left"
+        );
+    }
+}
+
+#[test]
+fn environment_and_flags_override_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("env-out");
+    let config = repo().join("examples/costjob.toml");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+        ],
+        &[
+            ("COSTJOB_OUTPUT_PATH", out.to_str().unwrap()),
+            ("COSTJOB_ALLOCATION_COST_BASIS", "unblended"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        table(&out, "reconciliation", DEMO_DATE)
+            .text("cost_basis", 0)
+            .unwrap(),
+        "unblended"
+    );
+    // A flag beats the environment.
+    let o = costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+            "--cost-basis",
+            "net-amortized",
+        ],
+        &[
+            ("COSTJOB_OUTPUT_PATH", out.to_str().unwrap()),
+            ("COSTJOB_ALLOCATION_COST_BASIS", "unblended"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        table(&out, "reconciliation", DEMO_DATE)
+            .text("cost_basis", 0)
+            .unwrap(),
+        "net-amortized"
+    );
+    // A misspelt variable is a configuration error, not silently ignored.
+    let o = costjob(
+        tmp.path(),
+        &["check", "--config", config.to_str().unwrap()],
+        &[("COSTJOB_OUTPUT_PAHT", "x")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("COSTJOB_OUTPUT_PAHT"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_range_runs_each_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let config = repo().join("examples/costjob.toml");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--from",
+            "2026-11-23",
+            "--to",
+            "2026-11-24",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The 24th has no CUR rows and only the events that ran past midnight.
+    let next = table(&out, "reconciliation", "2026-11-24");
+    assert_eq!(next.int("cur_rows", 0).unwrap(), 0);
+    assert!(next.int("transactions", 0).unwrap() > 0);
+    assert_eq!(next.money("unallocated_usd", 0).unwrap(), Some(0));
+}
+
+#[test]
+fn report_shows_unit_cost_per_flow_and_reconciliation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let config = repo().join("examples/costjob.toml");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for needle in [
+        "unit cost",
+        "pago",
+        "recarga",
+        "onboarding",
+        "Reconciliation",
+        "delta",
+        "0.0000",
+        "malformed",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let missing = costjob(
+        tmp.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            "2001-01-01",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("dt=2001-01-01"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn check_reports_every_problem_at_once_with_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pricing = tmp.path().join("pricing");
+    std::fs::create_dir(&pricing).unwrap();
+    std::fs::write(pricing.join("_default.toml"), "category = \"other\"\npricing_model = \"other\"\n[[rule]]\nid = \"all\"\ndriver = \"transactions\"\n").unwrap();
+    std::fs::write(pricing.join("awskms.toml"), "product_code = \"awskms\"\ncategory = \"security\"\npricing_model = \"per-request\"\n[[rule]]\nid = \"r\"\ndriver = \"usage.\"\n").unwrap();
+    std::fs::write(
+        tmp.path().join("costjob.toml"),
+        "[logs]\nformat = \"syslog\"\n[pricing]\npath = \"pricing\"\n[[flow]]\nname = \"pago\"\ntransaction_type = \"monetary\"\nroutes = [\"^POST (\"]\n",
+    )
+    .unwrap();
+    let o = costjob(tmp.path(), &["check"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("3 configuration problem(s)"), "{err}");
+    assert!(
+        err.contains("costjob.toml:2: [logs] format = \"syslog\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("costjob.toml:8: flow \"pago\": route pattern \"^POST (\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("awskms.toml:6: rule \"r\": driver \"usage.\""),
+        "{err}"
+    );
+
+    std::fs::write(
+        tmp.path().join("costjob.toml"),
+        "[output]\npath = \"out\"\ncolour = \"blue\"\n",
+    )
+    .unwrap();
+    let o = costjob(tmp.path(), &["check"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 3") && stderr(&o).contains("unknown field `colour`"),
+        "{}",
+        stderr(&o)
+    );
+
+    let ok = costjob(
+        tmp.path(),
+        &[
+            "check",
+            "--config",
+            repo().join("examples/costjob.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("3 flows"), "{}", stdout(&ok));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(costjob(tmp.path(), &["run"], &[]).status.code(), Some(2));
+    assert_eq!(
+        costjob(tmp.path(), &["run", "--date", "2026-13-01"], &[])
+            .status
+            .code(),
+        Some(2)
+    );
+    let config = repo().join("examples/costjob.toml");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--from",
+            "2026-11-24",
+            "--to",
+            "2026-11-23",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn a_cur_file_without_a_required_column_is_an_input_error() {
+    use arrow_array::{
+        ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cur = tmp.path().join("cur");
+    std::fs::create_dir(&cur).unwrap();
+    let file = cur.join("part-0.parquet");
+    let batch = RecordBatch::try_from_iter([
+        (
+            "line_item_usage_start_date",
+            std::sync::Arc::new(TimestampMillisecondArray::from(vec![0i64])) as ArrayRef,
+        ),
+        (
+            "line_item_product_code",
+            std::sync::Arc::new(StringArray::from(vec!["AmazonECS"])) as ArrayRef,
+        ),
+        (
+            "line_item_usage_type",
+            std::sync::Arc::new(StringArray::from(vec!["x"])) as ArrayRef,
+        ),
+        (
+            "line_item_line_item_type",
+            std::sync::Arc::new(StringArray::from(vec!["Usage"])) as ArrayRef,
+        ),
+        (
+            "line_item_unblended_cost",
+            std::sync::Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    write_config(tmp.path(), &cur, &logs, "jsonl", "");
+    let o = costjob(tmp.path(), &["run", "--date", "1970-01-01"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("part-0.parquet: missing column line_item_operation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_truncated_gzip_log_fails_with_its_name_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let mut body = String::new();
+    for i in 0..2000 {
+        body.push_str(&format!("{{\"timestamp\":\"2026-11-23T10:00:00Z\",\"service\":\"pagos-svc\",\"transaction_id\":\"t{i}\",\"flow\":\"pago\"}}\n"));
+    }
+    let gz = gzip(body.as_bytes());
+    std::fs::write(logs.join("broken.jsonl.gz"), &gz[..gz.len() / 2]).unwrap();
+    std::fs::write(logs.join("fine.jsonl"), "{\"timestamp\":\"2026-11-23T11:00:00Z\",\"service\":\"pagos-svc\",\"transaction_id\":\"x\"}\n").unwrap();
+    write_config(
+        tmp.path(),
+        &repo().join("examples/data/cur"),
+        &logs,
+        "jsonl",
+        "",
+    );
+    let o = costjob(tmp.path(), &["run", "--date", DEMO_DATE], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("broken.jsonl.gz") && stderr(&o).contains("--allow-corrupt-input"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !tmp.path().join("out/transactions").exists(),
+        "nothing written on an input error"
+    );
+
+    let o = costjob(
+        tmp.path(),
+        &["run", "--date", DEMO_DATE, "--allow-corrupt-input"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let recon = table(&tmp.path().join("out"), "reconciliation", DEMO_DATE);
+    assert_eq!(recon.int("log_corrupt_files", 0).unwrap(), 1);
+    let report = std::fs::read_to_string(
+        tmp.path()
+            .join(format!("out/_run_reports/dt={DEMO_DATE}/report.json")),
+    )
+    .unwrap();
+    assert!(report.contains("broken.jsonl.gz"), "{report}");
+}
+
+#[test]
+fn sample_is_deterministic_and_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in ["a", "b"] {
+        let o = costjob(
+            tmp.path(),
+            &[
+                "sample",
+                "--out",
+                dir,
+                "--date",
+                "2026-01-31",
+                "--transactions",
+                "300",
+            ],
+            &[],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let files = |d: &str| {
+        let mut v = Vec::new();
+        let mut stack = vec![tmp.path().join(d)];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let e = e.unwrap().path();
+                if e.is_dir() {
+                    stack.push(e)
+                } else {
+                    v.push((
+                        e.strip_prefix(tmp.path().join(d)).unwrap().to_path_buf(),
+                        std::fs::read(&e).unwrap(),
+                    ))
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    assert_eq!(files("a"), files("b"), "same seed, same bytes");
+    let a = tmp.path().join("a");
+    write_config(
+        tmp.path(),
+        &a.join("cur"),
+        &a.join("logs"),
+        "cloudwatch-export",
+        "",
+    );
+    let o = costjob(tmp.path(), &["run", "--date", "2026-01-31"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The first transaction starts just before midnight: it may have no event on the day.
+    let n = table(&tmp.path().join("out"), "reconciliation", "2026-01-31")
+        .int("transactions", 0)
+        .unwrap();
+    assert!((299..=300).contains(&n), "{n}");
+}

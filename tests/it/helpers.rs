@@ -1,0 +1,83 @@
+//! Shared helpers: paths, running the binary, writing configs and log files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::NaiveDate;
+use costjob::sink::parquet::read_partition;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn shared_data() -> PathBuf {
+    repo().join("../shared/data/real-cur")
+}
+
+pub const DEMO_DATE: &str = "2026-11-23";
+
+pub fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Runs the real binary with `args` in `cwd`, with no `COSTJOB_*` from the caller's environment.
+pub fn costjob(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_costjob"));
+    cmd.current_dir(cwd).args(args);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("COSTJOB_")) {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the costjob binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The flow catalog every test config uses.
+pub const FLOWS: &str = r#"
+[[flow]]
+name = "recarga"
+transaction_type = "monetary"
+routes = ["^POST /v1/recargas"]
+
+[[flow]]
+name = "pago"
+transaction_type = "monetary"
+routes = ["^POST /v1/pagos"]
+
+[[flow]]
+name = "onboarding"
+transaction_type = "non-monetary"
+routes = ["^POST /v1/onboarding"]
+"#;
+
+/// Writes `dir/costjob.toml` reading `cur` and `logs`, writing `dir/out`, with the repo's pricing.
+pub fn write_config(dir: &Path, cur: &Path, logs: &Path, format: &str, extra: &str) -> PathBuf {
+    let path = dir.join("costjob.toml");
+    let body = format!(
+        "[cur]\npath = {cur:?}\n[logs]\npath = {logs:?}\nformat = {format:?}\n[output]\npath = \"out\"\n[pricing]\npath = {:?}\n{extra}\n{FLOWS}",
+        repo().join("pricing")
+    );
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Reads one published table partition.
+pub fn table(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch {
+    read_partition(out, name, date(day)).unwrap()
+}

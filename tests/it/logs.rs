@@ -1,0 +1,294 @@
+//! The log reader on every envelope (SPEC 2.4) and the classification rules
+//! (SPEC 2.5): gzip detected by magic bytes, concatenated Firehose records,
+//! every line in exactly one counter, malformed samples with file and line.
+
+use std::path::Path;
+
+use costjob::NoProgress;
+use costjob::classify::{Flow, FlowCatalog, TransactionType};
+use costjob::config::{FieldsSection, LogFormat};
+use costjob::pricing::UnitKeys;
+use costjob::source::logs::{LogDay, LogReader};
+use regex::Regex;
+
+use crate::helpers::*;
+
+fn catalog() -> FlowCatalog {
+    let flow = |name: &str, ty, route: &str| Flow {
+        name: name.into(),
+        transaction_type: ty,
+        routes: vec![Regex::new(route).unwrap()],
+    };
+    FlowCatalog::new(vec![
+        flow("recarga", TransactionType::Monetary, "^POST /v1/recargas"),
+        flow("pago", TransactionType::Monetary, "^POST /v1/pagos"),
+        flow(
+            "onboarding",
+            TransactionType::NonMonetary,
+            "^POST /v1/onboarding",
+        ),
+    ])
+}
+
+fn fields() -> FieldsSection {
+    toml::from_str("").unwrap()
+}
+
+fn read(
+    dir: &Path,
+    format: LogFormat,
+    keys: &UnitKeys,
+    allow_corrupt: bool,
+) -> costjob::Result<LogDay> {
+    let fields = fields();
+    let catalog = catalog();
+    let reader = LogReader {
+        format,
+        fields: &fields,
+        date: date(DEMO_DATE),
+        catalog: &catalog,
+        keys,
+        allow_corrupt_input: allow_corrupt,
+    };
+    reader.read(dir, &NoProgress)
+}
+
+fn event(ts: &str, tx: &str, service: &str, extra: &str) -> String {
+    format!(r#"{{"timestamp":"{ts}","service":"{service}","transaction_id":"{tx}"{extra}}}"#)
+}
+
+#[test]
+fn cloudwatch_export_lines_each_land_in_one_bucket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = [
+        format!(
+            "2026-11-23T10:00:00.000Z {}",
+            event(
+                "x",
+                "a",
+                "pagos-svc",
+                r#","route":"POST /v1/pagos/qr","duration_ms":100,"usage":{"kms_requests":2}"#
+            )
+        ),
+        format!(
+            "2026-11-23T10:00:01.000Z {}",
+            event("x", "a", "ledger-svc", r#","duration_ms":50,"status":"OK""#)
+        ),
+        "2026-11-23T10:00:02.000Z INFO plain text".to_string(),
+        "\tat ec.deuna.Foo.bar(Foo.java:1)".to_string(),
+        String::new(),
+        "2026-11-23T10:00:03.000Z {\"service\":\"pagos-svc\",\"route\":\"GET /health\"}"
+            .to_string(),
+        "2026-11-23T10:00:04.000Z {\"transaction_id\":\"b\",".to_string(),
+        "2026-11-22T23:59:59.999Z ".to_string() + &event("x", "c", "pagos-svc", ""),
+        "2026-11-23T10:00:05.000Z ".to_string() + &event("x", "d", "", ""),
+        "2026-11-23T10:00:06.000Z ".to_string()
+            + &event("x", "e", "pagos-svc", r#","duration_ms":-5"#),
+        "2026-11-24T00:00:00.000Z ".to_string() + &event("x", "a", "pagos-svc", ""),
+    ];
+    // Gzip by magic bytes, whatever the name says; plain text named .gz.
+    let stream = tmp.path().join("task/ecs/pagos-svc/abc");
+    std::fs::create_dir_all(&stream).unwrap();
+    std::fs::write(stream.join("000000.txt"), gzip(lines.join("\n").as_bytes())).unwrap();
+    std::fs::write(stream.join("000001.gz"), lines[..2].join("\r\n")).unwrap();
+    let mut keys = UnitKeys::default();
+    let kms = keys.intern("usage.kms_requests", None).unwrap();
+    let duration_ledger = keys.intern("duration_ms", Some("ledger-svc")).unwrap();
+    let per_tx = keys.intern("transactions", None).unwrap();
+    let day = read(tmp.path(), LogFormat::CloudwatchExport, &keys, false).unwrap();
+    let c = &day.counters;
+    assert_eq!(c.lines, 13);
+    assert_eq!(
+        (
+            c.events,
+            c.non_json,
+            c.blank,
+            c.no_transaction,
+            c.malformed,
+            c.out_of_day,
+            c.missing_service
+        ),
+        (4, 2, 1, 1, 2, 2, 1)
+    );
+    assert!(c.balanced());
+    assert_eq!(day.malformed.len(), 2);
+    assert_eq!(day.malformed[0].line, 7);
+    assert!(
+        day.malformed[1].error.contains("duration_ms"),
+        "{:?}",
+        day.malformed
+    );
+    assert_eq!(day.transactions.len(), 1);
+    let a = &day.transactions[0];
+    assert_eq!(
+        (&*a.id, a.flow.as_str(), a.transaction_type, a.events),
+        ("a", "pago", Some(TransactionType::Monetary), 4)
+    );
+    assert_eq!(a.status.as_deref(), Some("OK"));
+    assert_eq!(a.duration_ms, 300);
+    assert_eq!(a.units_for(kms), 4);
+    assert_eq!(a.units_for(duration_ledger), 100);
+    assert_eq!(
+        a.units_for(per_tx),
+        1,
+        "a transaction is one unit however many events it has"
+    );
+}
+
+#[test]
+fn firehose_records_concatenated_with_control_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let record = |kind: &str, events: &[(i64, String)]| {
+        let events: Vec<serde_json::Value> =
+            events.iter().enumerate().map(|(i, (ts, m))| serde_json::json!({"id": i.to_string(), "timestamp": ts, "message": m})).collect();
+        serde_json::json!({"messageType": kind, "owner": "123456789012", "logGroup": "/ecs/pagos", "logStream": "s", "subscriptionFilters": ["f"], "logEvents": events}).to_string()
+    };
+    let t = 1_795_428_000_000i64; // 2026-11-23T10:00:00Z
+    let body = [
+        record(
+            "CONTROL_MESSAGE",
+            &[(
+                t,
+                "CWL CONTROL MESSAGE: Checking health of destination Firehose.".into(),
+            )],
+        ),
+        record(
+            "DATA_MESSAGE",
+            &[
+                (
+                    t,
+                    event(
+                        "ignored: envelope wins",
+                        "f1",
+                        "recargas-svc",
+                        r#","route":"POST /v1/recargas/celular""#,
+                    ),
+                ),
+                (t + 5, "not json".into()),
+            ],
+        ),
+        record(
+            "DATA_MESSAGE",
+            &[
+                (
+                    t + 9,
+                    event(
+                        "x",
+                        "f1",
+                        "ledger-svc",
+                        r#","transaction_type":"non-monetary""#,
+                    ),
+                ),
+                (t - 86_400_000, event("x", "f2", "pagos-svc", "")),
+            ],
+        ),
+    ]
+    .concat(); // no separator between records
+    std::fs::write(tmp.path().join("delivery-1"), gzip(body.as_bytes())).unwrap();
+    std::fs::write(tmp.path().join("delivery-2"), &body).unwrap();
+    let day = read(tmp.path(), LogFormat::Firehose, &UnitKeys::default(), false).unwrap();
+    let c = &day.counters;
+    assert_eq!(
+        (
+            c.lines,
+            c.events,
+            c.non_json,
+            c.out_of_day,
+            c.control_messages
+        ),
+        (8, 4, 2, 2, 2)
+    );
+    assert!(c.balanced());
+    assert_eq!(day.transactions.len(), 1);
+    let f1 = &day.transactions[0];
+    assert_eq!(f1.flow, "recarga", "classified by route");
+    assert_eq!(
+        f1.type_conflicts, 2,
+        "explicit non-monetary on a monetary flow, once per file"
+    );
+    assert_eq!(c.type_conflicts, 2);
+    assert_eq!(f1.first_ts, t);
+}
+
+#[test]
+fn jsonl_classification_follows_time_not_file_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The later file holds the earlier event: the first flow in time order wins.
+    std::fs::write(
+        tmp.path().join("a.jsonl"),
+        [
+            event(
+                "2026-11-23T12:00:00Z",
+                "t1",
+                "pagos-svc",
+                r#","flow":"pago","status":"PENDING""#,
+            ),
+            event(
+                "2026-11-23T12:00:00Z",
+                "t2",
+                "x-svc",
+                r#","route":"GET /v1/other""#,
+            ),
+            event(
+                "2026-11-23T12:00:00Z",
+                "t3",
+                "x-svc",
+                r#","flow":"transferencia""#,
+            ),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("b.jsonl"),
+        [
+            event(
+                "2026-11-23T11:00:00Z",
+                "t1",
+                "recargas-svc",
+                r#","flow":"recarga""#,
+            ),
+            event(
+                "2026-11-23T13:00:00Z",
+                "t1",
+                "ledger-svc",
+                r#","status":"OK""#,
+            ),
+            "{\"transaction_id\":\"t4\",\"service\":\"s\"}".to_string(),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let day = read(tmp.path(), LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
+    assert_eq!(day.counters.bad_timestamp, 1);
+    let by_id = |id: &str| day.transactions.iter().find(|t| &*t.id == id).unwrap();
+    assert_eq!(by_id("t1").flow, "recarga");
+    assert_eq!(
+        by_id("t1").status.as_deref(),
+        Some("OK"),
+        "last status in time order"
+    );
+    assert_eq!(
+        (by_id("t2").flow.as_str(), by_id("t2").type_name()),
+        ("unclassified", "unclassified")
+    );
+    assert_eq!(
+        (by_id("t3").flow.as_str(), by_id("t3").type_name()),
+        ("transferencia", "unclassified"),
+        "unknown flow name kept"
+    );
+}
+
+#[test]
+fn a_truncated_firehose_file_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = r#"{"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1795428000000,"message":"x"}]}"#.repeat(2000);
+    let gz = gzip(body.as_bytes());
+    std::fs::write(tmp.path().join("cut"), &gz[..gz.len() - 20]).unwrap();
+    let err = read(tmp.path(), LogFormat::Firehose, &UnitKeys::default(), false).unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+    assert!(err.to_string().contains("cut"), "{err}");
+    let day = read(tmp.path(), LogFormat::Firehose, &UnitKeys::default(), true).unwrap();
+    assert_eq!(day.counters.corrupt_files, 1);
+    assert!(day.counters.balanced());
+}

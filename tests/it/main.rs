@@ -1,0 +1,10 @@
+//! The integration test binary: one module per area. CLI tests run the real
+//! `costjob` binary in a fresh temporary directory; fixtures live in `tests/data/`.
+
+mod allocation;
+mod cli;
+mod config;
+mod golden;
+mod helpers;
+mod logs;
+mod real_cur;

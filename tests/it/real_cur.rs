@@ -1,0 +1,317 @@
+//! costjob on CUR exports written by AWS (`../shared/data/real-cur/`, see each
+//! SOURCE.md). Expected totals were computed independently (Python `decimal`
+//! over pyarrow / the raw text, rounding each row half-to-even to 1e-10 USD):
+//! see `tests/data/real-cur-expected.md`.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use costjob::config::TagColumns;
+use costjob::cost_basis::CostBasis;
+use costjob::money::parse_decimal;
+use costjob::pricing::Pricing;
+use costjob::source::cur;
+
+use crate::helpers::*;
+
+fn tags(keys: [&str; 3]) -> TagColumns {
+    let columns = keys.map(|k| cur::tag_column(k).unwrap());
+    TagColumns {
+        map_keys: columns
+            .clone()
+            .map(|c| c.trim_start_matches("resource_tags_").to_string()),
+        columns,
+    }
+}
+
+fn default_tags() -> TagColumns {
+    tags(["user:transaction-type", "user:flow", "aws:ecs:serviceName"])
+}
+
+fn pricing() -> Pricing {
+    Pricing::load(&repo().join("pricing")).unwrap()
+}
+
+fn usd(s: &str) -> i128 {
+    parse_decimal(s).unwrap()
+}
+
+const WORKSHOP: &str = "wal-workshop-cur-2018";
+
+#[test]
+fn workshop_2018_totals_per_basis_with_ri_rows() {
+    let path = shared_data()
+        .join(WORKSHOP)
+        .join("Nov2018-WorkshopCUR-00001.snappy.parquet");
+    let p = pricing();
+    let none: Vec<String> = Vec::new();
+    // (day, rows, unblended, amortized): RIFee rows sit on the 1st, DiscountedUsage every day.
+    for (day, rows, unblended, amortized) in [
+        ("2018-11-01", 4167, "299.1977829054", "202.7435692654"),
+        ("2018-11-15", 4342, "174.1501259515", "181.8634739515"),
+    ] {
+        for (basis, want) in [
+            (CostBasis::Unblended, unblended),
+            (CostBasis::Amortized, amortized),
+            (CostBasis::NetAmortized, amortized),
+        ] {
+            let (d, scan) =
+                cur::read_day(&path, date(day), basis, &none, &default_tags(), &p).unwrap();
+            assert_eq!(d.rows, rows, "{day}");
+            assert_eq!(d.total, usd(want), "{day} {}", basis.as_str());
+            assert_eq!(d.pools.values().sum::<i128>(), d.total);
+            assert_eq!(scan.rows_scanned, 124_340);
+            assert!(
+                !d.pools.keys().any(|k| k.tag_flow.is_some()),
+                "no costjob tags in 2018"
+            );
+            assert_eq!(
+                d.rows_without_invoice, 0,
+                "closed months: every row has an invoice id"
+            );
+        }
+    }
+}
+
+#[test]
+fn row_groups_of_other_months_are_pruned() {
+    let dir = shared_data().join(WORKSHOP);
+    let (d, scan) = cur::read_day(
+        &dir,
+        date("2018-11-15"),
+        CostBasis::Unblended,
+        &[],
+        &default_tags(),
+        &pricing(),
+    )
+    .unwrap();
+    assert_eq!(scan.files, 3);
+    assert_eq!(
+        (scan.row_groups_read, scan.row_groups_pruned),
+        (1, 2),
+        "Oct and Dec skipped by statistics"
+    );
+    assert_eq!(d.total, usd("174.1501259515"));
+}
+
+#[test]
+fn workshop_2018_end_to_end_with_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let mut lines = String::new();
+    for i in 0..300 {
+        let (route, service) = if i % 3 == 0 {
+            ("POST /v1/onboarding/start", "onboarding-svc")
+        } else {
+            ("POST /v1/pagos/qr", "pagos-svc")
+        };
+        lines.push_str(&format!(
+            "{{\"timestamp\":\"2018-11-15T{:02}:{:02}:00Z\",\"service\":\"{service}\",\"transaction_id\":\"tx-{i:04}\",\"route\":\"{route}\",\"duration_ms\":{}}}\n",
+            i % 24, i % 60, 10 + i
+        ));
+    }
+    std::fs::write(logs.join("events.jsonl"), lines).unwrap();
+    let file = shared_data()
+        .join(WORKSHOP)
+        .join("Nov2018-WorkshopCUR-00001.snappy.parquet");
+    write_config(
+        tmp.path(),
+        &file,
+        &logs,
+        "jsonl",
+        "[allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n",
+    );
+    let o = costjob(tmp.path(), &["run", "--date", "2018-11-15"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    use costjob::sink::parquet::BatchExt;
+    let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
+    assert_eq!(
+        recon.money("cur_total_usd", 0).unwrap(),
+        Some(usd("181.8634739515"))
+    );
+    assert_eq!(
+        recon.money("allocated_usd", 0).unwrap(),
+        Some(usd("181.8634739515")),
+        "every pool untagged: all shared"
+    );
+    assert_eq!(recon.int("transactions", 0).unwrap(), 300);
+}
+
+/// Step5CUR.gz: Hive text, \x01-separated, `\N` for null, no header; columns
+/// 0..139 follow Step1CUR.gz's header (SOURCE.md). Written to Parquet as it is
+/// in Athena over the raw files: every column a string.
+fn step5_as_parquet(dir: &Path) -> PathBuf {
+    let base = shared_data().join("wal-costopt-workload-sp-2019");
+    let header_line = std::io::BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(base.join("Step1CUR.gz")).unwrap(),
+    ))
+    .lines()
+    .next()
+    .unwrap()
+    .unwrap();
+    let header: Vec<&str> = header_line.split('\x01').take(140).collect();
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); header.len()];
+    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(base.join("Step5CUR.gz")).unwrap(),
+    ))
+    .lines()
+    {
+        let line = line.unwrap();
+        for (i, field) in line.split('\x01').take(140).enumerate() {
+            columns[i].push(if field == "\\N" {
+                None
+            } else {
+                Some(field.to_string())
+            });
+        }
+    }
+    let arrays: Vec<(&str, ArrayRef)> = header
+        .iter()
+        .zip(columns)
+        .map(|(name, values)| (*name, Arc::new(StringArray::from(values)) as ArrayRef))
+        .collect();
+    let batch = RecordBatch::try_from_iter(arrays).unwrap();
+    let path = dir.join("step5.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    path
+}
+
+#[test]
+fn costopt_2019_savings_plans_from_text_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = step5_as_parquet(tmp.path());
+    let p = pricing();
+    // The workload's real tag, user:application = "ordering", as the flow tag.
+    let app_tags = tags([
+        "user:transaction-type",
+        "user:application",
+        "aws:ecs:serviceName",
+    ]);
+    for (day, rows, total) in [
+        ("2019-11-29", 926, "9.6667374953"),
+        ("2019-11-30", 5015, "60.6029206141"),
+    ] {
+        for basis in [
+            CostBasis::Unblended,
+            CostBasis::Amortized,
+            CostBasis::NetAmortized,
+        ] {
+            let (d, _) = cur::read_day(&file, date(day), basis, &[], &app_tags, &p).unwrap();
+            assert_eq!(d.rows, rows, "{day}");
+            assert_eq!(d.total, usd(total), "{day} {}", basis.as_str());
+        }
+    }
+    let (d, _) = cur::read_day(
+        &file,
+        date("2019-11-30"),
+        CostBasis::Amortized,
+        &[],
+        &app_tags,
+        &p,
+    )
+    .unwrap();
+    let tagged: BTreeMap<Option<String>, i128> =
+        d.pools.iter().fold(BTreeMap::new(), |mut m, (k, v)| {
+            *m.entry(k.tag_flow.clone()).or_default() += v;
+            m
+        });
+    assert!(
+        tagged.contains_key(&Some("ordering".to_string())),
+        "{tagged:?}"
+    );
+    // SavingsPlanNegation rows are 0 amortized but -0.17 unblended on their own.
+    let (u, _) = cur::read_day(
+        &file,
+        date("2019-11-30"),
+        CostBasis::Unblended,
+        &["SavingsPlanNegation".into()],
+        &app_tags,
+        &p,
+    )
+    .unwrap();
+    assert!(u.excluded["SavingsPlanNegation"] < 0);
+}
+
+#[test]
+fn split_cost_allocation_sample_has_no_usable_dates() {
+    // Saved through a spreadsheet: line_item_usage_start_date reads "00:00.0" (SOURCE.md).
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = std::fs::read_to_string(
+        shared_data().join("saas-split-cost-allocation/split_cost_allocation_data.csv"),
+    )
+    .unwrap();
+    let mut lines = csv.lines();
+    let header = split_csv_line(lines.next().unwrap());
+    let rows: Vec<Vec<String>> = lines.map(split_csv_line).collect();
+    assert!(
+        rows.iter().all(|r| r.len() == header.len()),
+        "quoted commas kept in their field"
+    );
+    let arrays: Vec<(&str, ArrayRef)> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                h.as_str(),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| Some(r[i].as_str())).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            )
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(arrays).unwrap();
+    let path = tmp.path().join("split.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let err = cur::read_day(
+        &path,
+        date("2024-08-21"),
+        CostBasis::Amortized,
+        &[],
+        &default_tags(),
+        &pricing(),
+    )
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 3);
+    let text = err.to_string();
+    assert!(
+        text.contains("split.parquet") && text.contains("row 1") && text.contains("\"00:00.0\""),
+        "{text}"
+    );
+}
+
+/// RFC 4180 fields of one line: commas inside double quotes stay, `""` is a quote.
+fn split_csv_line(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
