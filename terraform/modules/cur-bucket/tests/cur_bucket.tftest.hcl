@@ -1,0 +1,95 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+variables {
+  bucket_name        = "deuna-cur-test"
+  kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+  export_source_arns = ["arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur"]
+}
+
+run "hardened_bucket" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for r in aws_s3_bucket_server_side_encryption_configuration.this.rule :
+      alltrue([for d in r.apply_server_side_encryption_by_default : d.sse_algorithm == "aws:kms" && d.kms_master_key_id == var.kms_key_arn]) && r.bucket_key_enabled
+    ])
+    error_message = "default encryption must be SSE-KMS with the given key and bucket key on"
+  }
+
+  assert {
+    condition = (aws_s3_bucket_public_access_block.this.block_public_acls && aws_s3_bucket_public_access_block.this.block_public_policy
+    && aws_s3_bucket_public_access_block.this.ignore_public_acls && aws_s3_bucket_public_access_block.this.restrict_public_buckets)
+    error_message = "public access must be fully blocked"
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_versioning.this.versioning_configuration).status == "Enabled"
+    error_message = "versioning must be on"
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_ownership_controls.this.rule).object_ownership == "BucketOwnerEnforced"
+    error_message = "object ownership must be enforced (ACLs off)"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+    try(s.Effect == "Deny" && s.Condition.Bool["aws:SecureTransport"] == "false", false)])
+    error_message = "non-TLS requests must be denied"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+    try(s.Effect == "Deny" && s.Condition.NumericLessThan["s3:TlsVersion"] == "1.2", false)])
+    error_message = "TLS below 1.2 must be denied"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+    try(s.Effect == "Deny" && s.Action == "s3:PutObject" && s.Condition.StringNotEqualsIfExists["s3:x-amz-server-side-encryption-aws-kms-key-id"] == var.kms_key_arn, false)])
+    error_message = "uploads encrypted with another key must be denied"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+    try(s.Effect == "Deny" && s.Condition.Null["s3:x-amz-server-side-encryption-customer-algorithm"] == "false", false)])
+    error_message = "SSE-C uploads must be denied"
+  }
+
+  assert {
+    condition = alltrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      s.Effect == "Deny" || (
+        sort(s.Action) == ["s3:GetBucketPolicy", "s3:PutObject"]
+        && sort(s.Principal.Service) == ["bcm-data-exports.amazonaws.com", "billingreports.amazonaws.com"]
+        && s.Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+        && s.Condition.ArnLike["aws:SourceArn"] == var.export_source_arns
+    )])
+    error_message = "the only Allow is PutObject/GetBucketPolicy for the billing export services, scoped by account and export ARN"
+  }
+
+  assert {
+    condition     = aws_s3_bucket_logging.this.target_bucket == "deuna-cur-test-logs" && aws_s3_bucket.logs.bucket == "deuna-cur-test-logs"
+    error_message = "access logging must go to the log bucket"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    bucket_name           = "Not_A_Bucket"
+    kms_key_arn           = "alias/aws/s3"
+    export_source_arns    = []
+    transition_to_ia_days = 10
+  }
+
+  expect_failures = [var.bucket_name, var.kms_key_arn, var.export_source_arns, var.transition_to_ia_days]
+}

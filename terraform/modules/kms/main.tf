@@ -1,0 +1,100 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  admin_actions = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+  ]
+  use_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+  # In a key policy "Resource": "*" means this key and nothing else.
+  statements = concat(
+    [
+      {
+        Sid       = "AccountRootForIamDelegation"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "KeyAdministrators"
+        Effect    = "Allow"
+        Principal = { AWS = var.administrator_arns }
+        Action    = local.admin_actions
+        Resource  = "*"
+      },
+    ],
+    [for s in [
+      {
+        Sid       = "KeyUsers"
+        Effect    = "Allow"
+        Principal = { AWS = var.user_arns }
+        Action    = local.use_actions
+        Resource  = "*"
+      },
+      {
+        Sid       = "KeyUsersGrantsForAwsServices"
+        Effect    = "Allow"
+        Principal = { AWS = var.user_arns }
+        Action    = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+        Resource  = "*"
+        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+      },
+    ] : s if length(var.user_arns) > 0],
+    [
+      {
+        Sid       = "CloudWatchLogsEncryption"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*" }
+        }
+      },
+      {
+        Sid       = "AwsServicesOfThisAccount"
+        Effect    = "Allow"
+        Principal = { Service = var.service_principals }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ],
+    [for s in [
+      {
+        Sid       = "BillingExportsWriteCur"
+        Effect    = "Allow"
+        Principal = { Service = ["billingreports.amazonaws.com", "bcm-data-exports.amazonaws.com"] }
+        Action    = ["kms:GenerateDataKey*", "kms:Encrypt"]
+        Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = var.billing_export_source_arns }
+        }
+      },
+    ] : s if length(var.billing_export_source_arns) > 0],
+  )
+}
+
+resource "aws_kms_key" "this" {
+  description             = var.description
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = var.deletion_window_in_days
+  policy                  = jsonencode({ Version = "2012-10-17", Statement = local.statements })
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.alias}"
+  target_key_id = aws_kms_key.this.key_id
+}

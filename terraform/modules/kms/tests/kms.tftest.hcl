@@ -1,0 +1,78 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
+
+variables {
+  alias                      = "costjob-test"
+  administrator_arns         = ["arn:aws:iam::111122223333:role/platform-admin"]
+  user_arns                  = ["arn:aws:iam::111122223333:role/costjob-task"]
+  billing_export_source_arns = ["arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur"]
+}
+
+run "rotation_and_named_principals" {
+  command = plan
+
+  assert {
+    condition     = aws_kms_key.this.enable_key_rotation == true
+    error_message = "key rotation must be on"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      try(s.Sid == "KeyAdministrators" && s.Principal.AWS == ["arn:aws:iam::111122223333:role/platform-admin"], false)
+    ])
+    error_message = "the key policy must name its administrators"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      try(s.Sid == "KeyUsers" && s.Principal.AWS == ["arn:aws:iam::111122223333:role/costjob-task"] && !contains(s.Action, "kms:*"), false)
+    ])
+    error_message = "the key policy must name its users, without kms:*"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      s.Principal != "*" && try(s.Principal.AWS, "") != "*"
+    ])
+    error_message = "no statement may grant to a wildcard principal"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      try(s.Sid == "BillingExportsWriteCur"
+        && s.Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+      && s.Condition.ArnLike["aws:SourceArn"] == ["arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur"], false)
+    ])
+    error_message = "the billing export services must be scoped by aws:SourceAccount and aws:SourceArn"
+  }
+
+  assert {
+    condition     = aws_kms_alias.this.name == "alias/costjob-test"
+    error_message = "alias"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    alias                   = "aws/costjob"
+    administrator_arns      = ["not-an-arn"]
+    deletion_window_in_days = 3
+  }
+
+  expect_failures = [var.alias, var.administrator_arns, var.deletion_window_in_days]
+}
