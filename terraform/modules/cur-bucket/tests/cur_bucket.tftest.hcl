@@ -66,12 +66,12 @@ run "hardened_bucket" {
 
   assert {
     condition = alltrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
-      s.Effect == "Deny" || (
-        sort(s.Action) == ["s3:GetBucketPolicy", "s3:PutObject"]
-        && sort(s.Principal.Service) == ["bcm-data-exports.amazonaws.com", "billingreports.amazonaws.com"]
+      s.Effect == "Deny" || try(
+        join(",", sort(s.Action)) == "s3:GetBucketPolicy,s3:PutObject"
+        && join(",", sort(s.Principal.Service)) == "bcm-data-exports.amazonaws.com,billingreports.amazonaws.com"
         && s.Condition.StringEquals["aws:SourceAccount"] == "111122223333"
-        && s.Condition.ArnLike["aws:SourceArn"] == var.export_source_arns
-    )])
+        && jsonencode(s.Condition.ArnLike["aws:SourceArn"]) == jsonencode(var.export_source_arns)
+    , false)])
     error_message = "the only Allow is PutObject/GetBucketPolicy for the billing export services, scoped by account and export ARN"
   }
 
