@@ -1,0 +1,75 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+}
+
+variables {
+  name                       = "deuna-core"
+  vpc_id                     = "vpc-0123456789abcdef0"
+  private_subnet_ids         = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  availability_zones         = ["us-east-1a", "us-east-1b"]
+  allowed_cidr_blocks        = ["10.20.0.0/16"]
+  allowed_security_group_ids = ["sg-0123456789abcdef0"]
+  kms_key_arn                = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "secure_cluster" {
+  command = plan
+
+  assert {
+    condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == var.kms_key_arn
+    error_message = "storage must be encrypted with the key"
+  }
+  assert {
+    condition     = aws_rds_cluster.this.deletion_protection
+    error_message = "deletion protection must be on"
+  }
+  assert {
+    condition     = aws_rds_cluster.this.backup_retention_period >= 7
+    error_message = "backups must be kept at least 7 days"
+  }
+  assert {
+    condition     = aws_rds_cluster.this.iam_database_authentication_enabled
+    error_message = "IAM authentication must be on"
+  }
+  assert {
+    condition     = contains(aws_rds_cluster.this.enabled_cloudwatch_logs_exports, "postgresql")
+    error_message = "PostgreSQL logs must be exported"
+  }
+  assert {
+    condition     = aws_rds_cluster.this.copy_tags_to_snapshot && aws_rds_cluster.this.manage_master_user_password
+    error_message = "tags copied to snapshots; master password managed by RDS (never in state)"
+  }
+  assert {
+    condition     = anytrue([for p in aws_rds_cluster_parameter_group.this.parameter : p.name == "rds.force_ssl" && p.value == "1"])
+    error_message = "rds.force_ssl must be 1"
+  }
+  assert {
+    condition     = alltrue([for i in aws_rds_cluster_instance.this : !i.publicly_accessible && i.performance_insights_enabled && i.performance_insights_kms_key_id == var.kms_key_arn])
+    error_message = "instances must be private with Performance Insights encrypted by the key"
+  }
+  assert {
+    condition     = length(aws_rds_cluster_instance.this) >= 2 && length(distinct([for i in aws_rds_cluster_instance.this : i.availability_zone])) >= 2
+    error_message = "at least two instances in different AZs"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.cidr) == 1 && aws_vpc_security_group_ingress_rule.cidr["10.20.0.0/16"].from_port == 5432
+    error_message = "only PostgreSQL from the allowed CIDRs"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name                  = "Deuna_Core"
+    allowed_cidr_blocks   = ["0.0.0.0/0", "8.8.8.0/24", "10.0.0.1/8"]
+    backup_retention_days = 3
+    instance_class        = "m5.large"
+    availability_zones    = ["us-east-1a", "us-east-1a"]
+    instance_count        = 1
+  }
+
+  expect_failures = [var.name, var.allowed_cidr_blocks, var.backup_retention_days, var.instance_class, var.availability_zones, var.instance_count]
+}

@@ -1,0 +1,14 @@
+output "secret_arn" {
+  description = "ARN of the pgadmin secret."
+  value       = aws_secretsmanager_secret.this.arn
+}
+
+output "secret_name" {
+  description = "Name of the pgadmin secret."
+  value       = aws_secretsmanager_secret.this.name
+}
+
+output "rotation_lambda_arn" {
+  description = "ARN of the rotation function."
+  value       = aws_secretsmanager_secret_rotation.this.rotation_lambda_arn
+}

@@ -1,0 +1,122 @@
+variable "name" {
+  description = "Secret name, e.g. deuna-core/pgadmin."
+  type        = string
+  default     = "pgadmin"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]{1,512}$", var.name))
+    error_message = "name must be 1-512 characters of letters, digits and /_+=.@-."
+  }
+}
+
+variable "username" {
+  description = "The PostgreSQL role the secret holds."
+  type        = string
+  default     = "pgadmin"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.username))
+    error_message = "username must be a lower-case PostgreSQL identifier."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed key the secret is encrypted with."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "db_host" {
+  description = "Writer endpoint of the cluster."
+  type        = string
+}
+
+variable "db_port" {
+  description = "PostgreSQL port."
+  type        = number
+  default     = 5432
+  validation {
+    condition     = var.db_port > 0 && var.db_port < 65536
+    error_message = "db_port must be a TCP port."
+  }
+}
+
+variable "db_name" {
+  description = "Database the role connects to."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.db_name))
+    error_message = "db_name must be a lower-case PostgreSQL identifier."
+  }
+}
+
+variable "password_wo" {
+  description = <<-EOT
+    The initial password, as an ephemeral value: generate it with the ephemeral
+    aws_secretsmanager_random_password (Secrets Manager's GetRandomPassword) in the
+    calling configuration. It only reaches the secret's write-only attribute, so it
+    is never stored in the plan or the state.
+  EOT
+  type        = string
+  ephemeral   = true
+  sensitive   = true
+  validation {
+    condition     = length(var.password_wo) >= 32
+    error_message = "password_wo must be at least 32 characters."
+  }
+}
+
+variable "password_version" {
+  description = "Increase to make Terraform write a new AWS-generated password (write-only: the password never reaches the state)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.password_version >= 1 && floor(var.password_version) == var.password_version
+    error_message = "password_version must be a positive integer."
+  }
+}
+
+variable "rotation_days" {
+  description = "Days between automatic rotations."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.rotation_days >= 1 && var.rotation_days <= 365
+    error_message = "rotation_days must be between 1 and 365."
+  }
+}
+
+variable "rotation_subnet_ids" {
+  description = "Private subnets for the rotation Lambda (must reach the cluster and Secrets Manager)."
+  type        = list(string)
+  validation {
+    condition     = length(var.rotation_subnet_ids) >= 1 && alltrue([for s in var.rotation_subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "rotation_subnet_ids must list subnet IDs."
+  }
+}
+
+variable "rotation_security_group_ids" {
+  description = "Security groups for the rotation Lambda (allowed by the cluster's security group)."
+  type        = list(string)
+  validation {
+    condition     = length(var.rotation_security_group_ids) >= 1 && alltrue([for s in var.rotation_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
+    error_message = "rotation_security_group_ids must list security group IDs."
+  }
+}
+
+variable "rotation_app_version" {
+  description = "Version of the AWS Serverless Application Repository app SecretsManagerRDSPostgreSQLRotationSingleUser."
+  type        = string
+  default     = "1.1.476"
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.rotation_app_version))
+    error_message = "rotation_app_version must be a semantic version."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
