@@ -51,8 +51,8 @@ enum Engine {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The UTC day to allocate.
-    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    /// The UTC day to allocate: YYYY-MM-DD, or `yesterday` (what the nightly schedule passes).
+    #[arg(long, value_parser = parse_day, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
     date: Option<NaiveDate>,
     /// First day of a range (inclusive).
     #[arg(long, requires = "to")]
@@ -78,8 +78,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ReportArgs {
-    /// The day to show.
-    #[arg(long)]
+    /// The day to show: YYYY-MM-DD or `yesterday`.
+    #[arg(long, value_parser = parse_day)]
     date: NaiveDate,
     #[command(flatten)]
     config: ConfigArgs,
@@ -108,6 +108,18 @@ struct SampleArgs {
     /// Seed of the generator: the same seed gives the same files.
     #[arg(long, default_value_t = 20_261_123)]
     seed: u64,
+}
+
+/// `YYYY-MM-DD`, `yesterday` or `today` (UTC, read from the clock here, at the edge).
+fn parse_day(value: &str) -> Result<NaiveDate, String> {
+    let today = chrono::Utc::now().date_naive();
+    match value {
+        "yesterday" => Ok(today - chrono::Days::new(1)),
+        "today" => Ok(today),
+        _ => value
+            .parse()
+            .map_err(|e| format!("{value:?} is not YYYY-MM-DD, yesterday or today: {e}")),
+    }
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,153 @@
+locals {
+  money = "decimal(18,10)"
+
+  # costjob's output tables (SPEC 5); sql/ddl.sql holds the same DDL for manual use.
+  output_tables = {
+    transactions = [
+      ["transaction_id", "string"], ["transaction_type", "string"], ["flow", "string"], ["status", "string"],
+      ["first_event_at", "timestamp"], ["last_event_at", "timestamp"], ["events", "bigint"], ["duration_ms", "bigint"],
+      ["cost_usd", local.money], ["direct_cost_usd", local.money], ["shared_cost_usd", local.money], ["cost_basis", "string"],
+      ["costs", "array<struct<product_code:string,rule_id:string,category:string,cost_usd:${local.money}>>"],
+    ]
+    flow_costs = [
+      ["transaction_type", "string"], ["flow", "string"], ["product_code", "string"], ["rule_id", "string"],
+      ["category", "string"], ["allocation", "string"], ["transactions", "bigint"], ["driver_units", "bigint"],
+      ["cost_usd", local.money], ["modelled_cost_usd", local.money], ["unit_cost_usd", local.money],
+    ]
+    flow_summary = [
+      ["transaction_type", "string"], ["flow", "string"], ["transactions", "bigint"], ["cost_usd", local.money],
+      ["unit_cost_usd", local.money], ["p50_usd", local.money], ["p95_usd", local.money], ["p99_usd", local.money], ["max_usd", local.money],
+    ]
+    unallocated = [
+      ["reason", "string"], ["product_code", "string"], ["rule_id", "string"], ["tag_transaction_type", "string"],
+      ["tag_flow", "string"], ["tag_service", "string"], ["cost_usd", local.money],
+    ]
+    reconciliation = [
+      ["cost_basis", "string"], ["cur_rows", "bigint"], ["cur_total_usd", local.money], ["allocated_usd", local.money],
+      ["unallocated_usd", local.money], ["excluded_usd", local.money],
+      ["excluded_by_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"], ["delta_usd", local.money],
+      ["cur_final", "boolean"], ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
+      ["log_events", "bigint"], ["log_out_of_day", "bigint"], ["log_non_json", "bigint"], ["log_no_transaction", "bigint"],
+      ["log_missing_service", "bigint"], ["log_malformed", "bigint"], ["log_blank", "bigint"], ["log_bad_timestamp", "bigint"],
+      ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
+      ["run_id", "string"], ["costjob_version", "string"], ["pricing_sha256", "string"],
+      ["started_at", "timestamp"], ["finished_at", "timestamp"],
+    ]
+  }
+
+  cur_columns = [
+    ["line_item_usage_start_date", "timestamp"], ["line_item_product_code", "string"], ["line_item_usage_type", "string"],
+    ["line_item_operation", "string"], ["line_item_resource_id", "string"], ["line_item_line_item_type", "string"],
+    ["line_item_usage_amount", "double"], ["line_item_unblended_cost", "double"], ["line_item_net_unblended_cost", "double"],
+    ["reservation_effective_cost", "double"], ["reservation_net_effective_cost", "double"],
+    ["reservation_unused_amortized_upfront_fee_for_billing_period", "double"], ["reservation_unused_recurring_fee", "double"],
+    ["reservation_net_unused_amortized_upfront_fee_for_billing_period", "double"], ["reservation_net_unused_recurring_fee", "double"],
+    ["reservation_reservation_a_r_n", "string"], ["savings_plan_savings_plan_effective_cost", "double"],
+    ["savings_plan_net_savings_plan_effective_cost", "double"], ["savings_plan_total_commitment_to_date", "double"],
+    ["savings_plan_used_commitment", "double"], ["bill_invoice_id", "string"], ["resource_tags", "map<string,string>"],
+  ]
+
+  parquet = {
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+    serde         = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+  }
+}
+
+resource "aws_glue_catalog_database" "costjob" {
+  name        = var.name
+  description = "costjob output tables (per-transaction AWS cost)"
+}
+
+resource "aws_glue_catalog_database" "cur" {
+  name        = "${var.name}_cur"
+  description = "The Cost and Usage Report (CUR 2.0 Data Export, Parquet)"
+}
+
+resource "aws_glue_catalog_table" "cur" {
+  name          = "cur"
+  database_name = aws_glue_catalog_database.cur.name
+  table_type    = "EXTERNAL_TABLE"
+  parameters = {
+    classification = "parquet"
+  }
+  partition_keys {
+    name = "billing_period"
+    type = "string"
+  }
+  storage_descriptor {
+    location      = var.cur_s3_uri
+    input_format  = local.parquet.input_format
+    output_format = local.parquet.output_format
+    ser_de_info {
+      serialization_library = local.parquet.serde
+    }
+    dynamic "columns" {
+      for_each = local.cur_columns
+      content {
+        name = columns.value[0]
+        type = columns.value[1]
+      }
+    }
+  }
+}
+
+resource "aws_glue_catalog_table" "output" {
+  for_each      = local.output_tables
+  name          = each.key
+  database_name = aws_glue_catalog_database.costjob.name
+  table_type    = "EXTERNAL_TABLE"
+  parameters = {
+    classification              = "parquet"
+    "parquet.compression"       = "ZSTD"
+    "projection.enabled"        = "true"
+    "projection.dt.type"        = "date"
+    "projection.dt.format"      = "yyyy-MM-dd"
+    "projection.dt.range"       = "${var.first_day},NOW"
+    "projection.dt.interval"    = "1"
+    "projection.dt.unit"        = "DAYS"
+    "storage.location.template" = "${var.output_s3_uri}${each.key}/dt=$${dt}/"
+  }
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+  storage_descriptor {
+    location      = "${var.output_s3_uri}${each.key}/"
+    input_format  = local.parquet.input_format
+    output_format = local.parquet.output_format
+    ser_de_info {
+      serialization_library = local.parquet.serde
+    }
+    dynamic "columns" {
+      for_each = each.value
+      content {
+        name = columns.value[0]
+        type = columns.value[1]
+      }
+    }
+  }
+}
+
+resource "aws_athena_workgroup" "this" {
+  name          = var.name
+  description   = "costjob: CUR queries and finance views"
+  force_destroy = false
+  state         = "ENABLED"
+
+  configuration {
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+    bytes_scanned_cutoff_per_query     = var.bytes_scanned_cutoff_per_query
+    requester_pays_enabled             = false
+
+    result_configuration {
+      output_location = var.results_s3_uri
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = var.kms_key_arn
+      }
+    }
+  }
+  tags = var.tags
+}

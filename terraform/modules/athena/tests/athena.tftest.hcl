@@ -1,0 +1,48 @@
+mock_provider "aws" {}
+
+variables {
+  name           = "costjob_test"
+  kms_key_arn    = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+  results_s3_uri = "s3://deuna-athena-results/costjob/"
+  cur_s3_uri     = "s3://deuna-cur/exports/costjob-cur/data/"
+  output_s3_uri  = "s3://deuna-costjob/out/"
+}
+
+run "encrypted_enforced_workgroup_and_projected_tables" {
+  command = plan
+
+  assert {
+    condition     = aws_athena_workgroup.this.configuration[0].enforce_workgroup_configuration
+    error_message = "the workgroup must enforce its configuration"
+  }
+  assert {
+    condition = (aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].encryption_option == "SSE_KMS"
+    && aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].kms_key_arn == var.kms_key_arn)
+    error_message = "query results must be encrypted with the key"
+  }
+  assert {
+    condition     = length(aws_glue_catalog_table.output) == 5
+    error_message = "the five output tables of SPEC 5"
+  }
+  assert {
+    condition = alltrue([for name, t in aws_glue_catalog_table.output :
+    t.parameters["projection.enabled"] == "true" && t.parameters["storage.location.template"] == "s3://deuna-costjob/out/${name}/dt=$${dt}/"])
+    error_message = "every output table uses partition projection on dt"
+  }
+  assert {
+    condition     = contains([for c in aws_glue_catalog_table.output["transactions"].storage_descriptor[0].columns : c.type], "decimal(18,10)")
+    error_message = "money is DECIMAL(18,10)"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name           = "Costjob-Prod"
+    results_s3_uri = "s3://bucket-without-slash"
+    first_day      = "yesterday"
+  }
+
+  expect_failures = [var.name, var.results_s3_uri, var.first_day]
+}

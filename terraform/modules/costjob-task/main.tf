@@ -1,0 +1,270 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  s3        = "arn:${local.partition}:s3:::"
+  glue      = "arn:${local.partition}:glue:${local.region}:${local.account}"
+
+  log_group_name = "/ecs/${var.name}"
+  log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  family_arn     = "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.name}:*"
+  workgroup_arn  = "arn:${local.partition}:athena:${local.region}:${local.account}:workgroup/${var.athena.workgroup}"
+
+  # Read a prefix: list it, get its objects.
+  read_prefix = { for k, loc in { cur = var.cur, logs = var.logs } : k => loc }
+
+  task_statements = concat(
+    flatten([for k, loc in local.read_prefix : [
+      {
+        Sid       = "List${title(k)}"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = ["${local.s3}${loc.bucket}"]
+        Condition = { StringLike = { "s3:prefix" = ["${loc.prefix}*"] } }
+      },
+      {
+        Sid      = "Read${title(k)}"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.s3}${loc.bucket}/${loc.prefix}*"]
+      },
+    ]]),
+    [
+      {
+        Sid       = "ListOutput"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = ["${local.s3}${var.output.bucket}"]
+        Condition = { StringLike = { "s3:prefix" = ["${var.output.prefix}*"] } }
+      },
+      {
+        Sid      = "WriteOutput"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        Resource = ["${local.s3}${var.output.bucket}/${var.output.prefix}*"]
+      },
+      {
+        Sid      = "AthenaResultsBucket"
+        Effect   = "Allow"
+        Action   = ["s3:GetBucketLocation", "s3:ListBucket"]
+        Resource = ["${local.s3}${var.athena.results_bucket}"]
+      },
+      {
+        Sid      = "AthenaResults"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Resource = ["${local.s3}${var.athena.results_bucket}/${var.athena.results_prefix}*"]
+      },
+      {
+        Sid      = "AthenaInWorkgroup"
+        Effect   = "Allow"
+        Action   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"]
+        Resource = [local.workgroup_arn]
+      },
+      {
+        Sid    = "GlueCatalogRead"
+        Effect = "Allow"
+        Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"]
+        Resource = concat(
+          ["${local.glue}:catalog"],
+          [for db in var.athena.glue_databases : "${local.glue}:database/${db}"],
+          [for db in var.athena.glue_databases : "${local.glue}:table/${db}/*"],
+        )
+      },
+      {
+        Sid      = "UseTheKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+        Resource = [var.kms_key_arn]
+      },
+    ],
+  )
+
+  execution_statements = [
+    {
+      # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+      Sid      = "EcrLogin"
+      Effect   = "Allow"
+      Action   = ["ecr:GetAuthorizationToken"]
+      Resource = ["*"]
+    },
+    {
+      Sid      = "PullTheImage"
+      Effect   = "Allow"
+      Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+      Resource = [var.ecr_repository_arn]
+    },
+    {
+      Sid      = "WriteJobLogs"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = ["${local.log_group_arn}:*"]
+    },
+  ]
+
+  scheduler_statements = [
+    {
+      Sid       = "RunTheTask"
+      Effect    = "Allow"
+      Action    = ["ecs:RunTask"]
+      Resource  = [local.family_arn]
+      Condition = { ArnEquals = { "ecs:cluster" = var.cluster_arn } }
+    },
+    {
+      Sid       = "PassTheTaskRoles"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = [aws_iam_role.task.arn, aws_iam_role.execution.arn]
+      Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+    },
+  ]
+
+  environment = merge({
+    COSTJOB_CUR_SOURCE            = "athena"
+    COSTJOB_CUR_DATABASE          = var.athena.cur_database
+    COSTJOB_CUR_TABLE             = var.athena.cur_table
+    COSTJOB_CUR_WORKGROUP         = var.athena.workgroup
+    COSTJOB_CUR_OUTPUT_LOCATION   = "s3://${var.athena.results_bucket}/${var.athena.results_prefix}"
+    COSTJOB_LOGS_PATH             = "s3://${var.logs.bucket}/${var.logs.prefix}"
+    COSTJOB_OUTPUT_PATH           = "s3://${var.output.bucket}/${var.output.prefix}"
+    COSTJOB_ALLOCATION_COST_BASIS = "amortized"
+  }, var.environment)
+
+  assume = {
+    for k, svc in { task = "ecs-tasks.amazonaws.com", execution = "ecs-tasks.amazonaws.com", scheduler = "scheduler.amazonaws.com" } :
+    k => jsonencode({
+      Version = "2012-10-17"
+      Statement = [{
+        Effect    = "Allow"
+        Principal = { Service = svc }
+        Action    = "sts:AssumeRole"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+      }]
+    })
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  assume_role_policy = local.assume.task
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "costjob"
+  role   = aws_iam_role.task.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.task_statements })
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = local.assume.execution
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-and-log"
+  role   = aws_iam_role.execution.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.execution_statements })
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = aws_iam_role.execution.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "ARM64"
+  }
+
+  ephemeral_storage {
+    size_in_gib = 21
+  }
+
+  volume {
+    name = "scratch"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "costjob"
+    image                  = var.image
+    essential              = true
+    command                = ["run", "--date", "yesterday"]
+    readonlyRootFilesystem = true
+    user                   = "65534:65534"
+    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    mountPoints            = [{ sourceVolume = "scratch", containerPath = "/tmp", readOnly = false }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = local.log_group_name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = "costjob"
+      }
+    }
+  }])
+  tags = var.tags
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = local.assume.scheduler
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "run-costjob"
+  role   = aws_iam_role.scheduler.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.scheduler_statements })
+}
+
+resource "aws_scheduler_schedule" "this" {
+  name                         = var.name
+  description                  = "costjob run --date yesterday (UTC), nightly"
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = "UTC"
+  kms_key_arn                  = var.kms_key_arn
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = var.cluster_arn
+    role_arn = aws_iam_role.scheduler.arn
+
+    ecs_parameters {
+      task_definition_arn = aws_ecs_task_definition.this.arn_without_revision
+      launch_type         = "FARGATE"
+      task_count          = 1
+      propagate_tags      = "TASK_DEFINITION"
+
+      network_configuration {
+        subnets          = var.subnet_ids
+        security_groups  = var.security_group_ids
+        assign_public_ip = false
+      }
+    }
+
+    retry_policy {
+      maximum_retry_attempts       = 2
+      maximum_event_age_in_seconds = 3600
+    }
+  }
+}

@@ -1,0 +1,107 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn                  = "arn:aws:ecs:us-east-1:111122223333:task-definition/costjob-test:1"
+      arn_without_revision = "arn:aws:ecs:us-east-1:111122223333:task-definition/costjob-test"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111122223333:role/costjob-test-role" }
+  }
+}
+
+variables {
+  name               = "costjob-test"
+  cluster_arn        = "arn:aws:ecs:us-east-1:111122223333:cluster/deuna"
+  image              = "111122223333.dkr.ecr.us-east-1.amazonaws.com/costjob:0.1.0"
+  ecr_repository_arn = "arn:aws:ecr:us-east-1:111122223333:repository/costjob"
+  subnet_ids         = ["subnet-0123456789abcdef0"]
+  security_group_ids = ["sg-0123456789abcdef0"]
+  kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+  cur                = { bucket = "deuna-cur", prefix = "exports/" }
+  logs               = { bucket = "deuna-logs", prefix = "cloudwatch-export/" }
+  output             = { bucket = "deuna-costjob", prefix = "out/" }
+  athena = {
+    workgroup      = "costjob_test"
+    results_bucket = "deuna-athena-results"
+    results_prefix = "costjob/"
+    glue_databases = ["costjob_test", "costjob_test_cur"]
+    cur_database   = "costjob_test_cur"
+    cur_table      = "cur"
+  }
+}
+
+run "least_privilege" {
+  command = apply
+
+  # No wildcard action anywhere (neither "*" nor "service:*").
+  assert {
+    condition = alltrue(flatten([for p in [aws_iam_role_policy.task.policy, aws_iam_role_policy.execution.policy, aws_iam_role_policy.scheduler.policy] :
+    [for s in jsondecode(p).Statement : [for a in s.Action : a != "*" && !endswith(a, ":*")]]]))
+    error_message = "no policy may grant a wildcard action"
+  }
+
+  # No wildcard resource in the task or scheduler policies.
+  assert {
+    condition = alltrue(flatten([for p in [aws_iam_role_policy.task.policy, aws_iam_role_policy.scheduler.policy] :
+    [for s in jsondecode(p).Statement : [for r in s.Resource : r != "*" && !endswith(r, ":::*")]]]))
+    error_message = "the task and scheduler policies must name their resources"
+  }
+
+  # In the execution policy "*" appears only for ecr:GetAuthorizationToken, which has no resource-level permissions.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.execution.policy).Statement :
+    !contains(s.Resource, "*") || s.Action == ["ecr:GetAuthorizationToken"]])
+    error_message = "only ecr:GetAuthorizationToken may use Resource *"
+  }
+
+  # Writes only under the output prefix; reads of CUR and logs only under theirs.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      !contains(s.Action, "s3:PutObject") || alltrue([for r in s.Resource :
+    startswith(r, "arn:aws:s3:::deuna-costjob/out/") || startswith(r, "arn:aws:s3:::deuna-athena-results/costjob/")])])
+    error_message = "the task may write only its output prefix and its Athena results prefix"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    contains(s.Action, "athena:StartQueryExecution") && s.Resource == ["arn:aws:athena:us-east-1:111122223333:workgroup/costjob_test"]])
+    error_message = "Athena is allowed only in its workgroup"
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].readonlyRootFilesystem
+    error_message = "the container's root filesystem is read-only"
+  }
+
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].command == ["run", "--date", "yesterday"]
+    error_message = "the schedule runs yesterday"
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.this.target[0].ecs_parameters[0].network_configuration[0].assign_public_ip == false
+    error_message = "the task has no public IP"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    image       = "costjob:latest"
+    cpu         = 3000
+    environment = { PATH = "/bin" }
+  }
+
+  expect_failures = [var.image, var.cpu, var.environment]
+}

@@ -1,0 +1,145 @@
+variable "name" {
+  description = "Name of the task family, roles, log group and schedule, e.g. costjob-prod."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,40}$", var.name))
+    error_message = "name must be 2-41 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "cluster_arn" {
+  description = "ECS cluster the task runs in."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/.+$", var.cluster_arn))
+    error_message = "cluster_arn must be an ECS cluster ARN."
+  }
+}
+
+variable "image" {
+  description = "costjob container image, pinned by tag or digest (repo:tag or repo@sha256:...)."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.image)) && !endswith(var.image, ":latest")
+    error_message = "image must be an ECR image pinned by a tag other than latest, or by digest."
+  }
+}
+
+variable "ecr_repository_arn" {
+  description = "ECR repository of the image (the execution role may pull only from it)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", var.ecr_repository_arn))
+    error_message = "ecr_repository_arn must be an ECR repository ARN."
+  }
+}
+
+variable "cpu" {
+  description = "Fargate CPU units."
+  type        = number
+  default     = 2048
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "cpu must be a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "memory" {
+  description = "Fargate memory (MiB); the job needs < 1 GiB at deuna scale, 4 GiB leaves room for restatements."
+  type        = number
+  default     = 4096
+  validation {
+    condition     = var.memory >= 512 && var.memory <= 122880 && var.memory % 512 == 0
+    error_message = "memory must be a multiple of 512 MiB between 512 and 122880."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of the task."
+  type        = list(string)
+  validation {
+    condition     = length(var.subnet_ids) >= 1 && alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", s))])
+    error_message = "subnet_ids must list subnet IDs."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the task (egress to S3, Athena, Glue endpoints)."
+  type        = list(string)
+  validation {
+    condition     = length(var.security_group_ids) >= 1 && alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
+    error_message = "security_group_ids must list security group IDs."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "The platform key (CUR, logs, outputs, Athena results)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "cur" {
+  description = "Where the CUR export is read: bucket and key prefix."
+  type        = object({ bucket = string, prefix = string })
+}
+
+variable "logs" {
+  description = "Where the exported application logs are read: bucket and key prefix."
+  type        = object({ bucket = string, prefix = string })
+}
+
+variable "output" {
+  description = "Where the output tables are written: bucket and key prefix."
+  type        = object({ bucket = string, prefix = string })
+}
+
+variable "athena" {
+  description = "Athena workgroup, its results location, and the Glue databases the job reads."
+  type = object({
+    workgroup      = string
+    results_bucket = string
+    results_prefix = string
+    glue_databases = list(string)
+    cur_database   = string
+    cur_table      = string
+  })
+}
+
+variable "schedule_expression" {
+  description = "When the job runs (UTC): after the day's CUR rows have landed."
+  type        = string
+  default     = "cron(30 6 * * ? *)"
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be cron(...) or rate(...)."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the job's own logs."
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (e.g. 30, 90, 365)."
+  }
+}
+
+variable "environment" {
+  description = "Extra COSTJOB_<SECTION>_<KEY> settings for the container."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for k in keys(var.environment) : can(regex("^COSTJOB_[A-Z0-9_]+$", k))])
+    error_message = "environment keys must be COSTJOB_<SECTION>_<KEY>."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
