@@ -1,0 +1,111 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
+
+variables {
+  cluster_name = "deuna-prod"
+  kms_key_arn  = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+  services = {
+    pagos          = { min = 2, max = 12, desired = 3 }
+    recargas       = { min = 2, max = 8, desired = 2 }
+    onboarding     = { min = 1, max = 4, desired = 1 }
+    ledger         = { min = 2, max = 6, desired = 2 }
+    notificaciones = { min = 1, max = 5, desired = 1 }
+  }
+}
+
+run "thresholds_follow_the_map" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for name, s in var.services : aws_cloudwatch_metric_alarm.at_max[name].threshold == s.max])
+    error_message = "every at-max alarm's threshold must equal its service's maximum"
+  }
+  assert {
+    condition     = alltrue([for name, s in var.services : aws_appautoscaling_target.this[name].max_capacity == s.max && aws_appautoscaling_target.this[name].min_capacity == s.min])
+    error_message = "the scaling target's bounds come from the same map"
+  }
+  assert {
+    condition = alltrue([for name, s in var.services :
+      aws_cloudwatch_metric_alarm.at_max[name].metric_name == "DesiredTaskCount"
+      && aws_cloudwatch_metric_alarm.at_max[name].namespace == "ECS/ContainerInsights"
+      && aws_cloudwatch_metric_alarm.at_max[name].comparison_operator == "GreaterThanOrEqualToThreshold"
+    && aws_cloudwatch_metric_alarm.at_max[name].dimensions.ServiceName == name])
+    error_message = "at-max alarms watch Container Insights DesiredTaskCount >= max of their own service"
+  }
+  assert {
+    condition = alltrue([for name, s in var.services :
+      aws_appautoscaling_policy.cpu[name].target_tracking_scaling_policy_configuration[0].target_value == 60
+    && aws_appautoscaling_policy.memory[name].target_tracking_scaling_policy_configuration[0].target_value == 60])
+    error_message = "both target-tracking policies aim at 60 %"
+  }
+  assert {
+    condition = alltrue([for name, s in var.services :
+      strcontains(aws_cloudwatch_composite_alarm.saturated[name].alarm_rule, "ALARM(\"${aws_cloudwatch_metric_alarm.at_max[name].alarm_name}\")")
+      && strcontains(aws_cloudwatch_composite_alarm.saturated[name].alarm_rule, "ALARM(\"${aws_cloudwatch_metric_alarm.cpu[name].alarm_name}\")")
+    && strcontains(aws_cloudwatch_composite_alarm.saturated[name].alarm_rule, "ALARM(\"${aws_cloudwatch_metric_alarm.memory[name].alarm_name}\")")])
+    error_message = "each composite alarm references its at-max alarm and the CPU/memory alarms"
+  }
+  assert {
+    condition = alltrue(flatten([for name, s in var.services : [
+      contains(jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName, aws_cloudwatch_metric_alarm.at_max[name].alarm_name),
+      contains(jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName, aws_cloudwatch_composite_alarm.saturated[name].alarm_name),
+    ]]))
+    error_message = "the EventBridge rule matches every at-max and composite alarm"
+  }
+  assert {
+    condition = (jsonencode(jsondecode(aws_cloudwatch_event_rule.service_actions.event_pattern).detail.eventName)
+    == jsonencode(["SERVICE_TASK_PLACEMENT_FAILURE", "SERVICE_TASK_START_IMPAIRED"]))
+    error_message = "placement failures and start impairments are forwarded"
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.this.kms_key_id == var.kms_key_arn && aws_cloudwatch_log_group.this.retention_in_days == 365
+    error_message = "the log group is encrypted with the key and has a retention"
+  }
+  assert {
+    condition     = aws_sns_topic.this.kms_master_key_id == var.kms_key_arn
+    error_message = "the paging topic is encrypted"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_metric_alarm.at_max["pagos"].alarm_description).max_tasks == 12
+    error_message = "the alarm description carries the service's maximum for the observability tool"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_log_subscription_filter.this) == 0
+    error_message = "no subscription filter without a Firehose destination"
+  }
+}
+
+run "subscription_filter_when_a_destination_is_given" {
+  command = plan
+
+  variables {
+    firehose_destination_arn = "arn:aws:firehose:us-east-1:111122223333:deliverystream/observability"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_subscription_filter.this[0].destination_arn == var.firehose_destination_arn
+    error_message = "the subscription filter sends the log group to the observability tool's Firehose"
+  }
+}
+
+run "rejects_bad_maps" {
+  command = plan
+
+  variables {
+    services = {
+      pagos = { min = 5, max = 3, desired = 4 }
+    }
+    at_max_minutes = 0
+  }
+
+  expect_failures = [var.services, var.at_max_minutes]
+}
