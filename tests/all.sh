@@ -23,7 +23,9 @@ command -v terraform >/dev/null || die "terraform is not installed: the Terrafor
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
 [ -d "$plugin_dir" ] || die "no provider mirror at $plugin_dir (set TF_PLUGIN_DIR): terraform init cannot run offline"
 terraform fmt -check -recursive -diff terraform
-export TF_IN_AUTOMATION=1 TF_CLI_CONFIG_FILE="${TF_CLI_CONFIG_FILE:-/dev/null}"
+tf_cli_config=$(mktemp)  # an empty CLI config: no credentials helpers, no registry mirrors
+trap 'rm -f "$tf_cli_config"' EXIT
+export TF_IN_AUTOMATION=1 TF_CLI_CONFIG_FILE="${TF_CLI_CONFIG_FILE:-$tf_cli_config}"
 tf_dirs=$(find terraform/modules terraform/envs -mindepth 1 -maxdepth 1 -type d | sort)
 [ -n "$tf_dirs" ] || die "no Terraform modules or envs found"
 tests_run=0

@@ -1,0 +1,134 @@
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name      = "costjob-${var.environment}"
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  tags = {
+    project     = "costjob"
+    environment = var.environment
+    owner       = "finops"
+    managed-by  = "terraform"
+  }
+  # Known before the role exists, so the key policy can name it (no cycle).
+  task_role_arn = "arn:${local.partition}:iam::${local.account}:role/${local.name}-task"
+  export_arn    = "arn:${local.partition}:bcm-data-exports:us-east-1:${local.account}:export/${var.cur_export_name}"
+  cluster_name  = "deuna-${var.environment}"
+}
+
+module "kms" {
+  source                     = "../../modules/kms"
+  alias                      = local.name
+  administrator_arns         = var.administrator_arns
+  user_arns                  = concat([local.task_role_arn], var.operator_arns)
+  billing_export_source_arns = [local.export_arn]
+  service_principals         = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "scheduler.amazonaws.com"]
+  tags                       = local.tags
+}
+
+module "cur_bucket" {
+  source             = "../../modules/cur-bucket"
+  bucket_name        = var.cur_bucket_name
+  kms_key_arn        = module.kms.key_arn
+  export_source_arns = [local.export_arn]
+  tags               = local.tags
+}
+
+module "aurora" {
+  source                     = "../../modules/aurora-postgres"
+  name                       = "deuna-${var.environment}"
+  vpc_id                     = var.vpc_id
+  private_subnet_ids         = var.private_subnet_ids
+  availability_zones         = var.availability_zones
+  allowed_cidr_blocks        = var.app_cidr_blocks
+  allowed_security_group_ids = [var.task_security_group_id]
+  kms_key_arn                = module.kms.key_arn
+  instance_class             = "db.r7g.large"
+  instance_count             = 2
+  backup_retention_days      = 14
+  tags                       = local.tags
+}
+
+# AWS generates the password (GetRandomPassword); it is ephemeral, so it is never
+# written to the plan or the state, and reaches the secret through a write-only attribute.
+ephemeral "aws_secretsmanager_random_password" "pgadmin" {
+  password_length            = 40
+  exclude_characters         = "\"'@/\\:;,`"
+  require_each_included_type = true
+}
+
+module "pgadmin_secret" {
+  source                      = "../../modules/pgadmin-secret"
+  name                        = "deuna-${var.environment}/pgadmin"
+  kms_key_arn                 = module.kms.key_arn
+  db_host                     = module.aurora.cluster_endpoint
+  db_port                     = 5432
+  db_name                     = module.aurora.cluster_database_name
+  password_wo                 = ephemeral.aws_secretsmanager_random_password.pgadmin.random_password
+  password_version            = var.pgadmin_password_version
+  rotation_days               = 30
+  rotation_subnet_ids         = var.private_subnet_ids
+  rotation_security_group_ids = [var.task_security_group_id]
+  tags                        = local.tags
+}
+
+module "athena" {
+  source         = "../../modules/athena"
+  name           = replace(local.name, "-", "_")
+  kms_key_arn    = module.kms.key_arn
+  results_s3_uri = "s3://${var.output_bucket_name}/athena-results/"
+  cur_s3_uri     = "s3://${var.cur_bucket_name}/exports/${var.cur_export_name}/data/"
+  output_s3_uri  = "s3://${var.output_bucket_name}/costjob/"
+  tags           = local.tags
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = local.cluster_name
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+  tags = local.tags
+}
+
+module "costjob_task" {
+  source             = "../../modules/costjob-task"
+  name               = local.name
+  cluster_arn        = aws_ecs_cluster.this.arn
+  image              = var.costjob_image
+  ecr_repository_arn = var.ecr_repository_arn
+  subnet_ids         = var.private_subnet_ids
+  security_group_ids = [var.task_security_group_id]
+  kms_key_arn        = module.kms.key_arn
+  cur                = { bucket = var.cur_bucket_name, prefix = "exports/${var.cur_export_name}/" }
+  logs               = { bucket = var.logs_bucket_name, prefix = "cloudwatch-export/" }
+  output             = { bucket = var.output_bucket_name, prefix = "costjob/" }
+  athena = {
+    workgroup      = module.athena.workgroup_name
+    results_bucket = var.output_bucket_name
+    results_prefix = "athena-results/"
+    glue_databases = [module.athena.glue_database_name, module.athena.cur_database_name]
+    cur_database   = module.athena.cur_database_name
+    cur_table      = module.athena.cur_table_name
+  }
+  tags = local.tags
+}
+
+module "ecs_scaling_alerts" {
+  source                   = "../../modules/ecs-scaling-alerts"
+  cluster_name             = aws_ecs_cluster.this.name
+  services                 = var.ecs_services
+  kms_key_arn              = module.kms.key_arn
+  at_max_minutes           = 5
+  firehose_destination_arn = var.observability_firehose_arn
+  alarm_email_addresses    = var.oncall_emails
+  tags                     = local.tags
+}
