@@ -16,7 +16,9 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 step "cargo test (target dir $CARGO_TARGET_DIR)"
 command -v cargo >/dev/null || die "cargo is not installed"
-cargo test --locked
+log=$(mktemp)
+cargo test --locked 2>&1 | tee "$log"
+rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 
 step "terraform"
 command -v terraform >/dev/null || die "terraform is not installed: the Terraform checks cannot run (install Terraform >= 1.11)"
@@ -24,7 +26,7 @@ plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
 [ -d "$plugin_dir" ] || die "no provider mirror at $plugin_dir (set TF_PLUGIN_DIR): terraform init cannot run offline"
 terraform fmt -check -recursive -diff terraform
 tf_cli_config=$(mktemp)  # an empty CLI config: no credentials helpers, no registry mirrors
-trap 'rm -f "$tf_cli_config"' EXIT
+trap 'rm -f "$tf_cli_config" "$log"' EXIT
 export TF_IN_AUTOMATION=1 TF_CLI_CONFIG_FILE="${TF_CLI_CONFIG_FILE:-$tf_cli_config}"
 tf_dirs=$(find terraform/modules terraform/envs -mindepth 1 -maxdepth 1 -type d | sort)
 [ -n "$tf_dirs" ] || die "no Terraform modules or envs found"
@@ -37,7 +39,7 @@ for dir in $tf_dirs; do
     terraform init -backend=false -plugin-dir="$plugin_dir" -input=false -no-color >/dev/null
     terraform validate -no-color
     if compgen -G "tests/*.tftest.hcl" >/dev/null || compgen -G "*.tftest.hcl" >/dev/null; then
-      terraform test -no-color
+      terraform test -no-color | tee -a "$log"
     fi
     rm -rf .terraform .terraform.lock.hcl
   )
@@ -49,5 +51,14 @@ step "checkov"
 if ! command -v checkov >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'checkov>=3,<4' || die "could not install checkov"
 fi
-checkov -d terraform --framework terraform --skip-download --quiet --compact
-step "all checks passed"
+checkov_out=$(mktemp -d)
+checkov_status=0
+checkov -d terraform --framework terraform --skip-download --compact --quiet \
+  -o cli -o json --output-file-path "$checkov_out" >/dev/null || checkov_status=$?
+cat "$checkov_out"/results_cli.txt
+checkov_passed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d if isinstance(d,list) else [d]; print(sum(x["summary"]["passed"] for x in d))' "$checkov_out"/results_json.json)
+rm -rf "$checkov_out"
+[ "$checkov_status" -eq 0 ] || die "checkov found failed checks (see above)"
+tf_passed=$(grep -Eo 'Success! [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')
+step "summary: cargo tests $rust_passed, terraform test runs $tf_passed, checkov checks $checkov_passed"
+echo "all: $((rust_passed + tf_passed + checkov_passed)) passed, 0 failed"
