@@ -96,8 +96,6 @@ resource "aws_cloudwatch_metric_alarm" "at_max" {
   threshold           = each.value.max
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.this.arn]
-  ok_actions          = [aws_sns_topic.this.arn]
   tags                = var.tags
 }
 
