@@ -4,6 +4,7 @@
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests
 #   3. checkov over terraform/ (offline)
+#   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
 # Installs what it needs (checkov from PyPI) and fails loudly when a tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,13 @@ command -v cargo >/dev/null || die "cargo is not installed"
 log=$(mktemp)
 cargo test --locked 2>&1 | tee "$log"
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+
+step "sql: parse in the Athena/Trino dialect, run the views on the demo day"
+python3 -c 'import sqlglot, duckdb' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'sqlglot>=25' 'duckdb>=1' \
+  || die "could not install sqlglot and duckdb"
+python3 tests/sql_check.py "$CARGO_TARGET_DIR/debug/costjob" | tee -a "$log"
+sql_passed=$(grep -Eo '^sql: [0-9]+ passed' "$log" | awk '{print $2}')
 
 step "terraform"
 command -v terraform >/dev/null || die "terraform is not installed: the Terraform checks cannot run (install Terraform >= 1.11)"
@@ -60,5 +68,5 @@ checkov_passed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=
 rm -rf "$checkov_out"
 [ "$checkov_status" -eq 0 ] || die "checkov found failed checks (see above)"
 tf_passed=$(grep -Eo 'Success! [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')
-step "summary: cargo tests $rust_passed, terraform test runs $tf_passed, checkov checks $checkov_passed"
-echo "all: $((rust_passed + tf_passed + checkov_passed)) passed, 0 failed"
+step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, checkov checks $checkov_passed"
+echo "all: $((rust_passed + sql_passed + tf_passed + checkov_passed)) passed, 0 failed"

@@ -1,0 +1,147 @@
+-- Athena DDL of costjob's output tables (SPEC 5), with partition projection on dt:
+-- no crawler, no MSCK REPAIR. Terraform (terraform/modules/athena) creates the same
+-- tables; this file is for manual set-up and review. The location is the prod output
+-- root of terraform/envs/prod/terraform.tfvars.example: use yours.
+
+CREATE EXTERNAL TABLE IF NOT EXISTS transactions (
+  transaction_id string,
+  transaction_type string,
+  flow string,
+  status string,
+  first_event_at timestamp,
+  last_event_at timestamp,
+  events bigint,
+  duration_ms bigint,
+  cost_usd decimal(18,10),
+  direct_cost_usd decimal(18,10),
+  shared_cost_usd decimal(18,10),
+  cost_basis string,
+  costs array<struct<product_code:string,rule_id:string,category:string,cost_usd:decimal(18,10)>>
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/transactions/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'projection.dt.interval' = '1',
+  'projection.dt.unit' = 'DAYS',
+  'storage.location.template' = 's3://deuna-prod-costjob/costjob/transactions/dt=${dt}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS flow_costs (
+  transaction_type string,
+  flow string,
+  product_code string,
+  rule_id string,
+  category string,
+  allocation string,
+  transactions bigint,
+  driver_units bigint,
+  cost_usd decimal(18,10),
+  modelled_cost_usd decimal(18,10),
+  unit_cost_usd decimal(18,10)
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/flow_costs/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'projection.dt.interval' = '1',
+  'projection.dt.unit' = 'DAYS',
+  'storage.location.template' = 's3://deuna-prod-costjob/costjob/flow_costs/dt=${dt}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS flow_summary (
+  transaction_type string,
+  flow string,
+  transactions bigint,
+  cost_usd decimal(18,10),
+  unit_cost_usd decimal(18,10),
+  p50_usd decimal(18,10),
+  p95_usd decimal(18,10),
+  p99_usd decimal(18,10),
+  max_usd decimal(18,10)
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/flow_summary/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'projection.dt.interval' = '1',
+  'projection.dt.unit' = 'DAYS',
+  'storage.location.template' = 's3://deuna-prod-costjob/costjob/flow_summary/dt=${dt}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS unallocated (
+  reason string,
+  product_code string,
+  rule_id string,
+  tag_transaction_type string,
+  tag_flow string,
+  tag_service string,
+  cost_usd decimal(18,10)
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/unallocated/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'projection.dt.interval' = '1',
+  'projection.dt.unit' = 'DAYS',
+  'storage.location.template' = 's3://deuna-prod-costjob/costjob/unallocated/dt=${dt}/'
+);
+
+CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
+  cost_basis string,
+  cur_rows bigint,
+  cur_total_usd decimal(18,10),
+  allocated_usd decimal(18,10),
+  unallocated_usd decimal(18,10),
+  excluded_usd decimal(18,10),
+  excluded_by_type array<struct<line_item_type:string,cost_usd:decimal(18,10)>>,
+  delta_usd decimal(18,10),
+  cur_final boolean,
+  transactions bigint,
+  log_files bigint,
+  log_lines bigint,
+  log_events bigint,
+  log_out_of_day bigint,
+  log_non_json bigint,
+  log_no_transaction bigint,
+  log_missing_service bigint,
+  log_malformed bigint,
+  log_blank bigint,
+  log_bad_timestamp bigint,
+  log_control_messages bigint,
+  log_corrupt_files bigint,
+  log_type_conflicts bigint,
+  run_id string,
+  costjob_version string,
+  pricing_sha256 string,
+  started_at timestamp,
+  finished_at timestamp
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/reconciliation/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.dt.type' = 'date',
+  'projection.dt.format' = 'yyyy-MM-dd',
+  'projection.dt.range' = '2026-01-01,NOW',
+  'projection.dt.interval' = '1',
+  'projection.dt.unit' = 'DAYS',
+  'storage.location.template' = 's3://deuna-prod-costjob/costjob/reconciliation/dt=${dt}/'
+);

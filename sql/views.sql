@@ -1,0 +1,50 @@
+-- The views finance uses in Athena and QuickSight (Trino dialect), over the tables of ddl.sql.
+
+-- Daily unit cost per flow, with the day's reconciliation beside it.
+CREATE OR REPLACE VIEW v_daily_unit_cost AS
+SELECT
+  CAST(s.dt AS date) AS day,
+  s.transaction_type,
+  s.flow,
+  s.transactions,
+  s.cost_usd,
+  s.unit_cost_usd,
+  s.p50_usd,
+  s.p95_usd,
+  s.p99_usd,
+  s.max_usd,
+  r.cost_basis,
+  r.cur_final
+FROM flow_summary s
+JOIN reconciliation r ON r.dt = s.dt;
+
+-- Monthly trend: cost and unit cost per flow and month (unit cost = month cost / month transactions).
+CREATE OR REPLACE VIEW v_monthly_unit_cost AS
+SELECT
+  date_trunc('month', CAST(dt AS date)) AS month,
+  transaction_type,
+  flow,
+  SUM(transactions) AS transactions,
+  SUM(cost_usd) AS cost_usd,
+  CAST(SUM(cost_usd) / SUM(transactions) AS decimal(18,10)) AS unit_cost_usd
+FROM flow_summary
+GROUP BY 1, 2, 3;
+
+-- Top AWS services per flow and month: where each flow's money goes, ranked.
+CREATE OR REPLACE VIEW v_top_services_per_flow AS
+SELECT month, transaction_type, flow, product_code, category, cost_usd, share_of_flow, rank_in_flow
+FROM (
+  SELECT
+    month, transaction_type, flow, product_code, category, cost_usd,
+    CAST(cost_usd / SUM(cost_usd) OVER (PARTITION BY month, transaction_type, flow) AS double) AS share_of_flow,
+    RANK() OVER (PARTITION BY month, transaction_type, flow ORDER BY cost_usd DESC) AS rank_in_flow
+  FROM (
+    SELECT
+      date_trunc('month', CAST(dt AS date)) AS month,
+      transaction_type, flow, product_code, category,
+      SUM(cost_usd) AS cost_usd
+    FROM flow_costs
+    GROUP BY 1, 2, 3, 4, 5
+  ) by_service
+) ranked
+WHERE rank_in_flow <= 10;

@@ -1,0 +1,63 @@
+"""Checks every file in sql/: each statement parses in the Athena/Trino dialect
+(sqlglot), and the finance views run, transpiled to DuckDB, on a day costjob
+produced from the demo inputs, with results checked against the tables.
+
+Usage: python3 tests/sql_check.py <costjob binary>
+"""
+
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import duckdb
+import sqlglot
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "trino"}
+TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "reconciliation"]
+
+
+def statements(path):
+    text = "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def main():
+    binary = sys.argv[1]
+    checked = 0
+    for path in sorted((ROOT / "sql").glob("*.sql")):
+        dialect = DIALECT.get(path.name)
+        if dialect is None:
+            sys.exit(f"{path}: no dialect declared for this file in tests/sql_check.py")
+        for stmt in statements(path):
+            sqlglot.parse_one(stmt, read=dialect)  # raises ParseError with line and column
+            checked += 1
+    ddl_tables = {s.split("(")[0].split()[-1] for s in statements(ROOT / "sql/ddl.sql")}
+    assert ddl_tables == set(TABLES), ddl_tables
+
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run(
+            [binary, "run", "--config", str(ROOT / "examples/costjob.toml"), "--date", "2026-11-23", "--output", out],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        db = duckdb.connect()
+        for t in TABLES:
+            db.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{out}/{t}/*/*.parquet', hive_partitioning = true)")
+        for stmt in statements(ROOT / "sql/views.sql"):
+            db.execute(sqlglot.transpile(stmt, read="trino", write="duckdb")[0])
+        daily = db.execute("SELECT count(*), sum(cost_usd) FROM v_daily_unit_cost").fetchone()
+        summary = db.execute("SELECT count(*), sum(cost_usd) FROM flow_summary").fetchone()
+        assert daily == summary, (daily, summary)
+        monthly = db.execute("SELECT sum(cost_usd), sum(transactions) FROM v_monthly_unit_cost").fetchone()
+        assert monthly[0] == summary[1], monthly
+        top = db.execute("SELECT flow, product_code, rank_in_flow, share_of_flow FROM v_top_services_per_flow ORDER BY flow, rank_in_flow").fetchall()
+        assert top and all(1 <= r[2] <= 10 for r in top), top
+        allocated = db.execute("SELECT allocated_usd FROM reconciliation").fetchone()[0]
+        assert db.execute("SELECT sum(cost_usd) FROM flow_costs").fetchone()[0] == allocated
+        checked += 3
+    print(f"sql: {checked} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
