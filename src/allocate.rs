@@ -138,46 +138,101 @@ pub fn plan_pools(day: &CurDay, pricing: &Pricing, catalog: &FlowCatalog) -> (Ve
     (pools, keys)
 }
 
-/// SPEC 4.3: splits `cost` over `units` exactly. Each share is
-/// `floor(|cost| * u_i / U)`; the `|cost| - sum` leftover units of 1e-10 USD go
-/// one each to the largest remainders (ties: smaller id first); the sign comes last.
-/// Shares are returned in input order. `U` must be positive.
-pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
-    let total: u128 = units.iter().map(|(_, u)| *u as u128).sum();
-    assert!(total > 0, "split needs driver units");
-    let magnitude = cost.unsigned_abs();
-    let mut shares = Vec::with_capacity(units.len());
-    let mut remainders = Vec::with_capacity(units.len());
-    let mut handed = 0u128;
-    for (i, (_, u)) in units.iter().enumerate() {
-        let product = magnitude * *u as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
-        shares.push(product / total);
-        handed += product / total;
-        let remainder = product % total;
-        if remainder > 0 {
-            remainders.push((remainder, i));
-        }
-    }
-    let leftover = (magnitude - handed) as usize;
-    if leftover > 0 {
-        remainders
-            .sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| units[a.1].0.cmp(&units[b.1].0)));
-        for &(_, i) in &remainders[..leftover] {
-            shares[i] += 1;
-        }
-    }
-    let sign: Money = if cost < 0 { -1 } else { 1 };
-    shares.into_iter().map(|s| sign * s as Money).collect()
+/// SPEC 4.3 for one pool: each input's share is `floor(|C| * u_i / U)`, plus one
+/// unit of 1e-10 USD for the inputs in `bonus`: the `|C| - sum` largest remainders
+/// (ties: smaller id first); the sign of C comes last. Keeping only the bonus set
+/// (not every share) lets a day's breakdowns be recomputed chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct Split {
+    magnitude: u128,
+    total_units: u128,
+    sign: Money,
+    /// Positions (in the input) that get the extra unit, sorted.
+    bonus: Vec<u32>,
 }
 
-/// A transaction's money.
-#[derive(Debug, Clone, Default, PartialEq)]
+impl Split {
+    /// Plans the split of `cost` over `units`; `U` must be positive.
+    pub fn new<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Self {
+        let total_units: u128 = units.iter().map(|(_, u)| *u as u128).sum();
+        assert!(total_units > 0, "split needs driver units");
+        let magnitude = cost.unsigned_abs();
+        let mut handed = 0u128;
+        let mut remainders: Vec<(u128, u32)> = Vec::new();
+        for (i, (_, u)) in units.iter().enumerate() {
+            let product = magnitude * *u as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
+            handed += product / total_units;
+            let remainder = product % total_units;
+            if remainder > 0 {
+                remainders.push((remainder, i as u32));
+            }
+        }
+        // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
+        let leftover = (magnitude - handed) as usize;
+        let order = |a: &(u128, u32), b: &(u128, u32)| {
+            b.0.cmp(&a.0)
+                .then_with(|| units[a.1 as usize].0.cmp(&units[b.1 as usize].0))
+        };
+        let mut bonus: Vec<u32> = if leftover == 0 {
+            Vec::new()
+        } else {
+            if leftover < remainders.len() {
+                remainders.select_nth_unstable_by(leftover - 1, order);
+            }
+            remainders[..leftover].iter().map(|&(_, i)| i).collect()
+        };
+        bonus.sort_unstable();
+        Self {
+            magnitude,
+            total_units,
+            sign: if cost < 0 { -1 } else { 1 },
+            bonus,
+        }
+    }
+
+    /// The share of the input at `position`, which brought `units`.
+    pub fn share(&self, position: u32, units: u64) -> Money {
+        let floor = self.magnitude * units as u128 / self.total_units;
+        let extra = u128::from(self.bonus.binary_search(&position).is_ok());
+        self.sign * (floor + extra) as Money
+    }
+}
+
+/// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
+pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
+    let plan = Split::new(cost, units);
+    units
+        .iter()
+        .enumerate()
+        .map(|(i, (_, u))| plan.share(i as u32, *u))
+        .collect()
+}
+
+/// A transaction's money (its breakdown: [`Allocation::breakdown`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TransactionCost {
     pub total: Money,
     pub direct: Money,
-    pub shared: Money,
-    /// (product code, rule) -> cost, sorted.
-    pub breakdown: Vec<((String, RuleRef), Money)>,
+}
+
+impl TransactionCost {
+    /// Cost from untagged pools.
+    pub fn shared(&self) -> Money {
+        self.total - self.direct
+    }
+}
+
+/// An allocated pool: its breakdown line, whether it is direct, and its split
+/// over the positions of [`Allocation::scope`].
+#[derive(Debug, Clone)]
+struct AllocatedPool {
+    line: u32,
+    unit_key: u16,
+    flow: Option<String>,
+    transaction_type: Option<TransactionType>,
+    split: Split,
+    /// The transactions in scope with units, by index, ascending (split positions).
+    scope: Vec<u32>,
 }
 
 /// One row of `flow_costs`.
@@ -221,10 +276,15 @@ pub struct Totals {
 }
 
 /// Everything the sinks write for one day.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Allocation {
     /// Per transaction, in the order of the input transactions.
     pub costs: Vec<TransactionCost>,
+    /// Allocated pools, grouped by unit key, to recompute breakdowns.
+    allocated: Vec<AllocatedPool>,
+    by_unit_key: HashMap<u16, Vec<u32>>,
+    /// The breakdown lines: (product code, rule), sorted.
+    pub lines: Vec<(String, RuleRef)>,
     pub flow_costs: Vec<FlowCost>,
     pub flow_summary: Vec<FlowSummary>,
     /// Unallocated pools and why.
@@ -248,18 +308,42 @@ pub fn allocate(
             by_key.entry(key).or_default().push((i as u32, units));
         }
     }
-    let mut flow_counts: HashMap<(&str, &str), u64> = HashMap::new();
-    for t in transactions {
-        *flow_counts
-            .entry((t.type_name(), t.flow.as_str()))
-            .or_default() += 1;
-    }
+    // (type, flow) groups, numbered once per transaction.
+    let mut group_ids: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut group_counts: Vec<u64> = Vec::new();
+    let group_of: Vec<u32> = transactions
+        .iter()
+        .map(|t| {
+            let next = group_ids.len() as u32;
+            let id = *group_ids
+                .entry((t.type_name(), t.flow.as_str()))
+                .or_insert(next);
+            if id == next {
+                group_counts.push(0);
+            }
+            group_counts[id as usize] += 1;
+            id
+        })
+        .collect();
+    // Breakdown lines: (product code, rule), numbered in sorted order.
+    let mut lines: Vec<(String, RuleRef)> = pools
+        .iter()
+        .map(|p| (p.key.product_code.clone(), p.key.rule))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    let line_of = |p: &Pool| {
+        lines
+            .binary_search_by(|(c, r)| {
+                (c.as_str(), *r).cmp(&(p.key.product_code.as_str(), p.key.rule))
+            })
+            .expect("every pool has a line") as u32
+    };
 
     let mut costs = vec![TransactionCost::default(); transactions.len()];
-    let mut breakdown: Vec<(u32, (String, RuleRef), Money)> = Vec::new();
-    let mut flow_costs: BTreeMap<(String, String, String, RuleRef, bool), (u128, Money)> =
-        BTreeMap::new();
+    let mut flow_acc: HashMap<(u32, u32, bool), (u128, Money)> = HashMap::new();
     let mut unallocated = Vec::new();
+    let mut allocated_pools = Vec::new();
     for pool in pools {
         money::check_decimal_18(pool.cost, || {
             format!(
@@ -275,76 +359,108 @@ pub fn allocate(
                 continue;
             }
         };
-        let in_scope: Vec<(&str, u64, u32)> = by_key
+        let in_scope: Vec<(&str, u64)> = by_key
             .get(&key)
             .into_iter()
             .flatten()
             .filter(|(i, _)| {
-                let t = &transactions[*i as usize];
-                pool.flow.as_deref().is_none_or(|f| f == t.flow)
-                    && pool
-                        .transaction_type
-                        .is_none_or(|ty| t.transaction_type == Some(ty))
+                in_pool_scope(
+                    pool.flow.as_deref(),
+                    pool.transaction_type,
+                    &transactions[*i as usize],
+                )
             })
-            .map(|&(i, u)| (&*transactions[i as usize].id, u, i))
+            .map(|&(i, u)| (&*transactions[i as usize].id, u))
             .collect();
         if in_scope.is_empty() {
             unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
             continue;
         }
-        let units: Vec<(&str, u64)> = in_scope.iter().map(|&(id, u, _)| (id, u)).collect();
-        let shares = split(pool.cost, &units);
+        let split = Split::new(pool.cost, &in_scope);
+        let scope: Vec<u32> = by_key[&key]
+            .iter()
+            .filter(|(i, _)| {
+                in_pool_scope(
+                    pool.flow.as_deref(),
+                    pool.transaction_type,
+                    &transactions[*i as usize],
+                )
+            })
+            .map(|&(i, _)| i)
+            .collect();
         let direct = pool.is_direct();
-        for (&(_, u, i), share) in in_scope.iter().zip(shares) {
-            let t = &transactions[i as usize];
+        let line = line_of(pool);
+        for (position, (&i, &(_, u))) in scope.iter().zip(&in_scope).enumerate() {
+            let share = split.share(position as u32, u);
             let c = &mut costs[i as usize];
             c.total += share;
             if direct {
-                c.direct += share
-            } else {
-                c.shared += share
+                c.direct += share;
             }
-            breakdown.push((i, (pool.key.product_code.clone(), pool.key.rule), share));
-            let group = (
-                t.type_name().to_string(),
-                t.flow.clone(),
-                pool.key.product_code.clone(),
-                pool.key.rule,
-                direct,
-            );
-            let entry = flow_costs.entry(group).or_default();
+            let entry = flow_acc
+                .entry((group_of[i as usize], line, direct))
+                .or_default();
             entry.0 += u as u128;
             entry.1 += share;
         }
+        allocated_pools.push(AllocatedPool {
+            line,
+            unit_key: key,
+            flow: pool.flow.clone(),
+            transaction_type: pool.transaction_type,
+            split,
+            scope,
+        });
     }
-    breakdown.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    for (i, line, share) in breakdown {
-        let list = &mut costs[i as usize].breakdown;
-        match list.last_mut() {
-            Some((last, total)) if *last == line => *total += share,
-            _ => list.push((line, share)),
-        }
+    let mut by_unit_key: HashMap<u16, Vec<u32>> = HashMap::new();
+    for (p, pool) in allocated_pools.iter().enumerate() {
+        by_unit_key.entry(pool.unit_key).or_default().push(p as u32);
     }
 
-    let flow_costs = flow_costs
+    let groups: Vec<(&str, &str)> = {
+        let mut g = vec![("", ""); group_ids.len()];
+        for (k, id) in &group_ids {
+            g[*id as usize] = *k;
+        }
+        g
+    };
+    let mut flow_costs: Vec<FlowCost> = flow_acc
         .into_iter()
-        .map(
-            |((transaction_type, flow, product_code, rule, direct), (driver_units, cost))| {
-                let price = pricing.rule(rule).unit_price;
-                FlowCost {
-                    transactions: flow_counts[&(transaction_type.as_str(), flow.as_str())],
-                    modelled_cost: price.map(|p| p * driver_units as Money),
-                    transaction_type,
-                    flow,
-                    product_code,
-                    rule,
-                    direct,
-                    driver_units,
-                    cost,
-                }
-            },
-        )
+        .map(|((group, line, direct), (driver_units, cost))| {
+            let (product_code, rule) = &lines[line as usize];
+            let (transaction_type, flow) = groups[group as usize];
+            FlowCost {
+                transaction_type: transaction_type.to_string(),
+                flow: flow.to_string(),
+                product_code: product_code.clone(),
+                rule: *rule,
+                direct,
+                transactions: group_counts[group as usize],
+                driver_units,
+                cost,
+                modelled_cost: pricing
+                    .rule(*rule)
+                    .unit_price
+                    .map(|p| p * driver_units as Money),
+            }
+        })
         .collect();
+    flow_costs.sort_by(|a, b| {
+        (
+            &a.transaction_type,
+            &a.flow,
+            &a.product_code,
+            a.rule,
+            a.direct,
+        )
+            .cmp(&(
+                &b.transaction_type,
+                &b.flow,
+                &b.product_code,
+                b.rule,
+                b.direct,
+            ))
+    });
 
     let allocated: Money = costs.iter().map(|c| c.total).sum();
     let unallocated_total: Money = unallocated.iter().map(|(p, _)| p.cost).sum();
@@ -370,11 +486,53 @@ pub fn allocate(
     let flow_summary = summarize(transactions, &costs);
     Ok(Allocation {
         costs,
+        allocated: allocated_pools,
+        by_unit_key,
+        lines,
         flow_costs,
         flow_summary,
         unallocated,
         totals,
     })
+}
+
+fn in_pool_scope(
+    flow: Option<&str>,
+    transaction_type: Option<TransactionType>,
+    t: &Transaction,
+) -> bool {
+    flow.is_none_or(|f| f == t.flow)
+        && transaction_type.is_none_or(|ty| t.transaction_type == Some(ty))
+}
+
+impl Allocation {
+    /// Transaction `index`'s cost per breakdown line (index into [`Allocation::lines`]),
+    /// sorted by line, recomputed from the pools' splits: the same shares as `costs`.
+    pub fn breakdown(&self, index: usize, transaction: &Transaction) -> Vec<(u32, Money)> {
+        let mut lines: Vec<(u32, Money)> = Vec::new();
+        for &(key, units) in &transaction.units {
+            for &p in self.by_unit_key.get(&key).into_iter().flatten() {
+                let pool = &self.allocated[p as usize];
+                if !in_pool_scope(pool.flow.as_deref(), pool.transaction_type, transaction) {
+                    continue;
+                }
+                let position = pool
+                    .scope
+                    .binary_search(&(index as u32))
+                    .expect("in scope with units");
+                lines.push((pool.line, pool.split.share(position as u32, units)));
+            }
+        }
+        lines.sort_unstable_by_key(|(line, _)| *line);
+        lines.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
+            }
+            same
+        });
+        lines
+    }
 }
 
 /// Per (type, flow): count, total, unit cost and nearest-rank percentiles.

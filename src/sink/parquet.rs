@@ -107,14 +107,18 @@ impl Table {
         Ok(self)
     }
 
-    /// `array<struct<name: string | decimal>>`: each row a list of string fields and one money value.
-    pub fn money_list(
+    /// `array<struct<N strings, one decimal>>`: each row a list of (N texts, money).
+    pub fn money_list<'a, const N: usize, R, I>(
         mut self,
         name: &str,
-        text_fields: &[&str],
+        text_fields: [&str; N],
         money_field: &str,
-        rows: Vec<Vec<(Vec<&str>, Money)>>,
-    ) -> Result<Self> {
+        rows: R,
+    ) -> Result<Self>
+    where
+        R: IntoIterator<Item = I>,
+        I: IntoIterator<Item = ([&'a str; N], Money)>,
+    {
         let mut struct_fields: Vec<Field> = text_fields
             .iter()
             .map(|f| Field::new(*f, DataType::Utf8, true))
@@ -128,7 +132,7 @@ impl Table {
         builders.push(Box::new(
             Decimal128Builder::new().with_data_type(money_type()),
         ));
-        let mut list = ListBuilder::new(StructBuilder::new(fields.clone(), builders));
+        let mut list = ListBuilder::new(StructBuilder::new(fields, builders));
         for row in rows {
             for (texts, value) in row {
                 let value = money::check_decimal_18(value, || format!("column {name}"))?;
@@ -138,7 +142,7 @@ impl Table {
                         .expect("string field")
                         .append_value(t);
                 }
-                s.field_builder::<Decimal128Builder>(texts.len())
+                s.field_builder::<Decimal128Builder>(N)
                     .expect("money field")
                     .append_value(value);
                 s.append(true);
@@ -168,15 +172,15 @@ pub fn publish(
     root: &Path,
     date: NaiveDate,
     run_id: &str,
-    tables: Vec<(&str, RecordBatch)>,
+    tables: Vec<(&str, super::tables::Batches<'_>)>,
 ) -> Result<Vec<PathBuf>> {
     let mut staged = Vec::new();
-    for (table, batch) in &tables {
+    for (table, batches) in tables {
         let staging = root
             .join(table)
             .join(format!(".dt={date}.staging-{run_id}"));
         std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-        write_file(&staging.join(PART), batch)?;
+        write_file(&staging.join(PART), batches)?;
         staged.push((staging, partition_dir(root, table, date)));
     }
     let mut written = Vec::new();
@@ -194,7 +198,8 @@ pub fn publish(
     Ok(written)
 }
 
-fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
+/// Writes `batches` (at least one; all of one schema) as one Parquet file.
+fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()> {
     let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -206,9 +211,13 @@ fn write_file(path: &Path, batch: &RecordBatch) -> Result<()> {
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
         .build();
+    let first = batches.next().expect("every table has a batch")?;
     let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_err)?;
-    writer.write(batch).map_err(parquet_err)?;
+        ArrowWriter::try_new(file, first.schema(), Some(props)).map_err(parquet_err)?;
+    writer.write(&first).map_err(parquet_err)?;
+    for batch in batches {
+        writer.write(&batch?).map_err(parquet_err)?;
+    }
     writer.close().map_err(parquet_err)?;
     Ok(())
 }

@@ -18,55 +18,77 @@ pub struct RunInfo<'a> {
     pub finished_at_ms: i64,
 }
 
-/// The five tables, in [`super::parquet::TABLES`] order.
-pub fn build(
+/// Rows of the `transactions` table per Parquet batch: bounds the sink's memory.
+pub const TRANSACTIONS_PER_BATCH: usize = 65_536;
+
+/// A table's batches, produced as they are written.
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>;
+
+/// The `transactions` rows of `range`, with their breakdowns recomputed from the splits.
+fn transactions_batch(
+    range: std::ops::Range<usize>,
     transactions: &[Transaction],
     allocation: &Allocation,
-    counters: &LogCounters,
     pricing: &Pricing,
-    run: &RunInfo<'_>,
-) -> Result<Vec<(&'static str, RecordBatch)>> {
+    cost_basis: &str,
+) -> Result<RecordBatch> {
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
-    let costs = &allocation.costs;
-
-    let breakdown = costs
-        .iter()
-        .map(|c| {
-            c.breakdown
-                .iter()
-                .map(|((product, r), v)| (vec![product.as_str(), rule_id(*r), category(*r)], *v))
-                .collect()
-        })
+    let rows = &transactions[range.clone()];
+    let costs = &allocation.costs[range.clone()];
+    let lines = &allocation.lines;
+    let breakdowns: Vec<Vec<(u32, i128)>> = range
+        .clone()
+        .zip(rows)
+        .map(|(i, t)| allocation.breakdown(i, t))
         .collect();
-    let transactions_table = Table::default()
-        .text("transaction_id", transactions.iter().map(|t| Some(&*t.id)))
-        .text(
-            "transaction_type",
-            transactions.iter().map(|t| Some(t.type_name())),
-        )
-        .text("flow", transactions.iter().map(|t| Some(t.flow.as_str())))
-        .text("status", transactions.iter().map(|t| t.status.as_deref()))
-        .timestamp("first_event_at", transactions.iter().map(|t| t.first_ts))
-        .timestamp("last_event_at", transactions.iter().map(|t| t.last_ts))
-        .int("events", transactions.iter().map(|t| t.events as i64))
-        .int(
-            "duration_ms",
-            transactions.iter().map(|t| t.duration_ms as i64),
-        )
+    let breakdown = breakdowns.iter().map(|b| {
+        b.iter().map(|&(line, v)| {
+            let (product, r) = &lines[line as usize];
+            ([product.as_str(), rule_id(*r), category(*r)], v)
+        })
+    });
+    Ok(Table::default()
+        .text("transaction_id", rows.iter().map(|t| Some(&*t.id)))
+        .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
+        .text("flow", rows.iter().map(|t| Some(t.flow.as_str())))
+        .text("status", rows.iter().map(|t| t.status.as_deref()))
+        .timestamp("first_event_at", rows.iter().map(|t| t.first_ts))
+        .timestamp("last_event_at", rows.iter().map(|t| t.last_ts))
+        .int("events", rows.iter().map(|t| t.events as i64))
+        .int("duration_ms", rows.iter().map(|t| t.duration_ms as i64))
         .money("cost_usd", costs.iter().map(|c| Some(c.total)))?
         .money("direct_cost_usd", costs.iter().map(|c| Some(c.direct)))?
-        .money("shared_cost_usd", costs.iter().map(|c| Some(c.shared)))?
-        .text(
-            "cost_basis",
-            transactions.iter().map(|_| Some(run.cost_basis)),
-        )
+        .money("shared_cost_usd", costs.iter().map(|c| Some(c.shared())))?
+        .text("cost_basis", rows.iter().map(|_| Some(cost_basis)))
         .money_list(
             "costs",
-            &["product_code", "rule_id", "category"],
+            ["product_code", "rule_id", "category"],
             "cost_usd",
             breakdown,
-        )?;
+        )?
+        .into_batch())
+}
+
+/// The five tables, in [`super::parquet::TABLES`] order; `transactions` in batches
+/// of [`TRANSACTIONS_PER_BATCH`] rows, built as they are written.
+pub fn build<'a>(
+    transactions: &'a [Transaction],
+    allocation: &'a Allocation,
+    counters: &LogCounters,
+    pricing: &'a Pricing,
+    run: &RunInfo<'a>,
+) -> Result<Vec<(&'static str, Batches<'a>)>> {
+    let category = |r| pricing.model(r).category.as_str();
+    let rule_id = |r| pricing.rule(r).id.as_str();
+    let n = transactions.len();
+    let cost_basis = run.cost_basis;
+    let transactions_table: Batches<'a> = Box::new(
+        (0..n.div_ceil(TRANSACTIONS_PER_BATCH).max(1)).map(move |chunk| {
+            let range = chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
+            transactions_batch(range, transactions, allocation, pricing, cost_basis)
+        }),
+    );
 
     let fc = &allocation.flow_costs;
     let flow_costs = Table::default()
@@ -141,11 +163,7 @@ pub fn build(
     let t = &allocation.totals;
     let c = counters;
     let one = |v: i64| std::iter::once(v);
-    let excluded: Vec<(Vec<&str>, i128)> = t
-        .excluded_by_type
-        .iter()
-        .map(|(ty, v)| (vec![ty.as_str()], *v))
-        .collect();
+    let excluded = t.excluded_by_type.iter().map(|(ty, v)| ([ty.as_str()], *v));
     let delta = t.cur_total - t.allocated - t.unallocated - t.excluded;
     let reconciliation = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
@@ -156,9 +174,9 @@ pub fn build(
         .money("excluded_usd", [Some(t.excluded)])?
         .money_list(
             "excluded_by_type",
-            &["line_item_type"],
+            ["line_item_type"],
             "cost_usd",
-            vec![excluded],
+            [excluded],
         )?
         .money("delta_usd", [Some(delta)])?
         .boolean("cur_final", [t.cur_final])
@@ -182,11 +200,12 @@ pub fn build(
         .timestamp("started_at", one(run.started_at_ms))
         .timestamp("finished_at", one(run.finished_at_ms));
 
+    let one = |table: Table| -> Batches<'a> { Box::new(std::iter::once(Ok(table.into_batch()))) };
     Ok(vec![
-        ("transactions", transactions_table.into_batch()),
-        ("flow_costs", flow_costs.into_batch()),
-        ("flow_summary", flow_summary.into_batch()),
-        ("unallocated", unallocated.into_batch()),
-        ("reconciliation", reconciliation.into_batch()),
+        ("transactions", transactions_table),
+        ("flow_costs", one(flow_costs)),
+        ("flow_summary", one(flow_summary)),
+        ("unallocated", one(unallocated)),
+        ("reconciliation", one(reconciliation)),
     ])
 }

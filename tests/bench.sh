@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The benchmark of SPEC 8 (not part of the test suite: timings never go in tests).
+#   bash tests/bench.sh [TRANSACTIONS] [WORKDIR]
+# Makes a day with `costjob sample` (TRANSACTIONS, default 5,000,000: the reference
+# "deuna scale" day; 200 log files; one CUR row per 5 transactions), then measures:
+#   - costjob run: wall time, events/s, MB/s of gzip read, peak RSS;
+#   - zcat of every log file, split over both cores (the decompression floor);
+#   - DuckDB (2 threads) doing the same per-transaction aggregation on the same files.
+# Prints one line per measurement; docs/performance.md records the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5000000}
+work=${2:-/tmp/costjob-bench-$n}
+date=2026-11-23
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/costjob-target}"
+cargo build --release --locked --quiet
+bin="$CARGO_TARGET_DIR/release/costjob"
+python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet 'duckdb>=1'
+
+if [ ! -f "$work/.complete" ]; then
+  rm -rf "$work"
+  # 7 services x 29 streams = 203 files, as the reference day's ~200.
+  "$bin" sample --out "$work" --date "$date" --transactions "$n" --streams-per-service 29
+  touch "$work/.complete"
+fi
+cat > "$work/costjob.toml" <<TOML
+[cur]
+path = "cur"
+[logs]
+path = "logs"
+format = "cloudwatch-export"
+[output]
+path = "out"
+[pricing]
+path = "$(pwd)/pricing"
+$(sed -n '/^\[\[flow\]\]/,$p' examples/costjob.toml)
+TOML
+
+gz_bytes=$(find "$work/logs" -name '*.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
+files=$(find "$work/logs" -name '*.gz' | wc -l)
+echo "data: $n transactions, $files log files, $((gz_bytes / 1000000)) MB gzip, $(du -sm "$work/cur" | cut -f1) MB CUR"
+
+measure() {  # label, command...: wall seconds and peak RSS (MiB) of the command and its children
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+label, cmd = sys.argv[1], sys.argv[2:]
+t = time.monotonic()
+subprocess.run(cmd, check=True)
+wall = time.monotonic() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"{label}: {wall:.2f} s, peak RSS {rss:.0f} MiB")
+PY
+}
+
+measure "zcat, 2 processes" sh -c "find '$work/logs' -name '*.gz' -print0 | xargs -0 -P2 -n 16 zcat > /dev/null"
+raw_bytes=$(find "$work/logs" -name '*.gz' -print0 | xargs -0 -P2 -n 16 zcat | wc -c)
+echo "raw JSON: $((raw_bytes / 1000000)) MB"
+
+rm -rf "$work/out"
+start=$(date +%s.%N)
+measure "costjob run" sh -c "'$bin' run --config '$work/costjob.toml' --date $date > /dev/null 2> '$work/run.log'"
+end=$(date +%s.%N)
+python3 - "$work/run.log" "$start" "$end" "$gz_bytes" "$raw_bytes" <<'PY'
+import json, sys
+events = next(json.loads(l) for l in open(sys.argv[1]) if '"stage":"logs"' in l)
+wall = float(sys.argv[3]) - float(sys.argv[2])
+print(f"costjob: {events['events']} events, {events['transactions']} transactions in {wall:.2f} s: "
+      f"{events['events'] / wall:,.0f} events/s, {int(sys.argv[4]) / wall / 1e6:.0f} MB/s gzip, "
+      f"{int(sys.argv[5]) / wall / 1e6:.0f} MB/s JSON (log stage alone {events['seconds']:.2f} s)")
+PY
+
+cat > "$work/bench_duckdb.py" <<PY
+import duckdb, time
+db = duckdb.connect(config={"threads": 2})
+t = time.monotonic()
+n = db.execute("""
+  WITH lines AS (
+    SELECT line FROM read_csv('$work/logs/**/*.gz', columns = {'line': 'VARCHAR'}, delim = '\x1f',
+                              quote = '', escape = '', header = false, auto_detect = false, strict_mode = false)
+  ), events AS (
+    SELECT CAST(substr(line, 1, strpos(line, ' ') - 1) AS TIMESTAMP) AS ts,
+           substr(line, strpos(line, ' ') + 1) AS msg
+    FROM lines WHERE substr(line, 1, 2) = '20'
+  ), parsed AS (
+    SELECT ts, json_extract_string(msg, '\$.transaction_id') AS tx, json_extract_string(msg, '\$.service') AS svc,
+           TRY_CAST(json_extract(msg, '\$.duration_ms') AS BIGINT) AS d,
+           TRY_CAST(json_extract(msg, '\$.usage.kms_requests') AS BIGINT) AS kms
+    FROM events WHERE json_valid(msg) AND ts >= TIMESTAMP '$date' AND ts < TIMESTAMP '$date' + INTERVAL 1 DAY
+  )
+  SELECT count(*) FROM (
+    SELECT tx, min(ts), max(ts), count(*), sum(d), sum(kms), sum(CASE WHEN svc = 'ledger-svc' THEN d END)
+    FROM parsed WHERE tx IS NOT NULL GROUP BY tx
+  )
+""").fetchone()[0]
+print(f"duckdb {duckdb.__version__} (2 threads): {n} transactions in {time.monotonic() - t:.2f} s")
+PY
+measure "duckdb, 2 threads" python3 "$work/bench_duckdb.py"
