@@ -390,6 +390,7 @@ pub fn allocate(
             .collect();
         let direct = pool.is_direct();
         let line = line_of(pool);
+        let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
         for (position, (&i, &(_, u))) in scope.iter().zip(&in_scope).enumerate() {
             let share = split.share(position as u32, u);
             let c = &mut costs[i as usize];
@@ -397,11 +398,16 @@ pub fn allocate(
             if direct {
                 c.direct += share;
             }
-            let entry = flow_acc
-                .entry((group_of[i as usize], line, direct))
-                .or_default();
-            entry.0 += u as u128;
-            entry.1 += share;
+            let g = &mut per_group[group_of[i as usize] as usize];
+            g.0 += u as u128;
+            g.1 += share;
+        }
+        for (group, (units, cost)) in per_group.into_iter().enumerate() {
+            if units > 0 {
+                let entry = flow_acc.entry((group as u32, line, direct)).or_default();
+                entry.0 += units;
+                entry.1 += cost;
+            }
         }
         allocated_pools.push(AllocatedPool {
             line,

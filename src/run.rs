@@ -71,6 +71,17 @@ impl From<&LogCounters> for LogCountersReport {
     }
 }
 
+/// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib / 1024)
+}
+
 /// A run identifier unique enough for staging directory names and audit.
 pub fn new_run_id() -> String {
     format!(
@@ -100,7 +111,7 @@ pub fn run_day(
     info!(
         stage = "cur", %date, files = scan.files, row_groups_read = scan.row_groups_read,
         row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned,
-        rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(),
+        rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
         "read the CUR"
     );
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
@@ -128,7 +139,7 @@ pub fn run_day(
         stage = "logs", %date, files = c.files, mb = c.bytes as f64 / 1e6, lines = c.lines, events = c.events,
         transactions = logs.transactions.len(), out_of_day = c.out_of_day, non_json = c.non_json,
         no_transaction = c.no_transaction, malformed = c.malformed, corrupt_files = c.corrupt_files,
-        events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds,
+        events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds, peak_rss_mib = peak_rss_mib(),
         "read the logs"
     );
 
@@ -139,7 +150,7 @@ pub fn run_day(
         stage = "allocate", %date, pools = pools.len(), unallocated_pools = allocation.unallocated.len(),
         cur_total_usd = %crate::money::format_usd(t.cur_total), allocated_usd = %crate::money::format_usd(t.allocated),
         unallocated_usd = %crate::money::format_usd(t.unallocated), excluded_usd = %crate::money::format_usd(t.excluded),
-        seconds = clock.elapsed().as_secs_f64(), "allocated; conservation holds"
+        seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "allocated; conservation holds"
     );
 
     let clock = Instant::now();
@@ -173,7 +184,7 @@ pub fn run_day(
     };
     write_report(&outcome)?;
     outcome.files_written.push(outcome.report_path.clone());
-    info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), "published");
+    info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
 }
 

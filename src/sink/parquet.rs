@@ -33,7 +33,10 @@ pub const TABLES: [&str; 5] = [
     "reconciliation",
 ];
 
-const PART: &str = "part-00000.parquet";
+/// The file name of a table's `index`-th part in a partition.
+fn part_name(index: usize) -> String {
+    format!("part-{index:05}.parquet")
+}
 
 /// A table under construction: named, typed columns of equal length.
 #[derive(Default)]
@@ -172,19 +175,27 @@ pub fn publish(
     root: &Path,
     date: NaiveDate,
     run_id: &str,
-    tables: Vec<(&str, super::tables::Batches<'_>)>,
+    tables: Vec<(&str, super::tables::Parts<'_>)>,
 ) -> Result<Vec<PathBuf>> {
+    use rayon::prelude::*;
     let mut staged = Vec::new();
-    for (table, batches) in tables {
+    let mut jobs = Vec::new();
+    for (table, parts) in tables {
         let staging = root
             .join(table)
             .join(format!(".dt={date}.staging-{run_id}"));
         std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-        write_file(&staging.join(PART), batches)?;
-        staged.push((staging, partition_dir(root, table, date)));
+        let names: Vec<String> = (0..parts.len()).map(part_name).collect();
+        for (name, batches) in names.iter().zip(parts) {
+            jobs.push((staging.join(name), batches));
+        }
+        staged.push((staging, partition_dir(root, table, date), names));
     }
+    jobs.into_par_iter()
+        .map(|(path, batches)| write_file(&path, batches))
+        .collect::<Result<Vec<()>>>()?;
     let mut written = Vec::new();
-    for (staging, final_dir) in staged {
+    for (staging, final_dir, names) in staged {
         let replaced = final_dir.with_file_name(format!(".dt={date}.replaced-{run_id}"));
         if final_dir.exists() {
             std::fs::rename(&final_dir, &replaced).map_err(|e| Error::io(&final_dir, e))?;
@@ -193,7 +204,7 @@ pub fn publish(
         if replaced.exists() {
             std::fs::remove_dir_all(&replaced).map_err(|e| Error::io(&replaced, e))?;
         }
-        written.push(final_dir.join(PART));
+        written.extend(names.iter().map(|n| final_dir.join(n)));
     }
     Ok(written)
 }
@@ -210,6 +221,8 @@ fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
+        // Row groups of 8 batches: bounded writer buffers, still large enough to scan well.
+        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_BATCH))
         .build();
     let first = batches.next().expect("every table has a batch")?;
     let mut writer =
@@ -224,7 +237,25 @@ fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()
 
 /// Reads a table's partition for `date` back as one batch (for `report` and tests).
 pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
-    let path = partition_dir(root, table, date).join(PART);
+    let dir = partition_dir(root, table, date);
+    let files =
+        crate::source::files::list(&dir, |p| p.extension().is_some_and(|e| e == "parquet"))?;
+    let mut batches = Vec::new();
+    let mut schema = None;
+    for path in &files {
+        let (s, b) = read_file(path)?;
+        schema.get_or_insert(s);
+        batches.extend(b);
+    }
+    let schema = schema.ok_or_else(|| Error::input(&dir, "no Parquet files in this partition"))?;
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| Error::Parquet {
+        path: dir.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn read_file(path: &Path) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>)> {
+    let path = path.to_path_buf();
     let parquet_err = |e: String| Error::Parquet {
         path: path.clone(),
         message: e,
@@ -238,7 +269,7 @@ pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<Recor
         .map_err(|e| parquet_err(e.to_string()))?
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| parquet_err(e.to_string()))?;
-    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| parquet_err(e.to_string()))
+    Ok((schema, batches))
 }
 
 /// Typed access to a batch read back; a missing or mistyped column is an error.

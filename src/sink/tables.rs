@@ -19,10 +19,13 @@ pub struct RunInfo<'a> {
 }
 
 /// Rows of the `transactions` table per Parquet batch: bounds the sink's memory.
-pub const TRANSACTIONS_PER_BATCH: usize = 65_536;
+pub const TRANSACTIONS_PER_BATCH: usize = 16_384;
 
 /// A table's batches, produced as they are written.
-pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>;
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
+
+/// A table's files: each a sequence of batches; files are written in parallel.
+pub type Parts<'a> = Vec<Batches<'a>>;
 
 /// The `transactions` rows of `range`, with their breakdowns recomputed from the splits.
 fn transactions_batch(
@@ -78,17 +81,26 @@ pub fn build<'a>(
     counters: &LogCounters,
     pricing: &'a Pricing,
     run: &RunInfo<'a>,
-) -> Result<Vec<(&'static str, Batches<'a>)>> {
+) -> Result<Vec<(&'static str, Parts<'a>)>> {
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
     let n = transactions.len();
     let cost_basis = run.cost_basis;
-    let transactions_table: Batches<'a> = Box::new(
-        (0..n.div_ceil(TRANSACTIONS_PER_BATCH).max(1)).map(move |chunk| {
-            let range = chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
-            transactions_batch(range, transactions, allocation, pricing, cost_basis)
-        }),
-    );
+    // One file per core, each a contiguous run of batches, so encoding runs in parallel.
+    let chunks = n.div_ceil(TRANSACTIONS_PER_BATCH).max(1);
+    let files = rayon::current_num_threads().clamp(1, chunks);
+    let transactions_table: Parts<'a> = (0..files)
+        .map(|f| {
+            let part: Batches<'a> = Box::new((f * chunks / files..(f + 1) * chunks / files).map(
+                move |chunk| {
+                    let range =
+                        chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
+                    transactions_batch(range, transactions, allocation, pricing, cost_basis)
+                },
+            ));
+            part
+        })
+        .collect();
 
     let fc = &allocation.flow_costs;
     let flow_costs = Table::default()
@@ -200,7 +212,10 @@ pub fn build<'a>(
         .timestamp("started_at", one(run.started_at_ms))
         .timestamp("finished_at", one(run.finished_at_ms));
 
-    let one = |table: Table| -> Batches<'a> { Box::new(std::iter::once(Ok(table.into_batch()))) };
+    let one = |table: Table| -> Parts<'a> {
+        let batch: Batches<'a> = Box::new(std::iter::once(Ok(table.into_batch())));
+        vec![batch]
+    };
     Ok(vec![
         ("transactions", transactions_table),
         ("flow_costs", one(flow_costs)),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -146,14 +147,39 @@ impl LogReader<'_> {
             .map(|m| m.len())
             .sum();
         progress.start("logs", total_bytes);
-        let acc = files
-            .par_iter()
-            .try_fold(Acc::default, |mut acc, file| {
-                self.read_file(file, &mut acc)?;
-                progress.advance(file.metadata().map(|m| m.len()).unwrap_or(0));
-                Ok::<_, Error>(acc)
+        // One accumulator per worker thread (not per rayon split): each transaction
+        // is held at most once per core while files are read. Workers take the
+        // largest remaining file first, so both cores finish together.
+        let mut order: Vec<(u64, &PathBuf)> = files
+            .iter()
+            .map(|f| (f.metadata().map(|m| m.len()).unwrap_or(0), f))
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let workers = rayon::current_num_threads().clamp(1, order.len().max(1));
+        let accs: Vec<Result<Acc>> = (0..workers)
+            .into_par_iter()
+            .map(|_| {
+                let mut acc = Acc::default();
+                while !failed.load(Ordering::Relaxed) {
+                    let Some(&(size, file)) = order.get(next.fetch_add(1, Ordering::Relaxed))
+                    else {
+                        break;
+                    };
+                    if let Err(e) = self.read_file(file, &mut acc) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    progress.advance(size);
+                }
+                Ok(acc)
             })
-            .try_reduce(Acc::default, |a, b| Ok(a.merge(b)))?;
+            .collect();
+        let mut acc = Acc::default();
+        for part in accs {
+            acc = acc.merge(part?);
+        }
         progress.finish();
         let mut counters = acc.counters;
         let mut transactions: Vec<Transaction> = acc

@@ -259,7 +259,11 @@ fn report_shows_unit_cost_per_flow_and_reconciliation() {
         ],
         &[],
     );
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        missing.status.code(),
+        Some(3),
+        "a day never run is an input error"
+    );
     assert!(
         stderr(&missing).contains("dt=2001-01-01"),
         "{}",
