@@ -315,3 +315,108 @@ fn split_csv_line(line: &str) -> Vec<String> {
     fields.push(field);
     fields
 }
+
+#[test]
+fn cur_2_0_tags_come_from_the_resource_tags_map() {
+    use arrow_array::builder::{MapBuilder, StringBuilder};
+    use arrow_array::{Float64Array, TimestampMicrosecondArray};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut tags = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    let rows: [&[(&str, &str)]; 3] = [
+        &[
+            ("user_flow", "pago"),
+            ("user_transaction_type", "monetary"),
+            ("aws_ecs_service_name", "pagos-svc"),
+        ],
+        &[("user_team", "core")],
+        &[("user_flow", "")], // an empty tag value counts as no tag
+    ];
+    for row in rows {
+        for (k, v) in row {
+            tags.keys().append_value(k);
+            tags.values().append_value(v);
+        }
+        tags.append(true).unwrap();
+    }
+    let day = 1_795_392_000_000_000i64; // 2026-11-23T00:00:00Z in microseconds
+    let batch = RecordBatch::try_from_iter([
+        (
+            "line_item_usage_start_date",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![
+                    day,
+                    day + 3_600_000_000,
+                    day + 7_200_000_000,
+                ])
+                .with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+        (
+            "line_item_product_code",
+            Arc::new(StringArray::from(vec!["AmazonECS"; 3])) as ArrayRef,
+        ),
+        (
+            "line_item_usage_type",
+            Arc::new(StringArray::from(vec!["USE1-Fargate-vCPU-Hours:perCPU"; 3])) as ArrayRef,
+        ),
+        (
+            "line_item_operation",
+            Arc::new(StringArray::from(vec!["FargateTask"; 3])) as ArrayRef,
+        ),
+        (
+            "line_item_line_item_type",
+            Arc::new(StringArray::from(vec!["Usage"; 3])) as ArrayRef,
+        ),
+        (
+            "line_item_unblended_cost",
+            Arc::new(Float64Array::from(vec![1.5, 2.25, 0.125])) as ArrayRef,
+        ),
+        ("resource_tags", Arc::new(tags.finish()) as ArrayRef),
+    ])
+    .unwrap();
+    let path = tmp.path().join("cur2.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let (d, _) = cur::read_day(
+        &path,
+        date("2026-11-23"),
+        CostBasis::Amortized,
+        &[],
+        &default_tags(),
+        &pricing(),
+    )
+    .unwrap();
+    assert_eq!(d.rows, 3);
+    assert_eq!(d.total, usd("3.875"));
+    let mut pools: Vec<_> = d
+        .pools
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.tag_flow.clone(),
+                k.tag_transaction_type.clone(),
+                k.tag_service.clone(),
+                *v,
+            )
+        })
+        .collect();
+    pools.sort();
+    assert_eq!(
+        pools,
+        vec![
+            (None, None, None, usd("2.375")),
+            (
+                Some("pago".into()),
+                Some("monetary".into()),
+                Some("pagos-svc".into()),
+                usd("1.5")
+            ),
+        ]
+    );
+}
