@@ -190,25 +190,32 @@ impl Split {
         }
     }
 
-    /// The share of the input at `position`, which brought `units`.
-    pub fn share(&self, position: u32, units: u64) -> Money {
+    fn share_with(&self, units: u64, extra: bool) -> Money {
         let floor = self.magnitude * units as u128 / self.total_units;
-        let extra = u128::from(self.bonus.binary_search(&position).is_ok());
-        self.sign * (floor + extra) as Money
+        self.sign * (floor + u128::from(extra)) as Money
+    }
+
+    /// The shares of all inputs in order, walking the bonus set once.
+    pub fn shares<'a>(
+        &'a self,
+        units: impl IntoIterator<Item = u64> + 'a,
+    ) -> impl Iterator<Item = Money> + 'a {
+        let mut next_bonus = 0;
+        units.into_iter().enumerate().map(move |(position, u)| {
+            let extra = self.bonus.get(next_bonus) == Some(&(position as u32));
+            next_bonus += usize::from(extra);
+            self.share_with(u, extra)
+        })
     }
 }
 
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
 pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     let plan = Split::new(cost, units);
-    units
-        .iter()
-        .enumerate()
-        .map(|(i, (_, u))| plan.share(i as u32, *u))
-        .collect()
+    plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
 
-/// A transaction's money (its breakdown: [`Allocation::breakdown`]).
+/// A transaction's money (its breakdown: [`Allocation::breakdowns`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TransactionCost {
     pub total: Money,
@@ -228,8 +235,6 @@ impl TransactionCost {
 struct AllocatedPool {
     line: u32,
     unit_key: u16,
-    flow: Option<String>,
-    transaction_type: Option<TransactionType>,
     split: Split,
     /// The transactions in scope with units, by index, ascending (split positions).
     scope: Vec<u32>,
@@ -308,6 +313,8 @@ pub fn allocate(
             by_key.entry(key).or_default().push((i as u32, units));
         }
     }
+    // Ties in a split go to the smaller transaction id: compare ranks, not strings.
+    let id_rank = id_ranks(transactions);
     // (type, flow) groups, numbered once per transaction.
     let mut group_ids: HashMap<(&str, &str), u32> = HashMap::new();
     let mut group_counts: Vec<u64> = Vec::new();
@@ -359,7 +366,7 @@ pub fn allocate(
                 continue;
             }
         };
-        let in_scope: Vec<(&str, u64)> = by_key
+        let (scope, in_scope): (Vec<u32>, Vec<(u32, u64)>) = by_key
             .get(&key)
             .into_iter()
             .flatten()
@@ -370,29 +377,18 @@ pub fn allocate(
                     &transactions[*i as usize],
                 )
             })
-            .map(|&(i, u)| (&*transactions[i as usize].id, u))
-            .collect();
+            .map(|&(i, u)| (i, (id_rank[i as usize], u)))
+            .unzip();
         if in_scope.is_empty() {
             unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
             continue;
         }
         let split = Split::new(pool.cost, &in_scope);
-        let scope: Vec<u32> = by_key[&key]
-            .iter()
-            .filter(|(i, _)| {
-                in_pool_scope(
-                    pool.flow.as_deref(),
-                    pool.transaction_type,
-                    &transactions[*i as usize],
-                )
-            })
-            .map(|&(i, _)| i)
-            .collect();
         let direct = pool.is_direct();
         let line = line_of(pool);
         let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
-        for (position, (&i, &(_, u))) in scope.iter().zip(&in_scope).enumerate() {
-            let share = split.share(position as u32, u);
+        let shares = split.shares(in_scope.iter().map(|(_, u)| *u));
+        for ((&i, &(_, u)), share) in scope.iter().zip(&in_scope).zip(shares) {
             let c = &mut costs[i as usize];
             c.total += share;
             if direct {
@@ -412,8 +408,6 @@ pub fn allocate(
         allocated_pools.push(AllocatedPool {
             line,
             unit_key: key,
-            flow: pool.flow.clone(),
-            transaction_type: pool.transaction_type,
             split,
             scope,
         });
@@ -502,6 +496,25 @@ pub fn allocate(
     })
 }
 
+/// Each transaction's position in id order (its index when already sorted, as the
+/// log reader delivers them).
+fn id_ranks(transactions: &[Transaction]) -> Vec<u32> {
+    if transactions.windows(2).all(|w| w[0].id <= w[1].id) {
+        return (0..transactions.len() as u32).collect();
+    }
+    let mut order: Vec<u32> = (0..transactions.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        transactions[a as usize]
+            .id
+            .cmp(&transactions[b as usize].id)
+    });
+    let mut rank = vec![0; transactions.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    rank
+}
+
 fn in_pool_scope(
     flow: Option<&str>,
     transaction_type: Option<TransactionType>,
@@ -512,32 +525,52 @@ fn in_pool_scope(
 }
 
 impl Allocation {
-    /// Transaction `index`'s cost per breakdown line (index into [`Allocation::lines`]),
-    /// sorted by line, recomputed from the pools' splits: the same shares as `costs`.
-    pub fn breakdown(&self, index: usize, transaction: &Transaction) -> Vec<(u32, Money)> {
-        let mut lines: Vec<(u32, Money)> = Vec::new();
-        for &(key, units) in &transaction.units {
-            for &p in self.by_unit_key.get(&key).into_iter().flatten() {
-                let pool = &self.allocated[p as usize];
-                if !in_pool_scope(pool.flow.as_deref(), pool.transaction_type, transaction) {
-                    continue;
+    /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
+    /// transaction of `range`, recomputed from the pools' splits: the same shares as
+    /// `costs`. One cursor per pool walks its scope and bonus set in index order.
+    pub fn breakdowns(
+        &self,
+        range: std::ops::Range<usize>,
+        transactions: &[Transaction],
+    ) -> Vec<Vec<(u32, Money)>> {
+        let mut cursors: Vec<(usize, usize)> = self
+            .allocated
+            .iter()
+            .map(|p| {
+                let scope = p.scope.partition_point(|&i| (i as usize) < range.start);
+                (
+                    scope,
+                    p.split.bonus.partition_point(|&pos| (pos as usize) < scope),
+                )
+            })
+            .collect();
+        let mut out = Vec::with_capacity(range.len());
+        for index in range {
+            let mut lines: Vec<(u32, Money)> = Vec::new();
+            for &(key, units) in &transactions[index].units {
+                for &p in self.by_unit_key.get(&key).into_iter().flatten() {
+                    let pool = &self.allocated[p as usize];
+                    let (scope, bonus) = &mut cursors[p as usize];
+                    if pool.scope.get(*scope) != Some(&(index as u32)) {
+                        continue; // out of this pool's scope
+                    }
+                    let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));
+                    *bonus += usize::from(extra);
+                    *scope += 1;
+                    lines.push((pool.line, pool.split.share_with(units, extra)));
                 }
-                let position = pool
-                    .scope
-                    .binary_search(&(index as u32))
-                    .expect("in scope with units");
-                lines.push((pool.line, pool.split.share(position as u32, units)));
             }
+            lines.sort_unstable_by_key(|(line, _)| *line);
+            lines.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 += later.1;
+                }
+                same
+            });
+            out.push(lines);
         }
-        lines.sort_unstable_by_key(|(line, _)| *line);
-        lines.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 += later.1;
-            }
-            same
-        });
-        lines
+        out
     }
 }
 

@@ -40,11 +40,7 @@ fn transactions_batch(
     let rows = &transactions[range.clone()];
     let costs = &allocation.costs[range.clone()];
     let lines = &allocation.lines;
-    let breakdowns: Vec<Vec<(u32, i128)>> = range
-        .clone()
-        .zip(rows)
-        .map(|(i, t)| allocation.breakdown(i, t))
-        .collect();
+    let breakdowns = allocation.breakdowns(range.clone(), transactions);
     let breakdown = breakdowns.iter().map(|b| {
         b.iter().map(|&(line, v)| {
             let (product, r) = &lines[line as usize];

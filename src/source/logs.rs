@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
@@ -106,34 +107,118 @@ pub struct LogReader<'a> {
     pub allow_corrupt_input: bool,
 }
 
-#[derive(Default)]
-struct Acc {
-    transactions: HashMap<Box<str>, TransactionAcc>,
+/// What one worker keeps for itself (counters, samples, its route cache), and
+/// the shared transactions it adds to.
+struct Acc<'s> {
+    shards: &'s Shards,
+    pointers: Pointers,
     counters: LogCounters,
     malformed: Vec<Sample>,
     corrupt: Vec<Sample>,
     route_cache: HashMap<Box<str>, Option<u16>>,
 }
 
-impl Acc {
-    fn merge(mut self, mut other: Acc) -> Acc {
-        if other.transactions.len() > self.transactions.len() {
-            std::mem::swap(&mut self.transactions, &mut other.transactions);
+impl<'s> Acc<'s> {
+    fn new(shards: &'s Shards, fields: &FieldsSection) -> Self {
+        Self {
+            shards,
+            pointers: Pointers::new(fields),
+            counters: LogCounters::default(),
+            malformed: Vec::new(),
+            corrupt: Vec::new(),
+            route_cache: HashMap::new(),
         }
-        for (id, acc) in other.transactions {
-            match self.transactions.get_mut(&id) {
-                Some(mine) => mine.merge(acc),
-                None => {
-                    self.transactions.insert(id, acc);
-                }
-            }
-        }
+    }
+
+    fn merge(mut self, other: Acc<'s>) -> Acc<'s> {
         self.counters.add(&other.counters);
         self.malformed.extend(other.malformed);
         self.malformed.sort();
         self.malformed.truncate(MALFORMED_SAMPLES);
         self.corrupt.extend(other.corrupt);
         self
+    }
+}
+
+/// A JSON pointer (RFC 6901) split into unescaped tokens once, not at every event
+/// as `Value::pointer` does. An empty pointer reads nothing (the field is unused).
+#[derive(Debug, Clone)]
+struct Pointer(Option<Vec<String>>);
+
+impl Pointer {
+    fn new(text: &str) -> Self {
+        Self(text.strip_prefix('/').map(|rest| {
+            rest.split('/')
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        }))
+    }
+
+    fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        let mut current = value;
+        for token in self.0.as_ref()? {
+            current = match current {
+                Value::Object(map) => map.get(token)?,
+                Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+}
+
+/// The event fields' pointers, parsed.
+#[derive(Debug, Clone)]
+struct Pointers {
+    transaction_id: Pointer,
+    service: Pointer,
+    flow: Pointer,
+    transaction_type: Pointer,
+    route: Pointer,
+    status: Pointer,
+    duration_ms: Pointer,
+    usage: Pointer,
+    timestamp: Pointer,
+}
+
+impl Pointers {
+    fn new(f: &FieldsSection) -> Self {
+        Self {
+            transaction_id: Pointer::new(&f.transaction_id),
+            service: Pointer::new(&f.service),
+            flow: Pointer::new(&f.flow),
+            transaction_type: Pointer::new(&f.transaction_type),
+            route: Pointer::new(&f.route),
+            status: Pointer::new(&f.status),
+            duration_ms: Pointer::new(&f.duration_ms),
+            usage: Pointer::new(&f.usage),
+            timestamp: Pointer::new(&f.timestamp),
+        }
+    }
+}
+
+/// The day's transactions as they accumulate, shared by the workers: sharded by a
+/// hash of the id, each shard behind its own lock, so each transaction is held once.
+struct Shards(Vec<Mutex<HashMap<Box<str>, TransactionAcc>>>);
+
+impl Shards {
+    const COUNT: usize = 64;
+
+    fn new() -> Self {
+        Self(
+            (0..Self::COUNT)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+        )
+    }
+
+    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, HashMap<Box<str>, TransactionAcc>> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(id, &mut hasher);
+        let index = std::hash::Hasher::finish(&hasher) as usize % Self::COUNT;
+        self.0[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -158,10 +243,11 @@ impl LogReader<'_> {
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let workers = rayon::current_num_threads().clamp(1, order.len().max(1));
+        let shards = Shards::new();
         let accs: Vec<Result<Acc>> = (0..workers)
             .into_par_iter()
             .map(|_| {
-                let mut acc = Acc::default();
+                let mut acc = Acc::new(&shards, self.fields);
                 while !failed.load(Ordering::Relaxed) {
                     let Some(&(size, file)) = order.get(next.fetch_add(1, Ordering::Relaxed))
                     else {
@@ -176,25 +262,35 @@ impl LogReader<'_> {
                 Ok(acc)
             })
             .collect();
-        let mut acc = Acc::default();
+        let mut acc = Acc::new(&shards, self.fields);
         for part in accs {
             acc = acc.merge(part?);
         }
         progress.finish();
-        let mut counters = acc.counters;
-        let mut transactions: Vec<Transaction> = acc
-            .transactions
-            .into_iter()
-            .map(|(id, t)| t.finish(id, self.catalog, self.keys))
-            .collect();
+        let Acc {
+            mut counters,
+            malformed,
+            mut corrupt,
+            ..
+        } = acc;
+        // Shard by shard, so each shard's map is freed as its transactions are made.
+        let mut transactions: Vec<Transaction> = Vec::new();
+        for shard in shards.0 {
+            let map = shard
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            transactions.extend(
+                map.into_iter()
+                    .map(|(id, t)| t.finish(id, self.catalog, self.keys)),
+            );
+        }
         transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
-        let mut corrupt = acc.corrupt;
         corrupt.sort();
         Ok(LogDay {
             transactions,
             counters,
-            malformed: acc.malformed,
+            malformed,
             corrupt,
         })
     }
@@ -360,15 +456,10 @@ impl LogReader<'_> {
             Ok(v) => v,
             Err(e) => return malformed(acc, e.to_string()),
         };
-        let f = self.fields;
-        let text = |pointer: &str| -> Option<&str> {
-            if pointer.is_empty() {
-                None
-            } else {
-                value.pointer(pointer).and_then(Value::as_str)
-            }
-        };
-        let transaction_id = match value.pointer(&f.transaction_id) {
+        let f = &acc.pointers;
+        let text =
+            |pointer: &Pointer| -> Option<&str> { pointer.get(&value).and_then(Value::as_str) };
+        let transaction_id = match f.transaction_id.get(&value) {
             Some(Value::String(s)) if !s.is_empty() => s.as_str(),
             _ => {
                 acc.counters.no_transaction += 1;
@@ -382,7 +473,7 @@ impl LogReader<'_> {
         // The envelope's time wins; `i64::MIN` marks a Firehose event without one.
         let ts = match envelope_ts.filter(|t| *t != i64::MIN) {
             Some(ts) => Some(ts),
-            None => match value.pointer(&f.timestamp) {
+            None => match f.timestamp.get(&value) {
                 Some(Value::String(s)) => {
                     super::cur::parse_iso8601_micros(s).map(|us| us.div_euclid(1000))
                 }
@@ -404,7 +495,7 @@ impl LogReader<'_> {
             acc.counters.out_of_day += 1;
             return;
         }
-        let duration_ms = match value.pointer(&f.duration_ms) {
+        let duration_ms = match f.duration_ms.get(&value) {
             None | Some(Value::Null) => 0,
             Some(v) => match non_negative(v) {
                 Some(d) => d,
@@ -417,7 +508,7 @@ impl LogReader<'_> {
             },
         };
         let mut usage = Vec::new();
-        match value.pointer(&f.usage) {
+        match f.usage.get(&value) {
             None | Some(Value::Null) => {}
             Some(Value::Object(counters)) => {
                 for (name, v) in counters {
@@ -446,11 +537,8 @@ impl LogReader<'_> {
             usage,
         };
         acc.counters.events += 1;
-        let Acc {
-            transactions,
-            route_cache,
-            ..
-        } = acc;
+        let mut transactions = acc.shards.shard(transaction_id);
+        let route_cache = &mut acc.route_cache;
         match transactions.get_mut(transaction_id) {
             Some(t) => t.absorb(&event, self.catalog, self.keys, route_cache),
             None => {
