@@ -308,7 +308,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         if p.is_absolute() || from_env.iter().any(|f| f == field) {
             p
         } else {
-            base.join(p)
+            normalize(&base.join(p))
         }
     };
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
@@ -451,6 +451,28 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     })
 }
 
+/// `examples/../out` -> `out`: lexical, so it works for paths that do not exist yet.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
 /// Applies one `COSTJOB_<SECTION>_<KEY>` entry; returns the dotted key it set.
 fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Result<String, String> {
     let name = key
@@ -515,6 +537,20 @@ fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_normalized() {
+        assert_eq!(
+            normalize(Path::new("examples/../out")),
+            PathBuf::from("out")
+        );
+        assert_eq!(
+            normalize(Path::new("../pricing")),
+            PathBuf::from("../pricing")
+        );
+        assert_eq!(normalize(Path::new("a/./b/../../..")), PathBuf::from(".."));
+        assert_eq!(normalize(Path::new("examples/..")), PathBuf::from("."));
+    }
 
     #[test]
     fn env_keys_map_to_sections() {
