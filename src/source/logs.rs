@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Deserialize;
+use serde::Deserializer as _;
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 use crate::classify::{Event, FlowCatalog, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
@@ -167,33 +170,132 @@ impl Pointer {
     }
 }
 
-/// The event fields' pointers, parsed.
+/// The event's fields, in the order of [`Pointers::list`].
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    TransactionId,
+    Service,
+    Flow,
+    TransactionType,
+    Route,
+    Status,
+    DurationMs,
+    Usage,
+    Timestamp,
+}
+
+/// The event fields' pointers, parsed; and, when every pointer names a top-level
+/// member (the default), those members' names for the selective parse.
 #[derive(Debug, Clone)]
 struct Pointers {
-    transaction_id: Pointer,
-    service: Pointer,
-    flow: Pointer,
-    transaction_type: Pointer,
-    route: Pointer,
-    status: Pointer,
-    duration_ms: Pointer,
-    usage: Pointer,
-    timestamp: Pointer,
+    list: [Pointer; 9],
+    members: Option<Vec<(String, usize)>>,
 }
 
 impl Pointers {
     fn new(f: &FieldsSection) -> Self {
-        Self {
-            transaction_id: Pointer::new(&f.transaction_id),
-            service: Pointer::new(&f.service),
-            flow: Pointer::new(&f.flow),
-            transaction_type: Pointer::new(&f.transaction_type),
-            route: Pointer::new(&f.route),
-            status: Pointer::new(&f.status),
-            duration_ms: Pointer::new(&f.duration_ms),
-            usage: Pointer::new(&f.usage),
-            timestamp: Pointer::new(&f.timestamp),
+        let list = [
+            &f.transaction_id,
+            &f.service,
+            &f.flow,
+            &f.transaction_type,
+            &f.route,
+            &f.status,
+            &f.duration_ms,
+            &f.usage,
+            &f.timestamp,
+        ]
+        .map(|p| Pointer::new(p));
+        let members = list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.0.as_ref().map(|tokens| (i, tokens)))
+            .map(|(i, tokens)| (tokens.len() == 1).then(|| (tokens[0].clone(), i)))
+            .collect();
+        Self { list, members }
+    }
+}
+
+/// An event parsed: only its wanted top-level members, borrowed (the fast path),
+/// or the whole document (any other shape).
+enum Doc<'a> {
+    Members([Option<&'a RawValue>; 9]),
+    Value(Value),
+}
+
+impl<'a> Doc<'a> {
+    fn parse(message: &'a [u8], pointers: &Pointers) -> serde_json::Result<Self> {
+        if let (Some(members), Ok(text)) = (&pointers.members, std::str::from_utf8(message)) {
+            let mut de = serde_json::Deserializer::from_str(text);
+            if let Ok(found) = de.deserialize_map(Selective(members))
+                && de.end().is_ok()
+            {
+                return Ok(Doc::Members(found));
+            }
         }
+        serde_json::from_slice(message).map(Doc::Value)
+    }
+
+    /// The field as JSON (owned when it had to be parsed from its raw text).
+    fn get(&self, pointers: &Pointers, field: Field) -> Option<Cow<'_, Value>> {
+        match self {
+            Doc::Value(v) => pointers.list[field as usize].get(v).map(Cow::Borrowed),
+            Doc::Members(m) => m[field as usize]
+                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .map(Cow::Owned),
+        }
+    }
+
+    /// The field when it is a JSON string.
+    fn text(&self, pointers: &Pointers, field: Field) -> Option<Cow<'_, str>> {
+        match self {
+            Doc::Value(v) => pointers.list[field as usize]
+                .get(v)
+                .and_then(Value::as_str)
+                .map(Cow::Borrowed),
+            Doc::Members(m) => {
+                let raw = m[field as usize]?.get();
+                if !raw.starts_with('"') {
+                    return None;
+                }
+                match serde_json::from_str::<&str>(raw) {
+                    Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
+                    Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned), // escapes
+                }
+            }
+        }
+    }
+}
+
+/// Visits a JSON object keeping the raw text of the wanted members, skipping the rest.
+struct Selective<'k>(&'k [(String, usize)]);
+
+impl<'de> serde::de::Visitor<'de> for Selective<'_> {
+    type Value = [Option<&'de RawValue>; 9];
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = [None; 9];
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let mut wanted = self
+                .0
+                .iter()
+                .filter(|(name, _)| name == key)
+                .map(|(_, i)| *i)
+                .peekable();
+            if wanted.peek().is_none() {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let raw: &'de RawValue = map.next_value()?;
+            for i in wanted {
+                found[i] = Some(raw); // the last duplicate wins, as in a parsed Value
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -452,28 +554,24 @@ impl LogReader<'_> {
                 });
             }
         };
-        let value: Value = match serde_json::from_slice(message) {
-            Ok(v) => v,
+        let f = &acc.pointers;
+        let doc = match Doc::parse(message, f) {
+            Ok(doc) => doc,
             Err(e) => return malformed(acc, e.to_string()),
         };
-        let f = &acc.pointers;
-        let text =
-            |pointer: &Pointer| -> Option<&str> { pointer.get(&value).and_then(Value::as_str) };
-        let transaction_id = match f.transaction_id.get(&value) {
-            Some(Value::String(s)) if !s.is_empty() => s.as_str(),
-            _ => {
-                acc.counters.no_transaction += 1;
-                return;
-            }
+        let Some(transaction_id) = doc.text(f, Field::TransactionId).filter(|s| !s.is_empty())
+        else {
+            acc.counters.no_transaction += 1;
+            return;
         };
-        let Some(service) = text(&f.service).filter(|s| !s.is_empty()) else {
+        let Some(service) = doc.text(f, Field::Service).filter(|s| !s.is_empty()) else {
             acc.counters.missing_service += 1;
             return;
         };
         // The envelope's time wins; `i64::MIN` marks a Firehose event without one.
         let ts = match envelope_ts.filter(|t| *t != i64::MIN) {
             Some(ts) => Some(ts),
-            None => match f.timestamp.get(&value) {
+            None => match doc.get(f, Field::Timestamp).as_deref() {
                 Some(Value::String(s)) => {
                     super::cur::parse_iso8601_micros(s).map(|us| us.div_euclid(1000))
                 }
@@ -495,7 +593,7 @@ impl LogReader<'_> {
             acc.counters.out_of_day += 1;
             return;
         }
-        let duration_ms = match f.duration_ms.get(&value) {
+        let duration_ms = match doc.get(f, Field::DurationMs).as_deref() {
             None | Some(Value::Null) => 0,
             Some(v) => match non_negative(v) {
                 Some(d) => d,
@@ -508,7 +606,8 @@ impl LogReader<'_> {
             },
         };
         let mut usage = Vec::new();
-        match f.usage.get(&value) {
+        let usage_value = doc.get(f, Field::Usage);
+        match usage_value.as_deref() {
             None | Some(Value::Null) => {}
             Some(Value::Object(counters)) => {
                 for (name, v) in counters {
@@ -525,14 +624,22 @@ impl LogReader<'_> {
             }
             Some(v) => return malformed(acc, format!("usage {v} is not an object of counters")),
         }
+        let [flow, transaction_type, route, status] = [
+            Field::Flow,
+            Field::TransactionType,
+            Field::Route,
+            Field::Status,
+        ]
+        .map(|field| doc.text(f, field));
+        let transaction_id: &str = &transaction_id;
         let event = Event {
             ts_ms: ts,
             transaction_id,
-            service,
-            flow: text(&f.flow),
-            transaction_type: text(&f.transaction_type),
-            route: text(&f.route),
-            status: text(&f.status),
+            service: &service,
+            flow: flow.as_deref(),
+            transaction_type: transaction_type.as_deref(),
+            route: route.as_deref(),
+            status: status.as_deref(),
             duration_ms,
             usage,
         };

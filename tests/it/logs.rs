@@ -292,3 +292,58 @@ fn a_truncated_firehose_file_is_an_error_naming_it() {
     assert_eq!(day.counters.corrupt_files, 1);
     assert!(day.counters.balanced());
 }
+
+#[test]
+fn selective_and_full_parses_agree() {
+    // Escaped strings, duplicate keys (the last wins), numbers as floats, non-object
+    // JSON, and an escaped key: the selective parse must give what the full parse gives.
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"timestamp":"2026-11-23T10:00:00Z","service":"pagos-svc","transaction_id":"t\u0031","route":"POST \/v1\/pagos\/qr","duration_ms":12.0,"usage":{"kms_requests":2}}"#,
+        r#"{"timestamp":"2026-11-23T10:00:01Z","service":"x","service":"ledger-svc","transaction_id":"t1","status":"OK","extra":{"nested":[1,2,{"a":"b"}]}}"#,
+        r#"[1,2,3]"#,
+        r#""just a string""#,
+        r#"{"timestamp":"2026-11-23T10:00:02Z","serv\u0069ce":"kyc-svc","transaction_id":"t2","flow":"onboarding"}"#,
+        r#"{"timestamp":"2026-11-23T10:00:03Z","service":"kyc-svc","transaction_id":"t3","flow":"onboarding","usage":{"faces_compared":-1}}"#,
+    ];
+    std::fs::write(tmp.path().join("events.jsonl"), lines.join("\n")).unwrap();
+    let catalog = catalog();
+    let mut keys = UnitKeys::default();
+    keys.intern("usage.kms_requests", None).unwrap();
+    keys.intern("duration_ms", Some("pagos-svc")).unwrap();
+    let read_with = |fields: &FieldsSection| {
+        let reader = LogReader {
+            format: LogFormat::Jsonl,
+            fields,
+            date: date(DEMO_DATE),
+            catalog: &catalog,
+            keys: &keys,
+            allow_corrupt_input: false,
+        };
+        reader.read(tmp.path(), &NoProgress).unwrap()
+    };
+    let selective = read_with(&fields());
+    // A nested pointer for an absent member forces the full parse for every event.
+    let mut nested = fields();
+    nested.status = "/status".into();
+    nested.flow = "/meta/../flow".into(); // two tokens: never matches, so flows come from routes
+    let full = read_with(&nested);
+    assert_eq!(selective.counters, full.counters);
+    let c = &selective.counters;
+    assert_eq!(
+        (c.events, c.no_transaction, c.non_json, c.malformed),
+        (3, 1, 1, 1),
+        "{c:?}"
+    );
+    assert_eq!(
+        selective.counters.missing_service, 0,
+        "the escaped key \"serv\\u0069ce\" is service"
+    );
+    let t1 = &selective.transactions[0];
+    assert_eq!(
+        (&*t1.id, t1.flow.as_str(), t1.duration_ms, t1.events),
+        ("t1", "pago", 12, 2)
+    );
+    assert_eq!(t1.status.as_deref(), Some("OK"));
+    assert_eq!(full.transactions[0].units, t1.units);
+}
