@@ -51,9 +51,9 @@ module "aurora" {
   allowed_cidr_blocks        = var.app_cidr_blocks
   allowed_security_group_ids = [var.task_security_group_id]
   kms_key_arn                = module.kms.key_arn
-  instance_class             = "db.r7g.large"
+  instance_class             = var.aurora_instance_class
   instance_count             = 2
-  backup_retention_days      = 14
+  backup_retention_days      = var.aurora_backup_retention_days
   tags                       = local.tags
 }
 
@@ -127,7 +127,7 @@ module "ecs_scaling_alerts" {
   cluster_name             = aws_ecs_cluster.this.name
   services                 = var.ecs_services
   kms_key_arn              = module.kms.key_arn
-  at_max_minutes           = 5
+  at_max_minutes           = var.ecs_at_max_minutes
   firehose_destination_arn = var.observability_firehose_arn
   alarm_email_addresses    = var.oncall_emails
   tags                     = local.tags

@@ -11,7 +11,6 @@ variable "region" {
 variable "environment" {
   description = "Environment name, used in resource names."
   type        = string
-  default     = "prod"
   validation {
     condition     = contains(["prod", "staging", "dev"], var.environment)
     error_message = "environment must be prod, staging or dev."
@@ -111,14 +110,19 @@ variable "ecs_services" {
     max     = number
     desired = number
   }))
-  default = {
-    pagos-svc          = { min = 3, max = 24, desired = 4 }
-    recargas-svc       = { min = 2, max = 16, desired = 3 }
-    onboarding-svc     = { min = 2, max = 8, desired = 2 }
-    kyc-svc            = { min = 2, max = 10, desired = 2 }
-    ledger-svc         = { min = 3, max = 12, desired = 3 }
-    notificaciones-svc = { min = 2, max = 10, desired = 2 }
-    auth-svc           = { min = 3, max = 20, desired = 4 }
-    api-gateway-svc    = { min = 3, max = 24, desired = 4 }
-  }
+}
+
+variable "aurora_instance_class" {
+  description = "Instance class of the Aurora instances."
+  type        = string
+}
+
+variable "aurora_backup_retention_days" {
+  description = "Aurora automated backup retention (days)."
+  type        = number
+}
+
+variable "ecs_at_max_minutes" {
+  description = "Minutes at the maximum before the at-max alarm fires."
+  type        = number
 }
