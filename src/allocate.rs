@@ -230,14 +230,15 @@ impl TransactionCost {
 }
 
 /// An allocated pool: its breakdown line, whether it is direct, and its split
-/// over the positions of [`Allocation::scope`].
+/// over the positions of its scope.
 #[derive(Debug, Clone)]
 struct AllocatedPool {
     line: u32,
     unit_key: u16,
     split: Split,
-    /// The transactions in scope with units, by index, ascending (split positions).
-    scope: Vec<u32>,
+    /// Its scope in [`Allocation::scopes`]: the transactions in scope with units,
+    /// by index, ascending (the split's positions).
+    scope: u32,
 }
 
 /// One row of `flow_costs`.
@@ -287,6 +288,8 @@ pub struct Allocation {
     pub costs: Vec<TransactionCost>,
     /// Allocated pools, grouped by unit key, to recompute breakdowns.
     allocated: Vec<AllocatedPool>,
+    /// The distinct scopes of the allocated pools.
+    scopes: Vec<Vec<u32>>,
     by_unit_key: HashMap<u16, Vec<u32>>,
     /// The breakdown lines: (product code, rule), sorted.
     pub lines: Vec<(String, RuleRef)>,
@@ -306,13 +309,10 @@ pub fn allocate(
     transactions: &[Transaction],
     pricing: &Pricing,
 ) -> Result<Allocation> {
-    // Which transactions bring units to each unit key.
-    let mut by_key: HashMap<u16, Vec<(u32, u64)>> = HashMap::new();
-    for (i, t) in transactions.iter().enumerate() {
-        for &(key, units) in &t.units {
-            by_key.entry(key).or_default().push((i as u32, units));
-        }
-    }
+    // Scopes (the transactions with units for a key, of a flow and type), built
+    // once and shared by the pools that have the same one.
+    let mut scope_ids: HashMap<(u16, Option<&str>, Option<TransactionType>), u32> = HashMap::new();
+    let mut scopes: Vec<Vec<u32>> = Vec::new();
     // Ties in a split go to the smaller transaction id: compare ranks, not strings.
     let id_rank = id_ranks(transactions);
     // (type, flow) groups, numbered once per transaction.
@@ -366,19 +366,25 @@ pub fn allocate(
                 continue;
             }
         };
-        let (scope, in_scope): (Vec<u32>, Vec<(u32, u64)>) = by_key
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|(i, _)| {
-                in_pool_scope(
-                    pool.flow.as_deref(),
-                    pool.transaction_type,
-                    &transactions[*i as usize],
-                )
-            })
-            .map(|&(i, u)| (i, (id_rank[i as usize], u)))
-            .unzip();
+        let scope_id = *scope_ids
+            .entry((key, pool.flow.as_deref(), pool.transaction_type))
+            .or_insert_with(|| {
+                scopes.push(
+                    (0..transactions.len() as u32)
+                        .filter(|&i| {
+                            let t = &transactions[i as usize];
+                            t.units_for(key) > 0
+                                && in_pool_scope(pool.flow.as_deref(), pool.transaction_type, t)
+                        })
+                        .collect(),
+                );
+                scopes.len() as u32 - 1
+            });
+        let scope = &scopes[scope_id as usize];
+        let in_scope: Vec<(u32, u64)> = scope
+            .iter()
+            .map(|&i| (id_rank[i as usize], transactions[i as usize].units_for(key)))
+            .collect();
         if in_scope.is_empty() {
             unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
             continue;
@@ -409,7 +415,7 @@ pub fn allocate(
             line,
             unit_key: key,
             split,
-            scope,
+            scope: scope_id,
         });
     }
     let mut by_unit_key: HashMap<u16, Vec<u32>> = HashMap::new();
@@ -487,6 +493,7 @@ pub fn allocate(
     Ok(Allocation {
         costs,
         allocated: allocated_pools,
+        scopes,
         by_unit_key,
         lines,
         flow_costs,
@@ -537,7 +544,8 @@ impl Allocation {
             .allocated
             .iter()
             .map(|p| {
-                let scope = p.scope.partition_point(|&i| (i as usize) < range.start);
+                let scope =
+                    self.scopes[p.scope as usize].partition_point(|&i| (i as usize) < range.start);
                 (
                     scope,
                     p.split.bonus.partition_point(|&pos| (pos as usize) < scope),
@@ -551,7 +559,7 @@ impl Allocation {
                 for &p in self.by_unit_key.get(&key).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
                     let (scope, bonus) = &mut cursors[p as usize];
-                    if pool.scope.get(*scope) != Some(&(index as u32)) {
+                    if self.scopes[pool.scope as usize].get(*scope) != Some(&(index as u32)) {
                         continue; // out of this pool's scope
                     }
                     let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));

@@ -376,7 +376,12 @@ impl LogReader<'_> {
             ..
         } = acc;
         // Shard by shard, so each shard's map is freed as its transactions are made.
-        let mut transactions: Vec<Transaction> = Vec::new();
+        let count = shards
+            .0
+            .iter()
+            .map(|s| s.lock().map_or(0, |m| m.len()))
+            .sum();
+        let mut transactions: Vec<Transaction> = Vec::with_capacity(count); // no doubling copies
         for shard in shards.0 {
             let map = shard
                 .into_inner()
