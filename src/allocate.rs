@@ -312,7 +312,30 @@ pub fn allocate(
     // Scopes (the transactions with units for a key, of a flow and type), built
     // once and shared by the pools that have the same one.
     let mut scope_ids: HashMap<(u16, Option<&str>, Option<TransactionType>), u32> = HashMap::new();
-    let mut scopes: Vec<Vec<u32>> = Vec::new();
+    for pool in pools {
+        if let Ok(key) = pool.unit_key {
+            let next = scope_ids.len() as u32;
+            scope_ids
+                .entry((key, pool.flow.as_deref(), pool.transaction_type))
+                .or_insert(next);
+        }
+    }
+    let mut scopes_of_key: HashMap<u16, Vec<(u32, Option<&str>, Option<TransactionType>)>> =
+        HashMap::new();
+    for (&(key, flow, ty), &id) in &scope_ids {
+        scopes_of_key.entry(key).or_default().push((id, flow, ty));
+    }
+    // One pass over the transactions fills every scope, in index order.
+    let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
+    for (i, t) in transactions.iter().enumerate() {
+        for &(key, _) in &t.units {
+            for &(id, flow, ty) in scopes_of_key.get(&key).into_iter().flatten() {
+                if in_pool_scope(flow, ty, t) {
+                    scopes[id as usize].push(i as u32);
+                }
+            }
+        }
+    }
     // Ties in a split go to the smaller transaction id: compare ranks, not strings.
     let id_rank = id_ranks(transactions);
     // (type, flow) groups, numbered once per transaction.
@@ -366,20 +389,7 @@ pub fn allocate(
                 continue;
             }
         };
-        let scope_id = *scope_ids
-            .entry((key, pool.flow.as_deref(), pool.transaction_type))
-            .or_insert_with(|| {
-                scopes.push(
-                    (0..transactions.len() as u32)
-                        .filter(|&i| {
-                            let t = &transactions[i as usize];
-                            t.units_for(key) > 0
-                                && in_pool_scope(pool.flow.as_deref(), pool.transaction_type, t)
-                        })
-                        .collect(),
-                );
-                scopes.len() as u32 - 1
-            });
+        let scope_id = scope_ids[&(key, pool.flow.as_deref(), pool.transaction_type)];
         let scope = &scopes[scope_id as usize];
         let in_scope: Vec<(u32, u64)> = scope
             .iter()
