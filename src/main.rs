@@ -286,9 +286,6 @@ impl TerminalProgress {
 impl costjob::Progress for TerminalProgress {
     fn start(&self, stage: &str, total: u64) {
         if let Some(bar) = &self.bar {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(total);
-            bar.set_position(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "{msg:>6} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -297,6 +294,10 @@ impl costjob::Progress for TerminalProgress {
                 .progress_chars("=> "),
             );
             bar.set_message(stage.to_string());
+            bar.set_length(total);
+            bar.set_position(0);
+            // Drawn only now, with its style set.
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
     }
     fn advance(&self, n: u64) {
