@@ -374,7 +374,18 @@ pub fn allocate(
     let mut flow_acc: HashMap<(u32, u32, bool), (u128, Money)> = HashMap::new();
     let mut unallocated = Vec::new();
     let mut allocated_pools = Vec::new();
-    for pool in pools {
+    // Pools grouped by scope, so each scope's (rank, units) list is built once and
+    // shared by its pools (same scope, same key, same units). Order changes no
+    // result: every output is a sum or is sorted.
+    let scope_of = |p: &Pool| {
+        p.unit_key
+            .ok()
+            .map(|key| scope_ids[&(key, p.flow.as_deref(), p.transaction_type)])
+    };
+    let mut order: Vec<&Pool> = pools.iter().collect();
+    order.sort_by_key(|p| scope_of(p));
+    let mut current: Option<(u32, Vec<(u32, u64)>)> = None;
+    for pool in order {
         money::check_decimal_18(pool.cost, || {
             format!(
                 "pool {} {}",
@@ -389,22 +400,26 @@ pub fn allocate(
                 continue;
             }
         };
-        let scope_id = scope_ids[&(key, pool.flow.as_deref(), pool.transaction_type)];
+        let scope_id = scope_of(pool).expect("allocatable pools have a scope");
         let scope = &scopes[scope_id as usize];
-        let in_scope: Vec<(u32, u64)> = scope
-            .iter()
-            .map(|&i| (id_rank[i as usize], transactions[i as usize].units_for(key)))
-            .collect();
+        if current.as_ref().is_none_or(|(id, _)| *id != scope_id) {
+            let units = scope
+                .iter()
+                .map(|&i| (id_rank[i as usize], transactions[i as usize].units_for(key)))
+                .collect();
+            current = Some((scope_id, units));
+        }
+        let in_scope = &current.as_ref().expect("just set").1;
         if in_scope.is_empty() {
             unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
             continue;
         }
-        let split = Split::new(pool.cost, &in_scope);
+        let split = Split::new(pool.cost, in_scope);
         let direct = pool.is_direct();
         let line = line_of(pool);
         let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
         let shares = split.shares(in_scope.iter().map(|(_, u)| *u));
-        for ((&i, &(_, u)), share) in scope.iter().zip(&in_scope).zip(shares) {
+        for ((&i, &(_, u)), share) in scope.iter().zip(in_scope).zip(shares) {
             let c = &mut costs[i as usize];
             c.total += share;
             if direct {
