@@ -300,6 +300,9 @@ pub struct Allocation {
     pub totals: Totals,
 }
 
+/// A scope: the transactions with units for a key, of a flow (if tagged) and type (if tagged).
+type ScopeKey<'a> = (u16, Option<&'a str>, Option<TransactionType>);
+
 /// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
 /// checks that `cur_total = allocated + unallocated + excluded` exactly.
 pub fn allocate(
@@ -311,7 +314,7 @@ pub fn allocate(
 ) -> Result<Allocation> {
     // Scopes (the transactions with units for a key, of a flow and type), built
     // once and shared by the pools that have the same one.
-    let mut scope_ids: HashMap<(u16, Option<&str>, Option<TransactionType>), u32> = HashMap::new();
+    let mut scope_ids: HashMap<ScopeKey<'_>, u32> = HashMap::new();
     for pool in pools {
         if let Ok(key) = pool.unit_key {
             let next = scope_ids.len() as u32;
@@ -320,16 +323,15 @@ pub fn allocate(
                 .or_insert(next);
         }
     }
-    let mut scopes_of_key: HashMap<u16, Vec<(u32, Option<&str>, Option<TransactionType>)>> =
-        HashMap::new();
-    for (&(key, flow, ty), &id) in &scope_ids {
-        scopes_of_key.entry(key).or_default().push((id, flow, ty));
+    let mut scopes_of_key: HashMap<u16, Vec<(u32, ScopeKey<'_>)>> = HashMap::new();
+    for (&scope, &id) in &scope_ids {
+        scopes_of_key.entry(scope.0).or_default().push((id, scope));
     }
     // One pass over the transactions fills every scope, in index order.
     let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
     for (i, t) in transactions.iter().enumerate() {
         for &(key, _) in &t.units {
-            for &(id, flow, ty) in scopes_of_key.get(&key).into_iter().flatten() {
+            for &(id, (_, flow, ty)) in scopes_of_key.get(&key).into_iter().flatten() {
                 if in_pool_scope(flow, ty, t) {
                     scopes[id as usize].push(i as u32);
                 }

@@ -116,12 +116,11 @@ pub fn format_usd_rounded(value: Money, places: u32) -> String {
         let q = v / step;
         let r = v % step;
         let half = step / 2;
-        let q = if r.abs() > half || (r.abs() == half && q % 2 != 0) {
+        if r.abs() > half || (r.abs() == half && q % 2 != 0) {
             q + r.signum()
         } else {
             q
-        };
-        q
+        }
     });
     match rounded {
         Some(q) => {

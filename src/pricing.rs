@@ -391,14 +391,6 @@ impl UnitKeys {
     pub fn counter_name(&self, counter: u16) -> &str {
         &self.counters[counter as usize]
     }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -250,7 +250,7 @@ impl DayReader<'_> {
             "line_item_operation",
             "line_item_line_item_type",
         ]
-        .map(|c| text(c));
+        .map(text);
         let (product, usage_type, operation, line_type) =
             (product?, usage_type?, operation?, line_type?);
         let arn = text("reservation_reservation_a_r_n")?;
