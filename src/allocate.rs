@@ -342,15 +342,16 @@ pub fn allocate(
     let id_rank = id_ranks(transactions);
     // (type, flow) groups, numbered once per transaction.
     let mut group_ids: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut groups: Vec<(&str, &str)> = Vec::new();
     let mut group_counts: Vec<u64> = Vec::new();
     let group_of: Vec<u32> = transactions
         .iter()
         .map(|t| {
             let next = group_ids.len() as u32;
-            let id = *group_ids
-                .entry((t.type_name(), t.flow.as_str()))
-                .or_insert(next);
+            let group = (t.type_name(), t.flow.as_str());
+            let id = *group_ids.entry(group).or_insert(next);
             if id == next {
+                groups.push(group);
                 group_counts.push(0);
             }
             group_counts[id as usize] += 1;
@@ -450,13 +451,6 @@ pub fn allocate(
         by_unit_key.entry(pool.unit_key).or_default().push(p as u32);
     }
 
-    let groups: Vec<(&str, &str)> = {
-        let mut g = vec![("", ""); group_ids.len()];
-        for (k, id) in &group_ids {
-            g[*id as usize] = *k;
-        }
-        g
-    };
     let mut flow_costs: Vec<FlowCost> = flow_acc
         .into_iter()
         .map(|((group, line, direct), (driver_units, cost))| {

@@ -30,9 +30,10 @@ pub const MALFORMED_SAMPLES: usize = 20;
 /// Where every line went. `lines` is the sum of the per-line buckets
 /// (`events` .. `bad_timestamp`); `control_messages`, `type_conflicts` and
 /// the file counts are not lines.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LogCounters {
     pub files: u64,
+    #[serde(skip)]
     pub bytes: u64,
     pub lines: u64,
     /// Events of the day with a transaction: the ones allocation uses.
