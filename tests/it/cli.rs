@@ -1,26 +1,9 @@
 //! The real binary on the demo day and on broken inputs: outputs, exit codes,
 //! atomic re-runs, environment overrides, `report`, `check` and `sample`.
 
-use std::path::Path;
-
 use costjob::sink::parquet::BatchExt;
 
 use crate::helpers::*;
-
-fn run_demo(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let config = repo().join("examples/costjob.toml");
-    let mut args = vec![
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--date",
-        DEMO_DATE,
-        "--output",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    costjob(out.parent().unwrap(), &args, env)
-}
 
 #[test]
 fn demo_day_writes_every_table_and_conserves_money() {
@@ -385,14 +368,7 @@ fn a_cur_file_without_a_required_column_is_an_input_error() {
         ),
     ])
     .unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&file, &batch);
     let logs = tmp.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     write_config(tmp.path(), &cur, &logs, "jsonl", "");

@@ -82,20 +82,7 @@ fn arrow_cell(column: &arrow_array::ArrayRef, i: usize) -> String {
 fn demo_day_matches_the_golden_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let config = repo().join("examples/costjob.toml");
-    let o = costjob(
-        tmp.path(),
-        &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--date",
-            DEMO_DATE,
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = run_demo(&out, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     for name in [
         "flow_summary",

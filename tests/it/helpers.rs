@@ -81,3 +81,31 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 pub fn table(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch {
     read_partition(out, name, date(day)).unwrap()
 }
+
+/// Runs the demo day (`examples/costjob.toml`) into `out`, from `out`'s parent directory.
+pub fn run_demo(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let config = repo().join("examples/costjob.toml");
+    let mut args = vec![
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--date",
+        DEMO_DATE,
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    costjob(out.parent().unwrap(), &args, env)
+}
+
+/// Writes `batch` as one Parquet file at `path`.
+pub fn write_parquet(path: &Path, batch: &arrow_array::RecordBatch) {
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}

@@ -176,14 +176,7 @@ fn step5_as_parquet(dir: &Path) -> PathBuf {
         .collect();
     let batch = RecordBatch::try_from_iter(arrays).unwrap();
     let path = dir.join("step5.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&path, &batch);
     path
 }
 
@@ -272,14 +265,7 @@ fn split_cost_allocation_sample_has_no_usable_dates() {
         .collect();
     let batch = RecordBatch::try_from_iter(arrays).unwrap();
     let path = tmp.path().join("split.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&path, &batch);
     let err = cur::read_day(
         &path,
         date("2024-08-21"),
@@ -375,14 +361,7 @@ fn cur_2_0_tags_come_from_the_resource_tags_map() {
     ])
     .unwrap();
     let path = tmp.path().join("cur2.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&path).unwrap(),
-        batch.schema(),
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&path, &batch);
     let (d, _) = cur::read_day(
         &path,
         date("2026-11-23"),
