@@ -1,5 +1,5 @@
 //! The library's one error type; each variant carries what the user needs to fix it,
-//! and maps to an exit code of SPEC 6 (2 config, 3 input, 4 conservation, 1 other).
+//! and maps to an exit code of SPEC 6 (2 config, 3 input, 4 conservation, 5 held, 1 other).
 
 use std::path::PathBuf;
 
@@ -33,12 +33,20 @@ pub enum Error {
     #[error("{context}: {value} (1e-10 USD) does not fit DECIMAL(18,10)")]
     MoneyOverflow { context: String, value: i128 },
 
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed (the OS error is the source: printed once, in the chain).
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    /// Another run holds the day (SPEC 5.1): nothing was written.
+    #[error("{date} is being published by run {holder:?} (lock {lock}); try again when it is done")]
+    Held {
+        date: chrono::NaiveDate,
+        holder: String,
+        lock: PathBuf,
     },
 
     /// Parquet or Arrow failed while writing or reading outputs.
@@ -53,6 +61,7 @@ impl Error {
             Error::Config(_) => 2,
             Error::Input { .. } => 3,
             Error::Conservation { .. } => 4,
+            Error::Held { .. } => 5,
             Error::MoneyOverflow { .. } | Error::Io { .. } | Error::Parquet { .. } => 1,
         }
     }

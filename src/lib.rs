@@ -19,6 +19,7 @@ pub mod run;
 pub mod sample;
 pub mod sink;
 pub mod source;
+pub mod storage;
 
 pub use error::{Error, Result};
 

@@ -1,6 +1,6 @@
 //! The `costjob` binary: clap definitions, logging set-up, one validated plan per
 //! command, then the library; errors are printed as a chain and mapped to the
-//! exit codes of SPEC 6 (0 done, 1 unexpected, 2 usage/config, 3 input, 4 conservation).
+//! exit codes of SPEC 6 (0 done, 1 unexpected, 2 usage/config, 3 input, 4 conservation, 5 held by another run).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -123,6 +123,9 @@ fn parse_day(value: &str) -> Result<NaiveDate, String> {
 }
 
 fn main() -> ExitCode {
+    // Test builds only: `FAILPOINTS=publish::journaled=return` crashes the run there.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     let interactive = std::io::stderr().is_terminal();
     init_logging(interactive);
@@ -209,6 +212,15 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
         }
         Command::Check(args) => {
             let plan = load_plan(&args, &Overrides::default())?;
+            let findings = costjob::sink::publish::inspect(&plan.output)?;
+            if !findings.is_empty() {
+                anyhow::bail!(
+                    "output {}: {} problem(s):\n  {}",
+                    plan.output.display(),
+                    findings.len(),
+                    findings.join("\n  ")
+                );
+            }
             let rules: usize = plan.pricing.models().iter().map(|m| m.rules.len()).sum();
             println!(
                 "{}: ok ({} flows, {} pricing files, {} rules, pricing sha256 {})",

@@ -11,7 +11,7 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::RunPlan;
-use crate::sink::{parquet, tables};
+use crate::sink::{parquet, publish, tables};
 use crate::source::cur;
 use crate::source::logs::{LogCounters, LogReader, Sample};
 use crate::{Error, Progress, Result};
@@ -61,6 +61,19 @@ pub fn run_day(
     progress: &dyn Progress,
 ) -> Result<DayOutcome> {
     let started_at = Utc::now();
+    // One writer per (root, day), from the first write to the last; an
+    // interrupted publish of this day (or of another, if free) is repaired first.
+    let lock = publish::lock_day(&plan.output, date, run_id)?;
+    crate::sink::publish::crash_point!("run::locked");
+    let recovery = publish::recover(&plan.output, date, &lock)?;
+    if recovery != publish::Recovery::default() {
+        info!(stage = "recover", %date, rolled_forward = recovery.rolled_forward.as_deref().unwrap_or(""), rolled_back = recovery.rolled_back.as_deref().unwrap_or(""),
+            debris_removed = recovery.debris_removed, "repaired an interrupted publish of this day");
+    }
+    for (other, r) in publish::recover_others(&plan.output, date, run_id)? {
+        info!(stage = "recover", date = %other, rolled_forward = r.rolled_forward.as_deref().unwrap_or(""), rolled_back = r.rolled_back.as_deref().unwrap_or(""),
+            debris_removed = r.debris_removed, "repaired an interrupted publish of another day");
+    }
     let clock = Instant::now();
     let (day, scan) = cur::read_day(
         &plan.cur_path,
@@ -129,8 +142,17 @@ pub fn run_day(
         &plan.pricing,
         &info_row,
     )?;
-    let files_written = parquet::publish(&plan.output, date, run_id, batches)?;
-    let mut outcome = DayOutcome {
+    let report_path =
+        publish::partition_dir(&plan.output, publish::RUN_REPORTS, date).join("report.json");
+    let mut files_written: Vec<PathBuf> = batches
+        .iter()
+        .flat_map(|(table, parts)| {
+            let dir = publish::partition_dir(&plan.output, table, date);
+            (0..parts.len()).map(move |i| dir.join(parquet::part_name(i)))
+        })
+        .collect();
+    files_written.push(report_path.clone());
+    let outcome = DayOutcome {
         date,
         run_id: run_id.to_string(),
         cost_basis: plan.cost_basis.as_str(),
@@ -141,18 +163,22 @@ pub fn run_day(
         malformed_samples: logs.malformed,
         corrupt_files: logs.corrupt,
         files_written,
-        report_path: parquet::partition_dir(&plan.output, "_run_reports", date).join("report.json"),
+        report_path,
     };
-    write_report(&outcome)?;
-    outcome.files_written.push(outcome.report_path.clone());
+    publish::publish_local(
+        &plan.output,
+        date,
+        run_id,
+        batches,
+        &report_json(&outcome),
+        &lock,
+    )?;
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
 }
 
-fn write_report(outcome: &DayOutcome) -> Result<()> {
-    let path = &outcome.report_path;
-    let dir = path.parent().expect("report has a directory");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+/// The run report (`_run_reports/dt=D/report.json`), published with the tables.
+fn report_json(outcome: &DayOutcome) -> Vec<u8> {
     let t = &outcome.totals;
     let money = crate::money::format_usd;
     let body = serde_json::json!({
@@ -165,11 +191,5 @@ fn write_report(outcome: &DayOutcome) -> Result<()> {
         "cur_rows": t.cur_rows,
         "cur_final": t.cur_final,
     });
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&body).expect("serializable"),
-    )
-    .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    serde_json::to_vec_pretty(&body).expect("serializable")
 }

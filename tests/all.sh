@@ -18,7 +18,7 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 step "cargo test (target dir $CARGO_TARGET_DIR)"
 command -v cargo >/dev/null || die "cargo is not installed"
 log=$(mktemp)
-cargo test --locked 2>&1 | tee "$log"
+cargo test --locked --features failpoints 2>&1 | tee "$log"
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 
 step "sql: parse in the Athena/Trino dialect, run the views on the demo day"

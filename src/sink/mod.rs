@@ -1,4 +1,5 @@
 //! Sinks: the stages that shape and write outputs.
 
 pub mod parquet;
+pub mod publish;
 pub mod tables;

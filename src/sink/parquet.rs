@@ -1,7 +1,6 @@
 //! Parquet sink (SPEC 5): builds the five tables as Arrow batches (money as
 //! DECIMAL(18,10)), writes them ZSTD-compressed under `<table>/dt=YYYY-MM-DD/`,
-//! and publishes a day atomically: every table is written aside first, then each
-//! `dt=` directory is swapped in by rename. Also reads a day back for `report`.
+//! (`sink::publish` decides where). Also reads a day back for `report`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,11 +31,6 @@ pub const TABLES: [&str; 5] = [
     "unallocated",
     "reconciliation",
 ];
-
-/// The file name of a table's `index`-th part in a partition.
-fn part_name(index: usize) -> String {
-    format!("part-{index:05}.parquet")
-}
 
 /// A table under construction: named, typed columns of equal length.
 #[derive(Default)]
@@ -165,57 +159,23 @@ impl Table {
     }
 }
 
-/// Where a table's partition for `date` lives.
-pub fn partition_dir(root: &Path, table: &str, date: NaiveDate) -> PathBuf {
-    root.join(table).join(format!("dt={date}"))
-}
-
-/// Writes the tables aside, then swaps each day partition in. Returns the files written.
-pub fn publish(
-    root: &Path,
-    date: NaiveDate,
-    run_id: &str,
-    tables: Vec<(&str, super::tables::Parts<'_>)>,
-) -> Result<Vec<PathBuf>> {
-    use rayon::prelude::*;
-    let mut staged = Vec::new();
-    let mut jobs = Vec::new();
-    for (table, parts) in tables {
-        let staging = root
-            .join(table)
-            .join(format!(".dt={date}.staging-{run_id}"));
-        std::fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-        let names: Vec<String> = (0..parts.len()).map(part_name).collect();
-        for (name, batches) in names.iter().zip(parts) {
-            jobs.push((staging.join(name), batches));
-        }
-        staged.push((staging, partition_dir(root, table, date), names));
-    }
-    jobs.into_par_iter()
-        .map(|(path, batches)| write_file(&path, batches))
-        .collect::<Result<Vec<()>>>()?;
-    let mut written = Vec::new();
-    for (staging, final_dir, names) in staged {
-        let replaced = final_dir.with_file_name(format!(".dt={date}.replaced-{run_id}"));
-        if final_dir.exists() {
-            std::fs::rename(&final_dir, &replaced).map_err(|e| Error::io(&final_dir, e))?;
-        }
-        std::fs::rename(&staging, &final_dir).map_err(|e| Error::io(&staging, e))?;
-        if replaced.exists() {
-            std::fs::remove_dir_all(&replaced).map_err(|e| Error::io(&replaced, e))?;
-        }
-        written.extend(names.iter().map(|n| final_dir.join(n)));
-    }
-    Ok(written)
+/// The file name of a table's `index`-th part in a partition.
+pub fn part_name(index: usize) -> String {
+    format!("part-{index:05}.parquet")
 }
 
 /// Writes `batches` (at least one; all of one schema) as one Parquet file.
-fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()> {
+pub fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()> {
     let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!("parquet::write", |_| Err(Error::io(
+        path,
+        std::io::Error::from(std::io::ErrorKind::StorageFull)
+    )));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
@@ -231,13 +191,13 @@ fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()
     for batch in batches {
         writer.write(&batch?).map_err(parquet_err)?;
     }
-    writer.close().map_err(parquet_err)?;
-    Ok(())
+    let file = writer.into_inner().map_err(parquet_err)?;
+    file.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// Reads a table's partition for `date` back as one batch (for `report` and tests).
 pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
-    let dir = partition_dir(root, table, date);
+    let dir = super::publish::partition_dir(root, table, date);
     let files =
         crate::source::files::list(&dir, |p| p.extension().is_some_and(|e| e == "parquet"))?;
     let mut batches = Vec::new();

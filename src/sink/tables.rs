@@ -34,6 +34,7 @@ fn transactions_batch(
     allocation: &Allocation,
     pricing: &Pricing,
     cost_basis: &str,
+    run_id: &str,
 ) -> Result<RecordBatch> {
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
@@ -66,6 +67,7 @@ fn transactions_batch(
             "cost_usd",
             breakdown,
         )?
+        .text("run_id", rows.iter().map(|_| Some(run_id)))
         .into_batch())
 }
 
@@ -82,6 +84,7 @@ pub fn build<'a>(
     let rule_id = |r| pricing.rule(r).id.as_str();
     let n = transactions.len();
     let cost_basis = run.cost_basis;
+    let run_id = run.run_id;
     // One file per core, each a contiguous run of batches, so encoding runs in parallel.
     let chunks = n.div_ceil(TRANSACTIONS_PER_BATCH).max(1);
     let files = rayon::current_num_threads().clamp(1, chunks);
@@ -91,7 +94,7 @@ pub fn build<'a>(
                 move |chunk| {
                     let range =
                         chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
-                    transactions_batch(range, transactions, allocation, pricing, cost_basis)
+                    transactions_batch(range, transactions, allocation, pricing, cost_basis, run_id)
                 },
             ));
             part
@@ -128,7 +131,8 @@ pub fn build<'a>(
             "unit_cost_usd",
             fc.iter()
                 .map(|r| Some(allocate::divide_half_even(r.cost, r.transactions as i128))),
-        )?;
+        )?
+        .text("run_id", fc.iter().map(|_| Some(run_id)));
 
     let fs = &allocation.flow_summary;
     let flow_summary = Table::default()
@@ -143,7 +147,8 @@ pub fn build<'a>(
         .money("p50_usd", fs.iter().map(|r| Some(r.p50)))?
         .money("p95_usd", fs.iter().map(|r| Some(r.p95)))?
         .money("p99_usd", fs.iter().map(|r| Some(r.p99)))?
-        .money("max_usd", fs.iter().map(|r| Some(r.max)))?;
+        .money("max_usd", fs.iter().map(|r| Some(r.max)))?
+        .text("run_id", fs.iter().map(|_| Some(run_id)));
 
     let un = allocate::by_reason(&allocation.unallocated);
     let unallocated = Table::default()
@@ -166,7 +171,8 @@ pub fn build<'a>(
             "tag_service",
             un.iter().map(|(p, _)| p.key.tag_service.as_deref()),
         )
-        .money("cost_usd", un.iter().map(|(p, _)| Some(p.cost)))?;
+        .money("cost_usd", un.iter().map(|(p, _)| Some(p.cost)))?
+        .text("run_id", un.iter().map(|_| Some(run_id)));
 
     let t = &allocation.totals;
     let c = counters;

@@ -8,50 +8,88 @@ use crate::{Error, Result};
 /// The files under `path` accepted by `keep`, sorted by path. Hidden files and
 /// directories (`.` or `_` prefix, as Hive writers leave them) are skipped.
 pub fn list(path: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    let (files, _) = walk(path)?;
+    Ok(files
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| keep(p))
+        .collect())
+}
+
+/// The regular files under `path` with their sizes, sorted, each file once even
+/// when two paths (symlinks, aliases) reach it; and the names not read: hidden
+/// (`.`/`_` prefix) entries and objects that are not regular files (FIFOs,
+/// sockets, devices). A dangling symlink is an error naming it.
+pub fn list_with_skipped(path: &Path) -> Result<Walk> {
+    walk(path)
+}
+
+/// What a walk found: regular files with their sizes, and the names not read.
+pub type Walk = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
+
+fn walk(path: &Path) -> Result<Walk> {
+    use std::os::unix::fs::MetadataExt;
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let text = path.to_string_lossy();
-    if text.contains('*') || text.contains('?') {
+    let roots: Vec<PathBuf> = if text.contains('*') || text.contains('?') {
         let dir = path.parent().unwrap_or(Path::new("."));
         let pattern = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let mut files: Vec<PathBuf> = read_dir(dir)?
+        read_dir(dir)?
             .into_iter()
             .filter(|p| {
-                p.is_file()
-                    && p.file_name()
-                        .is_some_and(|n| wildcard_match(&pattern, &n.to_string_lossy()))
+                p.file_name()
+                    .is_some_and(|n| wildcard_match(&pattern, &n.to_string_lossy()))
             })
-            .collect();
-        files.sort();
-        return Ok(files);
-    }
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    if !path.is_dir() {
-        return Err(Error::input(path, "no such file or directory"));
-    }
-    let mut files = Vec::new();
-    let mut pending = vec![path.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in read_dir(&dir)? {
-            let hidden = entry.file_name().is_some_and(|n| {
+            .collect()
+    } else {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(Error::input(path, "no such file or directory"));
+        }
+        vec![path.to_path_buf()]
+    };
+    let mut pending: Vec<(PathBuf, bool)> = roots.into_iter().rev().map(|r| (r, true)).collect();
+    while let Some((entry, is_root)) = pending.pop() {
+        let hidden = !is_root
+            && entry.file_name().is_some_and(|n| {
                 let n = n.to_string_lossy();
                 n.starts_with('.') || n.starts_with('_')
             });
-            if hidden {
-                continue;
+        if hidden {
+            skipped.push(entry);
+            continue;
+        }
+        let meta = match std::fs::metadata(&entry) {
+            Ok(meta) => meta,
+            Err(e) if std::fs::symlink_metadata(&entry).is_ok() => {
+                return Err(Error::input(
+                    &entry,
+                    format!("a symbolic link whose target cannot be read: {e}"),
+                ));
             }
-            if entry.is_dir() {
-                pending.push(entry);
-            } else if keep(&entry) {
-                files.push(entry);
-            }
+            Err(e) => return Err(Error::io(&entry, e)),
+        };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue; // the same file or directory reached by another path
+        }
+        if meta.is_dir() {
+            let mut children = read_dir(&entry)?;
+            children.sort();
+            children.reverse();
+            pending.extend(children.into_iter().map(|c| (c, false)));
+        } else if meta.is_file() {
+            files.push((entry, meta.len()));
+        } else {
+            skipped.push(entry);
         }
     }
     files.sort();
-    Ok(files)
+    skipped.sort();
+    Ok((files, skipped))
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -7,4 +7,6 @@ mod config;
 mod golden;
 mod helpers;
 mod logs;
+#[cfg(feature = "failpoints")]
+mod publish;
 mod real_cur;

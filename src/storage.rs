@@ -1,0 +1,481 @@
+//! Storage addressed by URL (SPEC 2.6): every input and output path is a local
+//! path or an `s3://bucket/prefix` URL, resolved once into a [`Location`]; the
+//! [`Store`] lists and streams objects the same way for both, so the sources
+//! see a plain `Read` whatever the bytes come from. The AWS SDK (async) lives
+//! here and nowhere in the pure stages: one tokio runtime, one S3 client, built
+//! on first use from the SDK's default credential chain (`AWS_ENDPOINT_URL`
+//! points it at a local stand-in in tests).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{Datelike, NaiveDate};
+
+use crate::{Error, Result};
+
+/// A place: a local path or an S3 prefix/key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Location {
+    Local(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl Location {
+    /// `s3://bucket/prefix` or a local path (relative paths taken from `base`).
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("an empty path".into());
+        }
+        match text.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+                let valid = (3..=63).contains(&bucket.len())
+                    && bucket.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                    });
+                if !valid {
+                    return Err(format!("{text:?}: {bucket:?} is not an S3 bucket name"));
+                }
+                Ok(Self::S3 {
+                    bucket: bucket.to_string(),
+                    key: key.trim_end_matches('/').to_string(),
+                })
+            }
+            None if text.contains("://") => Err(format!(
+                "{text:?}: only local paths and s3:// URLs are supported"
+            )),
+            None => Ok(Self::Local(PathBuf::from(text))),
+        }
+    }
+
+    /// The location with `{date}`, `{yyyy}`, `{mm}` and `{dd}` filled in for `date`.
+    pub fn for_date(&self, date: NaiveDate) -> Self {
+        let fill = |s: &str| {
+            s.replace("{date}", &date.to_string())
+                .replace("{yyyy}", &format!("{:04}", date.year()))
+                .replace("{mm}", &format!("{:02}", date.month()))
+                .replace("{dd}", &format!("{:02}", date.day()))
+        };
+        match self {
+            Self::Local(p) => Self::Local(PathBuf::from(fill(&p.to_string_lossy()))),
+            Self::S3 { bucket, key } => Self::S3 {
+                bucket: bucket.clone(),
+                key: fill(key),
+            },
+        }
+    }
+
+    /// Whether the location names a day by a placeholder.
+    pub fn has_placeholders(&self) -> bool {
+        let text = self.to_string();
+        ["{date}", "{yyyy}", "{mm}", "{dd}"]
+            .iter()
+            .any(|p| text.contains(p))
+    }
+
+    /// A child: `root/a/b`.
+    pub fn join(&self, part: &str) -> Self {
+        match self {
+            Self::Local(p) => Self::Local(p.join(part)),
+            Self::S3 { bucket, key } => Self::S3 {
+                bucket: bucket.clone(),
+                key: if key.is_empty() {
+                    part.to_string()
+                } else {
+                    format!("{key}/{part}")
+                },
+            },
+        }
+    }
+
+    /// The local path, if local.
+    pub fn local(&self) -> Option<&Path> {
+        match self {
+            Self::Local(p) => Some(p),
+            Self::S3 { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Self::Local(p) => write!(f, "{}", p.display()),
+            Self::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// One listed object or file: where it is and how large.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Object {
+    pub location: Location,
+    pub size: u64,
+}
+
+impl Object {
+    /// How the object is named in errors and reports (`s3://...` or a path).
+    pub fn name(&self) -> PathBuf {
+        PathBuf::from(self.location.to_string())
+    }
+}
+
+/// How S3 reads are retried.
+const ATTEMPTS: u32 = 5;
+
+/// Access to local files and S3 objects; the S3 client is made on first use.
+#[derive(Default)]
+pub struct Store {
+    aws: OnceLock<Aws>,
+}
+
+/// The async edge: a small runtime and the clients of one credential chain.
+pub struct Aws {
+    pub runtime: tokio::runtime::Runtime,
+    pub s3: aws_sdk_s3::Client,
+    pub config: aws_config::SdkConfig,
+}
+
+impl Store {
+    /// The runtime and clients, built once (the SDK's default chain: environment,
+    /// profile, ECS task role, instance profile; `AWS_ENDPOINT_URL`).
+    pub fn aws(&self) -> &Aws {
+        self.aws.get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("costjob-io")
+                .enable_all()
+                .build()
+                .expect("a tokio runtime starts");
+            let config = runtime.block_on(aws_config::load_defaults(
+                aws_config::BehaviorVersion::latest(),
+            ));
+            let s3_config = aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build();
+            Aws {
+                s3: aws_sdk_s3::Client::from_conf(s3_config),
+                runtime,
+                config,
+            }
+        })
+    }
+
+    /// Every object under `location` (a file, a directory searched recursively,
+    /// or a prefix), sorted, and the names skipped (`.`/`_` names, non-regular files).
+    pub fn list(&self, location: &Location) -> Result<Listing> {
+        match location {
+            Location::Local(path) => {
+                let (files, skipped) = crate::source::files::list_with_skipped(path)?;
+                let objects = files
+                    .into_iter()
+                    .map(|(path, size)| Object {
+                        location: Location::Local(path),
+                        size,
+                    })
+                    .collect();
+                Ok(Listing {
+                    objects,
+                    skipped: skipped
+                        .into_iter()
+                        .map(|p| p.display().to_string())
+                        .collect(),
+                })
+            }
+            Location::S3 { bucket, key } => self.list_s3(bucket, key),
+        }
+    }
+
+    fn list_s3(&self, bucket: &str, key: &str) -> Result<Listing> {
+        let aws = self.aws();
+        let prefix = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}/")
+        };
+        let url = format!("s3://{bucket}/{prefix}");
+        let mut listing = Listing::default();
+        aws.runtime.block_on(async {
+            let mut pages = aws
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&prefix)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| s3_error(&url, e))?;
+                for object in page.contents() {
+                    let Some(name) = object.key() else { continue };
+                    let relative = &name[prefix.len().min(name.len())..];
+                    let hidden = relative
+                        .split('/')
+                        .any(|part| part.starts_with('.') || part.starts_with('_'));
+                    if hidden {
+                        listing.skipped.push(format!("s3://{bucket}/{name}"));
+                    } else if !name.ends_with('/') {
+                        listing.objects.push(Object {
+                            location: Location::S3 {
+                                bucket: bucket.to_string(),
+                                key: name.to_string(),
+                            },
+                            size: object.size().unwrap_or(0).max(0) as u64,
+                        });
+                    }
+                }
+            }
+            Ok::<_, Error>(())
+        })?;
+        listing.objects.sort();
+        Ok(listing)
+    }
+
+    /// Streams an object: a local file, or an S3 object read in chunks by a
+    /// background task (a bounded buffer, so memory does not grow with the
+    /// object), resumed by a ranged GET where a transient error cut it.
+    pub fn open(&self, object: &Object) -> Result<Box<dyn Read + Send>> {
+        match &object.location {
+            Location::Local(path) => {
+                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                Ok(Box::new(file))
+            }
+            Location::S3 { bucket, key } => {
+                let aws = self.aws();
+                let (tx, rx) = tokio::sync::mpsc::channel(16);
+                let client = aws.s3.clone();
+                let (bucket, key) = (bucket.clone(), key.clone());
+                aws.runtime
+                    .spawn(async move { stream_object(client, bucket, key, tx).await });
+                Ok(Box::new(ChannelReader {
+                    rx,
+                    current: Bytes::new(),
+                    name: object.name(),
+                }))
+            }
+        }
+    }
+
+    /// The bytes `range` of an object (Parquet footers and column chunks).
+    pub fn read_range(&self, object: &Object, range: std::ops::Range<u64>) -> Result<Bytes> {
+        match &object.location {
+            Location::Local(path) => {
+                use std::os::unix::fs::FileExt;
+                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                let mut buf = vec![0; (range.end - range.start) as usize];
+                file.read_exact_at(&mut buf, range.start)
+                    .map_err(|e| Error::io(path, e))?;
+                Ok(Bytes::from(buf))
+            }
+            Location::S3 { bucket, key } => {
+                let aws = self.aws();
+                let url = object.location.to_string();
+                aws.runtime.block_on(async {
+                    let mut attempt = 0;
+                    loop {
+                        let got = aws
+                            .s3
+                            .get_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .range(format!("bytes={}-{}", range.start, range.end - 1))
+                            .send()
+                            .await;
+                        let result = match got {
+                            Ok(out) => out
+                                .body
+                                .collect()
+                                .await
+                                .map(|b| b.into_bytes())
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(describe(&e)),
+                        };
+                        match result {
+                            Ok(bytes) if bytes.len() as u64 == range.end - range.start => {
+                                return Ok(bytes);
+                            }
+                            Ok(bytes) if attempt + 1 >= ATTEMPTS => {
+                                return Err(Error::input(
+                                    &url,
+                                    format!(
+                                        "short read: {} of {} bytes",
+                                        bytes.len(),
+                                        range.end - range.start
+                                    ),
+                                ));
+                            }
+                            Err(message) if attempt + 1 >= ATTEMPTS => {
+                                return Err(Error::input(
+                                    &url,
+                                    format!("unreadable after {ATTEMPTS} attempts: {message}"),
+                                ));
+                            }
+                            _ => {}
+                        }
+                        attempt += 1;
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<Object>,
+    /// Names not read: hidden (`.`/`_`) and non-regular files, for the run report.
+    pub skipped: Vec<String>,
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = 100u64 << attempt.min(6);
+    let jitter = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0) as u64)
+        % base;
+    Duration::from_millis(base / 2 + jitter / 2)
+}
+
+fn describe<E: std::error::Error>(e: &E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn s3_error<E: std::error::Error>(url: &str, e: E) -> Error {
+    Error::input(url, describe(&e))
+}
+
+/// Reads `s3://bucket/key` into `tx` chunk by chunk; on a transient error,
+/// resumes at the byte it stopped with a ranged GET of the same version (ETag).
+async fn stream_object(
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    tx: tokio::sync::mpsc::Sender<std::result::Result<Bytes, String>>,
+) {
+    let mut offset = 0u64;
+    let mut etag: Option<String> = None;
+    let mut failures = 0;
+    loop {
+        let mut request = client.get_object().bucket(&bucket).key(&key);
+        if offset > 0 {
+            request = request.range(format!("bytes={offset}-"));
+        }
+        if let Some(tag) = &etag {
+            request = request.if_match(tag);
+        }
+        let error = match request.send().await {
+            Ok(mut out) => {
+                etag = etag.or(out.e_tag().map(str::to_string));
+                let mut cut = None;
+                loop {
+                    match out.body.next().await {
+                        Some(Ok(chunk)) => {
+                            offset += chunk.len() as u64;
+                            failures = 0;
+                            if tx.send(Ok(chunk)).await.is_err() {
+                                return; // the reader is gone
+                            }
+                        }
+                        Some(Err(e)) => {
+                            cut = Some(describe(&e));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                match cut {
+                    None => return,
+                    Some(message) => message,
+                }
+            }
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let message = describe(&e);
+                // 4xx other than throttling will not get better by retrying.
+                if status.is_some_and(|s| (400..500).contains(&s) && s != 429) {
+                    let _ = tx.send(Err(message)).await;
+                    return;
+                }
+                message
+            }
+        };
+        failures += 1;
+        if failures >= ATTEMPTS {
+            let _ = tx
+                .send(Err(format!(
+                    "unreadable after {ATTEMPTS} attempts: {error}"
+                )))
+                .await;
+            return;
+        }
+        tokio::time::sleep(backoff(failures)).await;
+    }
+}
+
+/// The synchronous end of [`stream_object`].
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<Bytes, String>>,
+    current: Bytes,
+    name: PathBuf,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(message)) => {
+                    return Err(std::io::Error::other(format!(
+                        "{}: {message}",
+                        self.name.display()
+                    )));
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_placeholders() {
+        let l = Location::parse("s3://logs-bucket/exports/{yyyy}/{mm}/{dd}/").unwrap();
+        let d: NaiveDate = "2026-11-03".parse().unwrap();
+        assert_eq!(
+            l.for_date(d).to_string(),
+            "s3://logs-bucket/exports/2026/11/03"
+        );
+        assert_eq!(
+            Location::parse("out/{date}").unwrap().for_date(d),
+            Location::Local("out/2026-11-03".into())
+        );
+        assert!(Location::parse("").is_err());
+        assert!(Location::parse("s3://A_B/x").is_err());
+        assert!(Location::parse("gs://bucket/x").is_err());
+        assert_eq!(
+            Location::parse("s3://bucket")
+                .unwrap()
+                .join("t")
+                .to_string(),
+            "s3://bucket/t"
+        );
+    }
+}
