@@ -13,6 +13,7 @@ use toml::Spanned;
 use crate::classify::{Flow, FlowCatalog, TransactionType};
 use crate::cost_basis::CostBasis;
 use crate::pricing::Pricing;
+use crate::storage::Location;
 use crate::{Error, Result};
 
 /// The whole configuration file.
@@ -49,7 +50,8 @@ pub struct CurSection {
     /// `local` (Parquet files) or `athena`.
     #[serde(default = "default_cur_source")]
     pub source: String,
-    /// Local: a directory (searched recursively for `*.parquet`) or a single file.
+    /// Local: a directory (searched recursively for `*.parquet`), a single file, a
+    /// glob, or an `s3://bucket/prefix` (the Data Exports bucket read directly).
     #[serde(default = "default_cur_path")]
     pub path: String,
     /// Athena: the Glue database holding the CUR table.
@@ -66,9 +68,12 @@ pub struct CurSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogsSection {
-    /// A directory of log files, searched recursively.
+    /// A directory of log files (searched recursively) or an `s3://bucket/prefix`;
+    /// `{date}`, `{yyyy}`, `{mm}`, `{dd}` name the day being run.
     #[serde(default = "default_logs_path")]
     pub path: String,
+    /// S3 objects read at once (each streamed through a bounded buffer); default 2 x cores.
+    pub max_objects_in_flight: Option<usize>,
     /// `cloudwatch-export`, `firehose` or `jsonl`.
     #[serde(default = "default_logs_format")]
     pub format: Spanned<String>,
@@ -129,9 +134,18 @@ pub struct TagsSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// The output root directory.
+    /// The output root: a directory or an `s3://bucket/prefix`.
     #[serde(default = "default_output_path")]
     pub path: String,
+    /// S3 only: the Glue database whose tables (partitioned by `dt`, no
+    /// projection) point at each day's published run (SPEC 5.1).
+    pub glue_database: Option<String>,
+    /// S3 only: hours a superseded run's files are kept (longer than any query).
+    #[serde(default = "default_retain_superseded_hours")]
+    pub retain_superseded_hours: u64,
+    /// S3 only: seconds after which a crashed run's lease on a day may be taken over.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
 }
 
 /// `[pricing]`
@@ -189,6 +203,12 @@ defaults! {
     tag_transaction_type: String = "user:transaction-type";
     tag_flow: String = "user:flow";
     tag_service: String = "aws:ecs:serviceName";
+}
+fn default_retain_superseded_hours() -> u64 {
+    6
+}
+fn default_lease_seconds() -> u64 {
+    900
 }
 fn default_logs_format() -> Spanned<String> {
     Spanned::new(0..0, "cloudwatch-export".into())
@@ -249,9 +269,22 @@ pub struct Overrides {
     /// `--cost-basis`
     pub cost_basis: Option<CostBasis>,
     /// `--output`
-    pub output: Option<PathBuf>,
+    pub output: Option<String>,
     /// `--allow-corrupt-input`
     pub allow_corrupt_input: bool,
+}
+
+/// Where the tables go.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The root: a local directory or an S3 prefix.
+    pub root: Location,
+    /// S3: the Glue database of the output tables.
+    pub glue_database: Option<String>,
+    /// S3: how long superseded runs are kept.
+    pub retain_superseded_hours: u64,
+    /// S3: how long a lease lives without its holder.
+    pub lease_seconds: u64,
 }
 
 /// Everything a run needs, validated: built once, before any data is read.
@@ -259,18 +292,20 @@ pub struct Overrides {
 pub struct RunPlan {
     /// The days to compute, in order.
     pub dates: Vec<NaiveDate>,
-    /// Local CUR Parquet directory or file.
-    pub cur_path: PathBuf,
-    /// Log directory.
-    pub logs_path: PathBuf,
+    /// CUR Parquet: a local directory, file or glob, or an S3 prefix.
+    pub cur_path: Location,
+    /// Log directory or S3 prefix, possibly with `{date}` placeholders.
+    pub logs_path: Location,
+    /// S3 log objects read at once.
+    pub max_objects_in_flight: usize,
     /// Log envelope.
     pub log_format: LogFormat,
     /// JSON pointers into events.
     pub fields: FieldsSection,
     /// Allocation tag columns.
     pub tags: TagColumns,
-    /// Output root.
-    pub output: PathBuf,
+    /// Output root, and for S3 how it is published.
+    pub output: Output,
     /// The pricing models.
     pub pricing: Pricing,
     /// The flow catalog.
@@ -311,6 +346,69 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             normalize(&base.join(p))
         }
     };
+    // A path setting: an s3:// URL as is, a local path resolved like the others.
+    let mut locate = |value: &str, field: &str| -> Location {
+        match Location::parse(value) {
+            Ok(Location::Local(_)) => Location::Local(resolve(value, field)),
+            Ok(s3) => s3,
+            Err(message) => {
+                problems.push(format!(
+                    "{}: [{}] path: {message}",
+                    path.display(),
+                    field.split('.').next().unwrap_or(field)
+                ));
+                Location::Local(PathBuf::new())
+            }
+        }
+    };
+    let cur_path = locate(&file.cur.path, "cur.path");
+    let logs_path = locate(&file.logs.path, "logs.path");
+    let output_root = match &overrides.output {
+        Some(flag) => match Location::parse(flag) {
+            Ok(location) => location,
+            Err(message) => {
+                problems.push(format!("--output: {message}"));
+                Location::Local(PathBuf::new())
+            }
+        },
+        None => locate(&file.output.path, "output.path"),
+    };
+    if cur_path.has_placeholders() {
+        problems.push(format!(
+            "{}: [cur] path: placeholders such as {{date}} are for [logs] path",
+            path.display()
+        ));
+    }
+    if output_root.has_placeholders() {
+        problems.push(format!(
+            "{}: [output] path: placeholders such as {{date}} are for [logs] path",
+            path.display()
+        ));
+    }
+    match (&output_root, &file.output.glue_database) {
+        (Location::S3 { .. }, None) => problems.push(format!(
+            "{}: [output] path is on S3 ({output_root}): set [output] glue_database, the Glue database whose tables readers query",
+            path.display()
+        )),
+        (_, Some(db)) if !is_identifier(db) => problems.push(format!(
+            "{}: [output] glue_database = {db:?}: expected a name matching ^[A-Za-z_][A-Za-z0-9_]*$",
+            path.display()
+        )),
+        _ => {}
+    }
+    if file.output.lease_seconds < 60 {
+        problems.push(format!(
+            "{}: [output] lease_seconds = {}: at least 60 (a lease shorter than a run would be taken over from a live run)",
+            path.display(),
+            file.output.lease_seconds
+        ));
+    }
+    if file.logs.max_objects_in_flight == Some(0) {
+        problems.push(format!(
+            "{}: [logs] max_objects_in_flight = 0: at least 1",
+            path.display()
+        ));
+    }
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let at = |span: std::ops::Range<usize>| {
         if span.is_empty() {
@@ -431,24 +529,38 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     }
     Ok(RunPlan {
         dates: Vec::new(),
-        cur_path: resolve(&file.cur.path, "cur.path"),
-        logs_path: resolve(&file.logs.path, "logs.path"),
+        cur_path,
+        logs_path,
+        max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
+            2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        }),
         log_format,
         fields: file.logs.fields.clone(),
         tags: TagColumns {
             columns: tag_columns.try_into().expect("three tags"),
             map_keys: tag_keys.try_into().expect("three tags"),
         },
-        output: overrides
-            .output
-            .clone()
-            .unwrap_or_else(|| resolve(&file.output.path, "output.path")),
+        output: Output {
+            root: output_root,
+            glue_database: file.output.glue_database.clone(),
+            retain_superseded_hours: file.output.retain_superseded_hours,
+            lease_seconds: file.output.lease_seconds,
+        },
         pricing: pricing.expect("no problems means pricing loaded"),
         catalog: FlowCatalog::new(flows),
         cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
         excluded_types: file.allocation.exclude_line_item_types.clone(),
         allow_corrupt_input: overrides.allow_corrupt_input,
     })
+}
+
+/// A Glue/Athena identifier costjob accepts (SPEC 2.7): `^[A-Za-z_][A-Za-z0-9_]*$`.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `examples/../out` -> `out`: lexical, so it works for paths that do not exist yet.
@@ -506,6 +618,21 @@ fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Resu
         "tags_flow" => &mut file.tags.flow,
         "tags_service" => &mut file.tags.service,
         "output_path" => &mut file.output.path,
+        "output_glue_database" => file.output.glue_database.get_or_insert_default(),
+        "output_retain_superseded_hours"
+        | "output_lease_seconds"
+        | "logs_max_objects_in_flight" => {
+            let n: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?}: expected a whole number"))?;
+            match name.as_str() {
+                "output_retain_superseded_hours" => file.output.retain_superseded_hours = n,
+                "output_lease_seconds" => file.output.lease_seconds = n,
+                _ => file.logs.max_objects_in_flight = Some(n as usize),
+            }
+            return Ok(name.replacen('_', ".", 1));
+        }
         "pricing_path" => &mut file.pricing.path,
         "allocation_cost_basis" => {
             file.allocation.cost_basis = CostBasis::parse(value).ok_or_else(|| {

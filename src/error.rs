@@ -49,6 +49,10 @@ pub enum Error {
         lock: PathBuf,
     },
 
+    /// An S3 or Glue request on the output side failed.
+    #[error("{what}: {message}")]
+    Storage { what: String, message: String },
+
     /// Parquet or Arrow failed while writing or reading outputs.
     #[error("{path}: {message}")]
     Parquet { path: PathBuf, message: String },
@@ -62,7 +66,10 @@ impl Error {
             Error::Input { .. } => 3,
             Error::Conservation { .. } => 4,
             Error::Held { .. } => 5,
-            Error::MoneyOverflow { .. } | Error::Io { .. } | Error::Parquet { .. } => 1,
+            Error::MoneyOverflow { .. }
+            | Error::Io { .. }
+            | Error::Storage { .. }
+            | Error::Parquet { .. } => 1,
         }
     }
 

@@ -68,9 +68,9 @@ struct RunArgs {
     /// Cost basis (overrides [allocation] cost_basis).
     #[arg(long, value_enum)]
     cost_basis: Option<CostBasis>,
-    /// Output root (overrides [output] path).
+    /// Output root, a directory or s3:// URL (overrides [output] path).
     #[arg(long)]
-    output: Option<PathBuf>,
+    output: Option<String>,
     /// Count corrupt or truncated log files instead of failing.
     #[arg(long)]
     allow_corrupt_input: bool,
@@ -85,7 +85,7 @@ struct ReportArgs {
     config: ConfigArgs,
     /// Output root to read (overrides [output] path).
     #[arg(long)]
-    output: Option<PathBuf>,
+    output: Option<String>,
 }
 
 #[derive(Args)]
@@ -193,9 +193,10 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 _ => unreachable!("clap requires --date or --from/--to"),
             };
             let progress = TerminalProgress::new(interactive);
+            let store = costjob::storage::Store::default();
             for &date in &plan.dates {
                 let run_id = run::new_run_id();
-                let outcome = run::run_day(&plan, date, &run_id, &progress)
+                let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
                     .with_context(|| format!("run {date}"))?;
                 print_outcome(&outcome);
             }
@@ -207,16 +208,25 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let plan = load_plan(&args.config, &overrides)?;
-            print!("{}", report::render(&plan.output, args.date)?);
+            let Some(root) = plan.output.root.local() else {
+                anyhow::bail!(
+                    "report reads a local output root; for {} query the Glue tables in Athena (sql/views.sql)",
+                    plan.output.root
+                );
+            };
+            print!("{}", report::render(root, args.date)?);
             Ok(())
         }
         Command::Check(args) => {
             let plan = load_plan(&args, &Overrides::default())?;
-            let findings = costjob::sink::publish::inspect(&plan.output)?;
+            let findings = match plan.output.root.local() {
+                Some(root) => costjob::sink::publish::inspect(root)?,
+                None => Vec::new(),
+            };
             if !findings.is_empty() {
                 anyhow::bail!(
                     "output {}: {} problem(s):\n  {}",
-                    plan.output.display(),
+                    plan.output.root,
                     findings.len(),
                     findings.join("\n  ")
                 );
@@ -269,16 +279,15 @@ fn print_outcome(o: &run::DayOutcome) {
         usd(t.unallocated),
         usd(t.excluded)
     );
+    let report = o.files_written.last().map_or("", String::as_str);
     if o.log_counters.malformed > 0 || o.log_counters.corrupt_files > 0 {
         println!(
-            "  {} malformed log lines, {} corrupt files: see {}",
-            o.log_counters.malformed,
-            o.log_counters.corrupt_files,
-            o.report_path.display()
+            "  {} malformed log lines, {} corrupt files: see {report}",
+            o.log_counters.malformed, o.log_counters.corrupt_files,
         );
     }
     for file in &o.files_written {
-        println!("  wrote {}", file.display());
+        println!("  wrote {file}");
     }
 }
 

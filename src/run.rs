@@ -2,7 +2,6 @@
 //! conservation, publish the tables and the run report. Logs one summary event
 //! per stage.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
@@ -10,10 +9,12 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::allocate::{self, Totals};
+use crate::config::LogFormat;
 use crate::config::RunPlan;
-use crate::sink::{parquet, publish, tables};
+use crate::sink::{parquet, publish, publish_s3, tables};
 use crate::source::cur;
 use crate::source::logs::{LogCounters, LogReader, Sample};
+use crate::storage::{Location, Store};
 use crate::{Error, Progress, Result};
 
 /// What a finished day produced.
@@ -29,8 +30,10 @@ pub struct DayOutcome {
     pub log_counters: LogCounters,
     pub malformed_samples: Vec<Sample>,
     pub corrupt_files: Vec<Sample>,
-    pub files_written: Vec<PathBuf>,
-    pub report_path: PathBuf,
+    /// Names not read under the log paths (hidden, not regular files).
+    pub skipped_files: Vec<String>,
+    /// Every file published, the run report last.
+    pub files_written: Vec<String>,
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
@@ -56,26 +59,87 @@ pub fn new_run_id() -> String {
 /// Runs `date` with `plan`: the whole pipeline, then an atomic publish.
 pub fn run_day(
     plan: &RunPlan,
+    store: &Store,
     date: NaiveDate,
     run_id: &str,
     progress: &dyn Progress,
 ) -> Result<DayOutcome> {
     let started_at = Utc::now();
-    // One writer per (root, day), from the first write to the last; an
-    // interrupted publish of this day (or of another, if free) is repaired first.
-    let lock = publish::lock_day(&plan.output, date, run_id)?;
-    crate::sink::publish::crash_point!("run::locked");
-    let recovery = publish::recover(&plan.output, date, &lock)?;
-    if recovery != publish::Recovery::default() {
-        info!(stage = "recover", %date, rolled_forward = recovery.rolled_forward.as_deref().unwrap_or(""), rolled_back = recovery.rolled_back.as_deref().unwrap_or(""),
-            debris_removed = recovery.debris_removed, "repaired an interrupted publish of this day");
+    let mut hold = Hold::take(plan, store, date, run_id)?;
+    let outcome = compute_and_publish(plan, store, date, run_id, started_at, progress, &mut hold);
+    hold.release(store, plan);
+    outcome
+}
+
+/// The right to publish a day: a local `flock`, or an S3 lease.
+enum Hold {
+    Local(publish::DayLock),
+    S3(publish_s3::Lease),
+}
+
+impl Hold {
+    /// Takes the day (exit 5 if another run holds it) and repairs an interrupted
+    /// publish of it; locally, also of the other days whose lock is free.
+    fn take(plan: &RunPlan, store: &Store, date: NaiveDate, run_id: &str) -> Result<Self> {
+        let log = |day: NaiveDate, r: &publish::Recovery| {
+            if *r != publish::Recovery::default() {
+                info!(stage = "recover", date = %day, rolled_forward = r.rolled_forward.as_deref().unwrap_or(""),
+                    rolled_back = r.rolled_back.as_deref().unwrap_or(""), debris_removed = r.debris_removed,
+                    "repaired an interrupted publish");
+            }
+        };
+        match plan.output.root.local() {
+            Some(root) => {
+                let lock = publish::lock_day(root, date, run_id)?;
+                crate::sink::publish::crash_point!("run::locked");
+                log(date, &publish::recover(root, date, &lock)?);
+                for (other, r) in publish::recover_others(root, date, run_id)? {
+                    log(other, &r);
+                }
+                Ok(Hold::Local(lock))
+            }
+            None => {
+                let lease = publish_s3::acquire(store, &plan.output, date, run_id)?;
+                crate::sink::publish::crash_point!("run::locked");
+                log(
+                    date,
+                    &publish_s3::recover(store, &plan.output, date, &lease)?,
+                );
+                Ok(Hold::S3(lease))
+            }
+        }
     }
-    for (other, r) in publish::recover_others(&plan.output, date, run_id)? {
-        info!(stage = "recover", date = %other, rolled_forward = r.rolled_forward.as_deref().unwrap_or(""), rolled_back = r.rolled_back.as_deref().unwrap_or(""),
-            debris_removed = r.debris_removed, "repaired an interrupted publish of another day");
+
+    fn release(self, store: &Store, plan: &RunPlan) {
+        match self {
+            Hold::Local(lock) => drop(lock),
+            Hold::S3(lease) => lease.release(store, &plan.output),
+        }
     }
+}
+
+/// The log locations of `date`: the configured path with its placeholders
+/// filled; for Firehose, the next day's too (records buffered past midnight).
+pub fn log_sources(plan: &RunPlan, date: NaiveDate) -> Vec<Location> {
+    let mut sources = vec![plan.logs_path.for_date(date)];
+    if plan.log_format == LogFormat::Firehose && plan.logs_path.has_placeholders() {
+        sources.push(plan.logs_path.for_date(date + chrono::Days::new(1)));
+    }
+    sources
+}
+
+fn compute_and_publish(
+    plan: &RunPlan,
+    store: &Store,
+    date: NaiveDate,
+    run_id: &str,
+    started_at: chrono::DateTime<Utc>,
+    progress: &dyn Progress,
+    hold: &mut Hold,
+) -> Result<DayOutcome> {
     let clock = Instant::now();
     let (day, scan) = cur::read_day(
+        store,
         &plan.cur_path,
         date,
         plan.cost_basis,
@@ -100,11 +164,16 @@ pub fn run_day(
         keys: &keys,
         allow_corrupt_input: plan.allow_corrupt_input,
     };
-    let logs = reader.read(&plan.logs_path, progress)?;
+    let logs = reader.read(
+        store,
+        &log_sources(plan, date),
+        plan.max_objects_in_flight,
+        progress,
+    )?;
     let c = &logs.counters;
     if !c.balanced() {
         return Err(Error::input(
-            &plan.logs_path,
+            plan.logs_path.to_string(),
             format!("log line counters do not add up: {c:?}"),
         ));
     }
@@ -142,16 +211,6 @@ pub fn run_day(
         &plan.pricing,
         &info_row,
     )?;
-    let report_path =
-        publish::partition_dir(&plan.output, publish::RUN_REPORTS, date).join("report.json");
-    let mut files_written: Vec<PathBuf> = batches
-        .iter()
-        .flat_map(|(table, parts)| {
-            let dir = publish::partition_dir(&plan.output, table, date);
-            (0..parts.len()).map(move |i| dir.join(parquet::part_name(i)))
-        })
-        .collect();
-    files_written.push(report_path.clone());
     let outcome = DayOutcome {
         date,
         run_id: run_id.to_string(),
@@ -162,19 +221,54 @@ pub fn run_day(
         log_counters: logs.counters.clone(),
         malformed_samples: logs.malformed,
         corrupt_files: logs.corrupt,
-        files_written,
-        report_path,
+        skipped_files: logs.skipped,
+        files_written: published_files(plan, date, run_id, &batches),
     };
-    publish::publish_local(
-        &plan.output,
-        date,
-        run_id,
-        batches,
-        &report_json(&outcome),
-        &lock,
-    )?;
+    let report = report_json(&outcome);
+    match hold {
+        Hold::Local(lock) => {
+            let root = plan
+                .output
+                .root
+                .local()
+                .expect("a local hold is for a local root");
+            publish::publish_local(root, date, run_id, batches, &report, lock)?;
+        }
+        Hold::S3(lease) => {
+            publish_s3::publish(store, &plan.output, date, run_id, batches, &report, lease)?;
+            let removed = publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES)?;
+            info!(stage = "gc", %date, prefixes_deleted = removed.len(), "removed superseded runs");
+        }
+    }
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
+}
+
+/// Where the day's files end up once published (the run report last).
+fn published_files(
+    plan: &RunPlan,
+    date: NaiveDate,
+    run_id: &str,
+    batches: &[(&'static str, tables::Parts<'_>)],
+) -> Vec<String> {
+    let dir = |table: &str| match &plan.output.root {
+        Location::Local(_) => plan.output.root.join(table).join(&format!("dt={date}")),
+        Location::S3 { .. } => plan
+            .output
+            .root
+            .join(table)
+            .join(&format!("dt={date}"))
+            .join(&format!("run={run_id}")),
+    };
+    let mut files: Vec<String> = batches
+        .iter()
+        .flat_map(|(table, parts)| {
+            let dir = dir(table);
+            (0..parts.len()).map(move |i| dir.join(&parquet::part_name(i)).to_string())
+        })
+        .collect();
+    files.push(dir(publish::RUN_REPORTS).join("report.json").to_string());
+    files
 }
 
 /// The run report (`_run_reports/dt=D/report.json`), published with the tables.

@@ -129,7 +129,7 @@ const ATTEMPTS: u32 = 5;
 /// Access to local files and S3 objects; the S3 client is made on first use.
 #[derive(Default)]
 pub struct Store {
-    aws: OnceLock<Aws>,
+    aws: OnceLock<std::sync::Arc<Aws>>,
 }
 
 /// The async edge: a small runtime and the clients of one credential chain.
@@ -143,6 +143,14 @@ impl Store {
     /// The runtime and clients, built once (the SDK's default chain: environment,
     /// profile, ECS task role, instance profile; `AWS_ENDPOINT_URL`).
     pub fn aws(&self) -> &Aws {
+        self.aws_shared_ref()
+    }
+
+    fn aws_shared(&self) -> std::sync::Arc<Aws> {
+        self.aws_shared_ref().clone()
+    }
+
+    fn aws_shared_ref(&self) -> &std::sync::Arc<Aws> {
         self.aws.get_or_init(|| {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -156,11 +164,11 @@ impl Store {
             let s3_config = aws_sdk_s3::config::Builder::from(&config)
                 .force_path_style(true)
                 .build();
-            Aws {
+            std::sync::Arc::new(Aws {
                 s3: aws_sdk_s3::Client::from_conf(s3_config),
                 runtime,
                 config,
-            }
+            })
         })
     }
 
@@ -257,68 +265,56 @@ impl Store {
             }
         }
     }
+}
 
-    /// The bytes `range` of an object (Parquet footers and column chunks).
-    pub fn read_range(&self, object: &Object, range: std::ops::Range<u64>) -> Result<Bytes> {
+/// Random access to a Parquet file for the CUR reader: the local file, or
+/// ranged GETs of an S3 object (only the footer and the column chunks of the
+/// row groups the day's statistics keep are fetched).
+pub enum Chunks {
+    Local(std::fs::File),
+    S3(RemoteFile),
+}
+
+/// An S3 object read by ranged GETs.
+pub struct RemoteFile {
+    aws: std::sync::Arc<Aws>,
+    object: Object,
+}
+
+impl parquet::file::reader::Length for RemoteFile {
+    fn len(&self) -> u64 {
+        self.object.size
+    }
+}
+
+impl parquet::file::reader::ChunkReader for RemoteFile {
+    type T = std::io::Cursor<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.get_bytes(
+            start,
+            (self.object.size - start.min(self.object.size)) as usize,
+        )
+        .map(std::io::Cursor::new)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        get_range(&self.aws, &self.object, start..start + length as u64)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+    }
+}
+
+impl Store {
+    /// A Parquet file's bytes, ready for `ParquetRecordBatchReaderBuilder`.
+    pub fn chunk_reader(&self, object: &Object) -> Result<Chunks> {
         match &object.location {
-            Location::Local(path) => {
-                use std::os::unix::fs::FileExt;
-                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-                let mut buf = vec![0; (range.end - range.start) as usize];
-                file.read_exact_at(&mut buf, range.start)
-                    .map_err(|e| Error::io(path, e))?;
-                Ok(Bytes::from(buf))
-            }
-            Location::S3 { bucket, key } => {
-                let aws = self.aws();
-                let url = object.location.to_string();
-                aws.runtime.block_on(async {
-                    let mut attempt = 0;
-                    loop {
-                        let got = aws
-                            .s3
-                            .get_object()
-                            .bucket(bucket)
-                            .key(key)
-                            .range(format!("bytes={}-{}", range.start, range.end - 1))
-                            .send()
-                            .await;
-                        let result = match got {
-                            Ok(out) => out
-                                .body
-                                .collect()
-                                .await
-                                .map(|b| b.into_bytes())
-                                .map_err(|e| e.to_string()),
-                            Err(e) => Err(describe(&e)),
-                        };
-                        match result {
-                            Ok(bytes) if bytes.len() as u64 == range.end - range.start => {
-                                return Ok(bytes);
-                            }
-                            Ok(bytes) if attempt + 1 >= ATTEMPTS => {
-                                return Err(Error::input(
-                                    &url,
-                                    format!(
-                                        "short read: {} of {} bytes",
-                                        bytes.len(),
-                                        range.end - range.start
-                                    ),
-                                ));
-                            }
-                            Err(message) if attempt + 1 >= ATTEMPTS => {
-                                return Err(Error::input(
-                                    &url,
-                                    format!("unreadable after {ATTEMPTS} attempts: {message}"),
-                                ));
-                            }
-                            _ => {}
-                        }
-                        attempt += 1;
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                })
-            }
+            Location::Local(path) => std::fs::File::open(path)
+                .map(Chunks::Local)
+                .map_err(|e| Error::io(path, e)),
+            Location::S3 { .. } => Ok(Chunks::S3(RemoteFile {
+                aws: self.aws_shared(),
+                object: object.clone(),
+            })),
         }
     }
 }
@@ -329,6 +325,53 @@ pub struct Listing {
     pub objects: Vec<Object>,
     /// Names not read: hidden (`.`/`_`) and non-regular files, for the run report.
     pub skipped: Vec<String>,
+}
+
+/// The bytes `range` of an S3 object, retried with backoff.
+fn get_range(aws: &Aws, object: &Object, range: std::ops::Range<u64>) -> Result<Bytes> {
+    let Location::S3 { bucket, key } = &object.location else {
+        unreachable!("ranged GETs are for S3 objects");
+    };
+    let url = object.location.to_string();
+    let want = range.end - range.start;
+    if want == 0 {
+        return Ok(Bytes::new());
+    }
+    aws.runtime.block_on(async {
+        let mut attempt = 0;
+        loop {
+            let got = aws
+                .s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .range(format!("bytes={}-{}", range.start, range.end - 1))
+                .send()
+                .await;
+            let result = match got {
+                Ok(out) => out
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes())
+                    .map_err(|e| describe(&e)),
+                Err(e) => Err(describe(&e)),
+            };
+            let message = match result {
+                Ok(bytes) if bytes.len() as u64 == want => return Ok(bytes),
+                Ok(bytes) => format!("short read: {} of {want} bytes", bytes.len()),
+                Err(message) => message,
+            };
+            attempt += 1;
+            if attempt >= ATTEMPTS {
+                return Err(Error::input(
+                    &url,
+                    format!("unreadable after {ATTEMPTS} attempts: {message}"),
+                ));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    })
 }
 
 fn backoff(attempt: u32) -> Duration {

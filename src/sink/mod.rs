@@ -2,4 +2,5 @@
 
 pub mod parquet;
 pub mod publish;
+pub mod publish_s3;
 pub mod tables;

@@ -164,18 +164,28 @@ pub fn part_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
-/// Writes `batches` (at least one; all of one schema) as one Parquet file.
-pub fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Result<()> {
-    let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+/// Writes `batches` (at least one; all of one schema) as one Parquet file, synced.
+pub fn write_file(path: &Path, batches: super::tables::Batches<'_>) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     #[cfg(feature = "failpoints")]
     fail::fail_point!("parquet::write", |_| Err(Error::io(
         path,
         std::io::Error::from(std::io::ErrorKind::StorageFull)
     )));
+    let file = write_to(file, &path.display().to_string(), batches)?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Writes `batches` as one Parquet file into `sink` (a file, an S3 upload); returns the sink.
+pub fn write_to<W: std::io::Write + Send>(
+    sink: W,
+    name: &str,
+    mut batches: super::tables::Batches<'_>,
+) -> Result<W> {
+    let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
+        path: PathBuf::from(name),
+        message: e.to_string(),
+    };
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
@@ -186,13 +196,12 @@ pub fn write_file(path: &Path, mut batches: super::tables::Batches<'_>) -> Resul
         .build();
     let first = batches.next().expect("every table has a batch")?;
     let mut writer =
-        ArrowWriter::try_new(file, first.schema(), Some(props)).map_err(parquet_err)?;
+        ArrowWriter::try_new(sink, first.schema(), Some(props)).map_err(parquet_err)?;
     writer.write(&first).map_err(parquet_err)?;
     for batch in batches {
         writer.write(&batch?).map_err(parquet_err)?;
     }
-    let file = writer.into_inner().map_err(parquet_err)?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+    writer.into_inner().map_err(parquet_err)
 }
 
 /// Reads a table's partition for `date` back as one batch (for `report` and tests).

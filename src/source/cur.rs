@@ -3,7 +3,6 @@
 //! row (cost basis + pricing rule) and folds it into the day's pools.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -13,6 +12,7 @@ use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
@@ -21,6 +21,7 @@ use crate::config::TagColumns;
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::money::{self, Money};
 use crate::pricing::{Pricing, RuleRef};
+use crate::storage::{Chunks, Location, Object, Store};
 use crate::{Error, Result};
 
 /// The usage date column the day predicate applies to.
@@ -95,18 +96,27 @@ pub struct CurScan {
     pub rows_scanned: u64,
 }
 
-/// Reads every Parquet file under `path` for `date` into the day's pools.
+/// Reads every Parquet file under `location` (local or S3) for `date` into the day's pools.
 pub fn read_day(
-    path: &Path,
+    store: &Store,
+    location: &Location,
     date: NaiveDate,
     basis: CostBasis,
     excluded_types: &[String],
     tags: &TagColumns,
     pricing: &Pricing,
 ) -> Result<(CurDay, CurScan)> {
-    let files = super::files::list(path, |p| p.extension().is_some_and(|e| e == "parquet"))?;
+    let files: Vec<Object> = store
+        .list(location)?
+        .objects
+        .into_iter()
+        .filter(|o| o.location.to_string().ends_with(".parquet"))
+        .collect();
     if files.is_empty() {
-        return Err(Error::input(path, "no CUR Parquet files (*.parquet) found"));
+        return Err(Error::input(
+            location.to_string(),
+            "no CUR Parquet files (*.parquet) found",
+        ));
     }
     let reader = DayReader {
         date,
@@ -117,7 +127,10 @@ pub fn read_day(
     };
     let parts: Vec<Result<(CurDay, CurScan)>> = files
         .par_iter()
-        .map(|file| reader.read_file(file))
+        .map(|file| match store.chunk_reader(file)? {
+            Chunks::Local(f) => reader.read_file(&file.name(), f),
+            Chunks::S3(r) => reader.read_file(&file.name(), r),
+        })
         .collect();
     let mut day = CurDay::default();
     let mut scan = CurScan::default();
@@ -141,11 +154,14 @@ struct DayReader<'a> {
 }
 
 impl DayReader<'_> {
-    fn read_file(&self, path: &PathBuf) -> Result<(CurDay, CurScan)> {
+    fn read_file<R: ChunkReader + 'static>(
+        &self,
+        path: &PathBuf,
+        file: R,
+    ) -> Result<(CurDay, CurScan)> {
         let parquet_err = |e: parquet::errors::ParquetError| {
             Error::input(path, format!("not a readable Parquet file: {e}"))
         };
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
         let schema = builder.schema().clone();
         for column in REQUIRED {

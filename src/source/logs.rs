@@ -5,14 +5,12 @@
 //! in exactly one counter of [`LogCounters`].
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
-use rayon::prelude::*;
 use serde::Deserialize;
 use serde::Deserializer as _;
 use serde_json::Value;
@@ -22,6 +20,7 @@ use std::borrow::Cow;
 use crate::classify::{Event, FlowCatalog, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::pricing::UnitKeys;
+use crate::storage::{Location, Object, Store};
 use crate::{Error, Progress, Result};
 
 /// How many malformed lines are kept, with file and line, for the run report.
@@ -45,8 +44,12 @@ pub struct LogCounters {
     pub malformed: u64,
     pub blank: u64,
     pub bad_timestamp: u64,
+    /// Firehose re-deliveries of an event already read (same group, stream, id).
+    pub duplicate: u64,
     pub control_messages: u64,
     pub corrupt_files: u64,
+    /// Names not read: hidden (`.`/`_`) entries and non-regular files.
+    pub skipped_files: u64,
     pub type_conflicts: u64,
 }
 
@@ -64,7 +67,9 @@ impl LogCounters {
         self.blank += o.blank;
         self.bad_timestamp += o.bad_timestamp;
         self.control_messages += o.control_messages;
+        self.duplicate += o.duplicate;
         self.corrupt_files += o.corrupt_files;
+        self.skipped_files += o.skipped_files;
         self.type_conflicts += o.type_conflicts;
     }
 
@@ -79,6 +84,7 @@ impl LogCounters {
                 + self.malformed
                 + self.blank
                 + self.bad_timestamp
+                + self.duplicate
     }
 }
 
@@ -99,6 +105,8 @@ pub struct LogDay {
     pub malformed: Vec<Sample>,
     /// Files that were corrupt or truncated (only with `allow_corrupt_input`).
     pub corrupt: Vec<Sample>,
+    /// Names not read (hidden, not regular files).
+    pub skipped: Vec<String>,
 }
 
 /// What the reader needs to know.
@@ -302,7 +310,10 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
 
 /// The day's transactions as they accumulate, shared by the workers: sharded by a
 /// hash of the id, each shard behind its own lock, so each transaction is held once.
-struct Shards(Vec<Mutex<HashMap<Box<str>, TransactionAcc>>>);
+struct Shards(
+    Vec<Mutex<HashMap<Box<str>, TransactionAcc>>>,
+    Vec<Mutex<std::collections::HashSet<u128>>>,
+);
 
 impl Shards {
     const COUNT: usize = 64;
@@ -312,7 +323,27 @@ impl Shards {
             (0..Self::COUNT)
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
+            (0..Self::COUNT)
+                .map(|_| Mutex::new(std::collections::HashSet::new()))
+                .collect(),
         )
+    }
+
+    /// Whether the Firehose event `(group, stream, id)` is seen for the first
+    /// time this day. Kept as a 128-bit hash (16 bytes an event, only for Firehose).
+    fn first_delivery(&self, group: &str, stream: &str, id: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut a = std::hash::DefaultHasher::new();
+        let mut b = std::hash::DefaultHasher::new();
+        0xc057_u16.hash(&mut b);
+        for h in [&mut a, &mut b] {
+            (group, stream, id).hash(h);
+        }
+        let key = (u128::from(a.finish()) << 64) | u128::from(b.finish());
+        self.1[key as usize % Self::COUNT]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key)
     }
 
     fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, HashMap<Box<str>, TransactionAcc>> {
@@ -326,45 +357,56 @@ impl Shards {
 }
 
 impl LogReader<'_> {
-    /// Reads every file under `path` (hidden files skipped), in parallel.
-    pub fn read(&self, path: &Path, progress: &dyn Progress) -> Result<LogDay> {
-        let files = super::files::list(path, |_| true)?;
-        let total_bytes: u64 = files
-            .iter()
-            .filter_map(|f| f.metadata().ok())
-            .map(|m| m.len())
-            .sum();
+    /// Reads every object under `sources` (local directories or S3 prefixes;
+    /// hidden names and non-regular files skipped and named), in parallel: as many
+    /// workers as cores for local files, `max_in_flight` when objects stream from S3.
+    pub fn read(
+        &self,
+        store: &Store,
+        sources: &[Location],
+        max_in_flight: usize,
+        progress: &dyn Progress,
+    ) -> Result<LogDay> {
+        let mut objects = Vec::new();
+        let mut skipped = Vec::new();
+        for source in sources {
+            let listing = store.list(source)?;
+            objects.extend(listing.objects);
+            skipped.extend(listing.skipped);
+        }
+        let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
         progress.start("logs", total_bytes);
-        // One accumulator per worker thread (not per rayon split): each transaction
-        // is held at most once per core while files are read. Workers take the
-        // largest remaining file first, so both cores finish together.
-        let mut order: Vec<(u64, &PathBuf)> = files
-            .iter()
-            .map(|f| (f.metadata().map(|m| m.len()).unwrap_or(0), f))
-            .collect();
-        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        // One accumulator per worker thread: each transaction is held at most once
+        // per worker while files are read. Workers take the largest remaining file
+        // first, so they finish together.
+        objects.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.cmp(b)));
+        let remote = objects.iter().any(|o| o.location.local().is_none());
+        let cores = rayon::current_num_threads();
+        let workers = if remote { max_in_flight } else { cores }.clamp(1, objects.len().max(1));
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let workers = rayon::current_num_threads().clamp(1, order.len().max(1));
         let shards = Shards::new();
-        let accs: Vec<Result<Acc>> = (0..workers)
-            .into_par_iter()
-            .map(|_| {
-                let mut acc = Acc::new(&shards, self.fields);
-                while !failed.load(Ordering::Relaxed) {
-                    let Some(&(size, file)) = order.get(next.fetch_add(1, Ordering::Relaxed))
-                    else {
-                        break;
-                    };
-                    if let Err(e) = self.read_file(file, &mut acc) {
-                        failed.store(true, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                    progress.advance(size);
+        let worker = || {
+            let mut acc = Acc::new(&shards, self.fields);
+            while !failed.load(Ordering::Relaxed) {
+                let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                if let Err(e) = self.read_object(store, object, &mut acc) {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
                 }
-                Ok(acc)
-            })
-            .collect();
+                progress.advance(object.size);
+            }
+            Ok(acc)
+        };
+        let accs: Vec<Result<Acc>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a log worker does not panic"))
+                .collect()
+        });
         let mut acc = Acc::new(&shards, self.fields);
         for part in accs {
             acc = acc.merge(part?);
@@ -395,22 +437,26 @@ impl LogReader<'_> {
         transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
         corrupt.sort();
+        counters.skipped_files = skipped.len() as u64;
         Ok(LogDay {
             transactions,
             counters,
             malformed,
             corrupt,
+            skipped,
         })
     }
 
-    fn read_file(&self, path: &Path, acc: &mut Acc) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    fn read_object(&self, store: &Store, object: &Object, acc: &mut Acc) -> Result<()> {
+        let name = object.name();
+        let path = name.as_path();
+        let file = store.open(object)?;
         acc.counters.files += 1;
-        acc.counters.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
+        acc.counters.bytes += object.size;
         let mut raw = BufReader::with_capacity(256 * 1024, file);
         let gzip = raw
             .fill_buf()
-            .map_err(|e| Error::io(path, e))?
+            .map_err(|e| Error::input(path, format!("unreadable: {e}")))?
             .starts_with(&[0x1f, 0x8b]);
         let reader: Box<dyn BufRead> = if gzip {
             Box::new(BufReader::with_capacity(
@@ -492,10 +538,15 @@ impl LogReader<'_> {
         struct Record {
             message_type: String,
             #[serde(default)]
+            log_group: String,
+            #[serde(default)]
+            log_stream: String,
+            #[serde(default)]
             log_events: Vec<LogEvent>,
         }
         #[derive(Deserialize)]
         struct LogEvent {
+            id: Option<String>,
             timestamp: Option<i64>,
             message: String,
         }
@@ -519,6 +570,15 @@ impl LogReader<'_> {
             for event in record.log_events {
                 line_no += 1;
                 acc.counters.lines += 1;
+                // Firehose delivers at least once: an event id seen before is used once.
+                if let Some(id) = &event.id
+                    && !acc
+                        .shards
+                        .first_delivery(&record.log_group, &record.log_stream, id)
+                {
+                    acc.counters.duplicate += 1;
+                    continue;
+                }
                 let message = event.message.as_bytes();
                 if message.iter().all(u8::is_ascii_whitespace) {
                     acc.counters.blank += 1;

@@ -50,7 +50,12 @@ fn read(
         keys,
         allow_corrupt_input: allow_corrupt,
     };
-    reader.read(dir, &NoProgress)
+    reader.read(
+        &costjob::storage::Store::default(),
+        &[costjob::storage::Location::Local(dir.to_path_buf())],
+        2,
+        &NoProgress,
+    )
 }
 
 fn event(ts: &str, tx: &str, service: &str, extra: &str) -> String {
@@ -140,7 +145,7 @@ fn firehose_records_concatenated_with_control_messages() {
     let tmp = tempfile::tempdir().unwrap();
     let record = |kind: &str, events: &[(i64, String)]| {
         let events: Vec<serde_json::Value> =
-            events.iter().enumerate().map(|(i, (ts, m))| serde_json::json!({"id": i.to_string(), "timestamp": ts, "message": m})).collect();
+            events.iter().map(|(ts, m)| serde_json::json!({"id": format!("{kind}-{ts}"), "timestamp": ts, "message": m})).collect();
         serde_json::json!({"messageType": kind, "owner": "123456789012", "logGroup": "/ecs/pagos", "logStream": "s", "subscriptionFilters": ["f"], "logEvents": events}).to_string()
     };
     let t = 1_795_428_000_000i64; // 2026-11-23T10:00:00Z
@@ -184,6 +189,7 @@ fn firehose_records_concatenated_with_control_messages() {
         ),
     ]
     .concat(); // no separator between records
+    // The second object is Firehose re-delivering the first (at-least-once).
     std::fs::write(tmp.path().join("delivery-1"), gzip(body.as_bytes())).unwrap();
     std::fs::write(tmp.path().join("delivery-2"), &body).unwrap();
     let day = read(tmp.path(), LogFormat::Firehose, &UnitKeys::default(), false).unwrap();
@@ -194,19 +200,21 @@ fn firehose_records_concatenated_with_control_messages() {
             c.events,
             c.non_json,
             c.out_of_day,
-            c.control_messages
+            c.control_messages,
+            c.duplicate
         ),
-        (8, 4, 2, 2, 2)
+        (8, 2, 1, 1, 2, 4),
+        "every event of the re-delivery is a duplicate, used once"
     );
     assert!(c.balanced());
     assert_eq!(day.transactions.len(), 1);
     let f1 = &day.transactions[0];
     assert_eq!(f1.flow, "recarga", "classified by route");
     assert_eq!(
-        f1.type_conflicts, 2,
-        "explicit non-monetary on a monetary flow, once per file"
+        f1.type_conflicts, 1,
+        "explicit non-monetary on a monetary flow, once: the re-delivery is not counted again"
     );
-    assert_eq!(c.type_conflicts, 2);
+    assert_eq!(c.type_conflicts, 1);
     assert_eq!(f1.first_ts, t);
 }
 
@@ -320,7 +328,14 @@ fn selective_and_full_parses_agree() {
             keys: &keys,
             allow_corrupt_input: false,
         };
-        reader.read(tmp.path(), &NoProgress).unwrap()
+        reader
+            .read(
+                &costjob::storage::Store::default(),
+                &[costjob::storage::Location::Local(tmp.path().to_path_buf())],
+                2,
+                &NoProgress,
+            )
+            .unwrap()
     };
     let selective = read_with(&fields());
     // A nested pointer for an absent member forces the full parse for every event.

@@ -15,6 +15,8 @@ use costjob::money::parse_decimal;
 use costjob::pricing::Pricing;
 use costjob::source::cur;
 
+use costjob::storage::{Location, Store};
+
 use crate::helpers::*;
 
 fn tags(keys: [&str; 3]) -> TagColumns {
@@ -58,8 +60,16 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
             (CostBasis::Amortized, amortized),
             (CostBasis::NetAmortized, amortized),
         ] {
-            let (d, scan) =
-                cur::read_day(&path, date(day), basis, &none, &default_tags(), &p).unwrap();
+            let (d, scan) = cur::read_day(
+                &Store::default(),
+                &Location::Local(path.to_path_buf()),
+                date(day),
+                basis,
+                &none,
+                &default_tags(),
+                &p,
+            )
+            .unwrap();
             assert_eq!(d.rows, rows, "{day}");
             assert_eq!(d.total, usd(want), "{day} {}", basis.as_str());
             assert_eq!(d.pools.values().sum::<i128>(), d.total);
@@ -80,7 +90,8 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
 fn row_groups_of_other_months_are_pruned() {
     let dir = shared_data().join(WORKSHOP);
     let (d, scan) = cur::read_day(
-        &dir,
+        &Store::default(),
+        &Location::Local(dir.to_path_buf()),
         date("2018-11-15"),
         CostBasis::Unblended,
         &[],
@@ -200,13 +211,23 @@ fn costopt_2019_savings_plans_from_text_columns() {
             CostBasis::Amortized,
             CostBasis::NetAmortized,
         ] {
-            let (d, _) = cur::read_day(&file, date(day), basis, &[], &app_tags, &p).unwrap();
+            let (d, _) = cur::read_day(
+                &Store::default(),
+                &Location::Local(file.to_path_buf()),
+                date(day),
+                basis,
+                &[],
+                &app_tags,
+                &p,
+            )
+            .unwrap();
             assert_eq!(d.rows, rows, "{day}");
             assert_eq!(d.total, usd(total), "{day} {}", basis.as_str());
         }
     }
     let (d, _) = cur::read_day(
-        &file,
+        &Store::default(),
+        &Location::Local(file.to_path_buf()),
         date("2019-11-30"),
         CostBasis::Amortized,
         &[],
@@ -225,7 +246,8 @@ fn costopt_2019_savings_plans_from_text_columns() {
     );
     // SavingsPlanNegation rows are 0 amortized but -0.17 unblended on their own.
     let (u, _) = cur::read_day(
-        &file,
+        &Store::default(),
+        &Location::Local(file.to_path_buf()),
         date("2019-11-30"),
         CostBasis::Unblended,
         &["SavingsPlanNegation".into()],
@@ -267,7 +289,8 @@ fn split_cost_allocation_sample_has_no_usable_dates() {
     let path = tmp.path().join("split.parquet");
     write_parquet(&path, &batch);
     let err = cur::read_day(
-        &path,
+        &Store::default(),
+        &Location::Local(path.to_path_buf()),
         date("2024-08-21"),
         CostBasis::Amortized,
         &[],
@@ -363,7 +386,8 @@ fn cur_2_0_tags_come_from_the_resource_tags_map() {
     let path = tmp.path().join("cur2.parquet");
     write_parquet(&path, &batch);
     let (d, _) = cur::read_day(
-        &path,
+        &Store::default(),
+        &Location::Local(path.to_path_buf()),
         date("2026-11-23"),
         CostBasis::Amortized,
         &[],
