@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the repository, as the README gives it and .ci/run runs it:
-#   1. cargo test (unit tests + the integration binary tests/it)
+#   1. cargo test --features failpoints (unit tests + the integration binary tests/it,
+#      with crash points compiled in; S3/Glue tests against a moto server on loopback)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests
 #   3. checkov over terraform/ (offline)
@@ -15,6 +16,11 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
+step "python stand-ins: moto server (S3, Glue), sqlglot and duckdb"
+python3 -c 'import moto.server, boto3, sqlglot, duckdb' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'sqlglot>=25' 'duckdb>=1' \
+  || die "could not install moto[server], sqlglot and duckdb"
+
 step "cargo test (target dir $CARGO_TARGET_DIR)"
 command -v cargo >/dev/null || die "cargo is not installed"
 log=$(mktemp)
@@ -22,9 +28,6 @@ cargo test --locked --features failpoints 2>&1 | tee "$log"
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 
 step "sql: parse in the Athena/Trino dialect, run the views on the demo day"
-python3 -c 'import sqlglot, duckdb' 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check 'sqlglot>=25' 'duckdb>=1' \
-  || die "could not install sqlglot and duckdb"
 python3 tests/sql_check.py "$CARGO_TARGET_DIR/debug/costjob" | tee -a "$log"
 sql_passed=$(grep -Eo '^sql: [0-9]+ passed' "$log" | awk '{print $2}')
 

@@ -10,3 +10,4 @@ mod logs;
 #[cfg(feature = "failpoints")]
 mod publish;
 mod real_cur;
+mod s3;

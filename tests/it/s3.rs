@@ -1,0 +1,303 @@
+//! The production data plane on a real S3 and Glue API: `moto` in server mode
+//! on a loopback port (started and stopped here), the binary pointed at it with
+//! `AWS_ENDPOINT_URL`. Logs (CloudWatch export and Firehose layouts) and the
+//! CUR read from S3, tables published through Glue partitions, a second run
+//! flipping them and removing the superseded run, leases, unreadable objects.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use costjob::sink::parquet::BatchExt;
+
+use crate::helpers::*;
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs (the test command installs moto[server])");
+        let started = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "moto server did not start on port {port}: is `moto[server]` installed? (bash tests/all.sh installs it)"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// Runs `tests/stand_ins/aws_fixture.py` against this server.
+    fn fixture(&self, args: &[&str]) -> String {
+        let out = Command::new("python3")
+            .arg(repo().join("tests/stand_ins/aws_fixture.py"))
+            .args(args)
+            .envs(self.env())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "aws_fixture {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `costjob` with this server's environment and `extra` settings.
+    fn costjob(&self, cwd: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let env = self.env();
+        let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend_from_slice(extra);
+        costjob(cwd, args, &all)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ROOT: &str = "s3://costjob-out/costjob";
+
+/// Buckets, the demo day's CUR and logs on S3, and the Glue tables of sql/ddl.sql.
+fn demo_on_s3(moto: &Moto) {
+    moto.fixture(&["setup", "costjob-out", "costjob", ROOT]);
+    let data = repo().join("examples/data");
+    moto.fixture(&[
+        "upload",
+        data.join("cur").to_str().unwrap(),
+        "s3://cur/data-exports/deuna",
+    ]);
+    moto.fixture(&[
+        "upload",
+        data.join("logs").to_str().unwrap(),
+        "s3://logs/exports/2026-11-23",
+    ]);
+}
+
+/// A config reading everything from S3 and publishing to [`ROOT`].
+fn s3_config(dir: &Path, format: &str, logs: &str) -> PathBuf {
+    let path = dir.join("costjob.toml");
+    let body = format!(
+        "[cur]\npath = \"s3://cur/data-exports/deuna\"\n[logs]\npath = {logs:?}\nformat = {format:?}\nmax_objects_in_flight = 3\n\
+         [output]\npath = {ROOT:?}\nglue_database = \"costjob\"\nretain_superseded_hours = 0\n[pricing]\npath = {:?}\n{FLOWS}",
+        repo().join("pricing")
+    );
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn run(moto: &Moto, dir: &Path, config: &Path, extra: &[(&str, &str)]) -> Output {
+    moto.costjob(
+        dir,
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+        ],
+        extra,
+    )
+}
+
+/// The day as Glue points at it, downloaded under `dest`.
+fn published(moto: &Moto, dest: &Path) -> serde_json::Value {
+    let _ = std::fs::remove_dir_all(dest);
+    moto.fixture(&["download", "costjob", DEMO_DATE, dest.to_str().unwrap()]);
+    serde_json::from_str(&moto.fixture(&["partitions", "costjob", DEMO_DATE])).unwrap()
+}
+
+fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
+    let keep: Vec<usize> = (0..b.num_columns())
+        .filter(|&i| b.schema().field(i).name() != "run_id")
+        .collect();
+    b.project(&keep).unwrap()
+}
+
+#[test]
+fn a_day_read_from_s3_and_published_through_glue_equals_the_local_run() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    assert!(run_demo(&local, &[], &[]).status.success());
+
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("{ROOT}/transactions/dt={DEMO_DATE}/run=")));
+    let copy = tmp.path().join("copy");
+    let locations = published(&moto, &copy);
+    let run_id = table(&copy, "reconciliation", DEMO_DATE)
+        .text("run_id", 0)
+        .unwrap();
+    for name in costjob::sink::parquet::TABLES {
+        assert_eq!(
+            locations[name],
+            format!("{ROOT}/{name}/dt={DEMO_DATE}/run={run_id}/"),
+            "Glue's partition of {name} points at the run"
+        );
+        let mut a = without_run_id(table(&copy, name, DEMO_DATE));
+        let b = without_run_id(table(&local, name, DEMO_DATE));
+        if name == "reconciliation" {
+            // Only the timestamps differ.
+            let keep: Vec<usize> = (0..a.num_columns())
+                .filter(|&i| !a.schema().field(i).name().ends_with("_at"))
+                .collect();
+            a = a.project(&keep).unwrap();
+            assert_eq!(a, b.project(&keep).unwrap(), "{name}");
+        } else {
+            assert_eq!(a, b, "{name}: the S3 run equals the local run row for row");
+        }
+    }
+
+    // A second run flips every partition and removes the superseded run.
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let locations = published(&moto, &copy);
+    let second = table(&copy, "reconciliation", DEMO_DATE)
+        .text("run_id", 0)
+        .unwrap();
+    assert_ne!(second, run_id);
+    for name in costjob::sink::parquet::TABLES {
+        assert!(
+            locations[name].as_str().unwrap().contains(&second),
+            "{name}"
+        );
+    }
+    let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+    assert!(
+        !keys.contains(&run_id),
+        "the superseded run is deleted: {keys}"
+    );
+    assert!(keys.contains(&format!(
+        "_run_reports/dt={DEMO_DATE}/run={second}/report.json"
+    )));
+    assert!(
+        !keys.contains("_journal/") && !keys.contains("_leases/"),
+        "{keys}"
+    );
+}
+
+#[test]
+fn firehose_deliveries_on_s3_with_redeliveries_and_the_next_days_prefix() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let logs = repo().join("examples/data/logs");
+    moto.fixture(&[
+        "firehose",
+        logs.to_str().unwrap(),
+        "s3://logs/firehose/",
+        DEMO_DATE,
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    assert!(run_demo(&local, &[], &[]).status.success());
+    let config = s3_config(tmp.path(), "firehose", "s3://logs/firehose/{date}");
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let copy = tmp.path().join("copy");
+    published(&moto, &copy);
+    let recon = table(&copy, "reconciliation", DEMO_DATE);
+    assert!(
+        recon.int("log_duplicate", 0).unwrap() > 0,
+        "re-delivered events counted"
+    );
+    assert_eq!(
+        without_run_id(table(&copy, "transactions", DEMO_DATE)),
+        without_run_id(table(&local, "transactions", DEMO_DATE)),
+        "every event used once, including those delivered under the next day's prefix"
+    );
+}
+
+#[test]
+fn a_held_lease_exits_5_and_an_unreadable_object_exits_3_naming_it() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    // A live lease of another run.
+    let lease = tmp.path().join("lease.json");
+    let expires = chrono::Utc::now().timestamp() + 600;
+    std::fs::write(
+        &lease,
+        format!(r#"{{"run_id":"other-run","expires_at":{expires}}}"#),
+    )
+    .unwrap();
+    let dir = tmp.path().join("lease");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&lease, dir.join(format!("dt={DEMO_DATE}.json"))).unwrap();
+    moto.fixture(&["upload", dir.to_str().unwrap(), &format!("{ROOT}/_leases")]);
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("other-run"), "{}", stderr(&o));
+    // An expired lease is taken over.
+    std::fs::write(
+        dir.join(format!("dt={DEMO_DATE}.json")),
+        r#"{"run_id":"crashed-run","expires_at":1}"#,
+    )
+    .unwrap();
+    moto.fixture(&["upload", dir.to_str().unwrap(), &format!("{ROOT}/_leases")]);
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A log object that is not gzip all the way: exit 3 naming its s3:// URL.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let mut truncated =
+        gzip(b"2026-11-23T10:00:00.000Z {\"transaction_id\":\"t\",\"service\":\"s\"}\n");
+    truncated.truncate(truncated.len() - 8);
+    std::fs::write(bad.join("000000.gz"), truncated).unwrap();
+    moto.fixture(&[
+        "upload",
+        bad.to_str().unwrap(),
+        "s3://logs/exports/2026-11-23/broken-stream",
+    ]);
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("s3://logs/exports/2026-11-23/broken-stream/000000.gz"),
+        "{}",
+        stderr(&o)
+    );
+}

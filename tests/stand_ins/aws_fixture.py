@@ -1,0 +1,160 @@
+"""Test fixtures on the local AWS stand-in (moto server): buckets, uploads,
+the Glue tables of sql/ddl.sql, and reading a published day back.
+
+Run by the integration tests (tests/it/s3.rs) with AWS_ENDPOINT_URL pointing at
+a moto server on loopback; never against a real account.
+
+  aws_fixture.py setup  OUT_BUCKET DATABASE ROOT_URL     buckets + Glue tables
+  aws_fixture.py upload DIR s3://bucket/prefix           a directory, file by file
+  aws_fixture.py firehose LOG_DIR s3://bucket/prefix/ DAY   the logs as Firehose deliveries
+  aws_fixture.py download DATABASE DAY DEST              each table's current partition
+  aws_fixture.py partitions DATABASE DAY                 table -> location, as JSON
+  aws_fixture.py list s3://bucket/prefix                 keys, one per line
+"""
+import gzip
+import json
+import os
+import pathlib
+import re
+import sys
+
+import boto3
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def client(name):
+    assert os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"), "loopback only"
+    return boto3.client(name, region_name="us-east-1")
+
+
+def split(url):
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def ddl_tables():
+    """(name, [(column, hive type)]) for each CREATE EXTERNAL TABLE of sql/ddl.sql."""
+    text = (REPO / "sql" / "ddl.sql").read_text()
+    for m in re.finditer(r"CREATE EXTERNAL TABLE IF NOT EXISTS (\w+) \((.*?)\n\)", text, re.S):
+        columns = []
+        for line in m.group(2).strip().splitlines():
+            name, typ = line.strip().rstrip(",").split(None, 1)
+            columns.append((name, typ))
+        yield m.group(1), columns
+
+
+def setup(bucket, database, root):
+    s3 = client("s3")
+    for b in {bucket, "logs", "cur"}:
+        s3.create_bucket(Bucket=b)
+    glue = client("glue")
+    glue.create_database(DatabaseInput={"Name": database})
+    for name, columns in ddl_tables():
+        glue.create_table(
+            DatabaseName=database,
+            TableInput={
+                "Name": name,
+                "TableType": "EXTERNAL_TABLE",
+                "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                "StorageDescriptor": {
+                    "Columns": [{"Name": c, "Type": t} for c, t in columns],
+                    "Location": f"{root}/{name}/",
+                    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                    "SerdeInfo": {
+                        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                    },
+                },
+            },
+        )
+
+
+def upload(directory, url):
+    s3 = client("s3")
+    bucket, prefix = split(url)
+    base = pathlib.Path(directory)
+    for path in sorted(base.rglob("*")):
+        if path.is_file():
+            key = f"{prefix.rstrip('/')}/{path.relative_to(base)}".lstrip("/")
+            s3.upload_file(str(path), bucket, key)
+
+
+def firehose(log_dir, url, day):
+    """The CloudWatch export lines as subscription records through Firehose:
+    one object per log stream under the day's prefix, the last record of each
+    re-delivered in a second object (at least once), and the events after
+    23:00 buffered into an object under the next day's prefix."""
+    s3 = client("s3")
+    bucket, prefix = split(url)
+    next_day = {"2026-11-23": "2026-11-24"}[day]
+    for n, path in enumerate(sorted(pathlib.Path(log_dir).rglob("*.gz"))):
+        events = []
+        for i, line in enumerate(gzip.decompress(path.read_bytes()).decode().splitlines()):
+            ts, _, message = line.partition(" ")
+            from datetime import datetime
+            try:
+                ms = int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+            except ValueError:
+                continue  # continuation lines have no envelope timestamp in Firehose either
+            events.append({"id": f"{n:04d}{i:08d}", "timestamp": ms, "message": message})
+        late = [e for e in events if e["timestamp"] % 86_400_000 >= 23 * 3_600_000]
+        early = [e for e in events if e not in late]
+
+        def records(evs):
+            out = ""
+            for k in range(0, len(evs), 50):
+                out += json.dumps({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+                                   "logGroup": "/ecs/costjob-demo", "logStream": path.parent.name,
+                                   "subscriptionFilters": ["f"], "logEvents": evs[k:k + 50]})
+            return out
+
+        control = json.dumps({"messageType": "CONTROL_MESSAGE", "logGroup": "", "logStream": "",
+                              "logEvents": [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE"}]})
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{day}/delivery-{n}.gz",
+                      Body=gzip.compress((control + records(early)).encode()))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{day}/redelivery-{n}.gz",
+                      Body=gzip.compress(records(early[-50:]).encode()))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{next_day}/delivery-{n}",
+                      Body=records(late).encode())
+
+
+def partitions(database, day):
+    glue = client("glue")
+    found = {}
+    for t in glue.get_tables(DatabaseName=database)["TableList"]:
+        try:
+            p = glue.get_partition(DatabaseName=database, TableName=t["Name"], PartitionValues=[day])
+            found[t["Name"]] = p["Partition"]["StorageDescriptor"]["Location"]
+        except glue.exceptions.EntityNotFoundException:
+            pass
+    return found
+
+
+def download(database, day, dest):
+    s3 = client("s3")
+    for table, location in partitions(database, day).items():
+        bucket, prefix = split(location)
+        target = pathlib.Path(dest) / table / f"dt={day}"
+        target.mkdir(parents=True, exist_ok=True)
+        for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+            s3.download_file(bucket, obj["Key"], str(target / obj["Key"].rsplit("/", 1)[1]))
+
+
+def list_keys(url):
+    s3 = client("s3")
+    bucket, prefix = split(url)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            print(obj["Key"])
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "partitions":
+        print(json.dumps(partitions(*args)))
+    elif command == "list":
+        list_keys(*args)
+    else:
+        {"setup": setup, "upload": upload, "firehose": firehose, "download": download}[command](*args)
