@@ -301,3 +301,95 @@ fn a_held_lease_exits_5_and_an_unreadable_object_exits_3_naming_it() {
         stderr(&o)
     );
 }
+
+/// Makes the day's lease look expired, as it is `lease_seconds` after a crash.
+fn expire_lease(moto: &Moto, tmp: &Path) {
+    let dir = tmp.join("expired-lease");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("dt={DEMO_DATE}.json")),
+        r#"{"run_id":"crashed","expires_at":1}"#,
+    )
+    .unwrap();
+    moto.fixture(&["upload", dir.to_str().unwrap(), &format!("{ROOT}/_leases")]);
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let copy = tmp.path().join("copy");
+    for point in [
+        "publish::staged",
+        "publish::journaled",
+        "publish::flipped::transactions",
+        "publish::flipped::unallocated",
+        "publish::flipped::reconciliation",
+        "publish::committed",
+    ] {
+        let before: serde_json::Value =
+            serde_json::from_str(&moto.fixture(&["partitions", "costjob", DEMO_DATE])).unwrap();
+        let o = run(
+            &moto,
+            tmp.path(),
+            &config,
+            &[("FAILPOINTS", &format!("{point}=return"))],
+        );
+        assert!(!o.status.success(), "{point}: not killed");
+        let after = published(&moto, &copy);
+        let run_of = |l: &serde_json::Value| {
+            l.as_str()
+                .unwrap()
+                .split("run=")
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        // The commit record flips last: once it is new, every table is.
+        if after["reconciliation"] != before["reconciliation"] {
+            for name in costjob::sink::parquet::TABLES {
+                assert_eq!(
+                    run_of(&after[name]),
+                    run_of(&after["reconciliation"]),
+                    "{point}: {name}"
+                );
+            }
+        }
+        for name in costjob::sink::parquet::TABLES {
+            let ids: std::collections::BTreeSet<String> = {
+                let b = table(&copy, name, DEMO_DATE);
+                (0..b.num_rows())
+                    .map(|i| b.text("run_id", i).unwrap())
+                    .collect()
+            };
+            assert_eq!(ids.len(), 1, "{point}: {name} whole and from one run");
+        }
+        expire_lease(&moto, tmp.path());
+        let o = run(&moto, tmp.path(), &config, &[]);
+        assert!(o.status.success(), "{point}: {}", stderr(&o));
+        if !["publish::staged", "publish::committed"].contains(&point) {
+            assert!(
+                stderr(&o).contains("rolled_forward"),
+                "{point}: {}",
+                stderr(&o)
+            );
+        }
+        let after = published(&moto, &copy);
+        let last = table(&copy, "reconciliation", DEMO_DATE)
+            .text("run_id", 0)
+            .unwrap();
+        for name in costjob::sink::parquet::TABLES {
+            assert!(
+                after[name].as_str().unwrap().contains(&last),
+                "{point}: {name}"
+            );
+        }
+        let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+        assert!(!keys.contains("_journal/"), "{point}: {keys}");
+    }
+}
