@@ -393,3 +393,66 @@ fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
         assert!(!keys.contains("_journal/"), "{point}: {keys}");
     }
 }
+
+#[test]
+fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Every log object's first GET is cut halfway by the proxy.
+    let mut proxy = Command::new("python3")
+        .arg(repo().join("tests/stand_ins/flaky_proxy.py"))
+        .args([&port.to_string(), &moto.endpoint, "/exports/2026-11-23/"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    assert!(run_demo(&local, &[], &[]).status.success());
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let o = run(
+        &moto,
+        tmp.path(),
+        &config,
+        &[("AWS_ENDPOINT_URL", &endpoint)],
+    );
+    let _ = proxy.kill();
+    let cuts = String::from_utf8(proxy.wait_with_output().unwrap().stdout).unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        cuts.lines().count(),
+        14,
+        "every log object was cut once: {cuts}"
+    );
+    let copy = tmp.path().join("copy");
+    published(&moto, &copy);
+    let (a, b) = (
+        table(&copy, "reconciliation", DEMO_DATE),
+        table(&local, "reconciliation", DEMO_DATE),
+    );
+    for counter in [
+        "log_files",
+        "log_lines",
+        "log_events",
+        "log_malformed",
+        "log_non_json",
+    ] {
+        assert_eq!(
+            a.int(counter, 0).unwrap(),
+            b.int(counter, 0).unwrap(),
+            "{counter}"
+        );
+    }
+    assert_eq!(
+        without_run_id(table(&copy, "transactions", DEMO_DATE)),
+        without_run_id(table(&local, "transactions", DEMO_DATE))
+    );
+}
