@@ -1,5 +1,7 @@
--- Athena DDL of costjob's output tables (SPEC 5), with partition projection on dt:
--- no crawler, no MSCK REPAIR. Terraform (terraform/modules/athena) creates the same
+-- Athena DDL of costjob's output tables (SPEC 5), partitioned by dt WITHOUT
+-- partition projection: each run points the day's partition at its own
+-- run=<run_id>/ prefix in Glue (SPEC 5.1), so readers see one run per day.
+-- Terraform (terraform/modules/athena) creates the same
 -- tables; this file is for manual set-up and review. The location is the prod output
 -- root of terraform/envs/prod/terraform.tfvars.example: use yours.
 
@@ -16,20 +18,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS transactions (
   direct_cost_usd decimal(18,10),
   shared_cost_usd decimal(18,10),
   cost_basis string,
-  costs array<struct<product_code:string,rule_id:string,category:string,cost_usd:decimal(18,10)>>
+  costs array<struct<product_code:string,rule_id:string,category:string,cost_usd:decimal(18,10)>>,
+  run_id string
 )
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/transactions/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2026-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.unit' = 'DAYS',
-  'storage.location.template' = 's3://deuna-prod-costjob/costjob/transactions/dt=${dt}/'
-);
+TBLPROPERTIES ('classification' = 'parquet');
 
 CREATE EXTERNAL TABLE IF NOT EXISTS flow_costs (
   transaction_type string,
@@ -42,20 +37,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS flow_costs (
   driver_units bigint,
   cost_usd decimal(18,10),
   modelled_cost_usd decimal(18,10),
-  unit_cost_usd decimal(18,10)
+  unit_cost_usd decimal(18,10),
+  run_id string
 )
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/flow_costs/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2026-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.unit' = 'DAYS',
-  'storage.location.template' = 's3://deuna-prod-costjob/costjob/flow_costs/dt=${dt}/'
-);
+TBLPROPERTIES ('classification' = 'parquet');
 
 CREATE EXTERNAL TABLE IF NOT EXISTS flow_summary (
   transaction_type string,
@@ -66,20 +54,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS flow_summary (
   p50_usd decimal(18,10),
   p95_usd decimal(18,10),
   p99_usd decimal(18,10),
-  max_usd decimal(18,10)
+  max_usd decimal(18,10),
+  run_id string
 )
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/flow_summary/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2026-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.unit' = 'DAYS',
-  'storage.location.template' = 's3://deuna-prod-costjob/costjob/flow_summary/dt=${dt}/'
-);
+TBLPROPERTIES ('classification' = 'parquet');
 
 CREATE EXTERNAL TABLE IF NOT EXISTS unallocated (
   reason string,
@@ -88,20 +69,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS unallocated (
   tag_transaction_type string,
   tag_flow string,
   tag_service string,
-  cost_usd decimal(18,10)
+  cost_usd decimal(18,10),
+  run_id string
 )
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/unallocated/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2026-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.unit' = 'DAYS',
-  'storage.location.template' = 's3://deuna-prod-costjob/costjob/unallocated/dt=${dt}/'
-);
+TBLPROPERTIES ('classification' = 'parquet');
 
 CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   cost_basis string,
@@ -124,6 +98,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   log_malformed bigint,
   log_blank bigint,
   log_bad_timestamp bigint,
+  log_duplicate bigint,
+  log_skipped_files bigint,
   log_control_messages bigint,
   log_corrupt_files bigint,
   log_type_conflicts bigint,
@@ -136,12 +112,4 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/reconciliation/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2026-01-01,NOW',
-  'projection.dt.interval' = '1',
-  'projection.dt.unit' = 'DAYS',
-  'storage.location.template' = 's3://deuna-prod-costjob/costjob/reconciliation/dt=${dt}/'
-);
+TBLPROPERTIES ('classification' = 'parquet');

@@ -112,12 +112,13 @@ module "costjob_task" {
   logs               = { bucket = var.logs_bucket_name, prefix = "cloudwatch-export/" }
   output             = { bucket = var.output_bucket_name, prefix = "costjob/" }
   athena = {
-    workgroup      = module.athena.workgroup_name
-    results_bucket = var.output_bucket_name
-    results_prefix = "athena-results/"
-    glue_databases = [module.athena.glue_database_name, module.athena.cur_database_name]
-    cur_database   = module.athena.cur_database_name
-    cur_table      = module.athena.cur_table_name
+    workgroup       = module.athena.workgroup_name
+    results_bucket  = var.output_bucket_name
+    results_prefix  = "athena-results/"
+    glue_databases  = [module.athena.glue_database_name, module.athena.cur_database_name]
+    cur_database    = module.athena.cur_database_name
+    cur_table       = module.athena.cur_table_name
+    output_database = module.athena.glue_database_name
   }
   tags = local.tags
 }

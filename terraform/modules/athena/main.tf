@@ -8,19 +8,21 @@ locals {
       ["first_event_at", "timestamp"], ["last_event_at", "timestamp"], ["events", "bigint"], ["duration_ms", "bigint"],
       ["cost_usd", local.money], ["direct_cost_usd", local.money], ["shared_cost_usd", local.money], ["cost_basis", "string"],
       ["costs", "array<struct<product_code:string,rule_id:string,category:string,cost_usd:${local.money}>>"],
+      ["run_id", "string"],
     ]
     flow_costs = [
       ["transaction_type", "string"], ["flow", "string"], ["product_code", "string"], ["rule_id", "string"],
       ["category", "string"], ["allocation", "string"], ["transactions", "bigint"], ["driver_units", "bigint"],
-      ["cost_usd", local.money], ["modelled_cost_usd", local.money], ["unit_cost_usd", local.money],
+      ["cost_usd", local.money], ["modelled_cost_usd", local.money], ["unit_cost_usd", local.money], ["run_id", "string"],
     ]
     flow_summary = [
       ["transaction_type", "string"], ["flow", "string"], ["transactions", "bigint"], ["cost_usd", local.money],
       ["unit_cost_usd", local.money], ["p50_usd", local.money], ["p95_usd", local.money], ["p99_usd", local.money], ["max_usd", local.money],
+      ["run_id", "string"],
     ]
     unallocated = [
       ["reason", "string"], ["product_code", "string"], ["rule_id", "string"], ["tag_transaction_type", "string"],
-      ["tag_flow", "string"], ["tag_service", "string"], ["cost_usd", local.money],
+      ["tag_flow", "string"], ["tag_service", "string"], ["cost_usd", local.money], ["run_id", "string"],
     ]
     reconciliation = [
       ["cost_basis", "string"], ["cur_rows", "bigint"], ["cur_total_usd", local.money], ["allocated_usd", local.money],
@@ -29,7 +31,7 @@ locals {
       ["cur_final", "boolean"], ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
       ["log_events", "bigint"], ["log_out_of_day", "bigint"], ["log_non_json", "bigint"], ["log_no_transaction", "bigint"],
       ["log_missing_service", "bigint"], ["log_malformed", "bigint"], ["log_blank", "bigint"], ["log_bad_timestamp", "bigint"],
-      ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
+      ["log_duplicate", "bigint"], ["log_skipped_files", "bigint"], ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
       ["run_id", "string"], ["costjob_version", "string"], ["pricing_sha256", "string"],
       ["started_at", "timestamp"], ["finished_at", "timestamp"],
     ]
@@ -97,16 +99,11 @@ resource "aws_glue_catalog_table" "output" {
   name          = each.key
   database_name = aws_glue_catalog_database.costjob.name
   table_type    = "EXTERNAL_TABLE"
+  # No partition projection: each run registers its day's partition, pointed at
+  # its own run=<run_id>/ prefix, in one Glue call per table (SPEC 5.1).
   parameters = {
-    classification              = "parquet"
-    "parquet.compression"       = "ZSTD"
-    "projection.enabled"        = "true"
-    "projection.dt.type"        = "date"
-    "projection.dt.format"      = "yyyy-MM-dd"
-    "projection.dt.range"       = "${var.first_day},NOW"
-    "projection.dt.interval"    = "1"
-    "projection.dt.unit"        = "DAYS"
-    "storage.location.template" = "${var.output_s3_uri}${each.key}/dt=$${dt}/"
+    classification        = "parquet"
+    "parquet.compression" = "ZSTD"
   }
   partition_keys {
     name = "dt"

@@ -43,16 +43,6 @@ variable "output_s3_uri" {
   }
 }
 
-variable "first_day" {
-  description = "First dt partition the projection offers (YYYY-MM-DD)."
-  type        = string
-  default     = "2026-01-01"
-  validation {
-    condition     = can(formatdate("YYYY-MM-DD", "${var.first_day}T00:00:00Z"))
-    error_message = "first_day must be a date YYYY-MM-DD."
-  }
-}
-
 variable "bytes_scanned_cutoff_per_query" {
   description = "Per-query scan limit in bytes (cost guard)."
   type        = number

@@ -3,11 +3,13 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  account   = data.aws_caller_identity.current.account_id
-  partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.name
-  s3        = "arn:${local.partition}:s3:::"
-  glue      = "arn:${local.partition}:glue:${local.region}:${local.account}"
+  # The tables whose partitions the job publishes (SPEC 5).
+  output_tables = ["transactions", "flow_costs", "flow_summary", "unallocated", "reconciliation"]
+  account       = data.aws_caller_identity.current.account_id
+  partition     = data.aws_partition.current.partition
+  region        = data.aws_region.current.name
+  s3            = "arn:${local.partition}:s3:::"
+  glue          = "arn:${local.partition}:glue:${local.region}:${local.account}"
 
   log_group_name = "/ecs/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
@@ -76,6 +78,17 @@ locals {
         )
       },
       {
+        # SPEC 5.1: a publish points each output table's dt partition at its run,
+        # and rolls a crashed publish back; only the five output tables.
+        Sid    = "GlueOwnOutputPartitions"
+        Effect = "Allow"
+        Action = ["glue:BatchCreatePartition", "glue:BatchUpdatePartition", "glue:DeletePartition"]
+        Resource = concat(
+          ["${local.glue}:catalog", "${local.glue}:database/${var.athena.output_database}"],
+          [for t in local.output_tables : "${local.glue}:table/${var.athena.output_database}/${t}"],
+        )
+      },
+      {
         Sid      = "UseTheKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
@@ -131,6 +144,7 @@ locals {
     COSTJOB_CUR_OUTPUT_LOCATION   = "s3://${var.athena.results_bucket}/${var.athena.results_prefix}"
     COSTJOB_LOGS_PATH             = "s3://${var.logs.bucket}/${var.logs.prefix}"
     COSTJOB_OUTPUT_PATH           = "s3://${var.output.bucket}/${var.output.prefix}"
+    COSTJOB_OUTPUT_GLUE_DATABASE  = var.athena.output_database
     COSTJOB_ALLOCATION_COST_BASIS = "amortized"
   }, var.environment)
 

@@ -97,14 +97,15 @@ variable "output" {
 }
 
 variable "athena" {
-  description = "Athena workgroup, its results location, and the Glue databases the job reads."
+  description = "Athena workgroup, its results location, the Glue databases the job reads, and the database of its output tables (whose partitions it creates and updates)."
   type = object({
-    workgroup      = string
-    results_bucket = string
-    results_prefix = string
-    glue_databases = list(string)
-    cur_database   = string
-    cur_table      = string
+    workgroup       = string
+    results_bucket  = string
+    results_prefix  = string
+    glue_databases  = list(string)
+    cur_database    = string
+    cur_table       = string
+    output_database = string
   })
 }
 

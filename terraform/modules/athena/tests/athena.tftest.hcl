@@ -26,8 +26,14 @@ run "encrypted_enforced_workgroup_and_projected_tables" {
   }
   assert {
     condition = alltrue([for name, t in aws_glue_catalog_table.output :
-    t.parameters["projection.enabled"] == "true" && t.parameters["storage.location.template"] == "s3://deuna-costjob/out/${name}/dt=$${dt}/"])
-    error_message = "every output table uses partition projection on dt"
+      !contains(keys(t.parameters), "projection.enabled") && !contains(keys(t.parameters), "storage.location.template")
+    && t.storage_descriptor[0].location == "s3://deuna-costjob/out/${name}/"])
+    error_message = "no output table uses partition projection: costjob points each day's partition at its run (SPEC 5.1)"
+  }
+  assert {
+    condition = alltrue([for name, t in aws_glue_catalog_table.output :
+    length(t.partition_keys) == 1 && t.partition_keys[0].name == "dt" && contains([for c in t.storage_descriptor[0].columns : c.name], "run_id")])
+    error_message = "every output table is partitioned by dt and has run_id"
   }
   assert {
     condition     = contains([for c in aws_glue_catalog_table.output["transactions"].storage_descriptor[0].columns : c.type], "decimal(18,10)")
@@ -41,8 +47,7 @@ run "rejects_bad_inputs" {
   variables {
     name           = "Costjob-Prod"
     results_s3_uri = "s3://bucket-without-slash"
-    first_day      = "yesterday"
   }
 
-  expect_failures = [var.name, var.results_s3_uri, var.first_day]
+  expect_failures = [var.name, var.results_s3_uri]
 }

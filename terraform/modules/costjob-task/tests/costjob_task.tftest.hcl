@@ -31,12 +31,13 @@ variables {
   logs               = { bucket = "deuna-logs", prefix = "cloudwatch-export/" }
   output             = { bucket = "deuna-costjob", prefix = "out/" }
   athena = {
-    workgroup      = "costjob_test"
-    results_bucket = "deuna-athena-results"
-    results_prefix = "costjob/"
-    glue_databases = ["costjob_test", "costjob_test_cur"]
-    cur_database   = "costjob_test_cur"
-    cur_table      = "cur"
+    workgroup       = "costjob_test"
+    results_bucket  = "deuna-athena-results"
+    results_prefix  = "costjob/"
+    glue_databases  = ["costjob_test", "costjob_test_cur"]
+    cur_database    = "costjob_test_cur"
+    cur_table       = "cur"
+    output_database = "costjob_test"
   }
 }
 
@@ -62,6 +63,21 @@ run "least_privilege" {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.execution.policy).Statement :
     !contains(s.Resource, "*") || s.Action == ["ecr:GetAuthorizationToken"]])
     error_message = "only ecr:GetAuthorizationToken may use Resource *"
+  }
+
+  # Glue writes: partitions of the five output tables of the output database, nothing else.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      alltrue([for a in s.Action : !startswith(a, "glue:") || startswith(a, "glue:Get")]) || (
+        toset(s.Action) == toset(["glue:BatchCreatePartition", "glue:BatchUpdatePartition", "glue:DeletePartition"])
+        && alltrue([for r in s.Resource : endswith(r, ":catalog") || endswith(r, ":database/costjob_test")
+    || can(regex(":table/costjob_test/(transactions|flow_costs|flow_summary|unallocated|reconciliation)$", r))]))])
+    error_message = "the task may create and update partitions of its own output tables only"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    contains(s.Action, "glue:BatchUpdatePartition") && contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test/reconciliation")])
+    error_message = "the task can flip the reconciliation partition (the day's commit record)"
   }
 
   # Writes only under the output prefix; reads of CUR and logs only under theirs.
