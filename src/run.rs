@@ -252,13 +252,8 @@ fn published_files(
     batches: &[(&'static str, tables::Parts<'_>)],
 ) -> Vec<String> {
     let dir = |table: &str| match &plan.output.root {
-        Location::Local(_) => plan.output.root.join(table).join(&format!("dt={date}")),
-        Location::S3 { .. } => plan
-            .output
-            .root
-            .join(table)
-            .join(&format!("dt={date}"))
-            .join(&format!("run={run_id}")),
+        Location::Local(root) => Location::Local(publish::partition_dir(root, table, date)),
+        Location::S3 { .. } => publish_s3::run_location(&plan.output, table, date, run_id),
     };
     let mut files: Vec<String> = batches
         .iter()

@@ -384,7 +384,8 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + jitter / 2)
 }
 
-fn describe<E: std::error::Error>(e: &E) -> String {
+/// An error with its whole source chain, for messages that cross the SDK boundary.
+pub(crate) fn describe<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

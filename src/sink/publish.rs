@@ -201,10 +201,7 @@ fn roll_forward(root: &Path, journal: &Journal) -> Result<()> {
     let (date, run) = (journal.date, journal.run_id.as_str());
     for (table, _) in &journal.tables {
         exchange_in(root, table, date, run)?;
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!(&format!("publish::exchanged::{table}"), |_| {
-            std::process::abort()
-        });
+        crash_point!(&format!("publish::exchanged::{table}"));
     }
     let path = journal_path(root, date);
     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -440,7 +437,7 @@ pub const RUN_REPORTS: &str = "_run_reports";
 
 /// Stages every table (parts written in parallel) and the run report, then
 /// commits them: the whole local publish of one day. On a failure before the
-/// journal, everything this run staged is removed. Returns the files published.
+/// journal, everything this run staged is removed.
 pub fn publish_local(
     root: &Path,
     date: NaiveDate,
@@ -448,7 +445,7 @@ pub fn publish_local(
     tables: Vec<(&'static str, super::tables::Parts<'_>)>,
     report: &[u8],
     lock: &DayLock,
-) -> Result<Vec<PathBuf>> {
+) -> Result<()> {
     let mut names: Vec<&str> = tables.iter().map(|(t, _)| *t).collect();
     names.insert(names.len() - 1, RUN_REPORTS);
     let staged = stage_local(root, date, run_id, tables, report);
@@ -459,14 +456,7 @@ pub fn publish_local(
             return Err(e);
         }
     };
-    commit(root, date, run_id, &staged, lock)?;
-    Ok(staged
-        .iter()
-        .flat_map(|t| {
-            let dir = partition_dir(root, &t.table, date);
-            t.files.iter().map(move |f| dir.join(f))
-        })
-        .collect())
+    commit(root, date, run_id, &staged, lock)
 }
 
 fn stage_local(

@@ -21,22 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use super::publish::{RUN_REPORTS, crash_point};
 use crate::config::Output;
-use crate::storage::{Aws, Location, Store};
+use crate::storage::{Aws, Location, Store, describe};
 use crate::{Error, Result};
 
 /// Parts of a multipart upload (S3's minimum is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
-
-fn describe<E: std::error::Error>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 fn s3_err<E: std::error::Error>(what: &str, e: E) -> Error {
     Error::Storage {
@@ -45,19 +34,19 @@ fn s3_err<E: std::error::Error>(what: &str, e: E) -> Error {
     }
 }
 
-/// The (bucket, key prefix) of the output root.
-fn root_of(output: &Output) -> (&str, &str) {
+/// The bucket of the output root.
+fn bucket_of(output: &Output) -> &str {
     match &output.root {
-        Location::S3 { bucket, key } => (bucket, key),
+        Location::S3 { bucket, .. } => bucket,
         Location::Local(_) => unreachable!("the S3 publish is only planned for s3:// roots"),
     }
 }
 
-fn key(prefix: &str, rest: &str) -> String {
-    if prefix.is_empty() {
-        rest.to_string()
-    } else {
-        format!("{prefix}/{rest}")
+/// The key of `rest` under the output root (the root's [`Location::join`]).
+fn key(output: &Output, rest: &str) -> String {
+    match output.root.join(rest) {
+        Location::S3 { key, .. } => key,
+        Location::Local(_) => unreachable!("the S3 publish is only planned for s3:// roots"),
     }
 }
 
@@ -227,7 +216,7 @@ pub struct Lease {
 }
 
 fn lease_key(output: &Output, date: NaiveDate) -> String {
-    key(root_of(output).1, &format!("_leases/dt={date}.json"))
+    key(output, &format!("_leases/dt={date}.json"))
 }
 
 fn lease_body(run_id: &str, seconds: u64) -> Vec<u8> {
@@ -252,7 +241,7 @@ where
 /// (`If-Match` on its ETag); a live lease of another run is [`Error::Held`].
 pub fn acquire(store: &Store, output: &Output, date: NaiveDate, run_id: &str) -> Result<Lease> {
     let aws = store.aws();
-    let (bucket, _) = root_of(output);
+    let bucket = bucket_of(output);
     let key = lease_key(output, date);
     let url = format!("s3://{bucket}/{key}");
     let seconds = output.lease_seconds;
@@ -321,7 +310,7 @@ impl Lease {
     /// fails if it was taken over meanwhile.
     pub fn renew(&mut self, store: &Store, output: &Output, date: NaiveDate) -> Result<()> {
         let aws = store.aws();
-        let (bucket, _) = root_of(output);
+        let bucket = bucket_of(output);
         let url = format!("s3://{bucket}/{}", self.key);
         let renewed = aws.runtime.block_on(
             aws.s3
@@ -349,7 +338,7 @@ impl Lease {
     /// Deletes the lease if it is still this run's.
     pub fn release(self, store: &Store, output: &Output) {
         let aws = store.aws();
-        let (bucket, _) = root_of(output);
+        let bucket = bucket_of(output);
         let request = aws
             .s3
             .delete_object()
@@ -379,15 +368,17 @@ struct Journal {
 }
 
 fn journal_key(output: &Output, date: NaiveDate) -> String {
-    key(root_of(output).1, &format!("_journal/dt={date}.json"))
+    key(output, &format!("_journal/dt={date}.json"))
+}
+
+/// Where run `run_id` publishes a table's day: `<root>/<table>/dt=D/run=<run_id>`.
+pub fn run_location(output: &Output, table: &str, date: NaiveDate, run_id: &str) -> Location {
+    output.root.join(&format!("{table}/dt={date}/run={run_id}"))
 }
 
 /// The run prefix of a table for a day (ends with `/`).
 fn run_prefix(output: &Output, table: &str, date: NaiveDate, run_id: &str) -> String {
-    key(
-        root_of(output).1,
-        &format!("{table}/dt={date}/run={run_id}/"),
-    )
+    key(output, &format!("{table}/dt={date}/run={run_id}/"))
 }
 
 /// The Glue side: the table's storage descriptor and the partition's location.
@@ -560,7 +551,7 @@ pub fn recover(
     _lease: &Lease,
 ) -> Result<Recovery> {
     let aws = store.aws();
-    let (bucket, _) = root_of(output);
+    let bucket = bucket_of(output);
     let jkey = journal_key(output, date);
     let url = format!("s3://{bucket}/{jkey}");
     let got = aws
@@ -652,17 +643,13 @@ fn flip(catalog: &Catalog, journal: &Journal) -> Result<()> {
         if now.as_deref() != Some(t.location.as_str()) {
             catalog.point(&t.table, journal.date, &t.location, now.is_some())?;
         }
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!(&format!("publish::flipped::{}", t.table), |_| {
-            std::process::abort()
-        });
+        crash_point!(&format!("publish::flipped::{}", t.table));
     }
     Ok(())
 }
 
 /// Stages every table and the run report under this run's prefixes, journals,
 /// flips each table's partition (reconciliation last) and deletes the journal.
-/// Returns the `s3://` URLs written.
 pub fn publish(
     store: &Store,
     output: &Output,
@@ -671,10 +658,10 @@ pub fn publish(
     tables: Vec<(&'static str, super::tables::Parts<'_>)>,
     report: &[u8],
     lease: &mut Lease,
-) -> Result<Vec<String>> {
+) -> Result<()> {
     use rayon::prelude::*;
     let aws = store.aws();
-    let (bucket, _) = root_of(output);
+    let bucket = bucket_of(output);
     let catalog = Catalog::new(store, output);
     let mut journal = Journal {
         run_id: run_id.to_string(),
@@ -751,11 +738,7 @@ pub fn publish(
         .block_on(aws.s3.delete_object().bucket(bucket).key(&jkey).send())
         .map_err(|e| s3_err(&jurl, e))?;
     crash_point!("publish::committed");
-    Ok(journal
-        .tables
-        .iter()
-        .flat_map(|t| t.files.iter().map(|(f, _)| format!("s3://{bucket}/{f}")))
-        .collect())
+    Ok(())
 }
 
 /// Deletes run prefixes that no partition points at (superseded runs, and
@@ -763,7 +746,7 @@ pub fn publish(
 /// older than `retain_superseded_hours`. Returns the prefixes deleted.
 pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Result<Vec<String>> {
     let aws = store.aws();
-    let (bucket, root) = root_of(output);
+    let bucket = bucket_of(output);
     let catalog = Catalog::new(store, output);
     let cutoff = Utc::now().timestamp() - (output.retain_superseded_hours * 3600) as i64;
     let mut deleted = Vec::new();
@@ -782,7 +765,7 @@ pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Resul
         }
     }
     for table in tables.iter().copied().chain([RUN_REPORTS]) {
-        let prefix = key(root, &format!("{table}/"));
+        let prefix = key(output, &format!("{table}/"));
         // run prefix -> (newest modification, keys)
         let mut runs: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
         aws.runtime.block_on(async {

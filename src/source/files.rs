@@ -8,7 +8,7 @@ use crate::{Error, Result};
 /// The files under `path` accepted by `keep`, sorted by path. Hidden files and
 /// directories (`.` or `_` prefix, as Hive writers leave them) are skipped.
 pub fn list(path: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
-    let (files, _) = walk(path)?;
+    let (files, _) = list_with_skipped(path)?;
     Ok(files
         .into_iter()
         .map(|(p, _)| p)
@@ -16,18 +16,14 @@ pub fn list(path: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
+/// What a walk found: regular files with their sizes, and the names not read.
+pub type Walk = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
+
 /// The regular files under `path` with their sizes, sorted, each file once even
 /// when two paths (symlinks, aliases) reach it; and the names not read: hidden
 /// (`.`/`_` prefix) entries and objects that are not regular files (FIFOs,
 /// sockets, devices). A dangling symlink is an error naming it.
 pub fn list_with_skipped(path: &Path) -> Result<Walk> {
-    walk(path)
-}
-
-/// What a walk found: regular files with their sizes, and the names not read.
-pub type Walk = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
-
-fn walk(path: &Path) -> Result<Walk> {
     use std::os::unix::fs::MetadataExt;
     let mut files = Vec::new();
     let mut skipped = Vec::new();

@@ -81,13 +81,7 @@ fn rerun_replaces_the_day_and_leaves_nothing_aside() {
     let first = table(&out, "reconciliation", DEMO_DATE)
         .text("run_id", 0)
         .unwrap();
-    let without_run = |b: arrow_array::RecordBatch| {
-        let keep: Vec<usize> = (0..b.num_columns())
-            .filter(|&i| b.schema().field(i).name() != "run_id")
-            .collect();
-        b.project(&keep).unwrap()
-    };
-    let tx_first = without_run(table(&out, "transactions", DEMO_DATE));
+    let tx_first = without_run_id(table(&out, "transactions", DEMO_DATE));
     let o = run_demo(&out, &[], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_ne!(
@@ -97,7 +91,7 @@ fn rerun_replaces_the_day_and_leaves_nothing_aside() {
         first
     );
     assert_eq!(
-        without_run(table(&out, "transactions", DEMO_DATE)),
+        without_run_id(table(&out, "transactions", DEMO_DATE)),
         tx_first,
         "same inputs, same rows"
     );

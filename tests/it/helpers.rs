@@ -109,3 +109,41 @@ pub fn write_parquet(path: &Path, batch: &arrow_array::RecordBatch) {
     w.write(batch).unwrap();
     w.close().unwrap();
 }
+
+/// A batch without its `run_id` column: what two runs of the same inputs share.
+pub fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
+    let keep: Vec<usize> = (0..b.num_columns())
+        .filter(|&i| b.schema().field(i).name() != "run_id")
+        .collect();
+    b.project(&keep).unwrap()
+}
+
+/// The run ids of a published table's rows (one when it is whole and from one run).
+pub fn table_run_ids(out: &Path, name: &str, day: &str) -> std::collections::BTreeSet<String> {
+    use costjob::sink::parquet::BatchExt;
+    let batch = table(out, name, day);
+    (0..batch.num_rows())
+        .map(|i| batch.text("run_id", i).unwrap())
+        .collect()
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on the loopback `port` (a stand-in started by a test).
+pub fn wait_for_port(port: u16, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{what} did not start on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

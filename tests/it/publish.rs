@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use arrow_array::cast::AsArray;
 use costjob::sink::parquet::BatchExt;
 
 use crate::helpers::*;
@@ -30,14 +29,7 @@ fn run_ids(out: &Path, table: &str) -> BTreeSet<String> {
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         return BTreeSet::from([report["run"]["run_id"].as_str().unwrap().to_string()]);
     }
-    let batch = crate::helpers::table(out, table, DEMO_DATE);
-    let column = batch
-        .column_by_name("run_id")
-        .expect("every table has run_id");
-    let ids = column.as_string::<i32>();
-    (0..batch.num_rows())
-        .map(|i| ids.value(i).to_string())
-        .collect()
+    table_run_ids(out, table, DEMO_DATE)
 }
 
 /// Each table whole (readable) and from exactly one run; returns each table's run.

@@ -4,7 +4,6 @@
 //! CUR read from S3, tables published through Glue partitions, a second run
 //! flipping them and removing the superseded run, leases, unreadable objects.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -20,11 +19,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -38,14 +33,10 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 runs (the test command installs moto[server])");
-        let started = std::time::Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 60,
-                "moto server did not start on port {port}: is `moto[server]` installed? (bash tests/all.sh installs it)"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        wait_for_port(
+            port,
+            "moto server (is `moto[server]` installed? bash tests/all.sh installs it)",
+        );
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -145,13 +136,6 @@ fn published(moto: &Moto, dest: &Path) -> serde_json::Value {
     let _ = std::fs::remove_dir_all(dest);
     moto.fixture(&["download", "costjob", DEMO_DATE, dest.to_str().unwrap()]);
     serde_json::from_str(&moto.fixture(&["partitions", "costjob", DEMO_DATE])).unwrap()
-}
-
-fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
-    let keep: Vec<usize> = (0..b.num_columns())
-        .filter(|&i| b.schema().field(i).name() != "run_id")
-        .collect();
-    b.project(&keep).unwrap()
 }
 
 #[test]
@@ -361,12 +345,7 @@ fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
             }
         }
         for name in costjob::sink::parquet::TABLES {
-            let ids: std::collections::BTreeSet<String> = {
-                let b = table(&copy, name, DEMO_DATE);
-                (0..b.num_rows())
-                    .map(|i| b.text("run_id", i).unwrap())
-                    .collect()
-            };
+            let ids = table_run_ids(&copy, name, DEMO_DATE);
             assert_eq!(ids.len(), 1, "{point}: {name} whole and from one run");
         }
         expire_lease(&moto, tmp.path());
@@ -398,11 +377,7 @@ fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
 fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
     let moto = Moto::start();
     demo_on_s3(&moto);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     // Every log object's first GET is cut halfway by the proxy.
     let mut proxy = Command::new("python3")
         .arg(repo().join("tests/stand_ins/flaky_proxy.py"))
@@ -410,9 +385,7 @@ fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_port(port, "the flaky proxy");
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("local");
     assert!(run_demo(&local, &[], &[]).status.success());
