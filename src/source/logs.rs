@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde::Deserializer as _;
 use serde_json::Value;
@@ -400,13 +401,21 @@ impl LogReader<'_> {
             }
             Ok(acc)
         };
-        let accs: Vec<Result<Acc>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a log worker does not panic"))
-                .collect()
-        });
+        // Local files are read on the global rayon pool, whose threads (and their
+        // allocator arenas) the allocation and the sink reuse; objects streaming
+        // from S3 wait on the network, so they get a pool of `max_in_flight` threads.
+        let read_all =
+            || -> Vec<Result<Acc>> { (0..workers).into_par_iter().map(|_| worker()).collect() };
+        let accs = if workers > cores {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(workers)
+                .thread_name(|i| format!("costjob-logs-{i}"))
+                .build()
+                .map_err(|e| Error::io("log reader threads", std::io::Error::other(e)))?
+                .install(read_all)
+        } else {
+            read_all()
+        };
         let mut acc = Acc::new(&shards, self.fields);
         for part in accs {
             acc = acc.merge(part?);
