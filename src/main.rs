@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use costjob::config::{self, Overrides, RunPlan};
 use costjob::cost_basis::CostBasis;
+use costjob::storage::Store;
 use costjob::{money, report, run, sample};
 
 #[derive(Parser)]
@@ -193,7 +194,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 _ => unreachable!("clap requires --date or --from/--to"),
             };
             let progress = TerminalProgress::new(interactive);
-            let store = costjob::storage::Store::default();
+            let store = Store::default();
             for &date in &plan.dates {
                 let run_id = run::new_run_id();
                 let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
@@ -208,20 +209,17 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let plan = load_plan(&args.config, &overrides)?;
-            let Some(root) = plan.output.root.local() else {
-                anyhow::bail!(
-                    "report reads a local output root; for {} query the Glue tables in Athena (sql/views.sql)",
-                    plan.output.root
-                );
-            };
-            print!("{}", report::render(root, args.date)?);
+            print!(
+                "{}",
+                report::render(&Store::default(), &plan.output, args.date)?
+            );
             Ok(())
         }
         Command::Check(args) => {
             let plan = load_plan(&args, &Overrides::default())?;
             let findings = match plan.output.root.local() {
                 Some(root) => costjob::sink::publish::inspect(root)?,
-                None => Vec::new(),
+                None => costjob::sink::publish_s3::inspect(&Store::default(), &plan.output)?,
             };
             if !findings.is_empty() {
                 anyhow::bail!(

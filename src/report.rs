@@ -1,19 +1,19 @@
 //! `costjob report`: the day's unit cost per flow and its reconciliation, as a
 //! terminal table, read back from the published Parquet tables.
 
-use std::fmt::Write as _;
-use std::path::Path;
-
 use chrono::NaiveDate;
+use std::fmt::Write as _;
 
 use crate::Result;
+use crate::config::Output;
 use crate::money::{Money, format_usd_rounded};
-use crate::sink::parquet::{BatchExt, read_partition};
+use crate::sink::parquet::{BatchExt, read_day};
+use crate::storage::Store;
 
-/// Reads `flow_summary` and `reconciliation` for `date` under `root` and formats them.
-pub fn render(root: &Path, date: NaiveDate) -> Result<String> {
-    let summary = read_partition(root, "flow_summary", date)?;
-    let recon = read_partition(root, "reconciliation", date)?;
+/// Reads the published `flow_summary` and `reconciliation` of `date` and formats them.
+pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String> {
+    let summary = read_day(store, output, "flow_summary", date)?;
+    let recon = read_day(store, output, "reconciliation", date)?;
     let mut rows = Vec::new();
     for i in 0..summary.num_rows() {
         let m = |c: &str| -> Result<Money> { Ok(summary.money(c, i)?.unwrap_or(0)) };

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::allocate::{self, Totals};
 use crate::config::LogFormat;
@@ -79,7 +79,7 @@ enum Hold {
 
 impl Hold {
     /// Takes the day (exit 5 if another run holds it) and repairs an interrupted
-    /// publish of it; locally, also of the other days whose lock is free.
+    /// publish of it and of the other days whose lock is free.
     fn take(plan: &RunPlan, store: &Store, date: NaiveDate, run_id: &str) -> Result<Self> {
         let log = |day: NaiveDate, r: &publish::Recovery| {
             if *r != publish::Recovery::default() {
@@ -105,6 +105,9 @@ impl Hold {
                     date,
                     &publish_s3::recover(store, &plan.output, date, &lease)?,
                 );
+                for (other, r) in publish_s3::recover_others(store, &plan.output, date, run_id)? {
+                    log(other, &r);
+                }
                 Ok(Hold::S3(lease))
             }
         }
@@ -236,8 +239,15 @@ fn compute_and_publish(
         }
         Hold::S3(lease) => {
             publish_s3::publish(store, &plan.output, date, run_id, batches, &report, lease)?;
-            let removed = publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES)?;
-            info!(stage = "gc", %date, prefixes_deleted = removed.len(), "removed superseded runs");
+            // The day is published; a failed clean-up is retried by the next run.
+            match publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES) {
+                Ok(removed) => {
+                    info!(stage = "gc", %date, removed = removed.len(), "removed superseded runs and killed runs' uploads")
+                }
+                Err(e) => {
+                    warn!(stage = "gc", %date, error = %e, "garbage collection failed; the next run retries it")
+                }
+            }
         }
     }
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");

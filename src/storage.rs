@@ -198,47 +198,61 @@ impl Store {
     }
 
     fn list_s3(&self, bucket: &str, key: &str) -> Result<Listing> {
-        let aws = self.aws();
         let prefix = if key.is_empty() {
             String::new()
         } else {
             format!("{key}/")
         };
-        let url = format!("s3://{bucket}/{prefix}");
         let mut listing = Listing::default();
+        for (name, _, size) in self.list_keys(bucket, &prefix)? {
+            let relative = &name[prefix.len().min(name.len())..];
+            let hidden = relative
+                .split('/')
+                .any(|part| part.starts_with('.') || part.starts_with('_'));
+            if hidden {
+                listing.skipped.push(format!("s3://{bucket}/{name}"));
+            } else if !name.ends_with('/') {
+                listing.objects.push(Object {
+                    location: Location::S3 {
+                        bucket: bucket.to_string(),
+                        key: name,
+                    },
+                    size,
+                });
+            }
+        }
+        listing.objects.sort();
+        Ok(listing)
+    }
+
+    /// Every key under an S3 prefix (ListObjectsV2, all pages): key, last
+    /// modification (Unix seconds) and size.
+    pub(crate) fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, i64, u64)>> {
+        let aws = self.aws();
+        let url = format!("s3://{bucket}/{prefix}");
         aws.runtime.block_on(async {
+            let mut keys = Vec::new();
             let mut pages = aws
                 .s3
                 .list_objects_v2()
                 .bucket(bucket)
-                .prefix(&prefix)
+                .prefix(prefix)
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| s3_error(&url, e))?;
                 for object in page.contents() {
-                    let Some(name) = object.key() else { continue };
-                    let relative = &name[prefix.len().min(name.len())..];
-                    let hidden = relative
-                        .split('/')
-                        .any(|part| part.starts_with('.') || part.starts_with('_'));
-                    if hidden {
-                        listing.skipped.push(format!("s3://{bucket}/{name}"));
-                    } else if !name.ends_with('/') {
-                        listing.objects.push(Object {
-                            location: Location::S3 {
-                                bucket: bucket.to_string(),
-                                key: name.to_string(),
-                            },
-                            size: object.size().unwrap_or(0).max(0) as u64,
-                        });
+                    if let Some(k) = object.key() {
+                        keys.push((
+                            k.to_string(),
+                            object.last_modified().map_or(0, |t| t.secs()),
+                            object.size().unwrap_or(0).max(0) as u64,
+                        ));
                     }
                 }
             }
-            Ok::<_, Error>(())
-        })?;
-        listing.objects.sort();
-        Ok(listing)
+            Ok(keys)
+        })
     }
 
     /// Streams an object: a local file, or an S3 object read in chunks by a

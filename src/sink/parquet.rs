@@ -21,6 +21,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::money::{self, Money};
+use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
 
 /// The output tables, in the order they are published.
@@ -204,40 +205,73 @@ pub fn write_to<W: std::io::Write + Send>(
     writer.into_inner().map_err(parquet_err)
 }
 
-/// Reads a table's partition for `date` back as one batch (for `report` and tests).
+/// Reads the published `date` partition of a table back as one batch (for
+/// `report`): on a local root its `dt=` directory, on S3 the prefix its Glue
+/// partition points at, read by ranged GETs.
+pub fn read_day(
+    store: &Store,
+    output: &crate::config::Output,
+    table: &str,
+    date: NaiveDate,
+) -> Result<RecordBatch> {
+    let location = match output.root.local() {
+        Some(root) => Location::Local(super::publish::partition_dir(root, table, date)),
+        None => {
+            super::publish_s3::published_location(store, output, table, date)?.ok_or_else(|| {
+                let database = output.glue_database.as_deref().unwrap_or_default();
+                Error::input(
+                    format!("glue table {database}.{table}"),
+                    format!("no partition dt={date}: that day was not published"),
+                )
+            })?
+        }
+    };
+    read_location(store, &location)
+}
+
+/// A local root's `date` partition of a table, as one batch (for tests).
 pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
     let dir = super::publish::partition_dir(root, table, date);
-    let files =
-        crate::source::files::list(&dir, |p| p.extension().is_some_and(|e| e == "parquet"))?;
+    read_location(&Store::default(), &Location::Local(dir))
+}
+
+fn read_location(store: &Store, location: &Location) -> Result<RecordBatch> {
+    let name = PathBuf::from(location.to_string());
+    let parquet_err = |e: String| Error::Parquet {
+        path: name.clone(),
+        message: e,
+    };
     let mut batches = Vec::new();
     let mut schema = None;
-    for path in &files {
-        let (s, b) = read_file(path)?;
+    for object in store.list(location)?.objects {
+        if object.name().extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let (s, b) = match store.chunk_reader(&object)? {
+            Chunks::Local(file) => read_batches(file),
+            Chunks::S3(remote) => read_batches(remote),
+        }
+        .map_err(|e| Error::Parquet {
+            path: object.name(),
+            message: e.to_string(),
+        })?;
         schema.get_or_insert(s);
         batches.extend(b);
     }
-    let schema = schema.ok_or_else(|| Error::input(&dir, "no Parquet files in this partition"))?;
-    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| Error::Parquet {
-        path: dir.clone(),
-        message: e.to_string(),
-    })
+    let schema = schema.ok_or_else(|| Error::input(&name, "no Parquet files in this partition"))?;
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| parquet_err(e.to_string()))
 }
 
-fn read_file(path: &Path) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>)> {
-    let path = path.to_path_buf();
-    let parquet_err = |e: String| Error::Parquet {
-        path: path.clone(),
-        message: e,
-    };
-    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_err(e.to_string()))?;
+fn read_batches<R: parquet::file::reader::ChunkReader + 'static>(
+    reader: R,
+) -> std::result::Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), parquet::errors::ParquetError>
+{
+    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)?;
     let schema = reader.schema().clone();
-    let batches: Vec<RecordBatch> = reader
-        .build()
-        .map_err(|e| parquet_err(e.to_string()))?
+    let batches = reader
+        .build()?
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| parquet_err(e.to_string()))?;
+        .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
     Ok((schema, batches))
 }
 

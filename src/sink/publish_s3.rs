@@ -542,6 +542,60 @@ impl<'a> Catalog<'a> {
 /// What recovery did.
 pub use super::publish::Recovery;
 
+/// The journal of `date`'s interrupted publish, if there is one.
+fn read_journal(store: &Store, output: &Output, date: NaiveDate) -> Result<Option<Journal>> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
+    let jkey = journal_key(output, date);
+    let url = format!("s3://{bucket}/{jkey}");
+    let Some(body) = get_if_exists(aws, bucket, &jkey)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| Error::Storage {
+            what: url,
+            message: format!("unreadable publish journal ({e}); inspect and delete it by hand"),
+        })
+}
+
+/// An object's bytes, or `None` when there is no such key.
+fn get_if_exists(aws: &Aws, bucket: &str, key: &str) -> Result<Option<bytes::Bytes>> {
+    let url = format!("s3://{bucket}/{key}");
+    let got = aws
+        .runtime
+        .block_on(async { aws.s3.get_object().bucket(bucket).key(key).send().await });
+    match got {
+        Ok(out) => Ok(Some(
+            aws.runtime
+                .block_on(out.body.collect())
+                .map_err(|e| s3_err(&url, e))?
+                .into_bytes(),
+        )),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(s3_err(&url, e)),
+    }
+}
+
+/// The keys under `prefix` (relative to the root) with their modification times.
+fn list_keys(store: &Store, output: &Output, prefix: &str) -> Result<Vec<(String, i64)>> {
+    let keys = store.list_keys(bucket_of(output), &key(output, prefix))?;
+    Ok(keys
+        .into_iter()
+        .map(|(k, modified, _)| (k, modified))
+        .collect())
+}
+
+/// The day of a `.../dt=D.json` key.
+fn day_of_key(key: &str) -> Option<NaiveDate> {
+    key.rsplit('/')
+        .next()?
+        .strip_prefix("dt=")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
 /// Finishes (or undoes, when its files are not all there) an interrupted
 /// publish of `date`. Requires the day's lease.
 pub fn recover(
@@ -554,24 +608,9 @@ pub fn recover(
     let bucket = bucket_of(output);
     let jkey = journal_key(output, date);
     let url = format!("s3://{bucket}/{jkey}");
-    let got = aws
-        .runtime
-        .block_on(async { aws.s3.get_object().bucket(bucket).key(&jkey).send().await });
-    let body = match got {
-        Ok(out) => aws
-            .runtime
-            .block_on(out.body.collect())
-            .map_err(|e| s3_err(&url, e))?
-            .into_bytes(),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-            return Ok(Recovery::default());
-        }
-        Err(e) => return Err(s3_err(&url, e)),
+    let Some(journal) = read_journal(store, output, date)? else {
+        return Ok(Recovery::default());
     };
-    let journal: Journal = serde_json::from_slice(&body).map_err(|e| Error::Storage {
-        what: url.clone(),
-        message: format!("unreadable publish journal ({e}); inspect and delete it by hand"),
-    })?;
     let catalog = Catalog::new(store, output);
     let complete = journal_complete(store, bucket, &journal)?;
     let mut recovery = Recovery::default();
@@ -610,6 +649,172 @@ pub fn recover(
         .block_on(aws.s3.delete_object().bucket(bucket).key(&jkey).send())
         .map_err(|e| s3_err(&url, e))?;
     Ok(recovery)
+}
+
+/// Repairs the interrupted publishes of other days whose lease is free (a
+/// night that crashed is finished by the next night's run).
+pub fn recover_others(
+    store: &Store,
+    output: &Output,
+    except: NaiveDate,
+    run_id: &str,
+) -> Result<Vec<(NaiveDate, Recovery)>> {
+    let mut done = Vec::new();
+    for (k, _) in list_keys(store, output, "_journal/")? {
+        let Some(date) = day_of_key(&k).filter(|d| *d != except) else {
+            continue;
+        };
+        let lease = match acquire(store, output, date, run_id) {
+            Ok(lease) => lease,
+            Err(Error::Held { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let recovery = recover(store, output, date, &lease);
+        lease.release(store, output);
+        done.push((date, recovery?));
+    }
+    Ok(done)
+}
+
+/// What `costjob check` reports on an S3 root: interrupted publishes, leases
+/// of runs that died holding them, and multipart uploads left unfinished by
+/// runs that hold no live lease (killed runs).
+pub fn inspect(store: &Store, output: &Output) -> Result<Vec<String>> {
+    let bucket = bucket_of(output);
+    let now = Utc::now().timestamp();
+    let mut findings = Vec::new();
+    for (k, _) in list_keys(store, output, "_journal/")? {
+        let url = format!("s3://{bucket}/{k}");
+        let Some(date) = day_of_key(&k) else {
+            findings.push(format!("{url}: not a journal this version writes"));
+            continue;
+        };
+        match read_journal(store, output, date) {
+            Ok(Some(j)) => findings.push(format!(
+                "{url}: interrupted publish of {date} by run {} (the next run rolls it {})",
+                j.run_id,
+                if journal_complete(store, bucket, &j)? {
+                    "forward"
+                } else {
+                    "back"
+                }
+            )),
+            Ok(None) => {}
+            Err(e) => findings.push(e.to_string()),
+        }
+    }
+    for (url, lease) in leases(store, output)? {
+        match lease {
+            Ok(lease) if lease.expires_at <= now => findings.push(format!(
+                "{url}: lease of run {} expired {} s ago (a run died holding it; the next run takes it over)",
+                lease.run_id,
+                now - lease.expires_at
+            )),
+            Ok(_) => {}
+            Err(e) => findings.push(format!("{url}: unreadable lease ({e})")),
+        }
+    }
+    for upload in dead_uploads(store, output)? {
+        findings.push(format!(
+            "s3://{bucket}/{}: unfinished multipart upload of run {} (a killed run; the next run's garbage collection aborts it)",
+            upload.key,
+            upload.run.as_deref().unwrap_or("?")
+        ));
+    }
+    Ok(findings)
+}
+
+/// Every lease object under the root: its URL and body.
+fn leases(
+    store: &Store,
+    output: &Output,
+) -> Result<Vec<(String, std::result::Result<LeaseBody, serde_json::Error>)>> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
+    let mut found = Vec::new();
+    for (k, _) in list_keys(store, output, "_leases/")? {
+        let body = get_if_exists(aws, bucket, &k)?.unwrap_or_default();
+        found.push((format!("s3://{bucket}/{k}"), serde_json::from_slice(&body)));
+    }
+    Ok(found)
+}
+
+/// A multipart upload under the root that no live run will finish.
+struct DeadUpload {
+    key: String,
+    upload_id: String,
+    run: Option<String>,
+    initiated: i64,
+}
+
+/// Multipart uploads under the root whose run holds no live lease: runs that
+/// were killed between starting and completing (or aborting) an upload.
+fn dead_uploads(store: &Store, output: &Output) -> Result<Vec<DeadUpload>> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
+    let now = Utc::now().timestamp();
+    let live: BTreeSet<String> = leases(store, output)?
+        .into_iter()
+        .filter_map(|(_, lease)| lease.ok().filter(|l| l.expires_at > now))
+        .map(|l| l.run_id)
+        .collect();
+    let root = key(output, "");
+    aws.runtime.block_on(async {
+        let mut found = Vec::new();
+        let mut marker: Option<(String, String)> = None;
+        loop {
+            let mut request = aws.s3.list_multipart_uploads().bucket(bucket).prefix(&root);
+            if let Some((k, id)) = &marker {
+                request = request.key_marker(k).upload_id_marker(id);
+            }
+            let page = request
+                .send()
+                .await
+                .map_err(|e| s3_err(&format!("s3://{bucket}/{root}"), e))?;
+            for upload in page.uploads() {
+                let key = upload.key().unwrap_or_default().to_string();
+                let run = key
+                    .split("/run=")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .map(str::to_string);
+                if !run.as_ref().is_some_and(|r| live.contains(r)) {
+                    found.push(DeadUpload {
+                        upload_id: upload.upload_id().unwrap_or_default().to_string(),
+                        initiated: upload.initiated().map_or(0, |t| t.secs()),
+                        key,
+                        run,
+                    });
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok::<_, Error>(found);
+            }
+            marker = Some((
+                page.next_key_marker().unwrap_or_default().to_string(),
+                page.next_upload_id_marker().unwrap_or_default().to_string(),
+            ));
+        }
+    })
+}
+
+/// Where a table's `date` partition points now (the Glue catalog's answer).
+pub fn published_location(
+    store: &Store,
+    output: &Output,
+    table: &str,
+    date: NaiveDate,
+) -> Result<Option<Location>> {
+    let catalog = Catalog::new(store, output);
+    let Some(location) = catalog.partition_location(table, date)? else {
+        return Ok(None);
+    };
+    Location::parse(location.trim_end_matches('/'))
+        .map(Some)
+        .map_err(|message| Error::Storage {
+            what: catalog.what(table),
+            message: format!("partition dt={date} points at {location}: {message}"),
+        })
 }
 
 fn journal_complete(store: &Store, bucket: &str, journal: &Journal) -> Result<bool> {
@@ -743,7 +948,8 @@ pub fn publish(
 
 /// Deletes run prefixes that no partition points at (superseded runs, and
 /// staging of runs that died before their journal) once their newest object is
-/// older than `retain_superseded_hours`. Returns the prefixes deleted.
+/// older than `retain_superseded_hours`, and aborts the multipart uploads of
+/// killed runs as old. Returns the prefixes deleted and the uploads aborted.
 pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Result<Vec<String>> {
     let aws = store.aws();
     let bucket = bucket_of(output);
@@ -765,36 +971,21 @@ pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Resul
         }
     }
     for table in tables.iter().copied().chain([RUN_REPORTS]) {
-        let prefix = key(output, &format!("{table}/"));
         // run prefix -> (newest modification, keys)
         let mut runs: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
-        aws.runtime.block_on(async {
-            let mut pages = aws
-                .s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(&prefix)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| s3_err(&format!("s3://{bucket}/{prefix}"), e))?;
-                for object in page.contents() {
-                    let Some(k) = object.key() else { continue };
-                    let Some(end) = k
-                        .find("/run=")
-                        .and_then(|i| k[i + 1..].find('/').map(|j| i + 1 + j + 1))
-                    else {
-                        continue;
-                    };
-                    let run = format!("s3://{bucket}/{}", &k[..end]);
-                    let modified = object.last_modified().map_or(0, |t| t.secs());
-                    let entry = runs.entry(run).or_default();
-                    entry.0 = entry.0.max(modified);
-                    entry.1.push(k.to_string());
-                }
-            }
-            Ok::<_, Error>(())
-        })?;
+        for (k, modified) in list_keys(store, output, &format!("{table}/"))? {
+            let Some(end) = k
+                .find("/run=")
+                .and_then(|i| k[i + 1..].find('/').map(|j| i + 1 + j + 1))
+            else {
+                continue;
+            };
+            let entry = runs
+                .entry(format!("s3://{bucket}/{}", &k[..end]))
+                .or_default();
+            entry.0 = entry.0.max(modified);
+            entry.1.push(k);
+        }
         for (run, (modified, keys)) in runs {
             if referenced.contains(&run) || modified > cutoff {
                 continue;
@@ -820,6 +1011,21 @@ pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Resul
             }
             deleted.push(run);
         }
+    }
+    for upload in dead_uploads(store, output)? {
+        if upload.initiated > cutoff {
+            continue;
+        }
+        let url = format!("s3://{bucket}/{}", upload.key);
+        let abort = aws
+            .s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(&upload.key)
+            .upload_id(&upload.upload_id)
+            .send();
+        aws.runtime.block_on(abort).map_err(|e| s3_err(&url, e))?;
+        deleted.push(format!("{url} (multipart upload {})", upload.upload_id));
     }
     Ok(deleted)
 }

@@ -5,7 +5,7 @@
 //! in exactly one counter of [`LogCounters`].
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -357,10 +357,58 @@ impl Shards {
     }
 }
 
+/// The objects' streams, each opened by the worker that reads it or, `ahead`
+/// places earlier, by the worker reading an earlier object (S3 GETs then run
+/// while workers parse).
+struct Streams<'a> {
+    store: &'a Store,
+    objects: &'a [Object],
+    slots: Vec<Mutex<Slot>>,
+    ahead: usize,
+}
+
+enum Slot {
+    Unopened,
+    Opened(Result<Box<dyn Read + Send>>),
+    Taken,
+}
+
+impl<'a> Streams<'a> {
+    fn new(store: &'a Store, objects: &'a [Object], ahead: usize) -> Self {
+        Self {
+            store,
+            objects,
+            slots: objects.iter().map(|_| Mutex::new(Slot::Unopened)).collect(),
+            ahead,
+        }
+    }
+
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Slot> {
+        self.slots[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Object `i`'s stream (opening the next `ahead` objects' on the way).
+    fn take(&self, i: usize) -> Result<Box<dyn Read + Send>> {
+        for j in i + 1..(i + 1 + self.ahead).min(self.objects.len()) {
+            let mut slot = self.lock(j);
+            if matches!(*slot, Slot::Unopened) {
+                *slot = Slot::Opened(self.store.open(&self.objects[j]));
+            }
+        }
+        match std::mem::replace(&mut *self.lock(i), Slot::Taken) {
+            Slot::Opened(stream) => stream,
+            Slot::Unopened => self.store.open(&self.objects[i]),
+            Slot::Taken => unreachable!("each object is taken by one worker"),
+        }
+    }
+}
+
 impl LogReader<'_> {
     /// Reads every object under `sources` (local directories or S3 prefixes;
-    /// hidden names and non-regular files skipped and named), in parallel: as many
-    /// workers as cores for local files, `max_in_flight` when objects stream from S3.
+    /// hidden names and non-regular files skipped and named), one worker per
+    /// core; up to `max_in_flight` S3 objects stream at once.
     pub fn read(
         &self,
         store: &Store,
@@ -381,19 +429,32 @@ impl LogReader<'_> {
         // per worker while files are read. Workers take the largest remaining file
         // first, so they finish together.
         objects.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.cmp(b)));
+        // Workers run on the global rayon pool, whose threads (and their
+        // allocator arenas) the allocation and the sink reuse. Objects streaming
+        // from S3 are opened ahead of the workers, so `max_in_flight` GETs fill
+        // their bounded buffers while the workers parse.
+        let workers = rayon::current_num_threads().clamp(1, objects.len().max(1));
         let remote = objects.iter().any(|o| o.location.local().is_none());
-        let cores = rayon::current_num_threads();
-        let workers = if remote { max_in_flight } else { cores }.clamp(1, objects.len().max(1));
+        let ahead = if remote {
+            max_in_flight.saturating_sub(workers)
+        } else {
+            0
+        };
+        let streams = Streams::new(store, &objects, ahead);
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let shards = Shards::new();
         let worker = || {
             let mut acc = Acc::new(&shards, self.fields);
             while !failed.load(Ordering::Relaxed) {
-                let Some(object) = objects.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(object) = objects.get(i) else {
                     break;
                 };
-                if let Err(e) = self.read_object(store, object, &mut acc) {
+                let read = streams
+                    .take(i)
+                    .and_then(|stream| self.read_object(object, stream, &mut acc));
+                if let Err(e) = read {
                     failed.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
@@ -401,21 +462,7 @@ impl LogReader<'_> {
             }
             Ok(acc)
         };
-        // Local files are read on the global rayon pool, whose threads (and their
-        // allocator arenas) the allocation and the sink reuse; objects streaming
-        // from S3 wait on the network, so they get a pool of `max_in_flight` threads.
-        let read_all =
-            || -> Vec<Result<Acc>> { (0..workers).into_par_iter().map(|_| worker()).collect() };
-        let accs = if workers > cores {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(workers)
-                .thread_name(|i| format!("costjob-logs-{i}"))
-                .build()
-                .map_err(|e| Error::io("log reader threads", std::io::Error::other(e)))?
-                .install(read_all)
-        } else {
-            read_all()
-        };
+        let accs: Vec<Result<Acc>> = (0..workers).into_par_iter().map(|_| worker()).collect();
         let mut acc = Acc::new(&shards, self.fields);
         for part in accs {
             acc = acc.merge(part?);
@@ -456,10 +503,14 @@ impl LogReader<'_> {
         })
     }
 
-    fn read_object(&self, store: &Store, object: &Object, acc: &mut Acc) -> Result<()> {
+    fn read_object(
+        &self,
+        object: &Object,
+        file: Box<dyn Read + Send>,
+        acc: &mut Acc,
+    ) -> Result<()> {
         let name = object.name();
         let path = name.as_path();
-        let file = store.open(object)?;
         acc.counters.files += 1;
         acc.counters.bytes += object.size;
         let mut raw = BufReader::with_capacity(256 * 1024, file);

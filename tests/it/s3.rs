@@ -175,6 +175,40 @@ fn a_day_read_from_s3_and_published_through_glue_equals_the_local_run() {
         }
     }
 
+    // `costjob report` reads the day through Glue as it reads a local root.
+    let report = |config: &str, output: &[&str]| {
+        let mut args = vec!["report", "--config", config, "--date", DEMO_DATE];
+        args.extend_from_slice(output);
+        let o = moto.costjob(tmp.path(), &args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let examples = repo().join("examples/costjob.toml");
+    assert_eq!(
+        report(config.to_str().unwrap(), &[]),
+        report(
+            examples.to_str().unwrap(),
+            &["--output", local.to_str().unwrap()]
+        )
+    );
+    let o = moto.costjob(
+        tmp.path(),
+        &[
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            "2001-01-01",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no partition dt=2001-01-01"),
+        "{}",
+        stderr(&o)
+    );
+
     // A second run flips every partition and removes the superseded run.
     let o = run(&moto, tmp.path(), &config, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -371,6 +405,104 @@ fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
         let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
         assert!(!keys.contains("_journal/"), "{point}: {keys}");
     }
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn check_lists_what_a_killed_s3_run_left_and_the_next_nights_run_repairs_it() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let check = || {
+        let o = moto.costjob(
+            tmp.path(),
+            &["check", "--config", config.to_str().unwrap()],
+            &[],
+        );
+        (o.status.success(), stderr(&o))
+    };
+    assert!(
+        check().0,
+        "a fresh root has nothing to report: {}",
+        check().1
+    );
+    let o = run(
+        &moto,
+        tmp.path(),
+        &config,
+        &[("FAILPOINTS", "publish::flipped::transactions=return")],
+    );
+    assert!(!o.status.success());
+    moto.fixture(&[
+        "start-upload",
+        &format!("{ROOT}/transactions/dt={DEMO_DATE}/run=killed-run/part-00000.parquet"),
+    ]);
+    let (ok, text) = check();
+    assert!(!ok);
+    for finding in [
+        format!("{ROOT}/_journal/dt={DEMO_DATE}.json: interrupted publish of {DEMO_DATE}"),
+        "the next run rolls it forward".to_string(),
+        "unfinished multipart upload of run killed-run".to_string(),
+    ] {
+        assert!(text.contains(&finding), "{finding} missing from: {text}");
+    }
+    assert!(
+        !text.contains("expired"),
+        "the killed run's lease is live: {text}"
+    );
+    expire_lease(&moto, tmp.path());
+    assert!(
+        check().1.contains("lease of run crashed expired"),
+        "{}",
+        check().1
+    );
+
+    // The next night's run (another day) finishes the interrupted publish.
+    let o = moto.costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            "2026-11-24",
+        ],
+        &[],
+    );
+    let log = stderr(&o);
+    assert!(
+        log.contains("rolled_forward") && log.contains(DEMO_DATE),
+        "{log}"
+    );
+    let copy = tmp.path().join("copy");
+    published(&moto, &copy);
+    let run_id = table(&copy, "reconciliation", DEMO_DATE)
+        .text("run_id", 0)
+        .unwrap();
+    for name in costjob::sink::parquet::TABLES {
+        assert_eq!(
+            table_run_ids(&copy, name, DEMO_DATE),
+            [run_id.clone()].into(),
+            "{name}"
+        );
+    }
+    // The killed run's upload is aborted by the next run that collects garbage
+    // (this one, when it published; otherwise the demo day's run).
+    let (ok, text) = check();
+    assert!(
+        !text.contains("_journal/") && !text.contains("lease of run"),
+        "{text}"
+    );
+    if !ok {
+        assert!(
+            text.contains("multipart upload of run killed-run"),
+            "{text}"
+        );
+        assert!(run(&moto, tmp.path(), &config, &[]).status.success());
+    }
+    let (ok, text) = check();
+    assert!(ok, "{text}");
 }
 
 #[test]

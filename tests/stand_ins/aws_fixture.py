@@ -10,6 +10,7 @@ a moto server on loopback; never against a real account.
   aws_fixture.py download DATABASE DAY DEST              each table's current partition
   aws_fixture.py partitions DATABASE DAY                 table -> location, as JSON
   aws_fixture.py list s3://bucket/prefix                 keys, one per line
+  aws_fixture.py start-upload s3://bucket/key            a multipart upload left unfinished
 """
 import gzip
 import json
@@ -150,6 +151,11 @@ def list_keys(url):
             print(obj["Key"])
 
 
+def start_upload(url):
+    bucket, key = split(url)
+    client("s3").create_multipart_upload(Bucket=bucket, Key=key)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "partitions":
@@ -157,4 +163,11 @@ if __name__ == "__main__":
     elif command == "list":
         list_keys(*args)
     else:
-        {"setup": setup, "upload": upload, "firehose": firehose, "download": download}[command](*args)
+        commands = {
+            "setup": setup,
+            "upload": upload,
+            "firehose": firehose,
+            "download": download,
+            "start-upload": start_upload,
+        }
+        commands[command](*args)
