@@ -152,7 +152,7 @@ fn compute_and_publish(
     )?;
     info!(
         stage = "cur", %date, files = scan.files, row_groups_read = scan.row_groups_read,
-        row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned,
+        row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned, bytes_fetched = scan.bytes_fetched,
         rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
         "read the CUR"
     );

@@ -7,8 +7,10 @@
 //! points it at a local stand-in in tests).
 
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -289,10 +291,88 @@ pub enum Chunks {
     S3(RemoteFile),
 }
 
-/// An S3 object read by ranged GETs.
+/// A Parquet file that is told, once the footer is read, which byte ranges the
+/// read needs: an S3 object fetches them with concurrent ranged GETs and then
+/// serves the reader from memory; a local file needs nothing.
+pub trait ParquetSource: parquet::file::reader::ChunkReader + 'static {
+    fn prefetch(&self, ranges: &[Range<u64>]) -> Result<()>;
+    /// The bytes fetched over the network, counted as they arrive.
+    fn fetched(&self) -> std::sync::Arc<AtomicU64>;
+}
+
+impl ParquetSource for std::fs::File {
+    fn prefetch(&self, _: &[Range<u64>]) -> Result<()> {
+        Ok(())
+    }
+
+    fn fetched(&self) -> std::sync::Arc<AtomicU64> {
+        Default::default()
+    }
+}
+
+/// An S3 object read by ranged GETs: the footer on demand, the column chunks
+/// of a read all at once ([`ParquetSource::prefetch`]).
 pub struct RemoteFile {
     aws: std::sync::Arc<Aws>,
     object: Object,
+    /// Prefetched ranges (start, bytes), sorted by start.
+    cache: Mutex<Vec<(u64, Bytes)>>,
+    fetched: std::sync::Arc<AtomicU64>,
+}
+
+impl RemoteFile {
+    /// The cached bytes from `start` to the end of the range holding it.
+    fn cached(&self, start: u64) -> Option<Bytes> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .iter()
+            .find(|(s, b)| *s <= start && start < s + b.len() as u64)
+            .map(|(s, b)| b.slice((start - s) as usize..))
+    }
+
+    fn get(&self, range: Range<u64>) -> Result<Bytes> {
+        let bytes = get_range(&self.aws, &self.object, range)?;
+        self.fetched
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
+    }
+}
+
+impl ParquetSource for RemoteFile {
+    fn prefetch(&self, ranges: &[Range<u64>]) -> Result<()> {
+        let got = self.aws.runtime.block_on(async {
+            let mut pending = ranges.iter().cloned();
+            let mut running = tokio::task::JoinSet::new();
+            let mut got = Vec::with_capacity(ranges.len());
+            loop {
+                while running.len() < PREFETCH_IN_FLIGHT {
+                    let Some(range) = pending.next() else { break };
+                    let (s3, object) = (self.aws.s3.clone(), self.object.clone());
+                    running.spawn(async move {
+                        fetch_range(&s3, &object, range.clone())
+                            .await
+                            .map(|b| (range.start, b))
+                    });
+                }
+                let Some(done) = running.join_next().await else {
+                    return Ok::<_, Error>(got);
+                };
+                let (start, bytes) =
+                    done.map_err(|e| Error::input(self.object.name(), e.to_string()))??;
+                self.fetched
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                got.push((start, bytes));
+            }
+        })?;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.extend(got);
+        cache.sort_by_key(|(start, _)| *start);
+        Ok(())
+    }
+
+    fn fetched(&self) -> std::sync::Arc<AtomicU64> {
+        self.fetched.clone()
+    }
 }
 
 impl parquet::file::reader::Length for RemoteFile {
@@ -304,16 +384,22 @@ impl parquet::file::reader::Length for RemoteFile {
 impl parquet::file::reader::ChunkReader for RemoteFile {
     type T = std::io::Cursor<Bytes>;
 
+    /// From `start` to the end of its prefetched range (page headers are read
+    /// this way), else to the end of the object (the footer's last 8 bytes).
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        self.get_bytes(
-            start,
-            (self.object.size - start.min(self.object.size)) as usize,
-        )
-        .map(std::io::Cursor::new)
+        if let Some(bytes) = self.cached(start) {
+            return Ok(std::io::Cursor::new(bytes));
+        }
+        self.get(start.min(self.object.size)..self.object.size)
+            .map(std::io::Cursor::new)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        get_range(&self.aws, &self.object, start..start + length as u64)
+        if let Some(bytes) = self.cached(start).filter(|b| b.len() >= length) {
+            return Ok(bytes.slice(..length));
+        }
+        self.get(start..start + length as u64)
             .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
     }
 }
@@ -328,6 +414,8 @@ impl Store {
             Location::S3 { .. } => Ok(Chunks::S3(RemoteFile {
                 aws: self.aws_shared(),
                 object: object.clone(),
+                cache: Mutex::default(),
+                fetched: Default::default(),
             })),
         }
     }
@@ -341,8 +429,15 @@ pub struct Listing {
     pub skipped: Vec<String>,
 }
 
+/// Ranged GETs one Parquet read keeps in flight.
+const PREFETCH_IN_FLIGHT: usize = 16;
+
 /// The bytes `range` of an S3 object, retried with backoff.
-fn get_range(aws: &Aws, object: &Object, range: std::ops::Range<u64>) -> Result<Bytes> {
+fn get_range(aws: &Aws, object: &Object, range: Range<u64>) -> Result<Bytes> {
+    aws.runtime.block_on(fetch_range(&aws.s3, object, range))
+}
+
+async fn fetch_range(s3: &aws_sdk_s3::Client, object: &Object, range: Range<u64>) -> Result<Bytes> {
     let Location::S3 { bucket, key } = &object.location else {
         unreachable!("ranged GETs are for S3 objects");
     };
@@ -351,11 +446,10 @@ fn get_range(aws: &Aws, object: &Object, range: std::ops::Range<u64>) -> Result<
     if want == 0 {
         return Ok(Bytes::new());
     }
-    aws.runtime.block_on(async {
+    {
         let mut attempt = 0;
         loop {
-            let got = aws
-                .s3
+            let got = s3
                 .get_object()
                 .bucket(bucket)
                 .key(key)
@@ -385,7 +479,7 @@ fn get_range(aws: &Aws, object: &Object, range: std::ops::Range<u64>) -> Result<
             }
             tokio::time::sleep(backoff(attempt)).await;
         }
-    })
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -11,8 +11,9 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn shared_data() -> PathBuf {
-    repo().join("../shared/data/real-cur")
+/// AWS's own CUR exports (a copy of `../shared/data/real-cur`; see each SOURCE.md).
+pub fn real_cur_data() -> PathBuf {
+    repo().join("tests/data/real-cur")
 }
 
 pub const DEMO_DATE: &str = "2026-11-23";

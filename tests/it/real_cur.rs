@@ -1,7 +1,7 @@
-//! costjob on CUR exports written by AWS (`../shared/data/real-cur/`, see each
+//! costjob on CUR exports written by AWS (`tests/data/real-cur/`, see each
 //! SOURCE.md). Expected totals were computed independently (Python `decimal`
 //! over pyarrow / the raw text, rounding each row half-to-even to 1e-10 USD):
-//! see `tests/data/real-cur-expected.md`.
+//! see `tests/data/real-cur/EXPECTED.md`.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -45,7 +45,7 @@ const WORKSHOP: &str = "wal-workshop-cur-2018";
 
 #[test]
 fn workshop_2018_totals_per_basis_with_ri_rows() {
-    let path = shared_data()
+    let path = real_cur_data()
         .join(WORKSHOP)
         .join("Nov2018-WorkshopCUR-00001.snappy.parquet");
     let p = pricing();
@@ -88,7 +88,7 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
 
 #[test]
 fn row_groups_of_other_months_are_pruned() {
-    let dir = shared_data().join(WORKSHOP);
+    let dir = real_cur_data().join(WORKSHOP);
     let (d, scan) = cur::read_day(
         &Store::default(),
         &Location::Local(dir.to_path_buf()),
@@ -126,7 +126,7 @@ fn workshop_2018_end_to_end_with_logs() {
         ));
     }
     std::fs::write(logs.join("events.jsonl"), lines).unwrap();
-    let file = shared_data()
+    let file = real_cur_data()
         .join(WORKSHOP)
         .join("Nov2018-WorkshopCUR-00001.snappy.parquet");
     write_config(
@@ -156,7 +156,7 @@ fn workshop_2018_end_to_end_with_logs() {
 /// 0..139 follow Step1CUR.gz's header (SOURCE.md). Written to Parquet as it is
 /// in Athena over the raw files: every column a string.
 fn step5_as_parquet(dir: &Path) -> PathBuf {
-    let base = shared_data().join("wal-costopt-workload-sp-2019");
+    let base = real_cur_data().join("wal-costopt-workload-sp-2019");
     let header_line = std::io::BufReader::new(flate2::read::GzDecoder::new(
         std::fs::File::open(base.join("Step1CUR.gz")).unwrap(),
     ))
@@ -263,7 +263,7 @@ fn split_cost_allocation_sample_has_no_usable_dates() {
     // Saved through a spreadsheet: line_item_usage_start_date reads "00:00.0" (SOURCE.md).
     let tmp = tempfile::tempdir().unwrap();
     let csv = std::fs::read_to_string(
-        shared_data().join("saas-split-cost-allocation/split_cost_allocation_data.csv"),
+        real_cur_data().join("saas-split-cost-allocation/split_cost_allocation_data.csv"),
     )
     .unwrap();
     let mut lines = csv.lines();

@@ -505,6 +505,82 @@ fn check_lists_what_a_killed_s3_run_left_and_the_next_nights_run_repairs_it() {
     assert!(ok, "{text}");
 }
 
+/// The last 8 bytes of a Parquet file: the footer's length, plus themselves.
+fn footer_bytes(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let tail = &bytes[bytes.len() - 8..];
+    u32::from_le_bytes(tail[..4].try_into().unwrap()) as u64 + 8
+}
+
+#[test]
+fn the_cur_from_s3_fetches_footers_and_the_kept_column_chunks_only() {
+    let moto = Moto::start();
+    moto.fixture(&["setup", "costjob-out", "costjob", ROOT]);
+    let workshop = real_cur_data().join("wal-workshop-cur-2018");
+    moto.fixture(&["upload", workshop.to_str().unwrap(), "s3://cur/workshop"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("events.jsonl"),
+        "{\"timestamp\":\"2018-11-15T10:00:00Z\",\"service\":\"pagos-svc\",\"transaction_id\":\"tx-1\",\"route\":\"POST /v1/pagos/qr\",\"duration_ms\":10}\n",
+    )
+    .unwrap();
+    let config = write_config(
+        tmp.path(),
+        Path::new("s3://cur/workshop"),
+        &logs,
+        "jsonl",
+        "[allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n",
+    );
+    let o = moto.costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            "2018-11-15",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stderr(&o);
+    let cur: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["stage"] == "cur" || l["stage"] == "cur")
+        .unwrap_or_else(|| panic!("no cur stage line in {log}"));
+    let fields = if cur["fields"].is_object() {
+        &cur["fields"]
+    } else {
+        &cur
+    };
+    assert_eq!(
+        fields["row_groups_pruned"], 2,
+        "Oct and Dec ruled out: {fields}"
+    );
+    let fetched = fields["bytes_fetched"].as_u64().unwrap();
+    let file = |m: &str| workshop.join(format!("{m}2018-WorkshopCUR-00001.snappy.parquet"));
+    let footers: u64 = ["Oct", "Nov", "Dec"]
+        .iter()
+        .map(|m| footer_bytes(&file(m)))
+        .sum();
+    let nov_body = std::fs::metadata(file("Nov")).unwrap().len() - footer_bytes(&file("Nov"));
+    let chunks = fetched - footers;
+    assert!(fetched > footers, "{fetched} bytes");
+    assert!(
+        chunks < nov_body / 2,
+        "only the projected columns of November's row group: {chunks} of {nov_body} bytes"
+    );
+    use costjob::sink::parquet::BatchExt;
+    let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
+    assert_eq!(
+        recon.money("cur_total_usd", 0).unwrap(),
+        costjob::money::parse_decimal("181.8634739515")
+    );
+}
+
 #[test]
 fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
     let moto = Moto::start();
