@@ -99,6 +99,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   log_blank bigint,
   log_bad_timestamp bigint,
   log_duplicate bigint,
+  log_oversized bigint,
   log_skipped_files bigint,
   log_control_messages bigint,
   log_corrupt_files bigint,

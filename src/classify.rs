@@ -131,19 +131,62 @@ impl TransactionAcc {
         }
     }
 
-    /// Adds one event. `route_cache` memoises route -> flow matches for the caller.
+    /// Adds one event, or refuses it (changing nothing) when a sum over the
+    /// transaction would pass 2^64: sums are exact or the event is malformed.
+    /// `route_cache` memoises route -> flow matches for the caller.
     pub fn absorb(
         &mut self,
         event: &Event<'_>,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
         route_cache: &mut HashMap<Box<str>, Option<u16>>,
-    ) {
+    ) -> Result<(), String> {
+        let duration_ms = self
+            .duration_ms
+            .checked_add(event.duration_ms)
+            .ok_or("duration_ms summed over the transaction passes 2^64")?;
+        let mut units: Vec<(u16, u64)> = Vec::new();
+        for &(key, driver) in keys.for_service(event.service) {
+            let value = match driver {
+                Driver::Transactions | Driver::Events => 1,
+                Driver::DurationMs => event.duration_ms,
+                Driver::Usage(counter) => {
+                    let name = keys.counter_name(counter);
+                    event
+                        .usage
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map_or(0, |(_, v)| *v)
+                }
+                Driver::None => 0,
+            };
+            if value > 0 {
+                let now = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
+                    Ok(i) => self.units[i].1,
+                    Err(_) => 0,
+                };
+                let total = now.checked_add(value).ok_or_else(|| {
+                    let what = match driver {
+                        Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
+                        Driver::DurationMs => "duration_ms".to_string(),
+                        _ => "events".to_string(),
+                    };
+                    format!("{what} summed over the transaction passes 2^64")
+                })?;
+                units.push((key, total));
+            }
+        }
+        self.duration_ms = duration_ms;
+        for (key, total) in units {
+            match self.units.binary_search_by_key(&key, |(k, _)| *k) {
+                Ok(i) => self.units[i].1 = total,
+                Err(i) => self.units.insert(i, (key, total)),
+            }
+        }
         let ts = event.ts_ms;
         self.first_ts = self.first_ts.min(ts);
         self.last_ts = self.last_ts.max(ts);
         self.events += 1;
-        self.duration_ms += event.duration_ms;
         if let Some(flow) = event.flow.filter(|f| !f.is_empty()) {
             if self
                 .flow
@@ -183,59 +226,7 @@ impl TransactionAcc {
             };
             self.explicit_types[slot] += 1;
         }
-        for &(key, driver) in keys.for_service(event.service) {
-            let units = match driver {
-                Driver::Transactions | Driver::Events => 1,
-                Driver::DurationMs => event.duration_ms,
-                Driver::Usage(counter) => {
-                    let name = keys.counter_name(counter);
-                    event
-                        .usage
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map_or(0, |(_, v)| *v)
-                }
-                Driver::None => 0,
-            };
-            if units > 0 {
-                add_units(&mut self.units, key, units);
-            }
-        }
-    }
-
-    /// Folds another accumulator of the same transaction into this one.
-    pub fn merge(&mut self, other: TransactionAcc) {
-        self.first_ts = self.first_ts.min(other.first_ts);
-        self.last_ts = self.last_ts.max(other.last_ts);
-        self.events += other.events;
-        self.duration_ms += other.duration_ms;
-        if let Some((t, f)) = other.flow
-            && self
-                .flow
-                .as_ref()
-                .is_none_or(|(t0, f0)| (t, &*f) < (*t0, &**f0))
-        {
-            self.flow = Some((t, f));
-        }
-        if let Some(rf) = other.route_flow
-            && self.route_flow.is_none_or(|r0| rf < r0)
-        {
-            self.route_flow = Some(rf);
-        }
-        if let Some((t, s)) = other.status
-            && self
-                .status
-                .as_ref()
-                .is_none_or(|(t0, s0)| (t, &*s) > (*t0, &**s0))
-        {
-            self.status = Some((t, s));
-        }
-        for i in 0..3 {
-            self.explicit_types[i] += other.explicit_types[i];
-        }
-        for (key, units) in other.units {
-            add_units(&mut self.units, key, units);
-        }
+        Ok(())
     }
 
     /// Classifies the transaction against the catalog (SPEC 2.5).
@@ -269,13 +260,6 @@ impl TransactionAcc {
             type_conflicts,
             units,
         }
-    }
-}
-
-fn add_units(units: &mut Vec<(u16, u64)>, key: u16, value: u64) {
-    match units.binary_search_by_key(&key, |(k, _)| *k) {
-        Ok(i) => units[i].1 += value,
-        Err(i) => units.insert(i, (key, value)),
     }
 }
 

@@ -74,6 +74,9 @@ pub struct LogsSection {
     pub path: String,
     /// S3 objects read at once (each streamed through a bounded buffer); default 2 x cores.
     pub max_objects_in_flight: Option<usize>,
+    /// Longest line read (SPEC 2.4); a longer one is counted `oversized` and skipped.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: u64,
     /// `cloudwatch-export`, `firehose` or `jsonl`.
     #[serde(default = "default_logs_format")]
     pub format: Spanned<String>,
@@ -210,6 +213,9 @@ fn default_retain_superseded_hours() -> u64 {
 fn default_lease_seconds() -> u64 {
     900
 }
+fn default_max_line_bytes() -> u64 {
+    1 << 20
+}
 fn default_logs_format() -> Spanned<String> {
     Spanned::new(0..0, "cloudwatch-export".into())
 }
@@ -298,6 +304,8 @@ pub struct RunPlan {
     pub logs_path: Location,
     /// S3 log objects read at once.
     pub max_objects_in_flight: usize,
+    /// Longest log line read.
+    pub max_line_bytes: usize,
     /// Log envelope.
     pub log_format: LogFormat,
     /// JSON pointers into events.
@@ -401,6 +409,13 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             "{}: [output] lease_seconds = {}: at least 60 (a lease shorter than a run would be taken over from a live run)",
             path.display(),
             file.output.lease_seconds
+        ));
+    }
+    if file.logs.max_line_bytes < 1024 {
+        problems.push(format!(
+            "{}: [logs] max_line_bytes = {}: at least 1024",
+            path.display(),
+            file.logs.max_line_bytes
         ));
     }
     if file.logs.max_objects_in_flight == Some(0) {
@@ -531,6 +546,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         dates: Vec::new(),
         cur_path,
         logs_path,
+        max_line_bytes: file.logs.max_line_bytes as usize,
         max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
             2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         }),
@@ -621,7 +637,8 @@ fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Resu
         "output_glue_database" => file.output.glue_database.get_or_insert_default(),
         "output_retain_superseded_hours"
         | "output_lease_seconds"
-        | "logs_max_objects_in_flight" => {
+        | "logs_max_objects_in_flight"
+        | "logs_max_line_bytes" => {
             let n: u64 = value
                 .trim()
                 .parse()
@@ -629,6 +646,7 @@ fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Resu
             match name.as_str() {
                 "output_retain_superseded_hours" => file.output.retain_superseded_hours = n,
                 "output_lease_seconds" => file.output.lease_seconds = n,
+                "logs_max_line_bytes" => file.logs.max_line_bytes = n,
                 _ => file.logs.max_objects_in_flight = Some(n as usize),
             }
             return Ok(name.replacen('_', ".", 1));

@@ -1,9 +1,10 @@
 //! A CUR row's cost under the three bases of SPEC 2.2 (the Cloud Intelligence
-//! Dashboards formulas). Pure: the terms come in already as fixed-point money.
+//! Dashboards formulas). Pure: the terms come in exact (1e-30 USD units), the
+//! formula runs on them, and the result is rounded once to 1e-10 USD.
 
 use serde::Deserialize;
 
-use crate::money::Money;
+use crate::money::{Exact, Money, round_exact};
 
 /// Which cost a row carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -43,24 +44,29 @@ pub struct CostTerms<'a> {
     pub line_item_type: &'a str,
     pub product_code: &'a str,
     pub reservation_arn: &'a str,
-    pub unblended: Money,
-    pub net_unblended: Option<Money>,
-    pub reservation_effective: Money,
-    pub net_reservation_effective: Option<Money>,
-    pub reservation_unused_amortized_upfront: Money,
-    pub net_reservation_unused_amortized_upfront: Option<Money>,
-    pub reservation_unused_recurring: Money,
-    pub net_reservation_unused_recurring: Option<Money>,
-    pub savings_plan_effective: Money,
-    pub net_savings_plan_effective: Option<Money>,
-    pub savings_plan_total_commitment_to_date: Money,
-    pub savings_plan_used_commitment: Money,
+    pub unblended: Exact,
+    pub net_unblended: Option<Exact>,
+    pub reservation_effective: Exact,
+    pub net_reservation_effective: Option<Exact>,
+    pub reservation_unused_amortized_upfront: Exact,
+    pub net_reservation_unused_amortized_upfront: Option<Exact>,
+    pub reservation_unused_recurring: Exact,
+    pub net_reservation_unused_recurring: Option<Exact>,
+    pub savings_plan_effective: Exact,
+    pub net_savings_plan_effective: Option<Exact>,
+    pub savings_plan_total_commitment_to_date: Exact,
+    pub savings_plan_used_commitment: Exact,
 }
 
-/// The row's cost under `basis`. Terms are exact, so sums and differences are too.
-pub fn row_cost(basis: CostBasis, t: &CostTerms<'_>) -> Money {
+/// The row's cost under `basis`: the formula on the exact terms, rounded once
+/// half-to-even to 1e-10 USD; `None` if the terms overflow (beyond 1.7e8 USD).
+pub fn row_cost(basis: CostBasis, t: &CostTerms<'_>) -> Option<Money> {
+    exact_cost(basis, t).map(round_exact)
+}
+
+fn exact_cost(basis: CostBasis, t: &CostTerms<'_>) -> Option<Exact> {
     let net = basis == CostBasis::NetAmortized;
-    let pick = |gross: Money, net_value: Option<Money>| {
+    let pick = |gross: Exact, net_value: Option<Exact>| {
         if net {
             net_value.unwrap_or(gross)
         } else {
@@ -68,27 +74,28 @@ pub fn row_cost(basis: CostBasis, t: &CostTerms<'_>) -> Money {
         }
     };
     if basis == CostBasis::Unblended {
-        return t.unblended;
+        return Some(t.unblended);
     }
     match t.line_item_type {
-        "SavingsPlanCoveredUsage" => pick(t.savings_plan_effective, t.net_savings_plan_effective),
-        "SavingsPlanRecurringFee" => {
-            t.savings_plan_total_commitment_to_date - t.savings_plan_used_commitment
+        "SavingsPlanCoveredUsage" => {
+            Some(pick(t.savings_plan_effective, t.net_savings_plan_effective))
         }
-        "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => 0,
-        "DiscountedUsage" => pick(t.reservation_effective, t.net_reservation_effective),
-        "RIFee" => {
-            pick(
-                t.reservation_unused_amortized_upfront,
-                t.net_reservation_unused_amortized_upfront,
-            ) + pick(
-                t.reservation_unused_recurring,
-                t.net_reservation_unused_recurring,
-            )
-        }
-        "Fee" if !t.reservation_arn.is_empty() => 0,
-        "Refund" if t.product_code == "ComputeSavingsPlans" => 0,
-        _ => pick(t.unblended, t.net_unblended),
+        "SavingsPlanRecurringFee" => t
+            .savings_plan_total_commitment_to_date
+            .checked_sub(t.savings_plan_used_commitment),
+        "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => Some(0),
+        "DiscountedUsage" => Some(pick(t.reservation_effective, t.net_reservation_effective)),
+        "RIFee" => pick(
+            t.reservation_unused_amortized_upfront,
+            t.net_reservation_unused_amortized_upfront,
+        )
+        .checked_add(pick(
+            t.reservation_unused_recurring,
+            t.net_reservation_unused_recurring,
+        )),
+        "Fee" if !t.reservation_arn.is_empty() => Some(0),
+        "Refund" if t.product_code == "ComputeSavingsPlans" => Some(0),
+        _ => Some(pick(t.unblended, t.net_unblended)),
     }
 }
 
@@ -96,10 +103,14 @@ pub fn row_cost(basis: CostBasis, t: &CostTerms<'_>) -> Money {
 mod tests {
     use super::CostBasis::*;
     use super::*;
-    use crate::money::parse_decimal;
+    use crate::money::{parse_decimal, parse_exact};
 
     fn usd(s: &str) -> Money {
         parse_decimal(s).unwrap()
+    }
+
+    fn exact(s: &str) -> Exact {
+        parse_exact(s).unwrap()
     }
 
     /// Hand-computed CID figures for every line item type, for each basis.
@@ -132,16 +143,16 @@ mod tests {
                 line_item_type: ty,
                 product_code: product,
                 reservation_arn: arn,
-                unblended: usd(v[0]),
-                net_unblended: net_unblended.map(usd),
-                reservation_effective: usd(v[1]),
-                net_reservation_effective: Some(usd(v[2])).filter(|_| v[2] != "0"),
-                reservation_unused_amortized_upfront: usd(v[3]),
-                reservation_unused_recurring: usd(v[4]),
-                savings_plan_effective: usd(v[5]),
-                net_savings_plan_effective: Some(usd(v[6])).filter(|_| v[6] != "0"),
-                savings_plan_total_commitment_to_date: usd(v[7]),
-                savings_plan_used_commitment: usd(v[8]),
+                unblended: exact(v[0]),
+                net_unblended: net_unblended.map(exact),
+                reservation_effective: exact(v[1]),
+                net_reservation_effective: Some(exact(v[2])).filter(|_| v[2] != "0"),
+                reservation_unused_amortized_upfront: exact(v[3]),
+                reservation_unused_recurring: exact(v[4]),
+                savings_plan_effective: exact(v[5]),
+                net_savings_plan_effective: Some(exact(v[6])).filter(|_| v[6] != "0"),
+                savings_plan_total_commitment_to_date: exact(v[7]),
+                savings_plan_used_commitment: exact(v[8]),
                 ..Default::default()
             };
             terms.net_reservation_unused_amortized_upfront = None;
@@ -151,11 +162,32 @@ mod tests {
             {
                 assert_eq!(
                     row_cost(basis, &terms),
-                    usd(want),
+                    Some(usd(want)),
                     "{ty} {product} {}",
                     basis.as_str()
                 );
             }
         }
+    }
+
+    /// SPEC 2.2: the formula runs on the exact terms and rounds once.
+    #[test]
+    fn the_formula_is_rounded_once() {
+        let fee = |commitment: &str, used: &str| CostTerms {
+            line_item_type: "SavingsPlanRecurringFee",
+            savings_plan_total_commitment_to_date: exact(commitment),
+            savings_plan_used_commitment: exact(used),
+            ..Default::default()
+        };
+        // 1.5e-10 - 0.5e-10 = 1e-10 (rounding each term first gave 2e-10 - 0 = 2e-10).
+        assert_eq!(row_cost(Amortized, &fee("1.5e-10", "0.5e-10")), Some(1));
+        let ri = CostTerms {
+            line_item_type: "RIFee",
+            reservation_unused_amortized_upfront: exact("5e-11"),
+            reservation_unused_recurring: exact("5e-11"),
+            ..Default::default()
+        };
+        // 5e-11 + 5e-11 = 1e-10 (rounding each half-to-even first gave 0 + 0).
+        assert_eq!(row_cost(Amortized, &ri), Some(1));
     }
 }

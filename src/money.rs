@@ -13,9 +13,39 @@ pub const ONE_USD: Money = 10_000_000_000;
 /// Largest magnitude DECIMAL(18,10) holds.
 pub const DECIMAL_18_MAX: Money = 999_999_999_999_999_999;
 
+/// A CUR cost term before its row's formula: 1e-30 USD units. Every double of
+/// magnitude 1e-13 or more (its 17 significant digits end at 1e-30 or above)
+/// and every DECIMAL of up to 30 places is exact here; a row's cost is computed
+/// on these and rounded once to [`Money`] (SPEC 2.2).
+pub type Exact = i128;
+
+/// Decimal places of [`Exact`].
+pub const EXACT_SCALE: u32 = 30;
+
 /// Parses a decimal number (`-12.5`, `3`, `1.25e-3`, `.5`) into 1e-10 USD units,
 /// rounding half-to-even at the 10th decimal. Returns `None` for anything else.
 pub fn parse_decimal(text: &str) -> Option<Money> {
+    parse_at(text, SCALE)
+}
+
+/// [`parse_decimal`] into [`Exact`] units.
+pub fn parse_exact(text: &str) -> Option<Exact> {
+    parse_at(text, EXACT_SCALE)
+}
+
+/// An exact term rounded once, half-to-even, to 1e-10 USD.
+pub fn round_exact(value: Exact) -> Money {
+    let step = 10i128.pow(EXACT_SCALE - SCALE);
+    let (q, r) = (value / step, value % step);
+    let half = step / 2;
+    if r.abs() > half || (r.abs() == half && q % 2 != 0) {
+        q + r.signum()
+    } else {
+        q
+    }
+}
+
+fn parse_at(text: &str, scale: u32) -> Option<i128> {
     let text = text.trim();
     let (negative, body) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
@@ -40,7 +70,7 @@ pub fn parse_decimal(text: &str) -> Option<Money> {
     // digits * 10^(exponent - frac_len) USD, scaled by 10^SCALE.
     let digits = format!("{int_part}{frac_part}");
     let digits = digits.trim_start_matches('0');
-    let shift = exponent - frac_part.len() as i32 + SCALE as i32;
+    let shift = exponent.checked_sub(frac_part.len() as i32)? + scale as i32;
     let magnitude = scale_digits(digits, shift)?;
     Some(if negative { -magnitude } else { magnitude })
 }
@@ -86,16 +116,26 @@ fn scale_digits(digits: &str, shift: i32) -> Option<Money> {
 /// An `f64` read from a CUR column, as the decimal it was written as (its shortest
 /// round-trip representation), rounded half-to-even to 1e-10 USD.
 pub fn from_f64(value: f64) -> Option<Money> {
+    round_f64(value, SCALE)
+}
+
+/// [`from_f64`] into [`Exact`] units.
+pub fn exact_from_f64(value: f64) -> Option<Exact> {
+    round_f64(value, EXACT_SCALE)
+}
+
+fn round_f64(value: f64, scale: u32) -> Option<i128> {
     if !value.is_finite() {
         return None;
     }
-    // Rust's `Display` for f64 is the shortest string that round-trips, never exponent form.
-    parse_decimal(&value.to_string())
+    // `{:e}` is the shortest string that round-trips, in exponent form (compact
+    // for 1e-300 and 1e300 alike).
+    parse_at(&format!("{value:e}"), scale)
 }
 
-/// A decimal with `scale` places (e.g. a Parquet DECIMAL), rounded half-to-even to 1e-10 USD.
-pub fn from_scaled(value: i128, scale: i8) -> Option<Money> {
-    let shift = SCALE as i32 - scale as i32;
+/// A decimal with `places` places (e.g. a Parquet DECIMAL) in [`Exact`] units.
+pub fn exact_from_scaled(value: i128, places: i8) -> Option<Exact> {
+    let shift = EXACT_SCALE as i32 - places as i32;
     let magnitude = scale_digits(&value.unsigned_abs().to_string(), shift)?;
     Some(if value < 0 { -magnitude } else { magnitude })
 }
@@ -190,9 +230,14 @@ mod tests {
 
     #[test]
     fn scaled_decimals_convert_exactly() {
-        assert_eq!(from_scaled(12345, 2), Some(1_234_500_000_000));
-        assert_eq!(from_scaled(-15, 11), Some(-2)); // -0.00000000015 -> -0.0000000002
-        assert_eq!(from_scaled(25, 11), Some(2));
+        let money = |v, places| exact_from_scaled(v, places).map(round_exact);
+        assert_eq!(money(12345, 2), Some(1_234_500_000_000));
+        assert_eq!(money(-15, 11), Some(-2)); // -0.00000000015 -> -0.0000000002
+        assert_eq!(money(25, 11), Some(2));
+        assert_eq!(
+            exact_from_scaled(-15, 11),
+            Some(-150_000_000_000_000_000_000)
+        );
     }
 
     #[test]

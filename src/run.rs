@@ -166,6 +166,7 @@ fn compute_and_publish(
         catalog: &plan.catalog,
         keys: &keys,
         allow_corrupt_input: plan.allow_corrupt_input,
+        max_line_bytes: plan.max_line_bytes,
     };
     let logs = reader.read(
         store,

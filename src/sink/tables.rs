@@ -206,6 +206,7 @@ pub fn build<'a>(
         .int("log_blank", one(c.blank as i64))
         .int("log_bad_timestamp", one(c.bad_timestamp as i64))
         .int("log_duplicate", one(c.duplicate as i64))
+        .int("log_oversized", one(c.oversized as i64))
         .int("log_skipped_files", one(c.skipped_files as i64))
         .int("log_control_messages", one(c.control_messages as i64))
         .int("log_corrupt_files", one(c.corrupt_files as i64))

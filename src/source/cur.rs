@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use crate::allocate::{CurDay, PoolKey};
 use crate::config::TagColumns;
 use crate::cost_basis::{self, CostBasis, CostTerms};
-use crate::money::{self, Money};
+use crate::money::{self, Exact};
 use crate::pricing::{Pricing, RuleRef};
 use crate::storage::{Chunks, Location, Object, ParquetSource, Store};
 use crate::{Error, Result};
@@ -327,7 +327,7 @@ impl DayReader<'_> {
             if when < start || when >= end {
                 continue;
             }
-            let value = |col: &Option<Number<'_>>, name: &str| -> Result<Option<Money>> {
+            let value = |col: &Option<Number<'_>>, name: &str| -> Result<Option<Exact>> {
                 match col {
                     None => Ok(None),
                     Some(c) => c.get(row).map_err(|m| {
@@ -375,7 +375,19 @@ impl DayReader<'_> {
                 )?,
                 savings_plan_used_commitment: v0(&sp_used, "savings_plan_used_commitment")?,
             };
-            let cost = cost_basis::row_cost(self.basis, &terms);
+            let row_number = first_row + row as u64 + 1;
+            let cost = cost_basis::row_cost(self.basis, &terms)
+                .and_then(|c| (c.abs() <= money::DECIMAL_18_MAX).then_some(c))
+                .ok_or_else(|| {
+                    Error::input(
+                        path,
+                        format!(
+                            "row {row_number}: the {} cost of this {} row does not fit DECIMAL(18,10)",
+                            self.basis.as_str(),
+                            terms.line_item_type
+                        ),
+                    )
+                })?;
             let has_invoice = !text_at(&invoice, row).is_empty();
             if self
                 .excluded_types
@@ -549,30 +561,42 @@ impl<'a> Number<'a> {
         })
     }
 
-    /// The value as fixed-point money; `Ok(None)` for null.
-    fn get(&self, row: usize) -> std::result::Result<Option<Money>, String> {
+    /// The exact value (1e-30 USD units); `Ok(None)` for null.
+    fn get(&self, row: usize) -> std::result::Result<Option<Exact>, String> {
         let bad = |what: String| format!("{what} is not a number");
         match self {
             Self::F64(a) => (!a.is_null(row))
-                .then(|| money::from_f64(a.value(row)).ok_or_else(|| bad(a.value(row).to_string())))
+                .then(|| {
+                    money::exact_from_f64(a.value(row)).ok_or_else(|| bad(a.value(row).to_string()))
+                })
                 .transpose(),
             Self::F32(a) => (!a.is_null(row))
                 .then(|| {
-                    money::parse_decimal(&a.value(row).to_string())
+                    money::parse_exact(&a.value(row).to_string())
                         .ok_or_else(|| bad(a.value(row).to_string()))
                 })
                 .transpose(),
             Self::Decimal(a, scale) => (!a.is_null(row))
                 .then(|| {
-                    money::from_scaled(a.value(row), *scale)
+                    money::exact_from_scaled(a.value(row), *scale)
                         .ok_or_else(|| bad(a.value(row).to_string()))
                 })
                 .transpose(),
-            Self::I64(a) => Ok((!a.is_null(row)).then(|| a.value(row) as Money * money::ONE_USD)),
-            Self::I32(a) => Ok((!a.is_null(row)).then(|| a.value(row) as Money * money::ONE_USD)),
+            Self::I64(a) => (!a.is_null(row))
+                .then(|| {
+                    money::exact_from_scaled(a.value(row).into(), 0)
+                        .ok_or_else(|| bad(a.value(row).to_string()))
+                })
+                .transpose(),
+            Self::I32(a) => (!a.is_null(row))
+                .then(|| {
+                    money::exact_from_scaled(a.value(row).into(), 0)
+                        .ok_or_else(|| bad(a.value(row).to_string()))
+                })
+                .transpose(),
             Self::Text(t) => match t.get(row).map(str::trim) {
                 None | Some("") | Some("\\N") => Ok(None),
-                Some(s) => money::parse_decimal(s)
+                Some(s) => money::parse_exact(s)
                     .map(Some)
                     .ok_or_else(|| bad(format!("{s:?}"))),
             },

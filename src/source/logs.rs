@@ -47,6 +47,8 @@ pub struct LogCounters {
     pub bad_timestamp: u64,
     /// Firehose re-deliveries of an event already read (same group, stream, id).
     pub duplicate: u64,
+    /// Lines longer than `max_line_bytes`, skipped without being held.
+    pub oversized: u64,
     pub control_messages: u64,
     pub corrupt_files: u64,
     /// Names not read: hidden (`.`/`_`) entries and non-regular files.
@@ -69,6 +71,7 @@ impl LogCounters {
         self.bad_timestamp += o.bad_timestamp;
         self.control_messages += o.control_messages;
         self.duplicate += o.duplicate;
+        self.oversized += o.oversized;
         self.corrupt_files += o.corrupt_files;
         self.skipped_files += o.skipped_files;
         self.type_conflicts += o.type_conflicts;
@@ -86,6 +89,7 @@ impl LogCounters {
                 + self.blank
                 + self.bad_timestamp
                 + self.duplicate
+                + self.oversized
     }
 }
 
@@ -118,6 +122,8 @@ pub struct LogReader<'a> {
     pub catalog: &'a FlowCatalog,
     pub keys: &'a UnitKeys,
     pub allow_corrupt_input: bool,
+    /// Longest line read; longer ones are counted `oversized`, never held whole.
+    pub max_line_bytes: usize,
 }
 
 /// What one worker keeps for itself (counters, samples, its route cache), and
@@ -518,7 +524,7 @@ impl LogReader<'_> {
             .fill_buf()
             .map_err(|e| Error::input(path, format!("unreadable: {e}")))?
             .starts_with(&[0x1f, 0x8b]);
-        let reader: Box<dyn BufRead> = if gzip {
+        let mut reader: Box<dyn BufRead> = if gzip {
             Box::new(BufReader::with_capacity(
                 256 * 1024,
                 flate2::bufread::MultiGzDecoder::new(raw),
@@ -526,6 +532,14 @@ impl LogReader<'_> {
         } else {
             Box::new(raw)
         };
+        // A UTF-8 byte-order mark at the start of a file is not part of its first line.
+        let bom = reader
+            .fill_buf()
+            .map(|b| b.starts_with(b"\xEF\xBB\xBF"))
+            .unwrap_or(false);
+        if bom {
+            reader.consume(3);
+        }
         let outcome = match self.format {
             LogFormat::Firehose => self.read_firehose(path, reader, acc),
             LogFormat::CloudwatchExport | LogFormat::Jsonl => self.read_lines(path, reader, acc),
@@ -558,14 +572,17 @@ impl LogReader<'_> {
         let mut line_no = 0u64;
         loop {
             buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
+            let read = read_line_bounded(&mut reader, &mut buf, self.max_line_bytes)
                 .map_err(|e| describe_read_error(&e, line_no))?;
-            if n == 0 {
+            let Some(fits) = read else {
                 return Ok(());
-            }
+            };
             line_no += 1;
             acc.counters.lines += 1;
+            if !fits {
+                acc.counters.oversized += 1;
+                continue;
+            }
             let line = trim_line_end(&buf);
             if line.iter().all(u8::is_ascii_whitespace) {
                 acc.counters.blank += 1;
@@ -685,11 +702,24 @@ impl LogReader<'_> {
             Ok(doc) => doc,
             Err(e) => return malformed(acc, e.to_string()),
         };
-        let Some(transaction_id) = doc.text(f, Field::TransactionId).filter(|s| !s.is_empty())
-        else {
+        // A non-empty string, or an integer taken as its decimal text (SPEC 2.4).
+        let transaction_id = match doc.text(f, Field::TransactionId) {
+            Some(id) => id,
+            None => match doc.get(f, Field::TransactionId).as_deref() {
+                None | Some(Value::Null) => Cow::Borrowed(""),
+                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Cow::Owned(n.to_string()),
+                Some(v) => {
+                    return malformed(
+                        acc,
+                        format!("transaction_id {v} is neither a string nor an integer"),
+                    );
+                }
+            },
+        };
+        if transaction_id.is_empty() {
             acc.counters.no_transaction += 1;
             return;
-        };
+        }
         let Some(service) = doc.text(f, Field::Service).filter(|s| !s.is_empty()) else {
             acc.counters.missing_service += 1;
             return;
@@ -721,12 +751,12 @@ impl LogReader<'_> {
         }
         let duration_ms = match doc.get(f, Field::DurationMs).as_deref() {
             None | Some(Value::Null) => 0,
-            Some(v) => match non_negative(v) {
+            Some(v) => match driver_value(v) {
                 Some(d) => d,
                 None => {
                     return malformed(
                         acc,
-                        format!("duration_ms {v} is not a non-negative integer"),
+                        format!("duration_ms {v} is not an integer in [0, 2^53)"),
                     );
                 }
             },
@@ -737,12 +767,12 @@ impl LogReader<'_> {
             None | Some(Value::Null) => {}
             Some(Value::Object(counters)) => {
                 for (name, v) in counters {
-                    match non_negative(v) {
+                    match driver_value(v) {
                         Some(n) => usage.push((name.as_str(), n)),
                         None => {
                             return malformed(
                                 acc,
-                                format!("usage.{name} {v} is not a non-negative integer"),
+                                format!("usage.{name} {v} is not an integer in [0, 2^53)"),
                             );
                         }
                     }
@@ -769,27 +799,78 @@ impl LogReader<'_> {
             duration_ms,
             usage,
         };
-        acc.counters.events += 1;
         let mut transactions = acc.shards.shard(transaction_id);
         let route_cache = &mut acc.route_cache;
-        match transactions.get_mut(transaction_id) {
+        let absorbed = match transactions.get_mut(transaction_id) {
             Some(t) => t.absorb(&event, self.catalog, self.keys, route_cache),
             None => {
                 let mut t = TransactionAcc::new(ts);
-                t.absorb(&event, self.catalog, self.keys, route_cache);
+                let absorbed = t.absorb(&event, self.catalog, self.keys, route_cache);
                 transactions.insert(transaction_id.into(), t);
+                absorbed
             }
+        };
+        drop(transactions);
+        match absorbed {
+            Ok(()) => acc.counters.events += 1,
+            Err(message) => malformed(acc, message),
         }
     }
 }
 
-/// A JSON number that is a non-negative integer (`12`, `12.0`).
-fn non_negative(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        v.as_f64()
-            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
-            .map(|f| f as u64)
-    })
+/// Driver values are below 2^53 (SPEC 2.4): exact in a double, so every JSON
+/// producer writes them faithfully.
+const MAX_DRIVER_VALUE: u64 = 1 << 53;
+
+/// A JSON number that is an integer in `[0, 2^53)` (`12`, `12.0`).
+fn driver_value(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < MAX_DRIVER_VALUE as f64)
+                .map(|f| f as u64)
+        })
+        .filter(|n| *n < MAX_DRIVER_VALUE)
+}
+
+/// Reads the next line into `buf`, holding at most `max` bytes of it:
+/// `None` at the end of the input, `Some(false)` when the line was longer than
+/// `max` (then consumed to its newline, `buf` left empty), else `Some(true)`.
+fn read_line_bounded(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    let mut read_any = false;
+    let mut fits = true;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(read_any.then_some(fits));
+        }
+        read_any = true;
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if fits {
+            // The line's bytes without its newline.
+            if buf.len() + take - usize::from(done) > max {
+                fits = false;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        if done {
+            return Ok(Some(fits));
+        }
+    }
 }
 
 fn trim_line_end(buf: &[u8]) -> &[u8] {

@@ -49,6 +49,7 @@ fn read(
         catalog: &catalog,
         keys,
         allow_corrupt_input: allow_corrupt,
+        max_line_bytes: 1 << 20,
     };
     reader.read(
         &costjob::storage::Store::default(),
@@ -327,6 +328,7 @@ fn selective_and_full_parses_agree() {
             catalog: &catalog,
             keys: &keys,
             allow_corrupt_input: false,
+            max_line_bytes: 1 << 20,
         };
         reader
             .read(
@@ -361,4 +363,147 @@ fn selective_and_full_parses_agree() {
     );
     assert_eq!(t1.status.as_deref(), Some("OK"));
     assert_eq!(full.transactions[0].units, t1.units);
+}
+
+/// Issue 9 case 1 (SPEC 2.4): driver values are integers in [0, 2^53); sums never wrap.
+#[test]
+fn driver_values_outside_0_to_2_pow_53_are_malformed_and_sums_are_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let max = (1u64 << 53) - 1;
+    let line = |tx: &str, extra: &str| {
+        format!(
+            "2026-11-23T10:00:00.000Z {}",
+            event("x", tx, "pagos-svc", extra)
+        )
+    };
+    let lines = [
+        line(
+            "a",
+            &format!(r#","duration_ms":{max},"usage":{{"kms_requests":{max}}}"#),
+        ),
+        line(
+            "a",
+            &format!(r#","duration_ms":{max},"usage":{{"kms_requests":{max}}}"#),
+        ),
+        line("b", r#","usage":{"kms_requests":9223372036854775808}"#),
+        line("b", r#","usage":{"kms_requests":9223372036854775812}"#),
+        line("b", r#","usage":{"kms_requests":18446744073709551615}"#),
+        line("c", r#","duration_ms":1e19"#),
+        line("c", r#","duration_ms":9007199254740992"#),
+        line("c", r#","duration_ms":-1"#),
+        line("c", r#","duration_ms":1.5"#),
+        line("c", r#","duration_ms":"5""#),
+        line("d", r#","duration_ms":12.0"#),
+    ];
+    std::fs::write(tmp.path().join("000000"), lines.join("\n")).unwrap();
+    let mut keys = UnitKeys::default();
+    let kms = keys.intern("usage.kms_requests", None).unwrap();
+    let day = read(tmp.path(), LogFormat::CloudwatchExport, &keys, false).unwrap();
+    let c = &day.counters;
+    assert_eq!((c.events, c.malformed), (3, 8), "{:?}", day.malformed);
+    assert!(c.balanced());
+    let a = &day.transactions[0];
+    assert_eq!(a.duration_ms, 2 * max, "exact, no wrap");
+    assert_eq!(a.units_for(kms), 2 * max);
+    assert!(day.malformed.iter().any(|s| s.error.contains("[0, 2^53)")));
+    assert_eq!(
+        day.transactions.len(),
+        2,
+        "a and d: b and c lost only their bad lines"
+    );
+    assert_eq!(day.transactions[1].duration_ms, 12);
+}
+
+/// SPEC 2.4: a transaction id is a non-empty string or an integer (its decimal text).
+#[test]
+fn integer_transaction_ids_are_their_decimal_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"timestamp":"2026-11-23T10:00:00Z","service":"pagos-svc","transaction_id":42}"#,
+        r#"{"timestamp":"2026-11-23T10:00:01Z","service":"pagos-svc","transaction_id":"42"}"#,
+        r#"{"timestamp":"2026-11-23T10:00:02Z","service":"pagos-svc","transaction_id":4.2}"#,
+        r#"{"timestamp":"2026-11-23T10:00:03Z","service":"pagos-svc","transaction_id":""}"#,
+        r#"{"timestamp":"2026-11-23T10:00:04Z","service":"pagos-svc","transaction_id":" 42"}"#,
+    ];
+    std::fs::write(tmp.path().join("events.jsonl"), lines.join("\n")).unwrap();
+    let day = read(tmp.path(), LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
+    let c = &day.counters;
+    assert_eq!((c.events, c.malformed, c.no_transaction), (3, 1, 1));
+    let ids: Vec<(&str, u64)> = day
+        .transactions
+        .iter()
+        .map(|t| (&*t.id, t.events))
+        .collect();
+    assert_eq!(ids, [(" 42", 1), ("42", 2)], "whitespace is part of the id");
+}
+
+/// Issue 9 case 5 (SPEC 2.4): a line longer than max_line_bytes is counted
+/// `oversized` and skipped without being held; the lines around it are read.
+#[test]
+fn a_line_longer_than_max_line_bytes_is_oversized_and_never_held() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = |tx: &str| {
+        format!(
+            "2026-11-23T10:00:00.000Z {}",
+            event("x", tx, "pagos-svc", "")
+        )
+    };
+    let mut body = good("a").into_bytes();
+    body.push(b'\n');
+    body.extend(std::iter::repeat_n(0u8, 64 << 20)); // one 64 MiB "line" of NUL bytes
+    body.push(b'\n');
+    body.extend(good("b").into_bytes());
+    std::fs::write(tmp.path().join("000000.gz"), gzip(&body)).unwrap();
+    let fields = fields();
+    let catalog = catalog();
+    let keys = UnitKeys::default();
+    let reader = LogReader {
+        format: LogFormat::CloudwatchExport,
+        fields: &fields,
+        date: date(DEMO_DATE),
+        catalog: &catalog,
+        keys: &keys,
+        allow_corrupt_input: false,
+        max_line_bytes: 4096,
+    };
+    let day = reader
+        .read(
+            &costjob::storage::Store::default(),
+            &[costjob::storage::Location::Local(tmp.path().to_path_buf())],
+            2,
+            &NoProgress,
+        )
+        .unwrap();
+    let c = &day.counters;
+    assert_eq!((c.lines, c.events, c.oversized), (3, 2, 1));
+    assert!(c.balanced());
+}
+
+/// Issue 9 case 6 (SPEC 2.4): a UTF-8 BOM at the start of a file is skipped.
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = format!(
+        "2026-11-23T10:00:00.000Z {}",
+        event("x", "a", "pagos-svc", "")
+    );
+    let mut plain = b"\xEF\xBB\xBF".to_vec();
+    plain.extend(line.as_bytes());
+    std::fs::write(tmp.path().join("plain"), &plain).unwrap();
+    std::fs::write(tmp.path().join("zipped"), gzip(&plain)).unwrap();
+    let day = read(
+        tmp.path(),
+        LogFormat::CloudwatchExport,
+        &UnitKeys::default(),
+        false,
+    )
+    .unwrap();
+    assert_eq!((day.counters.events, day.counters.non_json), (2, 0));
+    let jsonl = tmp.path().join("jsonl");
+    std::fs::create_dir(&jsonl).unwrap();
+    let mut event_line = b"\xEF\xBB\xBF".to_vec();
+    event_line.extend(event("2026-11-23T10:00:00Z", "a", "pagos-svc", "").as_bytes());
+    std::fs::write(jsonl.join("e.jsonl"), &event_line).unwrap();
+    let day = read(&jsonl, LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
+    assert_eq!((day.counters.events, day.counters.malformed), (1, 0));
 }

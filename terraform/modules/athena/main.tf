@@ -31,7 +31,7 @@ locals {
       ["cur_final", "boolean"], ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
       ["log_events", "bigint"], ["log_out_of_day", "bigint"], ["log_non_json", "bigint"], ["log_no_transaction", "bigint"],
       ["log_missing_service", "bigint"], ["log_malformed", "bigint"], ["log_blank", "bigint"], ["log_bad_timestamp", "bigint"],
-      ["log_duplicate", "bigint"], ["log_skipped_files", "bigint"], ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
+      ["log_duplicate", "bigint"], ["log_oversized", "bigint"], ["log_skipped_files", "bigint"], ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
       ["run_id", "string"], ["costjob_version", "string"], ["pricing_sha256", "string"],
       ["started_at", "timestamp"], ["finished_at", "timestamp"],
     ]
