@@ -456,7 +456,26 @@ pub fn allocate(
         .map(|((group, line, direct), (driver_units, cost))| {
             let (product_code, rule) = &lines[line as usize];
             let (transaction_type, flow) = groups[group as usize];
-            FlowCost {
+            // The price list's figure for these units: a genuine overflow is an
+            // input error naming the flow, the product, the rule and the units.
+            let modelled_cost = pricing
+                .rule(*rule)
+                .unit_price
+                .map(|price| {
+                    let modelled = Money::try_from(driver_units)
+                        .ok()
+                        .and_then(|u| price.checked_mul(u))
+                        .unwrap_or(Money::MAX);
+                    money::check_decimal_18(modelled, || {
+                        format!(
+                            "modelled cost of flow {flow} on {product_code} rule {}: {driver_units} units x unit price {}",
+                            pricing.rule(*rule).id,
+                            money::format_usd(price)
+                        )
+                    })
+                })
+                .transpose()?;
+            Ok(FlowCost {
                 transaction_type: transaction_type.to_string(),
                 flow: flow.to_string(),
                 product_code: product_code.clone(),
@@ -465,13 +484,10 @@ pub fn allocate(
                 transactions: group_counts[group as usize],
                 driver_units,
                 cost,
-                modelled_cost: pricing
-                    .rule(*rule)
-                    .unit_price
-                    .map(|p| p * driver_units as Money),
-            }
+                modelled_cost,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     flow_costs.sort_by(|a, b| {
         (
             &a.transaction_type,
@@ -510,7 +526,15 @@ pub fn allocate(
             excluded,
         });
     }
+    for (t, c) in transactions.iter().zip(&costs) {
+        money::check_decimal_18(c.total, || format!("cost of transaction {:?}", t.id))?;
+    }
     let flow_summary = summarize(transactions, &costs);
+    for s in &flow_summary {
+        money::check_decimal_18(s.cost, || {
+            format!("cost of flow {} ({})", s.flow, s.transaction_type)
+        })?;
+    }
     Ok(Allocation {
         costs,
         allocated: allocated_pools,

@@ -278,6 +278,8 @@ pub struct Overrides {
     pub output: Option<String>,
     /// `--allow-corrupt-input`
     pub allow_corrupt_input: bool,
+    /// `--allow-empty`
+    pub allow_empty: bool,
 }
 
 /// Where the tables go.
@@ -324,12 +326,19 @@ pub struct RunPlan {
     pub excluded_types: Vec<String>,
     /// Count corrupt gzip files instead of failing.
     pub allow_corrupt_input: bool,
+    /// Publish a day without transactions or without CUR rows (SPEC 2.4).
+    pub allow_empty: bool,
 }
 
 /// Reads `path`, applies the `COSTJOB_*`
 /// environment entries and the flag overrides, and validates the result.
 pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) -> Result<RunPlan> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Config(vec![format!(
+            "{}: cannot read the configuration file: {e}",
+            path.display()
+        )])
+    })?;
     let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
         Error::config(format!(
@@ -567,6 +576,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
         excluded_types: file.allocation.exclude_line_item_types.clone(),
         allow_corrupt_input: overrides.allow_corrupt_input,
+        allow_empty: overrides.allow_empty,
     })
 }
 

@@ -29,7 +29,7 @@ pub enum Error {
         excluded: i128,
     },
 
-    /// A money value that does not fit DECIMAL(18,10).
+    /// A money value that does not fit DECIMAL(18,10) (an input error: SPEC 2.2).
     #[error("{context}: {value} (1e-10 USD) does not fit DECIMAL(18,10)")]
     MoneyOverflow { context: String, value: i128 },
 
@@ -63,13 +63,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => 2,
-            Error::Input { .. } => 3,
+            Error::Input { .. } | Error::MoneyOverflow { .. } => 3,
             Error::Conservation { .. } => 4,
             Error::Held { .. } => 5,
-            Error::MoneyOverflow { .. }
-            | Error::Io { .. }
-            | Error::Storage { .. }
-            | Error::Parquet { .. } => 1,
+            Error::Io { .. } | Error::Storage { .. } | Error::Parquet { .. } => 1,
         }
     }
 
@@ -84,6 +81,14 @@ impl Error {
         Error::Input {
             path: path.into(),
             message: message.into(),
+        }
+    }
+
+    /// An input that cannot be opened or read (exit 3), the OS error said once.
+    pub(crate) fn unreadable(path: impl Into<PathBuf>, e: &std::io::Error) -> Self {
+        Error::Input {
+            path: path.into(),
+            message: format!("unreadable: {e}"),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod allocate;
 pub mod classify;
 pub mod config;
 pub mod cost_basis;
+pub mod dates;
 pub mod error;
 pub mod money;
 pub mod pricing;

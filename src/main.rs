@@ -52,14 +52,14 @@ enum Engine {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The UTC day to allocate: YYYY-MM-DD, or `yesterday` (what the nightly schedule passes).
+    /// The UTC day to allocate: YYYY-MM-DD, today, yesterday (what the nightly schedule passes) or today-N.
     #[arg(long, value_parser = parse_day, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
     date: Option<NaiveDate>,
-    /// First day of a range (inclusive).
-    #[arg(long, requires = "to")]
+    /// First day of a range (inclusive), in the same forms as --date.
+    #[arg(long, value_parser = parse_day, requires = "to")]
     from: Option<NaiveDate>,
-    /// Last day of a range (inclusive).
-    #[arg(long, requires = "from")]
+    /// Last day of a range (inclusive), in the same forms as --date.
+    #[arg(long, value_parser = parse_day, requires = "from")]
     to: Option<NaiveDate>,
     #[command(flatten)]
     config: ConfigArgs,
@@ -75,11 +75,15 @@ struct RunArgs {
     /// Count corrupt or truncated log files instead of failing.
     #[arg(long)]
     allow_corrupt_input: bool,
+    /// Publish a day whose logs yield no transaction or whose CUR has no row
+    /// for it (otherwise exit 3, the published day left as it was).
+    #[arg(long)]
+    allow_empty: bool,
 }
 
 #[derive(Args)]
 struct ReportArgs {
-    /// The day to show: YYYY-MM-DD or `yesterday`.
+    /// The day to show: YYYY-MM-DD, today, yesterday or today-N.
     #[arg(long, value_parser = parse_day)]
     date: NaiveDate,
     #[command(flatten)]
@@ -94,8 +98,8 @@ struct SampleArgs {
     /// Directory to write `cur/` and `logs/` into.
     #[arg(long)]
     out: PathBuf,
-    /// The UTC day the data is for.
-    #[arg(long)]
+    /// The UTC day the data is for (the same forms as `run --date`).
+    #[arg(long, value_parser = parse_day)]
     date: NaiveDate,
     /// Number of transactions.
     #[arg(long, default_value_t = 2_000)]
@@ -111,16 +115,10 @@ struct SampleArgs {
     seed: u64,
 }
 
-/// `YYYY-MM-DD`, `yesterday` or `today` (UTC, read from the clock here, at the edge).
+/// `YYYY-MM-DD` (a four-digit year, 1000 or later), `today`, `yesterday` or
+/// `today-N` (SPEC 6), in UTC, read from the clock here, at the edge.
 fn parse_day(value: &str) -> Result<NaiveDate, String> {
-    let today = chrono::Utc::now().date_naive();
-    match value {
-        "yesterday" => Ok(today - chrono::Days::new(1)),
-        "today" => Ok(today),
-        _ => value
-            .parse()
-            .map_err(|e| format!("{value:?} is not YYYY-MM-DD, yesterday or today: {e}")),
-    }
+    costjob::dates::parse_day(value, chrono::Utc::now().date_naive())
 }
 
 fn main() -> ExitCode {
@@ -178,6 +176,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 cost_basis: args.cost_basis,
                 output: args.output.clone(),
                 allow_corrupt_input: args.allow_corrupt_input,
+                allow_empty: args.allow_empty,
             };
             let mut plan = load_plan(&args.config, &overrides)?;
             plan.dates = match (args.date, args.from, args.to) {

@@ -117,7 +117,13 @@ impl Pricing {
         let mut default_model = None;
         let mut hasher = Sha256::new();
         for path in &paths {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!("{}: unreadable: {e}", path.display()));
+                    continue;
+                }
+            };
             let name = path
                 .file_name()
                 .unwrap_or_default()
@@ -154,7 +160,11 @@ impl Pricing {
             }
             models.push(model);
         }
-        if default_model.is_none() {
+        // A `_default.toml` with problems of its own is not also "missing".
+        if !paths
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == DEFAULT_FILE))
+        {
             problems.push(format!("{}: {DEFAULT_FILE} is missing", dir.display()));
         }
         if !problems.is_empty() {

@@ -156,6 +156,15 @@ fn compute_and_publish(
         rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
         "read the CUR"
     );
+    if day.rows == 0 && !plan.allow_empty {
+        return Err(Error::input(
+            plan.cur_path.to_string(),
+            format!(
+                "no CUR row for {date} ({} rows in {} files, {} row groups of other days pruned): the export may not be delivered yet, or [cur] path is wrong; pass --allow-empty to publish an empty day",
+                scan.rows_scanned, scan.files, scan.row_groups_pruned
+            ),
+        ));
+    }
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
 
     let clock = Instant::now();
@@ -180,6 +189,9 @@ fn compute_and_publish(
             plan.logs_path.to_string(),
             format!("log line counters do not add up: {c:?}"),
         ));
+    }
+    if logs.transactions.is_empty() && !plan.allow_empty {
+        return Err(no_transactions(plan, date, &logs));
     }
     let seconds = clock.elapsed().as_secs_f64();
     info!(
@@ -253,6 +265,50 @@ fn compute_and_publish(
     }
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
+}
+
+/// SPEC 2.4: logs that yield no transaction are suspicious. Says what was
+/// found, what the first unused line looks like, and the likely cause.
+fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &crate::source::logs::LogDay) -> Error {
+    let c = &logs.counters;
+    let sources: Vec<String> = log_sources(plan, date)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let mut message = if c.files == 0 {
+        format!("no log files for {date}")
+    } else {
+        format!(
+            "no transaction for {date} in {} lines of {} files ({} events of the day, {} outside it, {} not JSON, {} without {}, {} malformed)",
+            c.lines,
+            c.files,
+            c.events,
+            c.out_of_day,
+            c.non_json,
+            c.no_transaction,
+            plan.fields.transaction_id,
+            c.malformed
+        )
+    };
+    if let Some(s) = &logs.first_unused {
+        message.push_str(&format!(
+            "; the first line not used, {}:{}, looks like: {}",
+            s.file.display(),
+            s.line,
+            s.error
+        ));
+        let export_line = s.error.len() > 25
+            && s.error.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && s.error.contains("T")
+            && s.error.contains(" {");
+        if plan.log_format != crate::config::LogFormat::CloudwatchExport && export_line {
+            message.push_str(" (a CloudWatch export line: format = \"cloudwatch-export\"?)");
+        }
+    }
+    message.push_str(
+        "; check [logs] path, format and [logs.fields], or pass --allow-empty to publish an empty day",
+    );
+    Error::input(sources.join(", "), message)
 }
 
 /// Where the day's files end up once published (the run report last).

@@ -263,7 +263,7 @@ impl Store {
     pub fn open(&self, object: &Object) -> Result<Box<dyn Read + Send>> {
         match &object.location {
             Location::Local(path) => {
-                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                let file = std::fs::File::open(path).map_err(|e| Error::unreadable(path, &e))?;
                 Ok(Box::new(file))
             }
             Location::S3 { bucket, key } => {
@@ -410,7 +410,7 @@ impl Store {
         match &object.location {
             Location::Local(path) => std::fs::File::open(path)
                 .map(Chunks::Local)
-                .map_err(|e| Error::io(path, e)),
+                .map_err(|e| Error::unreadable(path, &e)),
             Location::S3 { .. } => Ok(Chunks::S3(RemoteFile {
                 aws: self.aws_shared(),
                 object: object.clone(),

@@ -67,7 +67,7 @@ pub fn list_with_skipped(path: &Path) -> Result<Walk> {
                     format!("a symbolic link whose target cannot be read: {e}"),
                 ));
             }
-            Err(e) => return Err(Error::io(&entry, e)),
+            Err(e) => return Err(Error::unreadable(&entry, &e)),
         };
         if !seen.insert((meta.dev(), meta.ino())) {
             continue; // the same file or directory reached by another path
@@ -91,7 +91,7 @@ pub fn list_with_skipped(path: &Path) -> Result<Walk> {
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::read_dir(dir)
         .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
-        .map_err(|e| Error::io(dir, e))
+        .map_err(|e| Error::unreadable(dir, &e))
 }
 
 /// `*` matches any run of characters, `?` one character.

@@ -112,6 +112,9 @@ pub struct LogDay {
     pub corrupt: Vec<Sample>,
     /// Names not read (hidden, not regular files).
     pub skipped: Vec<String>,
+    /// The first line (by file and line) that gave no event, as it looks:
+    /// what a wrong format or a wrong field pointer shows.
+    pub first_unused: Option<Sample>,
 }
 
 /// What the reader needs to know.
@@ -134,6 +137,7 @@ struct Acc<'s> {
     counters: LogCounters,
     malformed: Vec<Sample>,
     corrupt: Vec<Sample>,
+    first_unused: Option<Sample>,
     route_cache: HashMap<Box<str>, Option<u16>>,
 }
 
@@ -145,8 +149,26 @@ impl<'s> Acc<'s> {
             counters: LogCounters::default(),
             malformed: Vec::new(),
             corrupt: Vec::new(),
+            first_unused: None,
             route_cache: HashMap::new(),
         }
+    }
+
+    /// Keeps the earliest line that gave no event (its first 160 bytes).
+    fn unused(&mut self, path: &Path, line: u64, text: &[u8]) {
+        if self
+            .first_unused
+            .as_ref()
+            .is_some_and(|s| (s.file.as_path(), s.line) <= (path, line))
+        {
+            return;
+        }
+        let shown = &text[..text.len().min(160)];
+        self.first_unused = Some(Sample {
+            file: path.to_path_buf(),
+            line,
+            error: String::from_utf8_lossy(shown).into_owned(),
+        });
     }
 
     fn merge(mut self, other: Acc<'s>) -> Acc<'s> {
@@ -155,6 +177,9 @@ impl<'s> Acc<'s> {
         self.malformed.sort();
         self.malformed.truncate(MALFORMED_SAMPLES);
         self.corrupt.extend(other.corrupt);
+        if let Some(s) = other.first_unused {
+            self.unused(&s.file, s.line, s.error.as_bytes());
+        }
         self
     }
 }
@@ -478,6 +503,7 @@ impl LogReader<'_> {
             mut counters,
             malformed,
             mut corrupt,
+            first_unused,
             ..
         } = acc;
         // Shard by shard, so each shard's map is freed as its transactions are made.
@@ -506,6 +532,7 @@ impl LogReader<'_> {
             malformed,
             corrupt,
             skipped,
+            first_unused,
         })
     }
 
@@ -595,6 +622,7 @@ impl LogReader<'_> {
                     // multi-line message (stack trace), plain text by definition.
                     None => {
                         acc.counters.non_json += 1;
+                        acc.unused(path, line_no, line);
                         continue;
                     }
                 },
@@ -685,6 +713,7 @@ impl LogReader<'_> {
         let first = message.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{') | Some(b'[')) {
             acc.counters.non_json += 1;
+            acc.unused(path, line_no, message);
             return;
         }
         let malformed = |acc: &mut Acc, error: String| {
@@ -718,6 +747,7 @@ impl LogReader<'_> {
         };
         if transaction_id.is_empty() {
             acc.counters.no_transaction += 1;
+            acc.unused(path, line_no, message);
             return;
         }
         let Some(service) = doc.text(f, Field::Service).filter(|s| !s.is_empty()) else {

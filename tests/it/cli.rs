@@ -173,9 +173,8 @@ fn a_range_runs_each_day() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let config = repo().join("examples/costjob.toml");
-    let o = costjob(
-        tmp.path(),
-        &[
+    let range = |extra: &[&str]| {
+        let mut args = vec![
             "run",
             "--config",
             config.to_str().unwrap(),
@@ -185,11 +184,24 @@ fn a_range_runs_each_day() {
             "2026-11-24",
             "--output",
             out.to_str().unwrap(),
-        ],
-        &[],
+        ];
+        args.extend_from_slice(extra);
+        costjob(tmp.path(), &args, &[])
+    };
+    // The 24th has no CUR rows and only the events that ran past midnight:
+    // suspicious (SPEC 2.4), so exit 3 after the 23rd was published...
+    let o = range(&[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no CUR row for 2026-11-24"),
+        "{}",
+        stderr(&o)
     );
+    assert!(out.join("reconciliation/dt=2026-11-23").is_dir());
+    assert!(!out.join("reconciliation/dt=2026-11-24").exists());
+    // ... and published when the operator says an empty CUR is expected.
+    let o = range(&["--allow-empty"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // The 24th has no CUR rows and only the events that ran past midnight.
     let next = table(&out, "reconciliation", "2026-11-24");
     assert_eq!(next.int("cur_rows", 0).unwrap(), 0);
     assert!(next.int("transactions", 0).unwrap() > 0);
