@@ -60,8 +60,11 @@ pub struct CurSection {
     pub table: Option<String>,
     /// Athena: the workgroup queries run in.
     pub workgroup: Option<String>,
-    /// Athena: the `s3://` location for query results.
+    /// Athena: the `s3://` location UNLOAD writes under (`unload/<run_id>/`).
     pub output_location: Option<String>,
+    /// Athena: how long a query may run before it is stopped.
+    #[serde(default = "default_query_timeout_s")]
+    pub query_timeout_s: u64,
 }
 
 /// `[logs]`
@@ -213,6 +216,9 @@ fn default_retain_superseded_hours() -> u64 {
 fn default_lease_seconds() -> u64 {
     900
 }
+fn default_query_timeout_s() -> u64 {
+    1800
+}
 fn default_max_line_bytes() -> u64 {
     1 << 20
 }
@@ -269,6 +275,26 @@ pub struct TagColumns {
     pub map_keys: [String; 3],
 }
 
+/// Where the day's CUR rows come from (SPEC 2.1, 2.7).
+#[derive(Debug, Clone)]
+pub enum CurSource {
+    /// Parquet files under a local path or an `s3://` prefix.
+    Files(Location),
+    /// One Athena UNLOAD per day.
+    Athena(AthenaPlan),
+}
+
+/// The Athena engine's settings, validated: identifiers match
+/// `^[A-Za-z_][A-Za-z0-9_]*$`, the output location is `s3://`.
+#[derive(Debug, Clone)]
+pub struct AthenaPlan {
+    pub database: String,
+    pub table: String,
+    pub workgroup: String,
+    pub output_location: Location,
+    pub query_timeout: std::time::Duration,
+}
+
 /// Command-line settings that override the file and the environment.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -280,6 +306,8 @@ pub struct Overrides {
     pub allow_corrupt_input: bool,
     /// `--allow-empty`
     pub allow_empty: bool,
+    /// `--engine`: `local` or `athena` (overrides `[cur] source`).
+    pub engine: Option<String>,
 }
 
 /// Where the tables go.
@@ -301,7 +329,7 @@ pub struct RunPlan {
     /// The days to compute, in order.
     pub dates: Vec<NaiveDate>,
     /// CUR Parquet: a local directory, file or glob, or an S3 prefix.
-    pub cur_path: Location,
+    pub cur: CurSource,
     /// Log directory or S3 prefix, possibly with `{date}` placeholders.
     pub logs_path: Location,
     /// S3 log objects read at once.
@@ -442,13 +470,17 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         }
     };
 
-    if file.cur.source != "local" {
-        problems.push(format!(
-            "{}: [cur] source = {:?}: this build reads the CUR from local Parquet only (source = \"local\")",
-            path.display(),
-            file.cur.source
-        ));
-    }
+    let cur = match overrides.engine.as_deref().unwrap_or(&file.cur.source) {
+        "local" => CurSource::Files(cur_path.clone()),
+        "athena" => CurSource::Athena(athena_plan(&file.cur, path, &mut problems)),
+        other => {
+            problems.push(format!(
+                "{}: [cur] source = {other:?}: expected \"local\" or \"athena\"",
+                path.display()
+            ));
+            CurSource::Files(cur_path.clone())
+        }
+    };
     let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
         problems.push(format!(
             "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
@@ -553,7 +585,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     }
     Ok(RunPlan {
         dates: Vec::new(),
-        cur_path,
+        cur,
         logs_path,
         max_line_bytes: file.logs.max_line_bytes as usize,
         max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
@@ -611,6 +643,81 @@ fn normalize(path: &Path) -> PathBuf {
     }
 }
 
+/// The `[cur]` Athena settings, every problem pushed with its key.
+fn athena_plan(cur: &CurSection, path: &Path, problems: &mut Vec<String>) -> AthenaPlan {
+    let mut identifier = |key: &str, value: &Option<String>| -> String {
+        match value.as_deref() {
+            Some(v) if is_identifier(v) => v.to_string(),
+            Some(v) => {
+                problems.push(format!(
+                    "{}: [cur] {key} = {v:?}: an Athena identifier must match ^[A-Za-z_][A-Za-z0-9_]*$",
+                    path.display()
+                ));
+                String::new()
+            }
+            None => {
+                problems.push(format!(
+                    "{}: [cur] {key} is required with source = \"athena\"",
+                    path.display()
+                ));
+                String::new()
+            }
+        }
+    };
+    let database = identifier("database", &cur.database);
+    let table = identifier("table", &cur.table);
+    let workgroup = match cur.workgroup.as_deref() {
+        // Workgroup names also allow '.' and '-' (AWS: [a-zA-Z0-9._-]{1,128}); they are
+        // an API parameter, never spliced into SQL.
+        Some(w)
+            if (1..=128).contains(&w.len())
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) =>
+        {
+            w.to_string()
+        }
+        Some(w) => {
+            problems.push(format!(
+                "{}: [cur] workgroup = {w:?}: expected 1 to 128 of [A-Za-z0-9._-]",
+                path.display()
+            ));
+            String::new()
+        }
+        None => "primary".to_string(),
+    };
+    let output_location = match cur.output_location.as_deref().map(Location::parse) {
+        Some(Ok(location @ Location::S3 { .. })) if !location.has_placeholders() => location,
+        Some(Ok(_)) | Some(Err(_)) => {
+            problems.push(format!(
+                "{}: [cur] output_location = {:?}: expected an s3://bucket/prefix URL",
+                path.display(),
+                cur.output_location.as_deref().unwrap_or_default()
+            ));
+            Location::Local(PathBuf::new())
+        }
+        None => {
+            problems.push(format!(
+                "{}: [cur] output_location is required with source = \"athena\" (where UNLOAD writes)",
+                path.display()
+            ));
+            Location::Local(PathBuf::new())
+        }
+    };
+    if cur.query_timeout_s == 0 {
+        problems.push(format!(
+            "{}: [cur] query_timeout_s = 0: at least 1",
+            path.display()
+        ));
+    }
+    AthenaPlan {
+        database,
+        table,
+        workgroup,
+        output_location,
+        query_timeout: std::time::Duration::from_secs(cur.query_timeout_s),
+    }
+}
+
 /// Applies one `COSTJOB_<SECTION>_<KEY>` entry; returns the dotted key it set.
 fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Result<String, String> {
     let name = key
@@ -626,6 +733,13 @@ fn apply_env(file: &mut ConfigFile, key: &str, value: &str) -> std::result::Resu
         "cur_table" => file.cur.table.get_or_insert_default(),
         "cur_workgroup" => file.cur.workgroup.get_or_insert_default(),
         "cur_output_location" => file.cur.output_location.get_or_insert_default(),
+        "cur_query_timeout_s" => {
+            file.cur.query_timeout_s = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?}: expected a whole number"))?;
+            return Ok("cur.query_timeout_s".into());
+        }
         "logs_path" => &mut file.logs.path,
         "logs_format" => {
             file.logs.format = Spanned::new(0..0, v);

@@ -46,8 +46,10 @@ struct ConfigArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Engine {
-    /// Read CUR Parquet files with the built-in engine.
+    /// Read CUR Parquet files (local or s3://) with the built-in reader.
     Local,
+    /// One Athena UNLOAD per day ([cur] database, table, workgroup, output_location).
+    Athena,
 }
 
 #[derive(Args)]
@@ -63,9 +65,9 @@ struct RunArgs {
     to: Option<NaiveDate>,
     #[command(flatten)]
     config: ConfigArgs,
-    /// Where the CUR is read.
-    #[arg(long, value_enum, default_value = "local")]
-    engine: Engine,
+    /// Where the CUR is read (overrides [cur] source).
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
     /// Cost basis (overrides [allocation] cost_basis).
     #[arg(long, value_enum)]
     cost_basis: Option<CostBasis>,
@@ -171,8 +173,14 @@ fn load_plan(args: &ConfigArgs, overrides: &Overrides) -> anyhow::Result<RunPlan
 fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
-            let Engine::Local = args.engine;
             let overrides = Overrides {
+                engine: args.engine.map(|e| {
+                    match e {
+                        Engine::Local => "local",
+                        Engine::Athena => "athena",
+                    }
+                    .to_string()
+                }),
                 cost_basis: args.cost_basis,
                 output: args.output.clone(),
                 allow_corrupt_input: args.allow_corrupt_input,

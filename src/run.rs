@@ -9,10 +9,9 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::allocate::{self, Totals};
-use crate::config::LogFormat;
-use crate::config::RunPlan;
+use crate::config::{CurSource, LogFormat, RunPlan};
 use crate::sink::{parquet, publish, publish_s3, tables};
-use crate::source::cur;
+use crate::source::cur::{self, CurEngine};
 use crate::source::logs::{LogCounters, LogReader, Sample};
 use crate::storage::{Location, Store};
 use crate::{Error, Progress, Result};
@@ -32,6 +31,9 @@ pub struct DayOutcome {
     pub corrupt_files: Vec<Sample>,
     /// Names not read under the log paths (hidden, not regular files).
     pub skipped_files: Vec<String>,
+    /// The Athena query that read the CUR (engine `athena`): id, bytes scanned, cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cur_query: Option<crate::source::athena::QueryStats>,
     /// Every file published, the run report last.
     pub files_written: Vec<String>,
 }
@@ -141,24 +143,30 @@ fn compute_and_publish(
     hold: &mut Hold,
 ) -> Result<DayOutcome> {
     let clock = Instant::now();
-    let (day, scan) = cur::read_day(
-        store,
-        &plan.cur_path,
-        date,
-        plan.cost_basis,
-        &plan.excluded_types,
-        &plan.tags,
-        &plan.pricing,
-    )?;
+    let rules = cur::RowRules {
+        basis: plan.cost_basis,
+        excluded_types: &plan.excluded_types,
+        tags: &plan.tags,
+        pricing: &plan.pricing,
+    };
+    let engine: &dyn CurEngine = match &plan.cur {
+        CurSource::Files(location) => location,
+        CurSource::Athena(athena) => athena,
+    };
+    let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
+    let query = scan.query.clone();
     info!(
         stage = "cur", %date, files = scan.files, row_groups_read = scan.row_groups_read,
         row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned, bytes_fetched = scan.bytes_fetched,
+        query_id = query.as_ref().map(|q| q.query_id.as_str()),
+        bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
+        scan_cost_usd = query.as_ref().map(|q| crate::money::format_usd(q.cost_usd)),
         rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
         "read the CUR"
     );
     if day.rows == 0 && !plan.allow_empty {
         return Err(Error::input(
-            plan.cur_path.to_string(),
+            cur_name(plan),
             format!(
                 "no CUR row for {date} ({} rows in {} files, {} row groups of other days pruned): the export may not be delivered yet, or [cur] path is wrong; pass --allow-empty to publish an empty day",
                 scan.rows_scanned, scan.files, scan.row_groups_pruned
@@ -238,6 +246,7 @@ fn compute_and_publish(
         malformed_samples: logs.malformed,
         corrupt_files: logs.corrupt,
         skipped_files: logs.skipped,
+        cur_query: query,
         files_written: published_files(plan, date, run_id, &batches),
     };
     let report = report_json(&outcome);
@@ -265,6 +274,14 @@ fn compute_and_publish(
     }
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
+}
+
+/// The CUR source, as errors name it.
+fn cur_name(plan: &RunPlan) -> String {
+    match &plan.cur {
+        CurSource::Files(location) => location.to_string(),
+        CurSource::Athena(a) => format!("athena table {}.{}", a.database, a.table),
+    }
 }
 
 /// SPEC 2.4: logs that yield no transaction are suspicious. Says what was

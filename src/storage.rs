@@ -257,6 +257,32 @@ impl Store {
         })
     }
 
+    /// Deletes `keys` of `bucket` (DeleteObjects, 1000 at a time).
+    pub(crate) fn delete_keys(&self, bucket: &str, keys: &[String]) -> Result<()> {
+        let aws = self.aws();
+        for chunk in keys.chunks(1000) {
+            let objects: Vec<_> = chunk
+                .iter()
+                .map(|k| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .expect("key set")
+                })
+                .collect();
+            let delete = aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .expect("objects set");
+            let request = aws.s3.delete_objects().bucket(bucket).delete(delete).send();
+            aws.runtime
+                .block_on(request)
+                .map_err(|e| s3_error(&format!("s3://{bucket}"), e))?;
+        }
+        Ok(())
+    }
+
     /// Streams an object: a local file, or an S3 object read in chunks by a
     /// background task (a bounded buffer, so memory does not grow with the
     /// object), resumed by a ranged GET where a transient error cut it.
@@ -482,7 +508,7 @@ async fn fetch_range(s3: &aws_sdk_s3::Client, object: &Object, range: Range<u64>
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = 100u64 << attempt.min(6);
     let jitter = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -990,25 +990,9 @@ pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Resul
             if referenced.contains(&run) || modified > cutoff {
                 continue;
             }
-            for chunk in keys.chunks(1000) {
-                let objects: Vec<_> = chunk
-                    .iter()
-                    .map(|k| {
-                        aws_sdk_s3::types::ObjectIdentifier::builder()
-                            .key(k)
-                            .build()
-                            .expect("key set")
-                    })
-                    .collect();
-                let delete = aws_sdk_s3::types::Delete::builder()
-                    .set_objects(Some(objects))
-                    .quiet(true)
-                    .build()
-                    .expect("objects set");
-                aws.runtime
-                    .block_on(aws.s3.delete_objects().bucket(bucket).delete(delete).send())
-                    .map_err(|e| s3_err(&run, e))?;
-            }
+            store
+                .delete_keys(bucket, &keys)
+                .map_err(|e| s3_err(&run, e))?;
             deleted.push(run);
         }
     }

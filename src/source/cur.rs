@@ -37,7 +37,7 @@ pub const REQUIRED: [&str; 6] = [
 ];
 
 /// Optional columns read when present; a missing one reads as null.
-const OPTIONAL: [&str; 19] = [
+pub const OPTIONAL: [&str; 19] = [
     "line_item_resource_id",
     "line_item_usage_amount",
     "line_item_net_unblended_cost",
@@ -95,6 +95,40 @@ pub struct CurScan {
     pub rows_scanned: u64,
     /// Bytes fetched by ranged GETs (S3 objects; 0 for local files).
     pub bytes_fetched: u64,
+    /// The Athena engine's query, when the rows came through Athena.
+    pub query: Option<super::athena::QueryStats>,
+}
+
+/// How a CUR row becomes money and a pool: the same for every engine.
+pub struct RowRules<'a> {
+    pub basis: CostBasis,
+    pub excluded_types: &'a [String],
+    pub tags: &'a TagColumns,
+    pub pricing: &'a Pricing,
+}
+
+/// Where a day's CUR rows come from (SPEC 2.1, 2.7). The allocation sees only
+/// the pools: Parquet files ([`Location`]) and Athena give the same ones.
+pub trait CurEngine {
+    fn read_day(
+        &self,
+        store: &Store,
+        date: NaiveDate,
+        run_id: &str,
+        rules: &RowRules<'_>,
+    ) -> Result<(CurDay, CurScan)>;
+}
+
+impl CurEngine for Location {
+    fn read_day(
+        &self,
+        store: &Store,
+        date: NaiveDate,
+        _run_id: &str,
+        rules: &RowRules<'_>,
+    ) -> Result<(CurDay, CurScan)> {
+        read_day(store, self, date, rules)
+    }
 }
 
 /// Reads every Parquet file under `location` (local or S3) for `date` into the day's pools.
@@ -102,10 +136,7 @@ pub fn read_day(
     store: &Store,
     location: &Location,
     date: NaiveDate,
-    basis: CostBasis,
-    excluded_types: &[String],
-    tags: &TagColumns,
-    pricing: &Pricing,
+    rules: &RowRules<'_>,
 ) -> Result<(CurDay, CurScan)> {
     let files: Vec<Object> = store
         .list(location)?
@@ -121,10 +152,10 @@ pub fn read_day(
     }
     let reader = DayReader {
         date,
-        basis,
-        excluded_types,
-        tags,
-        pricing,
+        basis: rules.basis,
+        excluded_types: rules.excluded_types,
+        tags: rules.tags,
+        pricing: rules.pricing,
     };
     let parts: Vec<Result<(CurDay, CurScan)>> = files
         .par_iter()

@@ -41,6 +41,24 @@ fn usd(s: &str) -> i128 {
     parse_decimal(s).unwrap()
 }
 
+/// The CUR reader over `location` with these row rules.
+fn read_cur(
+    location: &Location,
+    day: chrono::NaiveDate,
+    basis: CostBasis,
+    excluded_types: &[String],
+    tags: &TagColumns,
+    pricing: &Pricing,
+) -> costjob::Result<(costjob::allocate::CurDay, cur::CurScan)> {
+    let rules = cur::RowRules {
+        basis,
+        excluded_types,
+        tags,
+        pricing,
+    };
+    cur::read_day(&Store::default(), location, day, &rules)
+}
+
 const WORKSHOP: &str = "wal-workshop-cur-2018";
 
 #[test]
@@ -60,8 +78,7 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
             (CostBasis::Amortized, amortized),
             (CostBasis::NetAmortized, amortized),
         ] {
-            let (d, scan) = cur::read_day(
-                &Store::default(),
+            let (d, scan) = read_cur(
                 &Location::Local(path.to_path_buf()),
                 date(day),
                 basis,
@@ -89,8 +106,7 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
 #[test]
 fn row_groups_of_other_months_are_pruned() {
     let dir = real_cur_data().join(WORKSHOP);
-    let (d, scan) = cur::read_day(
-        &Store::default(),
+    let (d, scan) = read_cur(
         &Location::Local(dir.to_path_buf()),
         date("2018-11-15"),
         CostBasis::Unblended,
@@ -211,8 +227,7 @@ fn costopt_2019_savings_plans_from_text_columns() {
             CostBasis::Amortized,
             CostBasis::NetAmortized,
         ] {
-            let (d, _) = cur::read_day(
-                &Store::default(),
+            let (d, _) = read_cur(
                 &Location::Local(file.to_path_buf()),
                 date(day),
                 basis,
@@ -225,8 +240,7 @@ fn costopt_2019_savings_plans_from_text_columns() {
             assert_eq!(d.total, usd(total), "{day} {}", basis.as_str());
         }
     }
-    let (d, _) = cur::read_day(
-        &Store::default(),
+    let (d, _) = read_cur(
         &Location::Local(file.to_path_buf()),
         date("2019-11-30"),
         CostBasis::Amortized,
@@ -245,8 +259,7 @@ fn costopt_2019_savings_plans_from_text_columns() {
         "{tagged:?}"
     );
     // SavingsPlanNegation rows are 0 amortized but -0.17 unblended on their own.
-    let (u, _) = cur::read_day(
-        &Store::default(),
+    let (u, _) = read_cur(
         &Location::Local(file.to_path_buf()),
         date("2019-11-30"),
         CostBasis::Unblended,
@@ -288,8 +301,7 @@ fn split_cost_allocation_sample_has_no_usable_dates() {
     let batch = RecordBatch::try_from_iter(arrays).unwrap();
     let path = tmp.path().join("split.parquet");
     write_parquet(&path, &batch);
-    let err = cur::read_day(
-        &Store::default(),
+    let err = read_cur(
         &Location::Local(path.to_path_buf()),
         date("2024-08-21"),
         CostBasis::Amortized,
@@ -385,8 +397,7 @@ fn cur_2_0_tags_come_from_the_resource_tags_map() {
     .unwrap();
     let path = tmp.path().join("cur2.parquet");
     write_parquet(&path, &batch);
-    let (d, _) = cur::read_day(
-        &Store::default(),
+    let (d, _) = read_cur(
         &Location::Local(path.to_path_buf()),
         date("2026-11-23"),
         CostBasis::Amortized,

@@ -1,0 +1,504 @@
+//! The Athena engine (SPEC 2.7): the day's CUR rows through one `UNLOAD` to
+//! Parquet under `[cur] output_location`, read back by the same reader as CUR
+//! files, then deleted. The SQL is built here from the table's schema (Glue
+//! `GetTable`) and a date; identifiers are validated and double-quoted, and
+//! nothing else in it comes from configuration or input.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_athena::types::{QueryExecutionState, ResultConfiguration};
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::cur::{self, CurEngine, CurScan, OPTIONAL, REQUIRED, RowRules, USAGE_START};
+use crate::allocate::CurDay;
+use crate::config::{AthenaPlan, is_identifier};
+use crate::money::{self, Money};
+use crate::storage::{Aws, Location, Store, describe};
+use crate::{Error, Result};
+
+/// What the day's query did, for the run report and the stage's log line.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryStats {
+    pub query_id: String,
+    pub bytes_scanned: u64,
+    /// What Athena charges for the scan: bytes rounded up to a MiB, at least
+    /// 10 MiB, at [`PRICE_PER_TB_USD`] per TiB.
+    #[serde(serialize_with = "serialize_usd")]
+    pub cost_usd: Money,
+    pub seconds: f64,
+}
+
+fn serialize_usd<S: serde::Serializer>(v: &Money, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&money::format_usd(*v))
+}
+
+/// Athena's list price per TB scanned (SQL queries, all commercial regions).
+pub const PRICE_PER_TB_USD: i128 = 5;
+
+/// What a scan of `bytes` costs (exact: an integer of 1e-10 USD, half-to-even).
+pub fn scan_cost(bytes: u64) -> Money {
+    const MIB: u128 = 1 << 20;
+    let billed = (bytes as u128).div_ceil(MIB).max(10) * MIB;
+    let numerator = billed * (PRICE_PER_TB_USD * money::ONE_USD) as u128;
+    let tib = 1u128 << 40;
+    let (q, r) = (numerator / tib, numerator % tib);
+    let up = r * 2 > tib || (r * 2 == tib && q % 2 == 1);
+    (q + u128::from(up)) as Money
+}
+
+/// The columns and partition keys of the CUR table, as Glue has them.
+#[derive(Debug, Clone, Default)]
+pub struct TableShape {
+    /// (name, Hive type), lower case.
+    pub columns: Vec<(String, String)>,
+    pub partition_keys: Vec<String>,
+}
+
+/// The `UNLOAD` of SPEC 2.7 for `date`, into `target` (an `s3://` prefix).
+pub fn unload_sql(
+    plan: &AthenaPlan,
+    table: &TableShape,
+    tag_columns: &[String],
+    date: NaiveDate,
+    target: &Location,
+) -> Result<String> {
+    let what = || format!("glue table {}.{}", plan.database, plan.table);
+    for name in [&plan.database, &plan.table] {
+        if !is_identifier(name) {
+            return Err(Error::config(format!(
+                "{name:?} is not an Athena identifier"
+            )));
+        }
+    }
+    let has = |c: &str| table.columns.iter().any(|(n, _)| n == c);
+    if let Some(missing) = REQUIRED.iter().find(|c| !has(c)) {
+        return Err(Error::input(what(), format!("missing column {missing}")));
+    }
+    let wanted = REQUIRED
+        .iter()
+        .chain(OPTIONAL.iter())
+        .copied()
+        .chain(tag_columns.iter().map(String::as_str));
+    let mut selected: Vec<String> = Vec::new();
+    for column in wanted {
+        if has(column) && is_identifier(column) && !selected.iter().any(|s| s == column) {
+            selected.push(format!("\"{column}\""));
+        }
+    }
+    let mut predicate = Vec::new();
+    let keys = &table.partition_keys;
+    if keys.iter().any(|k| k == "year") && keys.iter().any(|k| k == "month") {
+        // CUR 1.0's Athena integration: strings, the month not zero-padded.
+        predicate.push(format!(
+            "\"year\" = '{}' AND \"month\" = '{}'",
+            date.year(),
+            date.month()
+        ));
+    } else if keys.iter().any(|k| k == "billing_period") {
+        predicate.push(format!(
+            "\"billing_period\" = '{:04}-{:02}'",
+            date.year(),
+            date.month()
+        ));
+    }
+    let usage_type = table
+        .columns
+        .iter()
+        .find(|(n, _)| n == USAGE_START)
+        .map(|(_, t)| t.as_str())
+        .unwrap_or("timestamp");
+    let usage = if usage_type.starts_with("timestamp") {
+        format!("\"{USAGE_START}\"")
+    } else {
+        // Exports that keep the time as ISO-8601 text.
+        format!("from_iso8601_timestamp(\"{USAGE_START}\")")
+    };
+    let next = date
+        .succ_opt()
+        .ok_or_else(|| Error::config("date out of range"))?;
+    predicate.push(format!(
+        "{usage} >= TIMESTAMP '{date} 00:00:00' AND {usage} < TIMESTAMP '{next} 00:00:00'"
+    ));
+    let Location::S3 { bucket, key } = target else {
+        return Err(Error::config("the UNLOAD target must be an s3:// location"));
+    };
+    let safe = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.=".contains(&b))
+    };
+    if !safe(bucket) || !safe(key) {
+        return Err(Error::config(format!(
+            "UNLOAD target {target} has characters outside [A-Za-z0-9/-_.=]"
+        )));
+    }
+    Ok(format!(
+        "UNLOAD (SELECT {}\n        FROM \"{}\".\"{}\"\n        WHERE {})\nTO 's3://{bucket}/{key}/'\nWITH (format = 'PARQUET', compression = 'ZSTD')",
+        selected.join(", "),
+        plan.database,
+        plan.table,
+        predicate.join("\n          AND ")
+    ))
+}
+
+impl CurEngine for AthenaPlan {
+    fn read_day(
+        &self,
+        store: &Store,
+        date: NaiveDate,
+        run_id: &str,
+        rules: &RowRules<'_>,
+    ) -> Result<(CurDay, CurScan)> {
+        let aws = store.aws();
+        let table = table_shape(aws, self)?;
+        let target = self.output_location.join(&format!("unload/{run_id}"));
+        let sql = unload_sql(self, &table, &rules.tags.columns, date, &target)?;
+        let stats = run_query(aws, self, &sql, run_id)?;
+        let listing = store.list(&target)?;
+        let read = if listing.objects.is_empty() {
+            Ok((CurDay::default(), CurScan::default())) // no row for the day
+        } else {
+            cur::read_day(store, &target, date, rules)
+        };
+        // The unloaded files are this run's scratch: removed whatever the read did.
+        if let Location::S3 { bucket, key } = &target {
+            let keys: Vec<String> = store
+                .list_keys(bucket, &format!("{key}/"))?
+                .into_iter()
+                .map(|(k, _, _)| k)
+                .collect();
+            store.delete_keys(bucket, &keys)?;
+        }
+        let (day, mut scan) = read?;
+        scan.query = Some(stats);
+        Ok((day, scan))
+    }
+}
+
+/// The table's columns and partition keys (Glue `GetTable`).
+fn table_shape(aws: &Aws, plan: &AthenaPlan) -> Result<TableShape> {
+    let what = format!("glue table {}.{}", plan.database, plan.table);
+    let glue = aws_sdk_glue::Client::new(&aws.config);
+    let got = aws.runtime.block_on(
+        glue.get_table()
+            .database_name(&plan.database)
+            .name(&plan.table)
+            .send(),
+    );
+    let table = match got {
+        Ok(out) => out.table,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_not_found_exception()) =>
+        {
+            return Err(Error::input(what, "no such table in the Glue catalog"));
+        }
+        Err(e) => {
+            return Err(Error::Storage {
+                what,
+                message: describe(&e),
+            });
+        }
+    };
+    let table = table.ok_or_else(|| Error::input(what.clone(), "GetTable returned no table"))?;
+    let columns = table
+        .storage_descriptor()
+        .map(|sd| sd.columns())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_ascii_lowercase(),
+                c.r#type().unwrap_or_default().to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    let partition_keys = table
+        .partition_keys()
+        .iter()
+        .map(|c| c.name().to_ascii_lowercase())
+        .collect();
+    Ok(TableShape {
+        columns,
+        partition_keys,
+    })
+}
+
+/// Athena error codes retried with backoff.
+fn throttled(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("ThrottlingException" | "TooManyRequestsException")
+    )
+}
+
+/// Calls the API, retrying throttling with jittered backoff.
+async fn with_retries<T, E, F, Fut>(what: &str, mut call: F) -> Result<T>
+where
+    E: std::error::Error + aws_sdk_athena::error::ProvideErrorMetadata + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if throttled(e.code()) && attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(crate::storage::backoff(attempt)).await;
+            }
+            Err(e) => {
+                return Err(Error::Storage {
+                    what: what.to_string(),
+                    message: describe(&e),
+                });
+            }
+        }
+    }
+}
+
+/// Set when SIGINT or SIGTERM arrives; a running query is stopped, otherwise
+/// the process exits as it would have without the handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static QUERY_RUNNING: AtomicBool = AtomicBool::new(false);
+
+fn watch_signals(aws: &Aws) -> &'static tokio::sync::Notify {
+    static NOTIFY: OnceLock<tokio::sync::Notify> = OnceLock::new();
+    static WATCHING: OnceLock<()> = OnceLock::new();
+    let notify = NOTIFY.get_or_init(tokio::sync::Notify::new);
+    WATCHING.get_or_init(|| {
+        aws.runtime.spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            loop {
+                let code = tokio::select! {
+                    _ = int.recv() => 130,
+                    _ = term.recv() => 143,
+                };
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                if !QUERY_RUNNING.load(Ordering::SeqCst) {
+                    std::process::exit(code);
+                }
+                NOTIFY.get().expect("set").notify_waiters();
+            }
+        });
+    });
+    notify
+}
+
+/// Starts the query, polls it (0.5 s growing to 5 s) and stops it on timeout
+/// or interruption. A FAILED query is exit 3 when Athena calls it a user error.
+fn run_query(aws: &Aws, plan: &AthenaPlan, sql: &str, run_id: &str) -> Result<QueryStats> {
+    let client = aws_sdk_athena::Client::new(&aws.config);
+    let notify = watch_signals(aws);
+    let started = Instant::now();
+    QUERY_RUNNING.store(true, Ordering::SeqCst);
+    let outcome = aws.runtime.block_on(async {
+        let results = plan.output_location.join("results").to_string() + "/";
+        // The run id makes a retried start idempotent (Athena's token: 32-128 characters).
+        let token = format!("costjob-{run_id}-unload-cur-day-query");
+        let start = with_retries("athena StartQueryExecution", || {
+            client
+                .start_query_execution()
+                .query_string(sql)
+                .work_group(&plan.workgroup)
+                .client_request_token(&token)
+                .result_configuration(
+                    ResultConfiguration::builder()
+                        .output_location(&results)
+                        .build(),
+                )
+                .send()
+        })
+        .await?;
+        let id = start.query_execution_id().unwrap_or_default().to_string();
+        let what = format!("athena query {id}");
+        let mut wait = Duration::from_millis(500);
+        loop {
+            let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+            let timed_out = started.elapsed() >= plan.query_timeout;
+            if interrupted || timed_out {
+                let _ = with_retries("athena StopQueryExecution", || {
+                    client.stop_query_execution().query_execution_id(&id).send()
+                })
+                .await;
+                return Err(Error::Storage {
+                    what,
+                    message: if interrupted {
+                        "interrupted; the query was stopped".to_string()
+                    } else {
+                        format!(
+                            "still running after query_timeout_s = {}; the query was stopped",
+                            plan.query_timeout.as_secs()
+                        )
+                    },
+                });
+            }
+            let got = with_retries("athena GetQueryExecution", || {
+                client.get_query_execution().query_execution_id(&id).send()
+            })
+            .await?;
+            let execution = got.query_execution();
+            let status = execution.and_then(|q| q.status());
+            match status.and_then(|s| s.state()) {
+                Some(QueryExecutionState::Succeeded) => {
+                    let bytes = execution
+                        .and_then(|q| q.statistics())
+                        .and_then(|s| s.data_scanned_in_bytes())
+                        .unwrap_or(0)
+                        .max(0) as u64;
+                    return Ok(QueryStats {
+                        query_id: id,
+                        bytes_scanned: bytes,
+                        cost_usd: scan_cost(bytes),
+                        seconds: started.elapsed().as_secs_f64(),
+                    });
+                }
+                Some(QueryExecutionState::Failed | QueryExecutionState::Cancelled) => {
+                    let error = status.and_then(|s| s.athena_error());
+                    let reason = status
+                        .and_then(|s| s.state_change_reason())
+                        .or_else(|| error.and_then(|e| e.error_message()))
+                        .unwrap_or("no reason given");
+                    // Athena's categories: 1 system, 2 user, 3 other.
+                    let category = error.and_then(|e| e.error_category());
+                    let message = format!(
+                        "{:?}: {reason} (error category {})",
+                        status
+                            .and_then(|s| s.state())
+                            .map(|s| s.as_str().to_string()),
+                        match category {
+                            Some(1) => "SYSTEM",
+                            Some(2) => "USER",
+                            _ => "OTHER",
+                        }
+                    );
+                    return Err(if category == Some(2) {
+                        Error::input(what, message)
+                    } else {
+                        Error::Storage { what, message }
+                    });
+                }
+                _ => {}
+            }
+            let left = plan.query_timeout.saturating_sub(started.elapsed());
+            tokio::select! {
+                _ = tokio::time::sleep(wait.min(left)) => {}
+                _ = notify.notified() => {}
+            }
+            wait = (wait * 3 / 2).min(Duration::from_secs(5));
+        }
+    });
+    QUERY_RUNNING.store(false, Ordering::SeqCst);
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The signal arrived during the query: it is stopped; end as interrupted.
+        return outcome.and(Err(Error::Storage {
+            what: "athena".into(),
+            message: "interrupted".into(),
+        }));
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> AthenaPlan {
+        AthenaPlan {
+            database: "cur".into(),
+            table: "deuna_cur".into(),
+            workgroup: "costjob".into(),
+            output_location: Location::parse("s3://results/costjob").unwrap(),
+            query_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn shape(keys: &[&str], extra: &[&str]) -> TableShape {
+        TableShape {
+            columns: REQUIRED
+                .iter()
+                .chain(extra)
+                .map(|c| {
+                    let ty = if *c == USAGE_START {
+                        "timestamp"
+                    } else {
+                        "string"
+                    };
+                    (c.to_string(), ty.to_string())
+                })
+                .collect(),
+            partition_keys: keys.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn partition_predicates_by_layout() {
+        let target = Location::parse("s3://results/costjob/unload/r1").unwrap();
+        let day: NaiveDate = "2026-03-05".parse().unwrap();
+        let sql =
+            |keys: &[&str]| unload_sql(&plan(), &shape(keys, &[]), &[], day, &target).unwrap();
+        assert!(sql(&["year", "month"]).contains("\"year\" = '2026' AND \"month\" = '3'"));
+        assert!(sql(&["billing_period"]).contains("\"billing_period\" = '2026-03'"));
+        let none = sql(&[]);
+        assert!(!none.contains("year") && !none.contains("billing_period"));
+        assert!(none.contains(
+            "\"line_item_usage_start_date\" >= TIMESTAMP '2026-03-05 00:00:00' AND \"line_item_usage_start_date\" < TIMESTAMP '2026-03-06 00:00:00'"
+        ));
+        assert!(none.contains("TO 's3://results/costjob/unload/r1/'"));
+    }
+
+    #[test]
+    fn columns_come_from_the_table() {
+        let target = Location::parse("s3://results/costjob/unload/r1").unwrap();
+        let day: NaiveDate = "2026-03-05".parse().unwrap();
+        let tags = [
+            "resource_tags_user_flow".to_string(),
+            "bad\"name".to_string(),
+        ];
+        let sql = unload_sql(
+            &plan(),
+            &shape(
+                &[],
+                &["resource_tags", "resource_tags_user_flow", "bad\"name"],
+            ),
+            &tags,
+            day,
+            &target,
+        )
+        .unwrap();
+        assert!(sql.contains("\"resource_tags\", \"resource_tags_user_flow\""));
+        assert!(
+            !sql.contains("bad"),
+            "a column that is not an identifier is never spliced"
+        );
+        assert!(
+            !sql.contains("bill_invoice_id"),
+            "absent optional columns are not selected"
+        );
+        let mut missing = shape(&[], &[]);
+        missing.columns.retain(|(n, _)| n != "line_item_operation");
+        let err = unload_sql(&plan(), &missing, &[], day, &target).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("missing column line_item_operation")
+        );
+        assert_eq!(err.exit_code(), 3);
+    }
+
+    #[test]
+    fn scan_cost_is_billed_per_mib_with_a_10_mib_minimum() {
+        assert_eq!(scan_cost(0), scan_cost(10 << 20));
+        // 1 TiB at $5.
+        assert_eq!(scan_cost(1 << 40), 5 * money::ONE_USD);
+        // 10 MiB: 5 * 10 / 2^20 USD = 0.0000476837158203125 -> 0.0000476837.
+        assert_eq!(money::format_usd(scan_cost(1)), "0.0000476837");
+    }
+}
