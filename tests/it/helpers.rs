@@ -119,6 +119,30 @@ pub fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
     b.project(&keep).unwrap()
 }
 
+/// A published table with what differs between two runs of the same day left
+/// out: `run_id`, and the reconciliation's timestamps (`*_at`).
+pub fn comparable(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch {
+    let b = table(out, name, day);
+    let keep: Vec<usize> = (0..b.num_columns())
+        .filter(|&i| {
+            let field = b.schema().field(i).name().clone();
+            field != "run_id" && !field.ends_with("_at")
+        })
+        .collect();
+    b.project(&keep).unwrap()
+}
+
+/// Every table of `day` equal, row for row, in two output roots.
+pub fn assert_same_day(a: &Path, b: &Path, day: &str) {
+    for name in costjob::sink::parquet::TABLES {
+        assert_eq!(
+            comparable(a, name, day),
+            comparable(b, name, day),
+            "{name} of {day}"
+        );
+    }
+}
+
 /// The run ids of a published table's rows (one when it is whole and from one run).
 pub fn table_run_ids(out: &Path, name: &str, day: &str) -> std::collections::BTreeSet<String> {
     use costjob::sink::parquet::BatchExt;

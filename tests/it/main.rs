@@ -2,6 +2,7 @@
 //! `costjob` binary in a fresh temporary directory; fixtures live in `tests/data/`.
 
 mod allocation;
+mod athena;
 mod bad_input;
 mod cli;
 mod config;

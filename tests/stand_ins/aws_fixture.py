@@ -11,6 +11,10 @@ a moto server on loopback; never against a real account.
   aws_fixture.py partitions DATABASE DAY                 table -> location, as JSON
   aws_fixture.py list s3://bucket/prefix                 keys, one per line
   aws_fixture.py start-upload s3://bucket/key            a multipart upload left unfinished
+  aws_fixture.py cur-table DATABASE TABLE LAYOUT SRC_DIR s3://bucket/prefix [DROP_COLUMN ...]
+      SRC_DIR's CUR Parquet files as an Athena table: LAYOUT cur1 (year=/month=
+      partitions, tag columns), cur2 (billing_period= partitions, tags in a
+      resource_tags map) or flat; DROP_COLUMNs left out of the Glue schema
 """
 import gzip
 import json
@@ -47,7 +51,7 @@ def ddl_tables():
 
 def setup(bucket, database, root):
     s3 = client("s3")
-    for b in {bucket, "logs", "cur"}:
+    for b in {bucket, "logs", "cur", "athena-results"}:
         s3.create_bucket(Bucket=b)
     glue = client("glue")
     glue.create_database(DatabaseInput={"Name": database})
@@ -151,6 +155,75 @@ def list_keys(url):
             print(obj["Key"])
 
 
+HIVE_TYPES = [
+    (r"^VARCHAR$", "string"), (r"^DOUBLE$", "double"), (r"^FLOAT$", "float"),
+    (r"^BIGINT$", "bigint"), (r"^INTEGER$", "int"), (r"^BOOLEAN$", "boolean"),
+    (r"^DATE$", "date"), (r"^TIMESTAMP.*", "timestamp"),
+    (r"^DECIMAL\((\d+),(\d+)\)$", r"decimal(\1,\2)"),
+    (r"^MAP\(VARCHAR, VARCHAR\)$", "map<string,string>"),
+]
+
+
+def hive_type(duck):
+    for pattern, hive in HIVE_TYPES:
+        if re.match(pattern, duck):
+            return re.sub(pattern, hive, duck)
+    raise ValueError(f"no Hive type for {duck}")
+
+
+def cur_table(database, name, layout, src, url, *drop):
+    import duckdb
+    import tempfile
+    s3, glue = client("s3"), client("glue")
+    bucket, prefix = split(url.rstrip("/") + "/")
+    try:
+        glue.create_database(DatabaseInput={"Name": database})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    schema = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted(pathlib.Path(src).glob("*.parquet")):
+            rel = f"read_parquet('{path}')"
+            first = db.execute(f"SELECT min(line_item_usage_start_date) FROM {rel}").fetchone()[0]
+            columns = [c[0] for c in db.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+            select = f"SELECT * FROM {rel}"
+            if layout == "cur2":
+                tags = [c for c in columns if c.startswith("resource_tags_")]
+                entries = ", ".join(
+                    f"{{'key': '{c.removeprefix('resource_tags_')}', 'value': \"{c}\"}}" for c in tags
+                )
+                kept = ", ".join(f'"{c}"' for c in columns if c not in tags)
+                select = (f"SELECT {kept}, map_from_entries(list_filter([{entries}], lambda e: e.value IS NOT NULL))"
+                          f" AS resource_tags FROM {rel}")
+            out = pathlib.Path(tmp) / path.name
+            db.execute(f"COPY ({select}) TO '{out}' (FORMAT PARQUET)")
+            if schema is None:
+                schema = [(c[0], hive_type(c[1])) for c in db.execute(f"DESCRIBE SELECT * FROM read_parquet('{out}')").fetchall()
+                          if c[0] not in drop]
+            part = {"cur1": f"year={first.year}/month={first.month}/",
+                    "cur2": f"billing_period={first.year:04}-{first.month:02}/",
+                    "flat": ""}[layout]
+            s3.upload_file(str(out), bucket, f"{prefix}{part}{path.name}")
+    keys = {"cur1": ["year", "month"], "cur2": ["billing_period"], "flat": []}[layout]
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
+            "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
+            "StorageDescriptor": {
+                "Columns": [{"Name": c, "Type": t} for c, t in schema],
+                "Location": f"s3://{bucket}/{prefix}",
+                "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+            },
+        },
+    )
+
+
 def start_upload(url):
     bucket, key = split(url)
     client("s3").create_multipart_upload(Bucket=bucket, Key=key)
@@ -169,5 +242,6 @@ if __name__ == "__main__":
             "firehose": firehose,
             "download": download,
             "start-upload": start_upload,
+            "cur-table": cur_table,
         }
         commands[command](*args)

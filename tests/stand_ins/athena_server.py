@@ -1,0 +1,238 @@
+"""A local Athena stand-in that really runs the SQL, for costjob's tests.
+
+A loopback HTTP server speaking the subset of the Athena JSON API costjob uses
+(StartQueryExecution, GetQueryExecution, StopQueryExecution, GetQueryResults).
+moto's Athena runs no SQL, so this one does:
+
+- the query must be an UNLOAD; its SELECT is parsed with sqlglot in the athena
+  dialect (a statement Athena would not parse fails the query, with Athena's
+  error shape: FAILED, category USER);
+- the table is resolved through Glue and its files through S3 on the moto
+  server given by --moto (the same endpoint the binary uses for S3 and Glue);
+- the SELECT is transpiled to DuckDB and run over the table's files with Hive
+  partitions (strings, as Athena's partition keys), in UTC;
+- the result is written as ZSTD Parquet under the UNLOAD prefix in moto's S3,
+  which must be empty (HIVE_PATH_ALREADY_EXISTS otherwise);
+- states go QUEUED -> RUNNING -> SUCCEEDED with DataScannedInBytes.
+
+Faults on request: --throttle N (the first N API calls answer
+TooManyRequestsException), --fail "MESSAGE" (every query FAILED, USER), --hang
+(queries stay RUNNING until stopped). GET /_calls lists the operations called.
+
+  python3 athena_server.py --port P --moto http://127.0.0.1:M [--throttle N] [--fail MSG] [--hang]
+"""
+import argparse
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import duckdb
+import sqlglot
+import sqlglot.expressions as exp
+
+UNLOAD = re.compile(
+    r"^\s*UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'(?P<to>s3://[^']*)'\s*WITH\s*\((?P<with>[^)]*)\)\s*$",
+    re.S | re.I,
+)
+
+queries = {}
+tokens = {}
+calls = []
+lock = threading.Lock()
+options = None
+
+
+def aws(name):
+    return boto3.client(
+        name,
+        region_name="us-east-1",
+        endpoint_url=options.moto,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def split(url):
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def fail(query, message, category=2, error_type=1100):
+    query["Status"].update(
+        State="FAILED",
+        StateChangeReason=message,
+        CompletionDateTime=time.time(),
+        AthenaError={"ErrorCategory": category, "ErrorType": error_type,
+                     "Retryable": False, "ErrorMessage": message},
+    )
+
+
+def execute(query, text):
+    """Runs one UNLOAD; sets the query's final state."""
+    m = UNLOAD.match(text)
+    if not m:
+        return fail(query, "this stand-in runs UNLOAD statements only")
+    try:
+        select = sqlglot.parse_one(m.group("select"), read="athena")
+    except sqlglot.errors.ParseError as e:
+        return fail(query, f"line 1:1: {e}")
+    props = dict(
+        (k.strip().lower(), v.strip().strip("'").upper())
+        for k, v in (p.split("=", 1) for p in m.group("with").split(","))
+    )
+    if props.get("format") != "PARQUET":
+        return fail(query, "this stand-in writes format = 'PARQUET' only")
+    tables = list(select.find_all(exp.Table))
+    if len(tables) != 1:
+        return fail(query, "expected exactly one table")
+    database, name = tables[0].db, tables[0].name
+    try:
+        table = aws("glue").get_table(DatabaseName=database, Name=name)["Table"]
+    except aws("glue").exceptions.EntityNotFoundException:
+        return fail(query, f"TABLE_NOT_FOUND: line 1:1: Table 'awsdatacatalog.{database}.{name}' does not exist")
+    s3 = aws("s3")
+    to_bucket, to_key = split(m.group("to"))
+    if s3.list_objects_v2(Bucket=to_bucket, Prefix=to_key).get("KeyCount", 0):
+        return fail(query, f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{m.group('to')}' already exists")
+    with tempfile.TemporaryDirectory() as tmp:
+        src_bucket, src_key = split(table["StorageDescriptor"]["Location"].rstrip("/") + "/")
+        scanned = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=src_bucket, Prefix=src_key):
+            for obj in page.get("Contents", []):
+                relative = obj["Key"][len(src_key):]
+                if not relative.endswith(".parquet"):
+                    continue
+                target = os.path.join(tmp, "table", relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                s3.download_file(src_bucket, obj["Key"], target)
+                scanned += obj["Size"]
+        db = duckdb.connect()
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute(f'CREATE SCHEMA "{database}"')
+        partitioned = bool(table.get("PartitionKeys"))
+        db.execute(
+            f"""CREATE VIEW "{database}"."{name}" AS SELECT * FROM read_parquet(
+                  '{tmp}/table/**/*.parquet', hive_partitioning = {str(partitioned).lower()},
+                  hive_types_autocast = false, union_by_name = true)"""
+        )
+        sql = select.sql(dialect="duckdb")
+        try:
+            rows = db.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+            if rows:
+                out = os.path.join(tmp, "out.parquet")
+                db.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+                s3.upload_file(out, to_bucket, f"{to_key.rstrip('/')}/{query['QueryExecutionId']}_000000.parquet")
+        except duckdb.Error as e:
+            return fail(query, f"line 1:1: {e}")
+    query["Statistics"] = {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": 1,
+                           "TotalExecutionTimeInMillis": 1}
+    query["Status"].update(State="SUCCEEDED", CompletionDateTime=time.time())
+
+
+def run(query):
+    if options.fail:
+        return fail(query, options.fail)
+    try:
+        execute(query, query["Query"])
+    except Exception as e:  # an internal error, as Athena reports them
+        fail(query, f"stand-in: {e!r}", category=1, error_type=401)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, kind, message):
+        self.reply(400, {"__type": kind, "message": message})
+
+    def do_GET(self):
+        with lock:
+            self.reply(200, calls)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        operation = self.headers.get("X-Amz-Target", "").removeprefix("AmazonAthena.")
+        with lock:
+            calls.append(operation)
+            throttle = len(calls) <= options.throttle
+        if throttle:
+            return self.error("TooManyRequestsException", "Rate exceeded")
+        handler = getattr(self, "op_" + operation, None)
+        if handler is None:
+            return self.error("InvalidRequestException", f"{operation} is not supported by the stand-in")
+        handler(body)
+
+    def op_StartQueryExecution(self, body):
+        text = body.get("QueryString", "")
+        token = body.get("ClientRequestToken")
+        with lock:
+            if token in tokens:
+                return self.reply(200, {"QueryExecutionId": tokens[token]})
+            qid = str(uuid.uuid4())
+            tokens[token] = qid
+            query = {
+                "QueryExecutionId": qid, "Query": text, "StatementType": "DML",
+                "WorkGroup": body.get("WorkGroup", "primary"),
+                "ResultConfiguration": body.get("ResultConfiguration", {}),
+                "Status": {"State": "QUEUED", "SubmissionDateTime": time.time()},
+                "Statistics": {"DataScannedInBytes": 0},
+                "_polls": 0,
+            }
+            queries[qid] = query
+        self.reply(200, {"QueryExecutionId": qid})
+
+    def op_GetQueryExecution(self, body):
+        with lock:
+            query = queries.get(body.get("QueryExecutionId"))
+            if query is None:
+                return self.error("InvalidRequestException", "QueryExecution not found")
+            query["_polls"] += 1
+            start = query["Status"]["State"] == "QUEUED" and query["_polls"] >= 2
+            if start:
+                query["Status"]["State"] = "RUNNING"
+        if start and not options.hang:
+            threading.Thread(target=run, args=(query,), daemon=True).start()
+        visible = {k: v for k, v in query.items() if not k.startswith("_")}
+        self.reply(200, {"QueryExecution": visible})
+
+    def op_StopQueryExecution(self, body):
+        with lock:
+            query = queries.get(body.get("QueryExecutionId"))
+            if query and query["Status"]["State"] in ("QUEUED", "RUNNING"):
+                query["Status"].update(State="CANCELLED", CompletionDateTime=time.time())
+        self.reply(200, {})
+
+    def op_GetQueryResults(self, body):
+        self.reply(200, {"ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": []}},
+                         "UpdateCount": 0})
+
+
+def main():
+    global options
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--moto", required=True)
+    parser.add_argument("--throttle", type=int, default=0)
+    parser.add_argument("--fail")
+    parser.add_argument("--hang", action="store_true")
+    options = parser.parse_args()
+    assert options.moto.startswith("http://127.0.0.1"), "loopback only"
+    ThreadingHTTPServer(("127.0.0.1", options.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
