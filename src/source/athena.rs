@@ -136,7 +136,7 @@ pub fn unload_sql(
     }
     Ok(format!(
         "UNLOAD (SELECT {}\n        FROM \"{}\".\"{}\"\n        WHERE {})\nTO 's3://{bucket}/{key}/'\nWITH (format = 'PARQUET', compression = 'ZSTD')",
-        selected.join(", "),
+        selected.join(",\n               "),
         plan.database,
         plan.table,
         predicate.join("\n          AND ")
@@ -474,7 +474,7 @@ mod tests {
             &target,
         )
         .unwrap();
-        assert!(sql.contains("\"resource_tags\", \"resource_tags_user_flow\""));
+        assert!(sql.contains("\"resource_tags\",\n               \"resource_tags_user_flow\""));
         assert!(
             !sql.contains("bad"),
             "a column that is not an identifier is never spliced"
@@ -491,6 +491,31 @@ mod tests {
                 .contains("missing column line_item_operation")
         );
         assert_eq!(err.exit_code(), 3);
+    }
+
+    /// `sql/cur_query.sql` is the query the engine sends for the Terraform
+    /// `athena` module's CUR table (CUR 2.0, every SPEC 2.1 column) on 2026-11-23.
+    #[test]
+    fn sql_cur_query_is_what_the_engine_sends() {
+        let file = include_str!("../../sql/cur_query.sql");
+        let statement: String = file
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let plan = AthenaPlan {
+            database: "costjob_prod_cur".into(),
+            table: "cur".into(),
+            ..plan()
+        };
+        let mut table = shape(&["billing_period"], &OPTIONAL);
+        table
+            .columns
+            .push(("resource_tags".into(), "map<string,string>".into()));
+        let target =
+            Location::parse("s3://deuna-costjob-output/athena-results/unload/RUN_ID").unwrap();
+        let sql = unload_sql(&plan, &table, &[], "2026-11-23".parse().unwrap(), &target).unwrap();
+        assert_eq!(statement.trim().trim_end_matches(';'), sql, "\n{sql}");
     }
 
     #[test]

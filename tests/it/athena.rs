@@ -95,28 +95,6 @@ fn local_config(dir: &Path, cur: &Path, logs: &Path, format: &str) -> PathBuf {
     path
 }
 
-/// 300 transactions on 2018-11-15, for AWS's workshop CUR.
-fn workshop_logs(dir: &Path) -> PathBuf {
-    let logs = dir.join("workshop-logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let mut lines = String::new();
-    for i in 0..300 {
-        let (route, service) = if i % 3 == 0 {
-            ("POST /v1/onboarding/start", "onboarding-svc")
-        } else {
-            ("POST /v1/pagos/qr", "pagos-svc")
-        };
-        lines.push_str(&format!(
-            "{{\"timestamp\":\"2018-11-15T{:02}:{:02}:00Z\",\"service\":\"{service}\",\"transaction_id\":\"tx-{i:04}\",\"route\":\"{route}\",\"duration_ms\":{}}}\n",
-            i % 24,
-            i % 60,
-            10 + i
-        ));
-    }
-    std::fs::write(logs.join("events.jsonl"), lines).unwrap();
-    logs
-}
-
 fn setup(moto: &Moto) {
     moto.fixture(&["setup", "costjob-out", "costjob", ROOT]);
 }

@@ -104,7 +104,9 @@ fn an_empty_or_misread_day_is_exit_3_and_keeps_the_published_day() {
         .unwrap();
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let cases: [(&[(&str, &str)], &[&str]); 3] = [
+    // (settings, what the error must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 3] = [
         (
             &[("COSTJOB_LOGS_FORMAT", "jsonl")],
             &[

@@ -127,21 +127,7 @@ fn row_groups_of_other_months_are_pruned() {
 #[test]
 fn workshop_2018_end_to_end_with_logs() {
     let tmp = tempfile::tempdir().unwrap();
-    let logs = tmp.path().join("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let mut lines = String::new();
-    for i in 0..300 {
-        let (route, service) = if i % 3 == 0 {
-            ("POST /v1/onboarding/start", "onboarding-svc")
-        } else {
-            ("POST /v1/pagos/qr", "pagos-svc")
-        };
-        lines.push_str(&format!(
-            "{{\"timestamp\":\"2018-11-15T{:02}:{:02}:00Z\",\"service\":\"{service}\",\"transaction_id\":\"tx-{i:04}\",\"route\":\"{route}\",\"duration_ms\":{}}}\n",
-            i % 24, i % 60, 10 + i
-        ));
-    }
-    std::fs::write(logs.join("events.jsonl"), lines).unwrap();
+    let logs = workshop_logs(tmp.path());
     let file = real_cur_data()
         .join(WORKSHOP)
         .join("Nov2018-WorkshopCUR-00001.snappy.parquet");

@@ -46,7 +46,9 @@ locals {
     ["reservation_net_unused_amortized_upfront_fee_for_billing_period", "double"], ["reservation_net_unused_recurring_fee", "double"],
     ["reservation_reservation_a_r_n", "string"], ["savings_plan_savings_plan_effective_cost", "double"],
     ["savings_plan_net_savings_plan_effective_cost", "double"], ["savings_plan_total_commitment_to_date", "double"],
-    ["savings_plan_used_commitment", "double"], ["bill_invoice_id", "string"], ["resource_tags", "map<string,string>"],
+    ["savings_plan_used_commitment", "double"], ["savings_plan_amortized_upfront_commitment_for_billing_period", "double"],
+    ["savings_plan_net_amortized_upfront_commitment_for_billing_period", "double"], ["bill_invoice_id", "string"],
+    ["resource_tags", "map<string,string>"], ["line_item_line_item_description", "string"],
   ]
 
   parquet = {
@@ -70,8 +72,18 @@ resource "aws_glue_catalog_table" "cur" {
   name          = "cur"
   database_name = aws_glue_catalog_database.cur.name
   table_type    = "EXTERNAL_TABLE"
+  # Data Exports write <prefix>/data/BILLING_PERIOD=YYYY-MM/; projection makes a
+  # new month readable on its first day, with no crawler and no registered
+  # partition. The engine's UNLOAD filters billing_period (sql/cur_query.sql).
   parameters = {
-    classification = "parquet"
+    classification                            = "parquet"
+    "projection.enabled"                      = "true"
+    "projection.billing_period.type"          = "date"
+    "projection.billing_period.format"        = "yyyy-MM"
+    "projection.billing_period.range"         = "${var.cur_first_billing_period},NOW"
+    "projection.billing_period.interval"      = "1"
+    "projection.billing_period.interval.unit" = "MONTHS"
+    "storage.location.template"               = "${var.cur_s3_uri}BILLING_PERIOD=$${billing_period}/"
   }
   partition_keys {
     name = "billing_period"

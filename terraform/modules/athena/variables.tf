@@ -34,6 +34,16 @@ variable "cur_s3_uri" {
   }
 }
 
+variable "cur_first_billing_period" {
+  description = "First month of the CUR export (YYYY-MM): where the CUR table's partition projection starts."
+  type        = string
+  default     = "2024-01"
+  validation {
+    condition     = can(regex("^20[0-9]{2}-(0[1-9]|1[0-2])$", var.cur_first_billing_period))
+    error_message = "cur_first_billing_period must be YYYY-MM."
+  }
+}
+
 variable "output_s3_uri" {
   description = "costjob's output root, s3://bucket/prefix/ (tables under <root><table>/dt=YYYY-MM-DD/)."
   type        = string

@@ -56,9 +56,10 @@ locals {
         Resource = ["${local.s3}${var.athena.results_bucket}"]
       },
       {
-        Sid      = "AthenaResults"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+        Sid    = "AthenaResults"
+        Effect = "Allow"
+        # DeleteObject: the engine removes its unload/<run_id>/ files after reading them (SPEC 2.7).
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
         Resource = ["${local.s3}${var.athena.results_bucket}/${var.athena.results_prefix}*"]
       },
       {

@@ -39,6 +39,19 @@ run "encrypted_enforced_workgroup_and_projected_tables" {
     condition     = contains([for c in aws_glue_catalog_table.output["transactions"].storage_descriptor[0].columns : c.type], "decimal(18,10)")
     error_message = "money is DECIMAL(18,10)"
   }
+  assert {
+    condition = (aws_glue_catalog_table.cur.partition_keys[0].name == "billing_period"
+      && aws_glue_catalog_table.cur.parameters["projection.enabled"] == "true"
+      && aws_glue_catalog_table.cur.parameters["projection.billing_period.format"] == "yyyy-MM"
+      && aws_glue_catalog_table.cur.parameters["projection.billing_period.range"] == "2024-01,NOW"
+    && aws_glue_catalog_table.cur.parameters["storage.location.template"] == "s3://deuna-cur/exports/costjob-cur/data/BILLING_PERIOD=$${billing_period}/")
+    error_message = "the CUR table projects billing_period onto the export's BILLING_PERIOD= folders, so a new month is readable without a crawler"
+  }
+  assert {
+    condition = alltrue([for c in ["line_item_usage_start_date", "line_item_product_code", "line_item_usage_type", "line_item_operation", "line_item_line_item_type", "line_item_unblended_cost", "resource_tags"] :
+    contains([for col in aws_glue_catalog_table.cur.storage_descriptor[0].columns : col.name], c)])
+    error_message = "the CUR table has every column the engine requires (SPEC 2.1)"
+  }
 }
 
 run "rejects_bad_inputs" {
