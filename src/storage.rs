@@ -336,6 +336,16 @@ impl ParquetSource for std::fs::File {
     }
 }
 
+impl ParquetSource for Bytes {
+    fn prefetch(&self, _: &[Range<u64>]) -> Result<()> {
+        Ok(())
+    }
+
+    fn fetched(&self) -> std::sync::Arc<AtomicU64> {
+        Default::default()
+    }
+}
+
 /// An S3 object read by ranged GETs: the footer on demand, the column chunks
 /// of a read all at once ([`ParquetSource::prefetch`]).
 pub struct RemoteFile {

@@ -160,8 +160,8 @@ pub fn read_day(
     let parts: Vec<Result<(CurDay, CurScan)>> = files
         .par_iter()
         .map(|file| match store.chunk_reader(file)? {
-            Chunks::Local(f) => reader.read_file(&file.name(), f),
-            Chunks::S3(r) => reader.read_file(&file.name(), r),
+            Chunks::Local(f) => reader.read_guarded(&file.name(), f),
+            Chunks::S3(r) => reader.read_guarded(&file.name(), r),
         })
         .collect();
     let mut day = CurDay::default();
@@ -178,6 +178,24 @@ pub fn read_day(
     Ok((day, scan))
 }
 
+/// Reads one Parquet file's bytes for `date`: the path every CUR file takes,
+/// for fuzzing and replay.
+pub fn read_parquet_bytes(
+    name: &Path,
+    bytes: bytes::Bytes,
+    date: NaiveDate,
+    rules: &RowRules<'_>,
+) -> Result<(CurDay, CurScan)> {
+    let reader = DayReader {
+        date,
+        basis: rules.basis,
+        excluded_types: rules.excluded_types,
+        tags: rules.tags,
+        pricing: rules.pricing,
+    };
+    reader.read_guarded(&name.to_path_buf(), bytes)
+}
+
 struct DayReader<'a> {
     date: NaiveDate,
     basis: CostBasis,
@@ -187,6 +205,24 @@ struct DayReader<'a> {
 }
 
 impl DayReader<'_> {
+    /// [`Self::read_file`], with a panic inside the `parquet` crate's decoders
+    /// (corrupt pages can trip its bounds asserts; found by fuzzing) turned into
+    /// an input error naming the file.
+    fn read_guarded<R: ParquetSource>(&self, path: &PathBuf, file: R) -> Result<(CurDay, CurScan)> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_file(path, file)))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Error::input(
+                    path,
+                    format!("not a readable Parquet file: its data does not decode ({why})"),
+                ))
+            })
+    }
+
     fn read_file<R: ParquetSource>(&self, path: &PathBuf, file: R) -> Result<(CurDay, CurScan)> {
         let parquet_err = |e: parquet::errors::ParquetError| {
             Error::input(path, format!("not a readable Parquet file: {e}"))
@@ -252,16 +288,31 @@ impl DayReader<'_> {
         let leaves: Vec<usize> = (0..parquet_schema.num_columns())
             .filter(|&l| indices.contains(&parquet_schema.get_column_root_idx(l)))
             .collect();
-        let ranges: Vec<std::ops::Range<u64>> = keep
-            .iter()
-            .flat_map(|&g| {
-                let group = metadata.metadata().row_group(g);
-                leaves.iter().map(move |&l| {
-                    let (start, length) = group.column(l).byte_range();
-                    start..start + length
-                })
-            })
-            .collect();
+        // Checked here: a corrupt footer's negative or out-of-file offsets
+        // would make the parquet crate panic (found by fuzzing).
+        let file_len = parquet::file::reader::Length::len(&file);
+        let mut ranges: Vec<std::ops::Range<u64>> = Vec::new();
+        for &g in &keep {
+            let group = metadata.metadata().row_group(g);
+            for &l in &leaves {
+                let column = group.column(l);
+                let start = column
+                    .dictionary_page_offset()
+                    .unwrap_or(column.data_page_offset());
+                let length = column.compressed_size();
+                let end = start.checked_add(length);
+                if start < 0 || length < 0 || end.is_none_or(|e| e as u64 > file_len) {
+                    return Err(Error::input(
+                        path,
+                        format!(
+                            "not a readable Parquet file: row group {g}, column {}: chunk at {start} of {length} bytes outside the file's {file_len}",
+                            column.column_path()
+                        ),
+                    ));
+                }
+                ranges.push(start as u64..(start + length) as u64);
+            }
+        }
         file.prefetch(&ranges)?;
         let mask = ProjectionMask::roots(parquet_schema, indices);
         let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())

@@ -141,6 +141,14 @@ struct Acc<'s> {
     route_cache: HashMap<Box<str>, Option<u16>>,
 }
 
+/// An [`Acc`] without its borrow of the shards.
+struct Found {
+    counters: LogCounters,
+    malformed: Vec<Sample>,
+    corrupt: Vec<Sample>,
+    first_unused: Option<Sample>,
+}
+
 impl<'s> Acc<'s> {
     fn new(shards: &'s Shards, fields: &FieldsSection) -> Self {
         Self {
@@ -151,6 +159,16 @@ impl<'s> Acc<'s> {
             corrupt: Vec::new(),
             first_unused: None,
             route_cache: HashMap::new(),
+        }
+    }
+
+    /// What the worker found, apart from the shared transactions.
+    fn found(self) -> Found {
+        Found {
+            counters: self.counters,
+            malformed: self.malformed,
+            corrupt: self.corrupt,
+            first_unused: self.first_unused,
         }
     }
 
@@ -499,13 +517,32 @@ impl LogReader<'_> {
             acc = acc.merge(part?);
         }
         progress.finish();
-        let Acc {
+        let found = acc.found();
+        Ok(self.finish(found, shards, skipped))
+    }
+
+    /// Reads one stream (a log file's bytes, gzip or not) as the day's only
+    /// input: the same path every object takes, for fuzzing and replay.
+    pub fn read_stream(&self, name: &Path, stream: Box<dyn Read + Send>) -> Result<LogDay> {
+        let shards = Shards::new();
+        let mut acc = Acc::new(&shards, self.fields);
+        let object = Object {
+            location: Location::Local(name.to_path_buf()),
+            size: 0,
+        };
+        self.read_object(&object, stream, &mut acc)?;
+        let found = acc.found();
+        Ok(self.finish(found, shards, Vec::new()))
+    }
+
+    /// The transactions out of the shards, sorted, and the counters.
+    fn finish(&self, found: Found, shards: Shards, skipped: Vec<String>) -> LogDay {
+        let Found {
             mut counters,
             malformed,
             mut corrupt,
             first_unused,
-            ..
-        } = acc;
+        } = found;
         // Shard by shard, so each shard's map is freed as its transactions are made.
         let count = shards
             .0
@@ -526,14 +563,14 @@ impl LogReader<'_> {
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
         corrupt.sort();
         counters.skipped_files = skipped.len() as u64;
-        Ok(LogDay {
+        LogDay {
             transactions,
             counters,
             malformed,
             corrupt,
             skipped,
             first_unused,
-        })
+        }
     }
 
     fn read_object(

@@ -6,6 +6,7 @@ mod athena;
 mod bad_input;
 mod cli;
 mod config;
+mod fuzz_corpus;
 mod golden;
 mod helpers;
 mod logs;
