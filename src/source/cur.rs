@@ -150,13 +150,7 @@ pub fn read_day(
             "no CUR Parquet files (*.parquet) found",
         ));
     }
-    let reader = DayReader {
-        date,
-        basis: rules.basis,
-        excluded_types: rules.excluded_types,
-        tags: rules.tags,
-        pricing: rules.pricing,
-    };
+    let reader = DayReader::new(date, rules);
     let parts: Vec<Result<(CurDay, CurScan)>> = files
         .par_iter()
         .map(|file| match store.chunk_reader(file)? {
@@ -186,13 +180,7 @@ pub fn read_parquet_bytes(
     date: NaiveDate,
     rules: &RowRules<'_>,
 ) -> Result<(CurDay, CurScan)> {
-    let reader = DayReader {
-        date,
-        basis: rules.basis,
-        excluded_types: rules.excluded_types,
-        tags: rules.tags,
-        pricing: rules.pricing,
-    };
+    let reader = DayReader::new(date, rules);
     reader.read_guarded(&name.to_path_buf(), bytes)
 }
 
@@ -204,7 +192,17 @@ struct DayReader<'a> {
     pricing: &'a Pricing,
 }
 
-impl DayReader<'_> {
+impl<'a> DayReader<'a> {
+    fn new(date: NaiveDate, rules: &RowRules<'a>) -> Self {
+        DayReader {
+            date,
+            basis: rules.basis,
+            excluded_types: rules.excluded_types,
+            tags: rules.tags,
+            pricing: rules.pricing,
+        }
+    }
+
     /// [`Self::read_file`], with a panic inside the `parquet` crate's decoders
     /// (corrupt pages can trip its bounds asserts; found by fuzzing) turned into
     /// an input error naming the file.
