@@ -286,6 +286,72 @@ fn athena_faults_end_as_the_spec_says() {
     );
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (ECS stopping the task) during the query stops it.
+#[test]
+fn an_interrupted_run_stops_its_query() {
+    let moto = Moto::start();
+    setup(&moto);
+    let demo = repo().join("examples/data");
+    moto.fixture(&[
+        "cur-table",
+        "cur",
+        "demo",
+        "cur1",
+        demo.join("cur").to_str().unwrap(),
+        "s3://cur/tables/demo",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(
+        tmp.path(),
+        "demo",
+        &demo.join("logs"),
+        "cloudwatch-export",
+        600,
+    );
+    for signal in ["INT", "TERM"] {
+        let hung = Athena::start(&moto, &["--hang"]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_costjob"))
+            .current_dir(tmp.path())
+            .args([
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--date",
+                DEMO_DATE,
+            ])
+            .envs(moto.env())
+            .env("AWS_ENDPOINT_URL_ATHENA", &hung.endpoint)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !hung.calls().iter().any(|c| c == "GetQueryExecution") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the query never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{signal}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("interrupted; the query was stopped"),
+            "{signal}: {}",
+            stderr(&o)
+        );
+        assert!(
+            hung.calls().iter().any(|c| c == "StopQueryExecution"),
+            "{signal}: {:?}",
+            hung.calls()
+        );
+    }
+}
+
 /// `check` refuses what could break out of a quoted identifier, with the other problems.
 #[test]
 fn check_refuses_identifiers_that_are_not_identifiers() {
