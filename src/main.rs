@@ -207,6 +207,13 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
                     .with_context(|| format!("run {date}"))?;
                 print_outcome(&outcome);
+                // CloudWatch Embedded Metric Format: one JSON line per document,
+                // where the task's logs go (not on a terminal).
+                if !interactive {
+                    for document in costjob::metrics::emf(&outcome) {
+                        println!("{document}");
+                    }
+                }
             }
             Ok(())
         }

@@ -36,6 +36,13 @@ pub struct DayOutcome {
     pub cur_query: Option<crate::source::athena::QueryStats>,
     /// Every file published, the run report last.
     pub files_written: Vec<String>,
+    /// Unit cost per flow (the `flow_summary` table), for the run's metrics.
+    #[serde(skip)]
+    pub flow_summary: Vec<allocate::FlowSummary>,
+    /// When the run started, and how long the day took (seconds).
+    #[serde(skip)]
+    pub started_at: chrono::DateTime<Utc>,
+    pub seconds: f64,
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
@@ -248,6 +255,9 @@ fn compute_and_publish(
         skipped_files: logs.skipped,
         cur_query: query,
         files_written: published_files(plan, date, run_id, &batches),
+        flow_summary: allocation.flow_summary.clone(),
+        started_at,
+        seconds: (Utc::now() - started_at).as_seconds_f64(),
     };
     let report = report_json(&outcome);
     match hold {

@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod golden;
 mod helpers;
 mod logs;
+mod metrics;
 #[cfg(feature = "failpoints")]
 mod publish;
 mod real_cur;
