@@ -310,7 +310,7 @@ fn an_interrupted_run_stops_its_query() {
     );
     for signal in ["INT", "TERM"] {
         let hung = Athena::start(&moto, &["--hang"]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_costjob"))
+        let child = Command::new(env!("CARGO_BIN_EXE_costjob"))
             .current_dir(tmp.path())
             .args([
                 "run",
