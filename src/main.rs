@@ -86,13 +86,28 @@ struct RunArgs {
 #[derive(Args)]
 struct ReportArgs {
     /// The day to show: YYYY-MM-DD, today, yesterday or today-N.
-    #[arg(long, value_parser = parse_day)]
-    date: NaiveDate,
+    #[arg(long, value_parser = parse_day, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    date: Option<NaiveDate>,
+    /// First day of a range: a trend table of unit cost per flow and day.
+    #[arg(long, value_parser = parse_day, requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last day of a range (inclusive).
+    #[arg(long, value_parser = parse_day, requires = "from")]
+    to: Option<NaiveDate>,
+    /// Break each flow's cost down (`service`: by AWS service, over the day or range).
+    #[arg(long, value_enum)]
+    by: Option<Breakdown>,
     #[command(flatten)]
     config: ConfigArgs,
     /// Output root to read (overrides [output] path).
     #[arg(long)]
     output: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Breakdown {
+    /// Each flow's cost by AWS service (the CUR's product code).
+    Service,
 }
 
 #[derive(Args)]
@@ -121,6 +136,24 @@ struct SampleArgs {
 /// `today-N` (SPEC 6), in UTC, read from the clock here, at the edge.
 fn parse_day(value: &str) -> Result<NaiveDate, String> {
     costjob::dates::parse_day(value, chrono::Utc::now().date_naive())
+}
+
+/// `--date D`, or every day of `--from A --to B` (clap requires one of them).
+fn days(
+    date: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<NaiveDate>, costjob::Error> {
+    match (date, from, to) {
+        (Some(d), _, _) => Ok(vec![d]),
+        (None, Some(from), Some(to)) if from <= to => {
+            Ok(from.iter_days().take_while(|d| *d <= to).collect())
+        }
+        (None, Some(from), Some(to)) => Err(costjob::Error::Config(vec![format!(
+            "--from {from} is after --to {to}"
+        )])),
+        _ => unreachable!("clap requires --date or --from/--to"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -187,19 +220,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 allow_empty: args.allow_empty,
             };
             let mut plan = load_plan(&args.config, &overrides)?;
-            plan.dates = match (args.date, args.from, args.to) {
-                (Some(d), _, _) => vec![d],
-                (None, Some(from), Some(to)) if from <= to => {
-                    from.iter_days().take_while(|d| *d <= to).collect()
-                }
-                (None, Some(from), Some(to)) => {
-                    return Err(costjob::Error::Config(vec![format!(
-                        "--from {from} is after --to {to}"
-                    )])
-                    .into());
-                }
-                _ => unreachable!("clap requires --date or --from/--to"),
-            };
+            plan.dates = days(args.date, args.from, args.to)?;
             let progress = TerminalProgress::new(interactive);
             let store = Store::default();
             for &date in &plan.dates {
@@ -223,10 +244,14 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let plan = load_plan(&args.config, &overrides)?;
-            print!(
-                "{}",
-                report::render(&Store::default(), &plan.output, args.date)?
-            );
+            let store = Store::default();
+            let days = days(args.date, args.from, args.to)?;
+            let text = match (args.by, days.as_slice()) {
+                (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
+                (None, [day]) => report::render(&store, &plan.output, *day)?,
+                (None, _) => report::trend(&store, &plan.output, &days)?,
+            };
+            print!("{text}");
             Ok(())
         }
         Command::Check(args) => {

@@ -1,7 +1,10 @@
-//! `costjob report`: the day's unit cost per flow and its reconciliation, as a
-//! terminal table, read back from the published Parquet tables.
+//! `costjob report`: the day's unit cost per flow and its reconciliation, a
+//! range's trend per flow, or each flow's cost by AWS service, as terminal
+//! tables read back from the published Parquet tables.
 
+use arrow_array::RecordBatch;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::Result;
@@ -17,10 +20,10 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
     let mut rows = Vec::new();
     for i in 0..summary.num_rows() {
         let m = |c: &str| -> Result<Money> { Ok(summary.money(c, i)?.unwrap_or(0)) };
-        rows.push([
+        rows.push(vec![
             summary.text("transaction_type", i)?,
             summary.text("flow", i)?,
-            summary.int("transactions", i)?.to_string(),
+            thousands(summary.int("transactions", i)?),
             format_usd_rounded(m("cost_usd")?, 4),
             format_usd_rounded(m("unit_cost_usd")?, 6),
             format_usd_rounded(m("p50_usd")?, 6),
@@ -47,41 +50,7 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
         "p99",
         "max",
     ];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let line = |cells: &[&str]| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i < 2 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let _ = writeln!(out, "{}", line(&header));
-    let _ = writeln!(
-        out,
-        "{}",
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("  ")
-    );
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        let _ = writeln!(out, "{}", line(&cells));
-    }
+    out.push_str(&grid(&header, &rows, 2));
     if recon.num_rows() > 0 {
         let m = |c: &str| -> Result<String> {
             Ok(format_usd_rounded(recon.money(c, 0)?.unwrap_or(0), 4))
@@ -109,5 +78,194 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
             recon.int("log_corrupt_files", 0)?,
         );
     }
+    Ok(out)
+}
+
+/// A text table: the first `left` columns left-aligned, the rest right-aligned.
+fn grid<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], left: usize) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.as_ref().len());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i < left {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(header.to_vec()) + "\n";
+    out += &(widths
+        .iter()
+        .map(|w| "-".repeat(*w))
+        .collect::<Vec<_>>()
+        .join("  ")
+        + "\n");
+    for row in rows {
+        out += &(line(row.iter().map(AsRef::as_ref).collect()) + "\n");
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A published table for each of `days`; a day never published is listed,
+/// not an error (a range often starts before the first run).
+fn tables_of(
+    store: &Store,
+    output: &Output,
+    table: &str,
+    days: &[NaiveDate],
+) -> Result<(Vec<(NaiveDate, RecordBatch)>, Vec<NaiveDate>)> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for &day in days {
+        match read_day(store, output, table, day) {
+            Ok(batch) => found.push((day, batch)),
+            Err(e) if e.exit_code() == 3 => missing.push(day),
+            Err(e) => return Err(e),
+        }
+    }
+    if found.is_empty() {
+        return Err(crate::Error::input(
+            output.root.to_string(),
+            format!(
+                "no day of {} to {} is published",
+                days[0],
+                days[days.len() - 1]
+            ),
+        ));
+    }
+    Ok((found, missing))
+}
+
+fn missing_note(missing: &[NaiveDate]) -> String {
+    if missing.is_empty() {
+        return String::new();
+    }
+    let days: Vec<String> = missing.iter().map(|d| d.to_string()).collect();
+    format!("\nNot published: {}\n", days.join(", "))
+}
+
+/// `report --from A --to B`: unit cost (and transactions) per flow and day.
+pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<String> {
+    let (found, missing) = tables_of(store, output, "flow_summary", days)?;
+    let mut flows: Vec<(String, String)> = Vec::new();
+    for (_, batch) in &found {
+        for i in 0..batch.num_rows() {
+            let key = (batch.text("transaction_type", i)?, batch.text("flow", i)?);
+            if !flows.contains(&key) {
+                flows.push(key);
+            }
+        }
+    }
+    flows.sort();
+    let mut rows = Vec::new();
+    for (day, batch) in &found {
+        let mut row = vec![day.to_string()];
+        for (ty, flow) in &flows {
+            let mut cell = "-".to_string();
+            for i in 0..batch.num_rows() {
+                if batch.text("transaction_type", i)? == *ty && batch.text("flow", i)? == *flow {
+                    cell = format!(
+                        "{} ({})",
+                        format_usd_rounded(batch.money("unit_cost_usd", i)?.unwrap_or(0), 6),
+                        thousands(batch.int("transactions", i)?)
+                    );
+                }
+            }
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    let names: Vec<String> = flows.iter().map(|(_, f)| f.clone()).collect();
+    let mut header = vec!["day"];
+    header.extend(names.iter().map(String::as_str));
+    let mut out = format!(
+        "Unit cost per flow and day, {} to {} (USD per transaction, and transactions)\n\n",
+        days[0],
+        days[days.len() - 1]
+    );
+    out.push_str(&grid(&header, &rows, 1));
+    out.push_str(&missing_note(&missing));
+    Ok(out)
+}
+
+/// `report --by service`: where each flow's money goes, over the days.
+pub fn by_service(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<String> {
+    let (found, missing) = tables_of(store, output, "flow_costs", days)?;
+    let mut cost: BTreeMap<(String, String), BTreeMap<String, Money>> = BTreeMap::new();
+    for (_, batch) in &found {
+        for i in 0..batch.num_rows() {
+            let flow = (batch.text("transaction_type", i)?, batch.text("flow", i)?);
+            *cost
+                .entry(flow)
+                .or_default()
+                .entry(batch.text("product_code", i)?)
+                .or_default() += batch.money("cost_usd", i)?.unwrap_or(0);
+        }
+    }
+    let mut rows = Vec::new();
+    for ((ty, flow), services) in &cost {
+        let total: Money = services.values().sum();
+        let mut ordered: Vec<(&String, &Money)> = services.iter().collect();
+        ordered.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (service, &c) in ordered {
+            let share = if total == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", c as f64 * 100.0 / total as f64)
+            };
+            rows.push(vec![
+                ty.clone(),
+                flow.clone(),
+                service.clone(),
+                format_usd_rounded(c, 4),
+                share,
+            ]);
+        }
+        rows.push(vec![
+            ty.clone(),
+            flow.clone(),
+            "total".to_string(),
+            format_usd_rounded(total, 4),
+            "100.0%".to_string(),
+        ]);
+    }
+    let span = if days.len() == 1 {
+        days[0].to_string()
+    } else {
+        format!("{} to {}", days[0], days[days.len() - 1])
+    };
+    let mut out = format!("Cost of each flow by AWS service, {span} (USD)\n\n");
+    out.push_str(&grid(
+        &["type", "flow", "service", "cost", "share"],
+        &rows,
+        3,
+    ));
+    out.push_str(&missing_note(&missing));
     Ok(out)
 }

@@ -495,3 +495,50 @@ fn sample_is_deterministic_and_runs() {
         .unwrap();
     assert!((299..=300).contains(&n), "{n}");
 }
+
+/// `report --from/--to` (a trend per flow) and `--by service` (where each
+/// flow's money goes, summing to the flow's cost).
+#[test]
+fn report_trends_a_range_and_breaks_flows_down_by_service() {
+    use costjob::sink::parquet::BatchExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let config = repo().join("examples/costjob.toml");
+    let report = |extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = costjob(tmp.path(), &args, &[]);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    let summary = table(&out, "flow_summary", DEMO_DATE);
+    let trend = report(&["--from", "2026-11-22", "--to", DEMO_DATE]);
+    assert!(trend.contains("Not published: 2026-11-22"), "{trend}");
+    let row = trend.lines().find(|l| l.starts_with(DEMO_DATE)).unwrap();
+    for i in 0..summary.num_rows() {
+        let unit = costjob::money::format_usd_rounded(
+            summary.money("unit_cost_usd", i).unwrap().unwrap(),
+            6,
+        );
+        assert!(row.contains(&unit), "{unit} in {row}");
+    }
+    let by_service = report(&["--date", DEMO_DATE, "--by", "service"]);
+    for i in 0..summary.num_rows() {
+        let flow = summary.text("flow", i).unwrap();
+        let cost =
+            costjob::money::format_usd_rounded(summary.money("cost_usd", i).unwrap().unwrap(), 4);
+        let total = by_service
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(flow.as_str()) && l.contains(" total "))
+            .unwrap_or_else(|| panic!("no total for {flow}: {by_service}"));
+        assert!(total.contains(&cost), "{flow}: {cost} in {total}");
+    }
+    assert!(by_service.contains("AmazonSNS"), "{by_service}");
+}
