@@ -52,9 +52,10 @@ enum Engine {
     Athena,
 }
 
+/// One day or a range, for `run` and `report`.
 #[derive(Args)]
-struct RunArgs {
-    /// The UTC day to allocate: YYYY-MM-DD, today, yesterday (what the nightly schedule passes) or today-N.
+struct Days {
+    /// The UTC day: YYYY-MM-DD, today, yesterday (what the nightly schedule passes) or today-N.
     #[arg(long, value_parser = parse_day, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
     date: Option<NaiveDate>,
     /// First day of a range (inclusive), in the same forms as --date.
@@ -63,6 +64,12 @@ struct RunArgs {
     /// Last day of a range (inclusive), in the same forms as --date.
     #[arg(long, value_parser = parse_day, requires = "from")]
     to: Option<NaiveDate>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    days: Days,
     #[command(flatten)]
     config: ConfigArgs,
     /// Where the CUR is read (overrides [cur] source).
@@ -85,15 +92,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ReportArgs {
-    /// The day to show: YYYY-MM-DD, today, yesterday or today-N.
-    #[arg(long, value_parser = parse_day, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
-    date: Option<NaiveDate>,
-    /// First day of a range: a trend table of unit cost per flow and day.
-    #[arg(long, value_parser = parse_day, requires = "to")]
-    from: Option<NaiveDate>,
-    /// Last day of a range (inclusive).
-    #[arg(long, value_parser = parse_day, requires = "from")]
-    to: Option<NaiveDate>,
+    #[command(flatten)]
+    days: Days,
     /// Break each flow's cost down (`service`: by AWS service, over the day or range).
     #[arg(long, value_enum)]
     by: Option<Breakdown>,
@@ -139,12 +139,8 @@ fn parse_day(value: &str) -> Result<NaiveDate, String> {
 }
 
 /// `--date D`, or every day of `--from A --to B` (clap requires one of them).
-fn days(
-    date: Option<NaiveDate>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<Vec<NaiveDate>, costjob::Error> {
-    match (date, from, to) {
+fn days(days: &Days) -> Result<Vec<NaiveDate>, costjob::Error> {
+    match (days.date, days.from, days.to) {
         (Some(d), _, _) => Ok(vec![d]),
         (None, Some(from), Some(to)) if from <= to => {
             Ok(from.iter_days().take_while(|d| *d <= to).collect())
@@ -220,7 +216,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 allow_empty: args.allow_empty,
             };
             let mut plan = load_plan(&args.config, &overrides)?;
-            plan.dates = days(args.date, args.from, args.to)?;
+            plan.dates = days(&args.days)?;
             let progress = TerminalProgress::new(interactive);
             let store = Store::default();
             for &date in &plan.dates {
@@ -245,7 +241,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
             };
             let plan = load_plan(&args.config, &overrides)?;
             let store = Store::default();
-            let days = days(args.date, args.from, args.to)?;
+            let days = days(&args.days)?;
             let text = match (args.by, days.as_slice()) {
                 (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
                 (None, [day]) => report::render(&store, &plan.output, *day)?,
