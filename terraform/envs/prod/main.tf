@@ -133,3 +133,17 @@ module "ecs_scaling_alerts" {
   alarm_email_addresses    = var.oncall_emails
   tags                     = local.tags
 }
+
+# Alarms on the job's own metrics (EMF, SPEC 11) and failures, to the same
+# paging topic and observability log group as the scaling alerts.
+module "costjob_alarms" {
+  source                      = "../../modules/costjob-alarms"
+  name                        = local.name
+  cluster_arn                 = aws_ecs_cluster.this.arn
+  task_family                 = local.name
+  flows                       = var.costjob_flows
+  sns_topic_arn               = module.ecs_scaling_alerts.sns_topic_arn
+  log_group_arn               = module.ecs_scaling_alerts.log_group_arn
+  unallocated_share_threshold = var.unallocated_share_threshold
+  tags                        = local.tags
+}

@@ -126,3 +126,19 @@ variable "ecs_at_max_minutes" {
   description = "Minutes at the maximum before the at-max alarm fires."
   type        = number
 }
+
+variable "costjob_flows" {
+  description = "The flow catalog's flows (costjob.toml [[flow]]): one unit-cost anomaly alarm each."
+  type        = list(object({ flow = string, transaction_type = string }))
+  default = [
+    { flow = "recarga", transaction_type = "monetary" },
+    { flow = "pago", transaction_type = "monetary" },
+    { flow = "onboarding", transaction_type = "non-monetary" },
+  ]
+}
+
+variable "unallocated_share_threshold" {
+  description = "Page when more than this share of the allocatable bill is unallocated."
+  type        = number
+  default     = 0.05
+}

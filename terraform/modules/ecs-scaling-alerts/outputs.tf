@@ -22,3 +22,8 @@ output "event_rule_names" {
   description = "The EventBridge rules feeding the log group."
   value       = [aws_cloudwatch_event_rule.alarms.name, aws_cloudwatch_event_rule.service_actions.name]
 }
+
+output "log_group_arn" {
+  description = "ARN of the observability log group (other alarm modules write to it)."
+  value       = aws_cloudwatch_log_group.this.arn
+}

@@ -1,0 +1,152 @@
+# Alarms on what costjob reports at the end of every run (SPEC 11: CloudWatch
+# Embedded Metric Format in namespace "costjob") and on the job's own failures.
+# Every alarm pages the SNS topic; every state change and failure is also
+# written to the observability log group (SPEC 10).
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  flows     = { for f in var.flows : "${f.transaction_type}/${f.flow}" => f }
+  actions   = [var.sns_topic_arn]
+}
+
+# CurTotalUSD is emitted once per successful day: none in N hours means the
+# nightly run did not succeed (or did not run).
+resource "aws_cloudwatch_metric_alarm" "no_successful_run" {
+  alarm_name          = "${var.name}-no-successful-run"
+  alarm_description   = "No costjob run has succeeded for ${var.stale_after_hours} hours."
+  namespace           = "costjob"
+  metric_name         = "CurTotalUSD"
+  statistic           = "SampleCount"
+  period              = 3600
+  evaluation_periods  = var.stale_after_hours
+  datapoints_to_alarm = var.stale_after_hours
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "unit_cost_anomaly" {
+  for_each            = local.flows
+  alarm_name          = "${var.name}-unit-cost-${each.value.flow}"
+  alarm_description   = "The unit cost of ${each.value.flow} (${each.value.transaction_type}) left its anomaly-detection band."
+  comparison_operator = "LessThanLowerOrGreaterThanUpperThreshold"
+  evaluation_periods  = 1
+  threshold_metric_id = "band"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+
+  metric_query {
+    id          = "unit_cost"
+    return_data = true
+    metric {
+      namespace   = "costjob"
+      metric_name = "UnitCostUSD"
+      period      = 86400
+      stat        = "Average"
+      dimensions = {
+        Flow            = each.value.flow
+        TransactionType = each.value.transaction_type
+      }
+    }
+  }
+
+  metric_query {
+    id          = "band"
+    expression  = "ANOMALY_DETECTION_BAND(unit_cost, ${var.anomaly_band_width})"
+    label       = "expected unit cost"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "unallocated_share" {
+  alarm_name          = "${var.name}-unallocated-share"
+  alarm_description   = "More than ${var.unallocated_share_threshold * 100}% of the allocatable bill could not be allocated."
+  namespace           = "costjob"
+  metric_name         = "UnallocatedShare"
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.unallocated_share_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+# The job's failures: its task stopped with a non-zero exit code.
+resource "aws_cloudwatch_event_rule" "job_failed" {
+  name        = "${var.name}-job-failed"
+  description = "The costjob task stopped with a non-zero exit code"
+  event_pattern = jsonencode({
+    source        = ["aws.ecs"]
+    "detail-type" = ["ECS Task State Change"]
+    detail = {
+      clusterArn = [var.cluster_arn]
+      group      = ["family:${var.task_family}"]
+      lastStatus = ["STOPPED"]
+      containers = { exitCode = [{ "anything-but" = 0 }] }
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "alarm_changes" {
+  name        = "${var.name}-alarm-changes"
+  description = "State changes of the costjob alarms"
+  event_pattern = jsonencode({
+    source        = ["aws.cloudwatch"]
+    "detail-type" = ["CloudWatch Alarm State Change"]
+    detail = {
+      alarmName = sort(concat(
+        [aws_cloudwatch_metric_alarm.no_successful_run.alarm_name, aws_cloudwatch_metric_alarm.unallocated_share.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.unit_cost_anomaly : a.alarm_name],
+      ))
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "job_failed_to_sns" {
+  rule      = aws_cloudwatch_event_rule.job_failed.name
+  target_id = "paging"
+  arn       = var.sns_topic_arn
+}
+
+resource "aws_cloudwatch_event_target" "to_logs" {
+  for_each   = { job_failed = aws_cloudwatch_event_rule.job_failed.name, alarm_changes = aws_cloudwatch_event_rule.alarm_changes.name }
+  rule       = each.value
+  target_id  = "log-group"
+  arn        = var.log_group_arn
+  depends_on = [aws_cloudwatch_log_resource_policy.this]
+}
+
+# EventBridge writes to the log group only where a resource policy lets it:
+# this one lets this module's rules (the scaling alerts module has its own).
+resource "aws_cloudwatch_log_resource_policy" "this" {
+  policy_name = "${var.name}-alarms"
+  policy_document = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EventBridgeToObservability"
+      Effect    = "Allow"
+      Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
+      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource  = "${var.log_group_arn}:*"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account }
+      }
+    }]
+  })
+}

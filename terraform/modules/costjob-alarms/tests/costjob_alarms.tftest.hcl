@@ -1,0 +1,100 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
+
+variables {
+  name          = "costjob-test"
+  cluster_arn   = "arn:aws:ecs:us-east-1:111122223333:cluster/deuna"
+  task_family   = "costjob-test"
+  sns_topic_arn = "arn:aws:sns:us-east-1:111122223333:deuna-paging"
+  log_group_arn = "arn:aws:logs:us-east-1:111122223333:log-group:/deuna/observability"
+  flows = [
+    { flow = "pago", transaction_type = "monetary" },
+    { flow = "recarga", transaction_type = "monetary" },
+    { flow = "onboarding", transaction_type = "non-monetary" },
+  ]
+}
+
+run "every_alarm_watches_what_it_says_and_pages" {
+  command = plan
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.no_successful_run.namespace == "costjob"
+      && aws_cloudwatch_metric_alarm.no_successful_run.metric_name == "CurTotalUSD"
+      && aws_cloudwatch_metric_alarm.no_successful_run.statistic == "SampleCount"
+      && aws_cloudwatch_metric_alarm.no_successful_run.period * aws_cloudwatch_metric_alarm.no_successful_run.evaluation_periods == 26 * 3600
+      && aws_cloudwatch_metric_alarm.no_successful_run.datapoints_to_alarm == aws_cloudwatch_metric_alarm.no_successful_run.evaluation_periods
+      && aws_cloudwatch_metric_alarm.no_successful_run.comparison_operator == "LessThanThreshold"
+      && aws_cloudwatch_metric_alarm.no_successful_run.threshold == 1
+    && aws_cloudwatch_metric_alarm.no_successful_run.treat_missing_data == "breaching")
+    error_message = "no successful run (no CurTotalUSD sample) in 26 hours alarms, missing data included"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.unit_cost_anomaly) == 3
+    error_message = "one unit-cost anomaly alarm per flow"
+  }
+  assert {
+    condition = alltrue([for k, a in aws_cloudwatch_metric_alarm.unit_cost_anomaly :
+      a.comparison_operator == "LessThanLowerOrGreaterThanUpperThreshold" && a.threshold_metric_id == "band"
+      && anytrue([for q in a.metric_query : q.id == "band" && q.expression == "ANOMALY_DETECTION_BAND(unit_cost, 2)"])
+      && anytrue([for q in a.metric_query : q.id == "unit_cost" ? (length(q.metric) == 1 && alltrue([for m in q.metric :
+        m.metric_name == "UnitCostUSD" && m.namespace == "costjob"
+        && m.dimensions.Flow == split("/", k)[1] && m.dimensions.TransactionType == split("/", k)[0]
+      ])) : false])
+    ])
+    error_message = "each flow's UnitCostUSD (its own Flow and TransactionType) alarms outside its anomaly band, both ways"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.unallocated_share.metric_name == "UnallocatedShare"
+      && aws_cloudwatch_metric_alarm.unallocated_share.namespace == "costjob"
+      && aws_cloudwatch_metric_alarm.unallocated_share.threshold == 0.05
+    && aws_cloudwatch_metric_alarm.unallocated_share.comparison_operator == "GreaterThanThreshold")
+    error_message = "an unallocated share above the threshold alarms"
+  }
+  assert {
+    condition = alltrue(concat(
+      [for a in aws_cloudwatch_metric_alarm.unit_cost_anomaly : contains(a.alarm_actions, var.sns_topic_arn)],
+      [contains(aws_cloudwatch_metric_alarm.no_successful_run.alarm_actions, var.sns_topic_arn),
+      contains(aws_cloudwatch_metric_alarm.unallocated_share.alarm_actions, var.sns_topic_arn)],
+    ))
+    error_message = "every alarm pages the SNS topic"
+  }
+  assert {
+    condition = (jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.lastStatus == ["STOPPED"]
+      && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.group == ["family:costjob-test"]
+      && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.clusterArn == [var.cluster_arn]
+      && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.containers.exitCode == [{ "anything-but" = 0 }]
+    && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern)["detail-type"] == ["ECS Task State Change"])
+    error_message = "the job-failure rule matches the costjob task stopping with a non-zero exit code, and only that"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.job_failed_to_sns.arn == var.sns_topic_arn && aws_cloudwatch_event_target.to_logs["job_failed"].arn == var.log_group_arn
+    error_message = "a failed job pages and is written to the observability log group"
+  }
+  assert {
+    condition = (length(jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern).detail.alarmName) == 5
+    && aws_cloudwatch_event_target.to_logs["alarm_changes"].arn == var.log_group_arn)
+    error_message = "every alarm's state changes reach the observability log group"
+  }
+}
+
+run "rejects_bad_inputs" {
+  command = plan
+
+  variables {
+    name                        = "Costjob"
+    flows                       = [{ flow = "pago", transaction_type = "money" }]
+    unallocated_share_threshold = 5
+    stale_after_hours           = 6
+  }
+
+  expect_failures = [var.name, var.flows, var.unallocated_share_threshold, var.stale_after_hours]
+}
