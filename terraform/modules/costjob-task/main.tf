@@ -13,6 +13,7 @@ locals {
 
   log_group_name = "/ecs/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  cluster_name   = element(split("/", var.cluster_arn), 1)
   family_arn     = "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.name}:*"
   workgroup_arn  = "arn:${local.partition}:athena:${local.region}:${local.account}:workgroup/${var.athena.workgroup}"
 
@@ -134,6 +135,22 @@ locals {
       Action    = ["iam:PassRole"]
       Resource  = [aws_iam_role.task.arn, aws_iam_role.execution.arn]
       Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+    },
+    {
+      # propagate_tags = TASK_DEFINITION makes RunTask tag the task it creates;
+      # without this the run is refused (and the nightly task never starts).
+      Sid       = "TagTheTaskItStarts"
+      Effect    = "Allow"
+      Action    = ["ecs:TagResource"]
+      Resource  = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"]
+      Condition = { StringEquals = { "ecs:CreateAction" = "RunTask" } }
+    },
+    {
+      # The schedule is encrypted with the customer key (kms_key_arn).
+      Sid      = "DecryptTheSchedule"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = [var.kms_key_arn]
     },
   ]
 

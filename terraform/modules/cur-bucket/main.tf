@@ -29,21 +29,30 @@ locals {
   bucket_policy = {
     Version = "2012-10-17"
     Statement = concat(local.deny_insecure, [
+      # Only requests that NAME another algorithm or key are denied: a PUT with
+      # no SSE headers (the billing export's) takes the bucket's default
+      # encryption, SSE-KMS with this key. `...IfExists` would deny it.
       {
-        Sid       = "DenyUploadsNotSseKms"
+        Sid       = "DenyUploadsNamingAnotherAlgorithm"
         Effect    = "Deny"
         Principal = "*"
         Action    = "s3:PutObject"
         Resource  = "${local.bucket_arn}/*"
-        Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption" = "aws:kms" } }
+        Condition = {
+          Null            = { "s3:x-amz-server-side-encryption" = "false" }
+          StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
+        }
       },
       {
-        Sid       = "DenyUploadsWithAnotherKey"
+        Sid       = "DenyUploadsNamingAnotherKey"
         Effect    = "Deny"
         Principal = "*"
         Action    = "s3:PutObject"
         Resource  = "${local.bucket_arn}/*"
-        Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn } }
+        Condition = {
+          Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
+          StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn }
+        }
       },
       {
         Sid       = "DenySseC"

@@ -43,9 +43,16 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "rotation" {
   tags = var.tags
 }
 
+# rotate_immediately = false: the first rotation must not run while Terraform
+# is still creating things, before the function can reach the database and log
+# in with the password just written (it would fail, and the secret would be left
+# with an AWSPENDING version). The order is: Aurora up, pgadmin created with the
+# written password (by the DBA step in the module README), then the first
+# rotation at the next window or by `aws secretsmanager rotate-secret`.
 resource "aws_secretsmanager_secret_rotation" "this" {
   secret_id           = aws_secretsmanager_secret.this.id
   rotation_lambda_arn = aws_serverlessapplicationrepository_cloudformation_stack.rotation.outputs["RotationLambdaARN"]
+  rotate_immediately  = false
   rotation_rules {
     automatically_after_days = var.rotation_days
   }

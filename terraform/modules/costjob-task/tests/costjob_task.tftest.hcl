@@ -108,6 +108,20 @@ run "least_privilege" {
     condition     = aws_scheduler_schedule.this.target[0].ecs_parameters[0].network_configuration[0].assign_public_ip == false
     error_message = "the task has no public IP"
   }
+
+  # Issue 11 item 2: with tags propagated, RunTask also needs ecs:TagResource
+  # (only for tasks it creates), and the encrypted schedule needs kms:Decrypt.
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.scheduler.policy).Statement :
+      try(st.Effect == "Allow" && contains(st.Action, "ecs:TagResource") && st.Condition.StringEquals["ecs:CreateAction"] == "RunTask"
+    && st.Resource == ["arn:aws:ecs:us-east-1:111122223333:task/deuna/*"], false)])
+    error_message = "the scheduler may tag the tasks RunTask creates in the cluster, and nothing else"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.scheduler.policy).Statement :
+    try(st.Effect == "Allow" && contains(st.Action, "kms:Decrypt") && st.Resource == [var.kms_key_arn], false)])
+    error_message = "the scheduler can decrypt its schedule (encrypted with the customer key)"
+  }
 }
 
 run "rejects_bad_inputs" {

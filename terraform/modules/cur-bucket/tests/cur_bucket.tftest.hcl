@@ -54,8 +54,25 @@ run "hardened_bucket" {
 
   assert {
     condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
-    try(s.Effect == "Deny" && s.Action == "s3:PutObject" && s.Condition.StringNotEqualsIfExists["s3:x-amz-server-side-encryption-aws-kms-key-id"] == var.kms_key_arn, false)])
-    error_message = "uploads encrypted with another key must be denied"
+      try(s.Effect == "Deny" && s.Action == "s3:PutObject" && s.Condition.StringNotEquals["s3:x-amz-server-side-encryption-aws-kms-key-id"] == var.kms_key_arn
+    && s.Condition.Null["s3:x-amz-server-side-encryption-aws-kms-key-id"] == "false", false)])
+    error_message = "uploads naming another key must be denied"
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      try(s.Effect == "Deny" && s.Action == "s3:PutObject" && s.Condition.StringNotEquals["s3:x-amz-server-side-encryption"] == "aws:kms"
+    && s.Condition.Null["s3:x-amz-server-side-encryption"] == "false", false)])
+    error_message = "uploads naming another algorithm must be denied"
+  }
+
+  # The billing export PUTs without SSE headers and relies on default encryption:
+  # no Deny may match a request that names no algorithm and no key (issue 11 item 1).
+  assert {
+    condition = alltrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      s.Effect != "Deny" || !contains(keys(try(s.Condition, {})), "StringNotEqualsIfExists")
+    ])
+    error_message = "no upload deny may apply to a PUT that relies on the bucket's default encryption (IfExists matches absent headers)"
   }
 
   assert {

@@ -42,6 +42,10 @@ run "secret_is_encrypted_write_only_and_rotated" {
     condition     = aws_secretsmanager_secret_rotation.this.rotation_lambda_arn == "arn:aws:lambda:us-east-1:111122223333:function:pgadmin-rotation"
     error_message = "rotation must use the AWS PostgreSQL rotation function"
   }
+  assert {
+    condition     = aws_secretsmanager_secret_rotation.this.rotate_immediately == false
+    error_message = "the first rotation must not run at apply time, before the function can log in (issue 11 item 5)"
+  }
 }
 
 run "rejects_bad_inputs" {
