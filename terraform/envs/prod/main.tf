@@ -20,8 +20,9 @@ locals {
   }
   # Known before the role exists, so the key policy can name it (no cycle).
   task_role_arn = "arn:${local.partition}:iam::${local.account}:role/${local.name}-task"
-  export_arn    = "arn:${local.partition}:bcm-data-exports:us-east-1:${local.account}:export/${var.cur_export_name}"
-  cluster_name  = "deuna-${var.environment}"
+  # The export may live in the payer (management) account, not this one.
+  export_arn   = coalesce(var.cur_export_arn, "arn:${local.partition}:bcm-data-exports:us-east-1:${local.account}:export/${var.cur_export_name}")
+  cluster_name = "deuna-${var.environment}"
 }
 
 module "kms" {

@@ -65,6 +65,16 @@ variable "cur_export_name" {
   default     = "costjob-cur"
 }
 
+variable "cur_export_arn" {
+  description = "ARN of the CUR 2.0 Data Export when it is not this account's (e.g. the payer account's); default: this account's export named cur_export_name."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.cur_export_arn == null || can(regex("^arn:aws[a-z-]*:bcm-data-exports:[a-z0-9-]+:[0-9]{12}:export/.+$", var.cur_export_arn))
+    error_message = "cur_export_arn must be a bcm-data-exports export ARN."
+  }
+}
+
 variable "logs_bucket_name" {
   description = "Bucket the application logs are exported to (CreateExportTask / Firehose)."
   type        = string

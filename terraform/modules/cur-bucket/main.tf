@@ -3,9 +3,12 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
-  logs_name  = "${substr(var.bucket_name, 0, 58)}-logs"
-  logs_arn   = "arn:${data.aws_partition.current.partition}:s3:::${local.logs_name}"
+  # The accounts that own the exports: a payer (management) account's export
+  # writes here with its own account as aws:SourceAccount.
+  export_accounts = distinct([for a in var.export_source_arns : split(":", a)[4]])
+  bucket_arn      = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
+  logs_name       = "${substr(var.bucket_name, 0, 58)}-logs"
+  logs_arn        = "arn:${data.aws_partition.current.partition}:s3:::${local.logs_name}"
 
   deny_insecure = [
     {
@@ -69,7 +72,7 @@ locals {
         Action    = ["s3:PutObject", "s3:GetBucketPolicy"]
         Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
         Condition = {
-          StringEquals = { "aws:SourceAccount" = local.account_id }
+          StringEquals = { "aws:SourceAccount" = local.export_accounts }
           ArnLike      = { "aws:SourceArn" = var.export_source_arns }
         }
       },

@@ -4,8 +4,11 @@ data "aws_region" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.name
+  # The accounts that own the exports: a payer (management) account's export
+  # writes here with its own account as aws:SourceAccount.
+  export_accounts = distinct([for a in var.billing_export_source_arns : split(":", a)[4]])
+  partition       = data.aws_partition.current.partition
+  region          = data.aws_region.current.name
 
   admin_actions = [
     "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
@@ -77,7 +80,7 @@ locals {
         Action    = ["kms:GenerateDataKey*", "kms:Encrypt"]
         Resource  = "*"
         Condition = {
-          StringEquals = { "aws:SourceAccount" = local.account_id }
+          StringEquals = { "aws:SourceAccount" = local.export_accounts }
           ArnLike      = { "aws:SourceArn" = var.billing_export_source_arns }
         }
       },

@@ -86,7 +86,7 @@ run "hardened_bucket" {
       s.Effect == "Deny" || try(
         join(",", sort(s.Action)) == "s3:GetBucketPolicy,s3:PutObject"
         && join(",", sort(s.Principal.Service)) == "bcm-data-exports.amazonaws.com,billingreports.amazonaws.com"
-        && s.Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+        && jsonencode(s.Condition.StringEquals["aws:SourceAccount"]) == jsonencode(["111122223333"])
         && jsonencode(s.Condition.ArnLike["aws:SourceArn"]) == jsonencode(var.export_source_arns)
     , false)])
     error_message = "the only Allow is PutObject/GetBucketPolicy for the billing export services, scoped by account and export ARN"
@@ -109,4 +109,21 @@ run "rejects_bad_inputs" {
   }
 
   expect_failures = [var.bucket_name, var.kms_key_arn, var.export_source_arns, var.transition_to_ia_days]
+}
+
+# Issue 11 item 6: an export owned by the payer account is allowed with that
+# account as aws:SourceAccount, not the deploying one.
+run "a_payer_account_export_may_write" {
+  command = plan
+
+  variables {
+    export_source_arns = ["arn:aws:bcm-data-exports:us-east-1:999988887777:export/payer-cur"]
+  }
+
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      try(s.Sid == "BillingExportsWrite" && jsonencode(s.Condition.StringEquals["aws:SourceAccount"]) == jsonencode(["999988887777"])
+    && jsonencode(s.Condition.ArnLike["aws:SourceArn"]) == jsonencode(var.export_source_arns), false)])
+    error_message = "the export's own account is the allowed source account"
+  }
 }

@@ -53,7 +53,7 @@ run "rotation_and_named_principals" {
     condition = anytrue([
       for s in jsondecode(aws_kms_key.this.policy).Statement :
       try(s.Sid == "BillingExportsWriteCur"
-        && s.Condition.StringEquals["aws:SourceAccount"] == "111122223333"
+        && jsonencode(s.Condition.StringEquals["aws:SourceAccount"]) == jsonencode(["111122223333"])
       && s.Condition.ArnLike["aws:SourceArn"] == ["arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur"], false)
     ])
     error_message = "the billing export services must be scoped by aws:SourceAccount and aws:SourceArn"
