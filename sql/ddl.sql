@@ -19,6 +19,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS transactions (
   shared_cost_usd decimal(18,10),
   cost_basis string,
   costs array<struct<product_code:string,rule_id:string,category:string,cost_usd:decimal(18,10)>>,
+  units array<struct<unit_key:string,units:bigint>>,
   run_id string
 )
 PARTITIONED BY (dt string)
@@ -75,6 +76,32 @@ CREATE EXTERNAL TABLE IF NOT EXISTS unallocated (
 PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/unallocated/'
+TBLPROPERTIES ('classification' = 'parquet');
+
+-- Every pool of the day with what `costjob explain` needs to recompute any
+-- transaction's share exactly (SPEC 11): C, the unit key, U, and the last
+-- transaction (by remainder, then id) that got an extra 1e-10 USD.
+CREATE EXTERNAL TABLE IF NOT EXISTS pools (
+  product_code string,
+  rule_id string,
+  category string,
+  tag_transaction_type string,
+  tag_flow string,
+  tag_service string,
+  cost_usd decimal(18,10),
+  driver string,
+  unit_key string,
+  unallocated_reason string,
+  total_units decimal(38,0),
+  transactions bigint,
+  extra_units bigint,
+  last_extra_remainder decimal(38,0),
+  last_extra_transaction_id string,
+  run_id string
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/pools/'
 TBLPROPERTIES ('classification' = 'parquet');
 
 CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (

@@ -239,6 +239,45 @@ struct AllocatedPool {
     /// Its scope in [`Allocation::scopes`]: the transactions in scope with units,
     /// by index, ascending (the split's positions).
     scope: u32,
+    key: PoolKey,
+    cost: Money,
+    /// The last transaction (by remainder, then id) that got a remainder unit:
+    /// its remainder and index. Any transaction's extra unit follows from it.
+    last_extra: Option<(u128, u32)>,
+}
+
+/// One pool of the day as the `pools` table has it (SPEC 11: what `explain`
+/// needs to recompute any transaction's share exactly).
+#[derive(Debug, Clone)]
+pub struct PoolRow<'a> {
+    pub key: &'a PoolKey,
+    pub cost: Money,
+    /// The driver units (a [`UnitKeys`](crate::pricing::UnitKeys) key), when allocated.
+    pub unit_key: Option<u16>,
+    pub unallocated: Option<Unallocated>,
+    /// U: the driver units of the transactions in scope.
+    pub total_units: Option<u128>,
+    pub transactions: u64,
+    /// How many transactions got one extra 1e-10 USD.
+    pub extra_units: u64,
+    /// The remainder and transaction index of the last one that did.
+    pub last_extra: Option<(u128, u32)>,
+}
+
+impl Split {
+    /// The last position (in remainder-descending, id-ascending order) that got
+    /// an extra unit: every position before it in that order did, none after.
+    fn last_extra<Id: Ord>(&self, units: &[(Id, u64)]) -> Option<(u128, u32)> {
+        let remainder =
+            |pos: u32| self.magnitude * units[pos as usize].1 as u128 % self.total_units;
+        self.bonus
+            .iter()
+            .map(|&pos| (remainder(pos), pos))
+            .min_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| units[b.1 as usize].0.cmp(&units[a.1 as usize].0))
+            })
+    }
 }
 
 /// One row of `flow_costs`.
@@ -439,11 +478,17 @@ pub fn allocate(
                 entry.1 += cost;
             }
         }
+        let last_extra = split
+            .last_extra(in_scope)
+            .map(|(r, pos)| (r, scope[pos as usize]));
         allocated_pools.push(AllocatedPool {
             line,
             unit_key: key,
             split,
             scope: scope_id,
+            key: pool.key.clone(),
+            cost: pool.cost,
+            last_extra,
         });
     }
     let mut by_unit_key: HashMap<u16, Vec<u32>> = HashMap::new();
@@ -577,6 +622,42 @@ fn in_pool_scope(
 }
 
 impl Allocation {
+    /// Every pool of the day, allocated ones first, for the `pools` table.
+    pub fn pool_rows(&self) -> Vec<PoolRow<'_>> {
+        let mut rows: Vec<PoolRow<'_>> = self
+            .allocated
+            .iter()
+            .map(|p| PoolRow {
+                key: &p.key,
+                cost: p.cost,
+                unit_key: Some(p.unit_key),
+                unallocated: None,
+                total_units: Some(p.split.total_units),
+                transactions: self.scopes[p.scope as usize].len() as u64,
+                extra_units: p.split.bonus.len() as u64,
+                last_extra: p.last_extra,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.key.cmp(b.key));
+        let mut unallocated: Vec<PoolRow<'_>> = self
+            .unallocated
+            .iter()
+            .map(|(p, reason)| PoolRow {
+                key: &p.key,
+                cost: p.cost,
+                unit_key: None,
+                unallocated: Some(*reason),
+                total_units: None,
+                transactions: 0,
+                extra_units: 0,
+                last_extra: None,
+            })
+            .collect();
+        unallocated.sort_by(|a, b| a.key.cmp(b.key));
+        rows.extend(unallocated);
+        rows
+    }
+
     /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
     /// transaction of `range`, recomputed from the pools' splits: the same shares as
     /// `costs`. One cursor per pool walks its scope and bonus set in index order.

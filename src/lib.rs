@@ -13,6 +13,7 @@ pub mod config;
 pub mod cost_basis;
 pub mod dates;
 pub mod error;
+pub mod explain;
 pub mod metrics;
 pub mod money;
 pub mod pricing;

@@ -31,6 +31,8 @@ enum Command {
     Run(RunArgs),
     /// Print the unit cost per flow and the reconciliation of a day already run.
     Report(ReportArgs),
+    /// Why one transaction cost what it did: every pool that charged it, exactly.
+    Explain(ExplainArgs),
     /// Validate the configuration, the pricing models and the flow catalog.
     Check(ConfigArgs),
     /// Write realistic demo inputs (CUR Parquet + CloudWatch export logs) for a day.
@@ -97,6 +99,24 @@ struct ReportArgs {
     /// Break each flow's cost down (`service`: by AWS service, over the day or range).
     #[arg(long, value_enum)]
     by: Option<Breakdown>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output root to read (overrides [output] path).
+    #[arg(long)]
+    output: Option<String>,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The published day: YYYY-MM-DD, today, yesterday or today-N.
+    #[arg(long, value_parser = parse_day)]
+    date: NaiveDate,
+    /// The transaction id.
+    #[arg(long)]
+    transaction: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     config: ConfigArgs,
     /// Output root to read (overrides [output] path).
@@ -248,6 +268,28 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
                 (None, _) => report::trend(&store, &plan.output, &days)?,
             };
             print!("{text}");
+            Ok(())
+        }
+        Command::Explain(args) => {
+            let overrides = Overrides {
+                output: args.output.clone(),
+                ..Default::default()
+            };
+            let plan = load_plan(&args.config, &overrides)?;
+            let store = Store::default();
+            let read =
+                |table| costjob::sink::parquet::read_day(&store, &plan.output, table, args.date);
+            let explanation = costjob::explain::explain(
+                args.date,
+                &read("transactions")?,
+                &read("pools")?,
+                &args.transaction,
+            )?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print!("{}", costjob::explain::render(&explanation));
+            }
             Ok(())
         }
         Command::Check(args) => {

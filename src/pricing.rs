@@ -401,6 +401,23 @@ impl UnitKeys {
     pub fn counter_name(&self, counter: u16) -> &str {
         &self.counters[counter as usize]
     }
+
+    /// The key as the tables name it: the driver, `@service` when filtered
+    /// (`usage.kms_requests`, `duration_ms@ledger-svc`).
+    pub fn name(&self, key: u16) -> String {
+        let (driver, service) = &self.keys[key as usize];
+        let driver = match driver {
+            Driver::Transactions => "transactions".to_string(),
+            Driver::Events => "events".to_string(),
+            Driver::DurationMs => "duration_ms".to_string(),
+            Driver::Usage(c) => format!("usage.{}", self.counter_name(*c)),
+            Driver::None => "none".to_string(),
+        };
+        match service {
+            Some(s) => format!("{driver}@{s}"),
+            None => driver,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
 }
 
 /// A text table: the first `left` columns left-aligned, the rest right-aligned.
-fn grid<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], left: usize) -> String {
+pub(crate) fn grid<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], left: usize) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -124,7 +124,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -132,14 +132,12 @@ fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// The days found (with the table) and the days never published.
+type Published = (Vec<(NaiveDate, RecordBatch)>, Vec<NaiveDate>);
+
 /// A published table for each of `days`; a day never published is listed,
 /// not an error (a range often starts before the first run).
-fn tables_of(
-    store: &Store,
-    output: &Output,
-    table: &str,
-    days: &[NaiveDate],
-) -> Result<(Vec<(NaiveDate, RecordBatch)>, Vec<NaiveDate>)> {
+fn tables_of(store: &Store, output: &Output, table: &str, days: &[NaiveDate]) -> Result<Published> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for &day in days {

@@ -240,6 +240,7 @@ fn compute_and_publish(
         &allocation,
         &logs.counters,
         &plan.pricing,
+        &keys,
         &info_row,
     )?;
     let outcome = DayOutcome {

@@ -17,7 +17,7 @@ import sqlglot
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena"}
 UNLOAD = re.compile(r"^UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'s3://[^']+/'\s*WITH\s*\([^)]*\)$", re.S)
-TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "reconciliation"]
+TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "reconciliation"]
 
 
 def statements(path):

@@ -25,11 +25,12 @@ use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
 
 /// The output tables, in the order they are published.
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 6] = [
     "transactions",
     "flow_costs",
     "flow_summary",
     "unallocated",
+    "pools",
     "reconciliation",
 ];
 
@@ -103,6 +104,56 @@ impl Table {
         self.fields.push(Field::new(name, money_type(), nullable));
         self.columns.push(Arc::new(array));
         Ok(self)
+    }
+
+    /// Whole numbers up to 10^38 (driver units, remainders) as DECIMAL(38,0).
+    pub fn whole(mut self, name: &str, values: impl IntoIterator<Item = Option<u128>>) -> Self {
+        let array = Decimal128Array::from_iter(
+            values
+                .into_iter()
+                .map(|v| v.map(|v| v.min(i128::MAX as u128) as i128)),
+        )
+        .with_precision_and_scale(38, 0)
+        .expect("valid");
+        self.fields
+            .push(Field::new(name, DataType::Decimal128(38, 0), true));
+        self.columns.push(Arc::new(array));
+        self
+    }
+
+    /// `array<struct<unit_key string, units bigint>>`: each row's driver units.
+    pub fn unit_list<R, I>(mut self, name: &str, rows: R) -> Self
+    where
+        R: IntoIterator<Item = I>,
+        I: IntoIterator<Item = (String, i64)>,
+    {
+        let fields = Fields::from(vec![
+            Field::new("unit_key", DataType::Utf8, true),
+            Field::new("units", DataType::Int64, true),
+        ]);
+        let builders: Vec<Box<dyn arrow_array::builder::ArrayBuilder>> = vec![
+            Box::new(StringBuilder::new()),
+            Box::new(arrow_array::builder::Int64Builder::new()),
+        ];
+        let mut list = ListBuilder::new(StructBuilder::new(fields, builders));
+        for row in rows {
+            for (key, units) in row {
+                let s = list.values();
+                s.field_builder::<StringBuilder>(0)
+                    .expect("string field")
+                    .append_value(key);
+                s.field_builder::<arrow_array::builder::Int64Builder>(1)
+                    .expect("int field")
+                    .append_value(units);
+                s.append(true);
+            }
+            list.append(true);
+        }
+        let array = list.finish();
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), true));
+        self.columns.push(Arc::new(array));
+        self
     }
 
     /// `array<struct<N strings, one decimal>>`: each row a list of (N texts, money).

@@ -1,11 +1,11 @@
-//! Builds the five output tables of SPEC 5 from a day's allocation. Pure.
+//! Builds the output tables of SPEC 5 (and `pools`, SPEC 11) from a day's allocation. Pure.
 
 use arrow_array::RecordBatch;
 
 use crate::Result;
 use crate::allocate::{self, Allocation};
 use crate::classify::Transaction;
-use crate::pricing::Pricing;
+use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
 use crate::source::logs::LogCounters;
 
@@ -32,10 +32,14 @@ fn transactions_batch(
     range: std::ops::Range<usize>,
     transactions: &[Transaction],
     allocation: &Allocation,
-    pricing: &Pricing,
-    cost_basis: &str,
-    run_id: &str,
+    day: &Day<'_>,
 ) -> Result<RecordBatch> {
+    let Day {
+        pricing,
+        keys,
+        cost_basis,
+        run_id,
+    } = *day;
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
     let rows = &transactions[range.clone()];
@@ -67,8 +71,25 @@ fn transactions_batch(
             "cost_usd",
             breakdown,
         )?
+        .unit_list(
+            "units",
+            rows.iter().map(|t| {
+                t.units
+                    .iter()
+                    .map(|&(key, u)| (keys.name(key), i64::try_from(u).unwrap_or(i64::MAX)))
+            }),
+        )
         .text("run_id", rows.iter().map(|_| Some(run_id)))
         .into_batch())
+}
+
+/// What every `transactions` batch needs besides its rows.
+#[derive(Clone, Copy)]
+struct Day<'a> {
+    pricing: &'a Pricing,
+    keys: &'a UnitKeys,
+    cost_basis: &'a str,
+    run_id: &'a str,
 }
 
 /// The five tables, in [`super::parquet::TABLES`] order; `transactions` in batches
@@ -78,6 +99,7 @@ pub fn build<'a>(
     allocation: &'a Allocation,
     counters: &LogCounters,
     pricing: &'a Pricing,
+    keys: &'a UnitKeys,
     run: &RunInfo<'a>,
 ) -> Result<Vec<(&'static str, Parts<'a>)>> {
     let category = |r| pricing.model(r).category.as_str();
@@ -94,7 +116,13 @@ pub fn build<'a>(
                 move |chunk| {
                     let range =
                         chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
-                    transactions_batch(range, transactions, allocation, pricing, cost_basis, run_id)
+                    let day = Day {
+                        pricing,
+                        keys,
+                        cost_basis,
+                        run_id,
+                    };
+                    transactions_batch(range, transactions, allocation, &day)
                 },
             ));
             part
@@ -174,6 +202,53 @@ pub fn build<'a>(
         .money("cost_usd", un.iter().map(|(p, _)| Some(p.cost)))?
         .text("run_id", un.iter().map(|_| Some(run_id)));
 
+    let pr = allocation.pool_rows();
+    let pools = Table::default()
+        .text(
+            "product_code",
+            pr.iter().map(|p| Some(p.key.product_code.as_str())),
+        )
+        .text("rule_id", pr.iter().map(|p| Some(rule_id(p.key.rule))))
+        .text("category", pr.iter().map(|p| Some(category(p.key.rule))))
+        .text(
+            "tag_transaction_type",
+            pr.iter().map(|p| p.key.tag_transaction_type.as_deref()),
+        )
+        .text("tag_flow", pr.iter().map(|p| p.key.tag_flow.as_deref()))
+        .text(
+            "tag_service",
+            pr.iter().map(|p| p.key.tag_service.as_deref()),
+        )
+        .money("cost_usd", pr.iter().map(|p| Some(p.cost)))?
+        .text(
+            "driver",
+            pr.iter()
+                .map(|p| Some(pricing.rule(p.key.rule).driver.as_str())),
+        );
+    let unit_keys: Vec<Option<String>> = pr
+        .iter()
+        .map(|p| p.unit_key.map(|k| keys.name(k)))
+        .collect();
+    let last_ids: Vec<Option<&str>> = pr
+        .iter()
+        .map(|p| p.last_extra.map(|(_, i)| &*transactions[i as usize].id))
+        .collect();
+    let pools = pools
+        .text("unit_key", unit_keys.iter().map(|k| k.as_deref()))
+        .text(
+            "unallocated_reason",
+            pr.iter().map(|p| p.unallocated.map(|r| r.as_str())),
+        )
+        .whole("total_units", pr.iter().map(|p| p.total_units))
+        .int("transactions", pr.iter().map(|p| p.transactions as i64))
+        .int("extra_units", pr.iter().map(|p| p.extra_units as i64))
+        .whole(
+            "last_extra_remainder",
+            pr.iter().map(|p| p.last_extra.map(|(r, _)| r)),
+        )
+        .text("last_extra_transaction_id", last_ids.iter().copied())
+        .text("run_id", pr.iter().map(|_| Some(run_id)));
+
     let t = &allocation.totals;
     let c = counters;
     let one = |v: i64| std::iter::once(v);
@@ -226,6 +301,7 @@ pub fn build<'a>(
         ("flow_costs", one(flow_costs)),
         ("flow_summary", one(flow_summary)),
         ("unallocated", one(unallocated)),
+        ("pools", one(pools)),
         ("reconciliation", one(reconciliation)),
     ])
 }

@@ -542,3 +542,88 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
     }
     assert!(by_service.contains("AmazonSNS"), "{by_service}");
 }
+
+/// SPEC 11: `explain` recomputes every transaction of the demo day from the
+/// published tables alone, each sum equal to its `cost_usd` to the last
+/// 1e-10 USD, and each (product, rule) equal to its `costs` breakdown line.
+#[test]
+fn explain_accounts_for_every_cent_of_every_demo_transaction() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use costjob::sink::parquet::BatchExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let transactions = table(&out, "transactions", DEMO_DATE);
+    let pools = table(&out, "pools", DEMO_DATE);
+    let costs = transactions
+        .column_by_name("costs")
+        .unwrap()
+        .as_list::<i32>();
+    let mut extra_units = 0;
+    for row in 0..transactions.num_rows() {
+        let id = transactions.text("transaction_id", row).unwrap();
+        let e = costjob::explain::explain(date(DEMO_DATE), &transactions, &pools, &id)
+            .unwrap_or_else(|err| panic!("{id}: {err}"));
+        assert_eq!(
+            e.charges.iter().map(|c| c.share_usd).sum::<i128>(),
+            transactions.money("cost_usd", row).unwrap().unwrap()
+        );
+        extra_units += e.charges.iter().filter(|c| c.extra_unit).count();
+        let lines = costs.value(row);
+        let lines = lines.as_struct();
+        let products = lines.column(0).as_string::<i32>();
+        let rules = lines.column(1).as_string::<i32>();
+        let values = lines
+            .column(3)
+            .as_primitive::<arrow_array::types::Decimal128Type>();
+        for i in 0..lines.len() {
+            let by_pools: i128 = e
+                .charges
+                .iter()
+                .filter(|c| c.product_code == products.value(i) && c.rule_id == rules.value(i))
+                .map(|c| c.share_usd)
+                .sum();
+            assert_eq!(
+                by_pools,
+                values.value(i),
+                "{id}: {} {}",
+                products.value(i),
+                rules.value(i)
+            );
+        }
+    }
+    assert!(extra_units > 0, "the remainder units are exercised");
+
+    // The command: a table, JSON, and a clear exit 3 for an unknown id.
+    let config = repo().join("examples/costjob.toml");
+    let id = transactions.text("transaction_id", 0).unwrap();
+    let explain = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+        ];
+        args.extend_from_slice(extra);
+        costjob(tmp.path(), &args, &[])
+    };
+    let o = explain(&["--transaction", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cost = costjob::money::format_usd(transactions.money("cost_usd", 0).unwrap().unwrap());
+    assert!(
+        stdout(&o).contains(&format!("the shares sum to {cost} USD = cost_usd")),
+        "{}",
+        stdout(&o)
+    );
+    let o = explain(&["--transaction", &id, "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["cost_usd"], cost.as_str());
+    assert!(json["charges"].as_array().unwrap().len() > 10);
+    let o = explain(&["--transaction", "no-such-transaction"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no transaction \"no-such-transaction\" on 2026-11-23"));
+}

@@ -8,7 +8,7 @@ locals {
       ["first_event_at", "timestamp"], ["last_event_at", "timestamp"], ["events", "bigint"], ["duration_ms", "bigint"],
       ["cost_usd", local.money], ["direct_cost_usd", local.money], ["shared_cost_usd", local.money], ["cost_basis", "string"],
       ["costs", "array<struct<product_code:string,rule_id:string,category:string,cost_usd:${local.money}>>"],
-      ["run_id", "string"],
+      ["units", "array<struct<unit_key:string,units:bigint>>"], ["run_id", "string"],
     ]
     flow_costs = [
       ["transaction_type", "string"], ["flow", "string"], ["product_code", "string"], ["rule_id", "string"],
@@ -23,6 +23,12 @@ locals {
     unallocated = [
       ["reason", "string"], ["product_code", "string"], ["rule_id", "string"], ["tag_transaction_type", "string"],
       ["tag_flow", "string"], ["tag_service", "string"], ["cost_usd", local.money], ["run_id", "string"],
+    ]
+    pools = [
+      ["product_code", "string"], ["rule_id", "string"], ["category", "string"], ["tag_transaction_type", "string"],
+      ["tag_flow", "string"], ["tag_service", "string"], ["cost_usd", local.money], ["driver", "string"], ["unit_key", "string"],
+      ["unallocated_reason", "string"], ["total_units", "decimal(38,0)"], ["transactions", "bigint"], ["extra_units", "bigint"],
+      ["last_extra_remainder", "decimal(38,0)"], ["last_extra_transaction_id", "string"], ["run_id", "string"],
     ]
     reconciliation = [
       ["cost_basis", "string"], ["cur_rows", "bigint"], ["cur_total_usd", local.money], ["allocated_usd", local.money],

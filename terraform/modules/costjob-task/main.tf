@@ -4,7 +4,7 @@ data "aws_region" "current" {}
 
 locals {
   # The tables whose partitions the job publishes (SPEC 5).
-  output_tables = ["transactions", "flow_costs", "flow_summary", "unallocated", "reconciliation"]
+  output_tables = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "reconciliation"]
   account       = data.aws_caller_identity.current.account_id
   partition     = data.aws_partition.current.partition
   region        = data.aws_region.current.name

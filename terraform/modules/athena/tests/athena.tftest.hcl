@@ -21,8 +21,8 @@ run "encrypted_enforced_workgroup_and_projected_tables" {
     error_message = "query results must be encrypted with the key"
   }
   assert {
-    condition     = length(aws_glue_catalog_table.output) == 5
-    error_message = "the five output tables of SPEC 5"
+    condition     = length(aws_glue_catalog_table.output) == 6
+    error_message = "the five output tables of SPEC 5 and pools (SPEC 11)"
   }
   assert {
     condition = alltrue([for name, t in aws_glue_catalog_table.output :
