@@ -113,6 +113,12 @@ fn the_athena_engine_equals_the_local_engine() {
     let demo = repo().join("examples/data");
     let workshop = real_cur_data().join("wal-workshop-cur-2018");
     let workshop_logs = workshop_logs(tmp.path());
+    // AWS's 2019 Savings Plans export (Hive text: every column a string, the
+    // usage date ISO-8601 text) as Athena has it over the raw files.
+    let costopt = tmp.path().join("costopt");
+    std::fs::create_dir_all(&costopt).unwrap();
+    crate::real_cur::step5_as_parquet(&costopt);
+    let costopt_logs = logs_for_day(tmp.path(), "2019-11-30");
     let cases = [
         (
             "demo",

@@ -18,7 +18,12 @@ pub fn real_cur_data() -> PathBuf {
 
 /// 300 transactions on 2018-11-15, for AWS's workshop CUR.
 pub fn workshop_logs(dir: &Path) -> PathBuf {
-    let logs = dir.join("workshop-logs");
+    logs_for_day(dir, "2018-11-15")
+}
+
+/// 300 transactions (pago and onboarding) on `day`, as JSON lines under `dir`.
+pub fn logs_for_day(dir: &Path, day: &str) -> PathBuf {
+    let logs = dir.join(format!("logs-{day}"));
     std::fs::create_dir_all(&logs).unwrap();
     let mut lines = String::new();
     for i in 0..300 {
@@ -28,7 +33,7 @@ pub fn workshop_logs(dir: &Path) -> PathBuf {
             ("POST /v1/pagos/qr", "pagos-svc")
         };
         lines.push_str(&format!(
-            "{{\"timestamp\":\"2018-11-15T{:02}:{:02}:00Z\",\"service\":\"{service}\",\"transaction_id\":\"tx-{i:04}\",\"route\":\"{route}\",\"duration_ms\":{}}}\n",
+            "{{\"timestamp\":\"{day}T{:02}:{:02}:00Z\",\"service\":\"{service}\",\"transaction_id\":\"tx-{i:04}\",\"route\":\"{route}\",\"duration_ms\":{}}}\n",
             i % 24,
             i % 60,
             10 + i

@@ -157,7 +157,7 @@ fn workshop_2018_end_to_end_with_logs() {
 /// Step5CUR.gz: Hive text, \x01-separated, `\N` for null, no header; columns
 /// 0..139 follow Step1CUR.gz's header (SOURCE.md). Written to Parquet as it is
 /// in Athena over the raw files: every column a string.
-fn step5_as_parquet(dir: &Path) -> PathBuf {
+pub fn step5_as_parquet(dir: &Path) -> PathBuf {
     let base = real_cur_data().join("wal-costopt-workload-sp-2019");
     let header_line = std::io::BufReader::new(flate2::read::GzDecoder::new(
         std::fs::File::open(base.join("Step1CUR.gz")).unwrap(),
