@@ -65,13 +65,13 @@ run "least_privilege" {
     error_message = "only ecr:GetAuthorizationToken may use Resource *"
   }
 
-  # Glue writes: partitions of the five output tables of the output database, nothing else.
+  # Glue writes: partitions of the six output tables of the output database, nothing else.
   assert {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
       alltrue([for a in s.Action : !startswith(a, "glue:") || startswith(a, "glue:Get")]) || (
         toset(s.Action) == toset(["glue:BatchCreatePartition", "glue:BatchUpdatePartition", "glue:DeletePartition"])
         && alltrue([for r in s.Resource : endswith(r, ":catalog") || endswith(r, ":database/costjob_test")
-    || can(regex(":table/costjob_test/(transactions|flow_costs|flow_summary|unallocated|reconciliation)$", r))]))])
+    || can(regex(":table/costjob_test/(transactions|flow_costs|flow_summary|unallocated|pools|reconciliation)$", r))]))])
     error_message = "the task may create and update partitions of its own output tables only"
   }
   assert {
