@@ -145,42 +145,43 @@ impl TransactionAcc {
             .duration_ms
             .checked_add(event.duration_ms)
             .ok_or("duration_ms summed over the transaction passes 2^64")?;
-        let mut units: Vec<(u16, u64)> = Vec::new();
+        let value_of = |driver: Driver| match driver {
+            Driver::Transactions | Driver::Events => 1,
+            Driver::DurationMs => event.duration_ms,
+            Driver::Usage(counter) => {
+                let name = keys.counter_name(counter);
+                event
+                    .usage
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(0, |(_, v)| *v)
+            }
+            Driver::None => 0,
+        };
+        // Checked first, applied after: a refused event changes nothing (and
+        // the hot path allocates nothing).
         for &(key, driver) in keys.for_service(event.service) {
-            let value = match driver {
-                Driver::Transactions | Driver::Events => 1,
-                Driver::DurationMs => event.duration_ms,
-                Driver::Usage(counter) => {
-                    let name = keys.counter_name(counter);
-                    event
-                        .usage
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map_or(0, |(_, v)| *v)
-                }
-                Driver::None => 0,
+            let now = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
+                Ok(i) => self.units[i].1,
+                Err(_) => 0,
             };
-            if value > 0 {
-                let now = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
-                    Ok(i) => self.units[i].1,
-                    Err(_) => 0,
+            if now.checked_add(value_of(driver)).is_none() {
+                let what = match driver {
+                    Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
+                    Driver::DurationMs => "duration_ms".to_string(),
+                    _ => "events".to_string(),
                 };
-                let total = now.checked_add(value).ok_or_else(|| {
-                    let what = match driver {
-                        Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
-                        Driver::DurationMs => "duration_ms".to_string(),
-                        _ => "events".to_string(),
-                    };
-                    format!("{what} summed over the transaction passes 2^64")
-                })?;
-                units.push((key, total));
+                return Err(format!("{what} summed over the transaction passes 2^64"));
             }
         }
         self.duration_ms = duration_ms;
-        for (key, total) in units {
-            match self.units.binary_search_by_key(&key, |(k, _)| *k) {
-                Ok(i) => self.units[i].1 = total,
-                Err(i) => self.units.insert(i, (key, total)),
+        for &(key, driver) in keys.for_service(event.service) {
+            let value = value_of(driver);
+            if value > 0 {
+                match self.units.binary_search_by_key(&key, |(k, _)| *k) {
+                    Ok(i) => self.units[i].1 += value,
+                    Err(i) => self.units.insert(i, (key, value)),
+                }
             }
         }
         let ts = event.ts_ms;

@@ -402,6 +402,15 @@ impl UnitKeys {
         &self.counters[counter as usize]
     }
 
+    /// How many keys there are (keys are 0..len).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     /// The key as the tables name it: the driver, `@service` when filtered
     /// (`usage.kms_requests`, `duration_ms@ledger-svc`).
     pub fn name(&self, key: u16) -> String {

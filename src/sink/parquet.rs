@@ -122,10 +122,10 @@ impl Table {
     }
 
     /// `array<struct<unit_key string, units bigint>>`: each row's driver units.
-    pub fn unit_list<R, I>(mut self, name: &str, rows: R) -> Self
+    pub fn unit_list<'a, R, I>(mut self, name: &str, rows: R) -> Self
     where
         R: IntoIterator<Item = I>,
-        I: IntoIterator<Item = (String, i64)>,
+        I: IntoIterator<Item = (&'a str, i64)>,
     {
         let fields = Fields::from(vec![
             Field::new("unit_key", DataType::Utf8, true),

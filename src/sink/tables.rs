@@ -36,7 +36,7 @@ fn transactions_batch(
 ) -> Result<RecordBatch> {
     let Day {
         pricing,
-        keys,
+        key_names,
         cost_basis,
         run_id,
     } = *day;
@@ -74,9 +74,12 @@ fn transactions_batch(
         .unit_list(
             "units",
             rows.iter().map(|t| {
-                t.units
-                    .iter()
-                    .map(|&(key, u)| (keys.name(key), i64::try_from(u).unwrap_or(i64::MAX)))
+                t.units.iter().map(|&(key, u)| {
+                    (
+                        key_names[key as usize].as_str(),
+                        i64::try_from(u).unwrap_or(i64::MAX),
+                    )
+                })
             }),
         )
         .text("run_id", rows.iter().map(|_| Some(run_id)))
@@ -87,7 +90,8 @@ fn transactions_batch(
 #[derive(Clone, Copy)]
 struct Day<'a> {
     pricing: &'a Pricing,
-    keys: &'a UnitKeys,
+    /// Unit key names ([`UnitKeys::name`]), by key.
+    key_names: &'a [String],
     cost_basis: &'a str,
     run_id: &'a str,
 }
@@ -109,16 +113,19 @@ pub fn build<'a>(
     let run_id = run.run_id;
     // One file per core, each a contiguous run of batches, so encoding runs in parallel.
     let chunks = n.div_ceil(TRANSACTIONS_PER_BATCH).max(1);
+    let key_names: std::sync::Arc<Vec<String>> =
+        std::sync::Arc::new((0..keys.len() as u16).map(|k| keys.name(k)).collect());
     let files = rayon::current_num_threads().clamp(1, chunks);
     let transactions_table: Parts<'a> = (0..files)
         .map(|f| {
+            let key_names = key_names.clone();
             let part: Batches<'a> = Box::new((f * chunks / files..(f + 1) * chunks / files).map(
                 move |chunk| {
                     let range =
                         chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
                     let day = Day {
                         pricing,
-                        keys,
+                        key_names: &key_names,
                         cost_basis,
                         run_id,
                     };

@@ -187,6 +187,9 @@ def cur_table(database, name, layout, src, url, *drop):
         for path in sorted(pathlib.Path(src).glob("*.parquet")):
             rel = f"read_parquet('{path}')"
             first = db.execute(f"SELECT min(line_item_usage_start_date) FROM {rel}").fetchone()[0]
+            if isinstance(first, str):  # exports that keep the time as ISO-8601 text
+                import datetime
+                first = datetime.datetime.fromisoformat(first.replace("Z", "+00:00"))
             columns = [c[0] for c in db.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
             select = f"SELECT * FROM {rel}"
             if layout == "cur2":
