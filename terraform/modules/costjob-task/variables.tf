@@ -84,16 +84,31 @@ variable "kms_key_arn" {
 variable "cur" {
   description = "Where the CUR export is read: bucket and key prefix."
   type        = object({ bucket = string, prefix = string })
+  validation {
+    # An empty prefix would grant the whole bucket; a prefix is a folder.
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.cur.prefix)) && length(var.cur.bucket) > 0
+    error_message = "cur.prefix must be a non-empty key prefix ending with a slash (an empty prefix would grant the whole bucket)."
+  }
 }
 
 variable "logs" {
   description = "Where the exported application logs are read: bucket and key prefix."
   type        = object({ bucket = string, prefix = string })
+  validation {
+    # An empty prefix would grant the whole bucket; a prefix is a folder.
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.logs.prefix)) && length(var.logs.bucket) > 0
+    error_message = "logs.prefix must be a non-empty key prefix ending with a slash (an empty prefix would grant the whole bucket)."
+  }
 }
 
 variable "output" {
   description = "Where the output tables are written: bucket and key prefix."
   type        = object({ bucket = string, prefix = string })
+  validation {
+    # An empty prefix would grant the whole bucket; a prefix is a folder.
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.output.prefix)) && length(var.output.bucket) > 0
+    error_message = "output.prefix must be a non-empty key prefix ending with a slash (an empty prefix would grant the whole bucket)."
+  }
 }
 
 variable "athena" {
@@ -107,6 +122,10 @@ variable "athena" {
     cur_table       = string
     output_database = string
   })
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.athena.results_prefix))
+    error_message = "athena.results_prefix must be a non-empty key prefix ending with a slash (an empty prefix would grant the whole bucket)."
+  }
 }
 
 variable "schedule_expression" {

@@ -20,8 +20,8 @@ variable "services" {
   }
   validation {
     condition = alltrue([for s in values(var.services) :
-    s.min >= 0 && s.max >= 1 && s.min <= s.desired && s.desired <= s.max && floor(s.min) == s.min && floor(s.max) == s.max && floor(s.desired) == s.desired])
-    error_message = "each service needs whole task counts with 0 <= min <= desired <= max and max >= 1."
+    s.min >= 0 && s.max >= 1 && s.min < s.max && s.min <= s.desired && s.desired <= s.max && floor(s.min) == s.min && floor(s.max) == s.max && floor(s.desired) == s.desired])
+    error_message = "each service needs whole task counts with 0 <= min <= desired <= max, min < max (min == max cannot scale: its at-max alarm would fire forever) and max >= 1."
   }
 }
 

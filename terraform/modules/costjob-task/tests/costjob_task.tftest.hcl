@@ -135,3 +135,16 @@ run "rejects_bad_inputs" {
 
   expect_failures = [var.image, var.cpu, var.environment]
 }
+
+# Issue 11 item 9: an empty prefix would grant the whole bucket.
+run "rejects_empty_prefixes" {
+  command = plan
+
+  variables {
+    cur    = { bucket = "deuna-cur", prefix = "" }
+    logs   = { bucket = "deuna-logs", prefix = "/" }
+    output = { bucket = "deuna-costjob", prefix = "out" }
+  }
+
+  expect_failures = [var.cur, var.logs, var.output]
+}

@@ -109,3 +109,16 @@ run "rejects_bad_maps" {
 
   expect_failures = [var.services, var.at_max_minutes]
 }
+
+# Issue 11 item 9: min == max cannot scale; its at-max alarm would fire forever.
+run "rejects_a_service_that_cannot_scale" {
+  command = plan
+
+  variables {
+    services = {
+      pagos = { min = 3, max = 3, desired = 3 }
+    }
+  }
+
+  expect_failures = [var.services]
+}
