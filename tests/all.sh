@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Every test of the repository, as the README gives it and .ci/run runs it:
 #   1. cargo test --features failpoints (unit tests + the integration binary tests/it,
-#      with crash points compiled in; S3/Glue tests against a moto server on loopback)
+#      with crash points compiled in; S3/Glue tests against a moto server on loopback,
+#      Athena tests against tests/stand_ins/athena_server.py; the fuzz corpus replayed)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests
 #   3. checkov over terraform/ (offline)
 #   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
-# Installs what it needs (checkov from PyPI) and fails loudly when a tool is missing.
+# Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI) and fails
+# loudly when a tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
