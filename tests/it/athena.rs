@@ -198,15 +198,7 @@ fn the_athena_engine_equals_the_local_engine() {
         let recon = table_of(&dir.join("out-athena"), day);
         assert!(recon > 0, "{table}: a day with rows");
         // The run report records the query; the unload prefix is gone.
-        let report = std::fs::read_to_string(
-            std::fs::read_dir(dir.join(format!("out-athena/_run_reports/dt={day}")))
-                .unwrap()
-                .next()
-                .unwrap()
-                .unwrap()
-                .path(),
-        )
-        .unwrap();
+        let report = run_report(&dir.join("out-athena"), day);
         assert!(
             report.contains("\"cur_query\"") && report.contains("\"cost_usd\""),
             "{report}"

@@ -59,7 +59,7 @@ fn one_absurd_usage_value_costs_its_line_not_the_day() {
     let recon = table(&out, "reconciliation", DEMO_DATE);
     assert_eq!(recon.int("log_malformed", 0).unwrap(), 2 + 1);
     assert_eq!(recon.money("delta_usd", 0).unwrap(), Some(0));
-    let report = run_report(&out);
+    let report = run_report(&out, DEMO_DATE);
     assert!(
         report.contains("usage.kms_requests 18446744073709551615 is not an integer in [0, 2^53)"),
         "the line is sampled with file and line: {report}"
@@ -192,7 +192,7 @@ fn aliases_are_read_once_and_skipped_files_are_counted_and_named() {
         "each file once"
     );
     assert_eq!(recon.int("log_skipped_files", 0).unwrap(), 3);
-    let report = run_report(&out);
+    let report = run_report(&out, DEMO_DATE);
     for name in [".hidden.gz", "_SUCCESS", "a-fifo"] {
         assert!(report.contains(name), "{name} named in the run report");
     }
@@ -223,18 +223,6 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
-}
-
-/// The published run report of the demo day under `out`.
-fn run_report(out: &Path) -> String {
-    let dir = out.join(format!("_run_reports/dt={DEMO_DATE}"));
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::read_to_string(file).unwrap()
 }
 
 /// Case 9: a missing config file is a usage error (exit 2), said once.

@@ -147,16 +147,30 @@ pub fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
 }
 
 /// A published table with what differs between two runs of the same day left
-/// out: `run_id`, and the reconciliation's timestamps (`*_at`).
+/// out: `run_id`, and the reconciliation's run timestamps (the transactions'
+/// event times are compared).
 pub fn comparable(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch {
     let b = table(out, name, day);
+    let schema = b.schema();
     let keep: Vec<usize> = (0..b.num_columns())
         .filter(|&i| {
-            let field = b.schema().field(i).name().clone();
-            field != "run_id" && !field.ends_with("_at")
+            let field = schema.field(i).name().as_str();
+            field != "run_id" && !(name == "reconciliation" && field.ends_with("_at"))
         })
         .collect();
     b.project(&keep).unwrap()
+}
+
+/// The published run report of `day` under the local root `out`.
+pub fn run_report(out: &Path, day: &str) -> String {
+    let dir = out.join(format!("_run_reports/dt={day}"));
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::read_to_string(file).unwrap()
 }
 
 /// Every table of `day` equal, row for row, in two output roots.
