@@ -219,6 +219,15 @@ fn load_plan(args: &ConfigArgs, overrides: &Overrides) -> anyhow::Result<RunPlan
     Ok(config::load(&args.config, &costjob_env(), overrides)?)
 }
 
+/// The plan of a command that reads a published day (`--output` may override the root).
+fn load_plan_reading(args: &ConfigArgs, output: &Option<String>) -> anyhow::Result<RunPlan> {
+    let overrides = Overrides {
+        output: output.clone(),
+        ..Default::default()
+    };
+    load_plan(args, &overrides)
+}
+
 fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
@@ -255,11 +264,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Report(args) => {
-            let overrides = Overrides {
-                output: args.output.clone(),
-                ..Default::default()
-            };
-            let plan = load_plan(&args.config, &overrides)?;
+            let plan = load_plan_reading(&args.config, &args.output)?;
             let store = Store::default();
             let days = days(&args.days)?;
             let text = match (args.by, days.as_slice()) {
@@ -271,11 +276,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Explain(args) => {
-            let overrides = Overrides {
-                output: args.output.clone(),
-                ..Default::default()
-            };
-            let plan = load_plan(&args.config, &overrides)?;
+            let plan = load_plan_reading(&args.config, &args.output)?;
             let store = Store::default();
             let read =
                 |table| costjob::sink::parquet::read_day(&store, &plan.output, table, args.date);

@@ -703,7 +703,8 @@ pub fn inspect(store: &Store, output: &Output) -> Result<Vec<String>> {
             Err(e) => findings.push(e.to_string()),
         }
     }
-    for (url, lease) in leases(store, output)? {
+    let leases = leases(store, output)?;
+    for (url, lease) in &leases {
         match lease {
             Ok(lease) if lease.expires_at <= now => findings.push(format!(
                 "{url}: lease of run {} expired {} s ago (a run died holding it; the next run takes it over)",
@@ -714,7 +715,7 @@ pub fn inspect(store: &Store, output: &Output) -> Result<Vec<String>> {
             Err(e) => findings.push(format!("{url}: unreadable lease ({e})")),
         }
     }
-    for upload in dead_uploads(store, output)? {
+    for upload in dead_uploads(store, output, &live_runs(&leases))? {
         findings.push(format!(
             "s3://{bucket}/{}: unfinished multipart upload of run {} (a killed run; the next run's garbage collection aborts it)",
             upload.key,
@@ -724,11 +725,11 @@ pub fn inspect(store: &Store, output: &Output) -> Result<Vec<String>> {
     Ok(findings)
 }
 
-/// Every lease object under the root: its URL and body.
-fn leases(
-    store: &Store,
-    output: &Output,
-) -> Result<Vec<(String, std::result::Result<LeaseBody, serde_json::Error>)>> {
+/// A lease object under the root: its URL and body.
+type LeaseObject = (String, std::result::Result<LeaseBody, serde_json::Error>);
+
+/// Every lease object under the root.
+fn leases(store: &Store, output: &Output) -> Result<Vec<LeaseObject>> {
     let aws = store.aws();
     let bucket = bucket_of(output);
     let mut found = Vec::new();
@@ -737,6 +738,16 @@ fn leases(
         found.push((format!("s3://{bucket}/{k}"), serde_json::from_slice(&body)));
     }
     Ok(found)
+}
+
+/// The runs holding a lease that has not expired.
+fn live_runs(leases: &[LeaseObject]) -> BTreeSet<&str> {
+    let now = Utc::now().timestamp();
+    leases
+        .iter()
+        .filter_map(|(_, lease)| lease.as_ref().ok().filter(|l| l.expires_at > now))
+        .map(|l| l.run_id.as_str())
+        .collect()
 }
 
 /// A multipart upload under the root that no live run will finish.
@@ -749,15 +760,9 @@ struct DeadUpload {
 
 /// Multipart uploads under the root whose run holds no live lease: runs that
 /// were killed between starting and completing (or aborting) an upload.
-fn dead_uploads(store: &Store, output: &Output) -> Result<Vec<DeadUpload>> {
+fn dead_uploads(store: &Store, output: &Output, live: &BTreeSet<&str>) -> Result<Vec<DeadUpload>> {
     let aws = store.aws();
     let bucket = bucket_of(output);
-    let now = Utc::now().timestamp();
-    let live: BTreeSet<String> = leases(store, output)?
-        .into_iter()
-        .filter_map(|(_, lease)| lease.ok().filter(|l| l.expires_at > now))
-        .map(|l| l.run_id)
-        .collect();
     let root = key(output, "");
     aws.runtime.block_on(async {
         let mut found = Vec::new();
@@ -778,7 +783,7 @@ fn dead_uploads(store: &Store, output: &Output) -> Result<Vec<DeadUpload>> {
                     .nth(1)
                     .and_then(|r| r.split('/').next())
                     .map(str::to_string);
-                if !run.as_ref().is_some_and(|r| live.contains(r)) {
+                if !run.as_ref().is_some_and(|r| live.contains(r.as_str())) {
                     found.push(DeadUpload {
                         upload_id: upload.upload_id().unwrap_or_default().to_string(),
                         initiated: upload.initiated().map_or(0, |t| t.secs()),
@@ -996,7 +1001,8 @@ pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Resul
             deleted.push(run);
         }
     }
-    for upload in dead_uploads(store, output)? {
+    let leases = leases(store, output)?;
+    for upload in dead_uploads(store, output, &live_runs(&leases))? {
         if upload.initiated > cutoff {
             continue;
         }
