@@ -99,6 +99,9 @@ struct ReportArgs {
     /// Break each flow's cost down (`service`: by AWS service, over the day or range).
     #[arg(long, value_enum)]
     by: Option<Breakdown>,
+    /// Write the report as one self-contained HTML page with charts to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "by")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     config: ConfigArgs,
     /// Output root to read (overrides [output] path).
@@ -267,6 +270,13 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
             let plan = load_plan_reading(&args.config, &args.output)?;
             let store = Store::default();
             let days = days(&args.days)?;
+            if let Some(file) = &args.html {
+                let page = report::html::render(&store, &plan.output, &days)?;
+                std::fs::write(file, page)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+                eprintln!("wrote {}", file.display());
+                return Ok(());
+            }
             let text = match (args.by, days.as_slice()) {
                 (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
                 (None, [day]) => report::render(&store, &plan.output, *day)?,

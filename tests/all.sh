@@ -2,12 +2,14 @@
 # Every test of the repository, as the README gives it and .ci/run runs it:
 #   1. cargo test --features failpoints (unit tests + the integration binary tests/it,
 #      with crash points compiled in; S3/Glue tests against a moto server on loopback,
-#      Athena tests against tests/stand_ins/athena_server.py; the fuzz corpus replayed)
+#      Athena tests against tests/stand_ins/athena_server.py; the fuzz corpus replayed;
+#      the HTML report rendered by headless chromium)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests
 #   3. checkov over terraform/ (offline)
 #   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
-# Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI) and fails
+# Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI; Debian's
+# chromium for the HTML report's browser test) and fails
 # loudly when a tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,15 @@ step "python stand-ins: moto server (S3, Glue), sqlglot and duckdb"
 python3 -c 'import moto.server, boto3, sqlglot, duckdb' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'sqlglot>=25' 'duckdb>=1' \
   || die "could not install moto[server], sqlglot and duckdb"
+
+step "chromium (renders the HTML report in the browser test)"
+if ! command -v chromium >/dev/null; then
+  apt_get=apt-get; [ "$(id -u)" = 0 ] || apt_get="sudo apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  $apt_get install -y -q chromium >/dev/null \
+    || { $apt_get update -q >/dev/null && $apt_get install -y -q chromium >/dev/null; } \
+    || die "could not install Debian's chromium"
+fi
 
 step "cargo test (target dir $CARGO_TARGET_DIR)"
 command -v cargo >/dev/null || die "cargo is not installed"

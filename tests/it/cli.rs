@@ -506,15 +506,7 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
     assert!(run_demo(&out, &[], &[]).status.success());
     let config = repo().join("examples/costjob.toml");
     let report = |extra: &[&str]| {
-        let mut args = vec![
-            "report",
-            "--config",
-            config.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let o = costjob(tmp.path(), &args, &[]);
+        let o = read_command("report", &config, &out, extra);
         assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
         stdout(&o)
     };
@@ -599,17 +591,12 @@ fn explain_accounts_for_every_cent_of_every_demo_transaction() {
     let config = repo().join("examples/costjob.toml");
     let id = transactions.text("transaction_id", 0).unwrap();
     let explain = |extra: &[&str]| {
-        let mut args = vec![
+        read_command(
             "explain",
-            "--config",
-            config.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--date",
-            DEMO_DATE,
-        ];
-        args.extend_from_slice(extra);
-        costjob(tmp.path(), &args, &[])
+            &config,
+            &out,
+            &[&["--date", DEMO_DATE], extra].concat(),
+        )
     };
     let o = explain(&["--transaction", &id]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -126,6 +126,20 @@ pub fn run_demo(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::proces
     costjob(out.parent().unwrap(), &args, env)
 }
 
+/// Runs a reading command (`report`, `explain`) with `config` over the output
+/// root `out`, from `out`'s parent directory.
+pub fn read_command(command: &str, config: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        command,
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    costjob(out.parent().unwrap(), &args, &[])
+}
+
 /// Writes `batch` as one Parquet file at `path`.
 pub fn write_parquet(path: &Path, batch: &arrow_array::RecordBatch) {
     let mut w = parquet::arrow::ArrowWriter::try_new(

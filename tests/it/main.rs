@@ -14,4 +14,5 @@ mod metrics;
 #[cfg(feature = "failpoints")]
 mod publish;
 mod real_cur;
+mod report_html;
 mod s3;

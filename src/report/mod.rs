@@ -1,11 +1,15 @@
 //! `costjob report`: the day's unit cost per flow and its reconciliation, a
 //! range's trend per flow, or each flow's cost by AWS service, as terminal
-//! tables read back from the published Parquet tables.
+//! tables read back from the published Parquet tables; `html` writes the same
+//! (and more) as one self-contained page with charts.
 
 use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+pub mod html;
+mod svg;
 
 use crate::Result;
 use crate::config::Output;
@@ -121,19 +125,22 @@ pub(crate) fn grid<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], left: usize)
 
 /// `1234567` as `1,234,567`.
 fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+    let digits = svg::group_thousands(&n.unsigned_abs().to_string());
+    if n < 0 { format!("-{digits}") } else { digits }
+}
+
+/// USD for people: `$1,234.57`, `-$0.040857` (rounded half-to-even to `places`).
+fn usd(value: Money, places: u32) -> String {
+    let digits = svg::group_thousands(&format_usd_rounded(value.abs(), places));
+    if value < 0 {
+        format!("-${digits}")
+    } else {
+        format!("${digits}")
     }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// The days found (with the table) and the days never published.
-type Published = (Vec<(NaiveDate, RecordBatch)>, Vec<NaiveDate>);
+pub(crate) type Published = (Vec<(NaiveDate, RecordBatch)>, Vec<NaiveDate>);
 
 /// A published table for each of `days`; a day never published is listed,
 /// not an error (a range often starts before the first run).
