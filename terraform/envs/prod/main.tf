@@ -31,7 +31,9 @@ module "kms" {
   administrator_arns         = var.administrator_arns
   user_arns                  = concat([local.task_role_arn], var.operator_arns)
   billing_export_source_arns = [local.export_arn]
-  service_principals         = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "scheduler.amazonaws.com"]
+  service_principals         = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"]
+  # The scaling alerts' ECS service-action rule pages the encrypted SNS topic.
+  events_publish_to_encrypted_topics = true
   tags                       = local.tags
 }
 

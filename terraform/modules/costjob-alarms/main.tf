@@ -13,6 +13,9 @@ locals {
   region    = data.aws_region.current.name
   flows     = { for f in var.flows : "${f.transaction_type}/${f.flow}" => f }
   actions   = [var.sns_topic_arn]
+  # Known before the rules exist, so the log group's policy can name them.
+  rule_names = { job_failed = "${var.name}-job-failed", alarm_changes = "${var.name}-alarm-changes" }
+  rule_arns  = [for n in values(local.rule_names) : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${n}"]
 }
 
 # CurTotalUSD is emitted once per successful day: none in N hours means the
@@ -87,7 +90,7 @@ resource "aws_cloudwatch_metric_alarm" "unallocated_share" {
 
 # The job's failures: its task stopped with a non-zero exit code.
 resource "aws_cloudwatch_event_rule" "job_failed" {
-  name        = "${var.name}-job-failed"
+  name        = local.rule_names.job_failed
   description = "The costjob task stopped with a non-zero exit code"
   event_pattern = jsonencode({
     source        = ["aws.ecs"]
@@ -103,16 +106,15 @@ resource "aws_cloudwatch_event_rule" "job_failed" {
 }
 
 resource "aws_cloudwatch_event_rule" "alarm_changes" {
-  name        = "${var.name}-alarm-changes"
+  name        = local.rule_names.alarm_changes
   description = "State changes of the costjob alarms"
   event_pattern = jsonencode({
     source        = ["aws.cloudwatch"]
     "detail-type" = ["CloudWatch Alarm State Change"]
+    # Every alarm of this module is named "<name>-...": a prefix, not a list
+    # that grows with the flows.
     detail = {
-      alarmName = sort(concat(
-        [aws_cloudwatch_metric_alarm.no_successful_run.alarm_name, aws_cloudwatch_metric_alarm.unallocated_share.alarm_name],
-        [for a in aws_cloudwatch_metric_alarm.unit_cost_anomaly : a.alarm_name],
-      ))
+      alarmName = [{ prefix = "${var.name}-" }]
     }
   })
   tags = var.tags
@@ -134,19 +136,48 @@ resource "aws_cloudwatch_event_target" "to_logs" {
 
 # EventBridge writes to the log group only where a resource policy lets it:
 # this one lets this module's rules (the scaling alerts module has its own).
+# AWS's documented form: CreateLogStream unconditioned (EventBridge sends no
+# aws:SourceArn with it), PutLogEvents only from this module's rules.
 resource "aws_cloudwatch_log_resource_policy" "this" {
   policy_name = "${var.name}-alarms"
   policy_document = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "EventBridgeToObservability"
-      Effect    = "Allow"
-      Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
-      Resource  = "${var.log_group_arn}:*"
-      Condition = {
-        StringEquals = { "aws:SourceAccount" = local.account }
-      }
-    }]
+    Statement = [
+      {
+        Sid       = "EventBridgeCreatesStreams"
+        Effect    = "Allow"
+        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
+        Action    = "logs:CreateLogStream"
+        Resource  = "${var.log_group_arn}:*"
+      },
+      {
+        Sid       = "EventBridgeRulesPutEvents"
+        Effect    = "Allow"
+        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
+        Action    = "logs:PutLogEvents"
+        Resource  = "${var.log_group_arn}:*:*"
+        Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arns } }
+      },
+    ]
   })
+}
+
+# A rule whose target refuses delivery counts FailedInvocations; page on it
+# through CloudWatch, not through the path that failed.
+resource "aws_cloudwatch_metric_alarm" "delivery_failed" {
+  for_each            = local.rule_names
+  alarm_name          = "${var.name}-${replace(each.key, "_", "-")}-delivery-failed"
+  alarm_description   = "EventBridge rule ${each.value} failed to deliver to a target (paging topic or log group)."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
 }

@@ -11,6 +11,11 @@ locals {
   log_group_name = "/aws/events/${local.prefix}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
   cluster_arn    = "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${var.cluster_name}"
+  # Known before the rules exist, so the log group's policy can name them.
+  rule_names = { alarms = "${local.prefix}-alarms", service_actions = "${local.prefix}-service-actions" }
+  rule_arns  = [for n in values(local.rule_names) : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${n}"]
+  # Matches every at-max and composite alarm of the cluster, however many services.
+  alarm_wildcards = ["${local.prefix}-*-at-max", "${local.prefix}-*-at-max-and-saturated"]
 
   # Names are derived from the one services map, so every alarm matches its service.
   at_max_name    = { for name, s in var.services : name => "${local.prefix}-${name}-at-max" }
@@ -154,39 +159,69 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 # EventBridge writes to a log group only if the group's resource policy lets it.
+# AWS's documented form: CreateLogStream unconditioned on the group's streams
+# (EventBridge's CreateLogStream carries no aws:SourceArn, so a SourceArn
+# condition there denies it and nothing is ever delivered), PutLogEvents only
+# from this module's rules.
 resource "aws_cloudwatch_log_resource_policy" "this" {
   policy_name = local.prefix
   policy_document = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "EventBridgeToScalingAlerts"
-      Effect    = "Allow"
-      Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
-      Resource  = "${local.log_group_arn}:*"
-      Condition = {
-        StringEquals = { "aws:SourceAccount" = local.account }
-        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.prefix}-*" }
-      }
-    }]
+    Statement = [
+      {
+        Sid       = "EventBridgeCreatesStreams"
+        Effect    = "Allow"
+        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
+        Action    = "logs:CreateLogStream"
+        Resource  = "${local.log_group_arn}:*"
+      },
+      {
+        Sid       = "EventBridgeRulesPutEvents"
+        Effect    = "Allow"
+        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
+        Action    = "logs:PutLogEvents"
+        Resource  = "${local.log_group_arn}:*:*"
+        Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arns } }
+      },
+    ]
   })
 }
 
+# A rule whose target refuses delivery (a policy, a key) counts FailedInvocations;
+# nothing else would tell. Pages through CloudWatch, not through the failing path.
+resource "aws_cloudwatch_metric_alarm" "delivery_failed" {
+  for_each            = local.rule_names
+  alarm_name          = "${local.prefix}-${each.key}-delivery-failed"
+  alarm_description   = "EventBridge rule ${each.value} failed to deliver to a target (log group or paging topic)."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.this.arn]
+  ok_actions          = [aws_sns_topic.this.arn]
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_event_rule" "alarms" {
-  name        = "${local.prefix}-alarms"
+  name        = local.rule_names.alarms
   description = "State changes of the at-max and at-max-and-saturated alarms of ${var.cluster_name}"
   event_pattern = jsonencode({
     source        = ["aws.cloudwatch"]
     "detail-type" = ["CloudWatch Alarm State Change"]
     detail = {
-      alarmName = sort(concat(values(local.at_max_name), values(local.saturated_name)))
+      alarmName = [for w in local.alarm_wildcards : { wildcard = w }]
     }
   })
   tags = var.tags
 }
 
 resource "aws_cloudwatch_event_rule" "service_actions" {
-  name        = "${local.prefix}-service-actions"
+  name        = local.rule_names.service_actions
   description = "ECS could not place or start tasks for a service of ${var.cluster_name}"
   event_pattern = jsonencode({
     source        = ["aws.ecs"]
@@ -232,14 +267,24 @@ resource "aws_sns_topic_policy" "this" {
   arn = aws_sns_topic.this.arn
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "AlarmsAndRulesOfThisAccount"
-      Effect    = "Allow"
-      Principal = { Service = ["cloudwatch.amazonaws.com", "events.amazonaws.com"] }
-      Action    = "sns:Publish"
-      Resource  = aws_sns_topic.this.arn
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
-    }]
+    Statement = [
+      {
+        Sid       = "AlarmsAndRulesOfThisAccount"
+        Effect    = "Allow"
+        Principal = { Service = ["cloudwatch.amazonaws.com", "events.amazonaws.com"] }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.this.arn
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.this.arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
   })
 }
 

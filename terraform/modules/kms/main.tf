@@ -10,16 +10,27 @@ locals {
   partition       = data.aws_partition.current.partition
   region          = data.aws_region.current.name
 
+  # Administration named action by action, no wildcard: kms:Create* would let an
+  # administrator create grants (and so decrypt), kms:Put* and kms:Update* match
+  # more than the key policy and description. PutKeyPolicy stays: administering
+  # the key means editing its policy (CloudTrail records every change).
   admin_actions = [
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+    "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:DescribeKey", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
+    "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:UpdateKeyDescription", "kms:EnableKey",
+    "kms:DisableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:RotateKeyOnDemand",
+    "kms:ListKeyRotations", "kms:RevokeGrant", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
   ]
   use_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
   # In a key policy "Resource": "*" means this key and nothing else.
   statements = concat(
     [
+      # AWS's default key policy statement: IAM policies of this account take
+      # effect on the key. Without it a deleted administrator role orphans the
+      # key (only AWS Support can recover it); with it, who may use the key is
+      # still decided by IAM policies this account writes and CloudTrail records.
       {
         Sid       = "AccountRootForIamDelegation"
         Effect    = "Allow"
@@ -72,6 +83,19 @@ locals {
         Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
       },
     ],
+    # EventBridge publishing to a KMS-encrypted SNS topic: SNS uses the key for
+    # the events principal without an aws:SourceAccount in the request context,
+    # so the statement AWS documents has no condition. The topic's own policy
+    # (aws:SourceAccount, TLS only) decides who may publish at all.
+    [for s in [
+      {
+        Sid       = "EventBridgeToEncryptedTopics"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+      },
+    ] : s if var.events_publish_to_encrypted_topics],
     [for s in [
       {
         Sid       = "BillingExportsWriteCur"

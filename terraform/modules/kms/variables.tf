@@ -51,6 +51,12 @@ variable "service_principals" {
   }
 }
 
+variable "events_publish_to_encrypted_topics" {
+  description = "Let EventBridge use the key for SNS topics it publishes to (rules targeting a topic encrypted with this key)."
+  type        = bool
+  default     = false
+}
+
 variable "deletion_window_in_days" {
   description = "Days before a key scheduled for deletion is deleted."
   type        = number

@@ -80,9 +80,37 @@ run "every_alarm_watches_what_it_says_and_pages" {
     error_message = "a failed job pages and is written to the observability log group"
   }
   assert {
-    condition = (length(jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern).detail.alarmName) == 5
+    condition = (alltrue([for n in concat(
+      [aws_cloudwatch_metric_alarm.no_successful_run.alarm_name, aws_cloudwatch_metric_alarm.unallocated_share.alarm_name],
+      [for a in aws_cloudwatch_metric_alarm.unit_cost_anomaly : a.alarm_name],
+      ) : startswith(n, jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern).detail.alarmName[0].prefix)])
+      && jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern).detail.alarmName == [{ prefix = "costjob-test-" }]
+      && jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern).source == ["aws.cloudwatch"]
+      && jsondecode(aws_cloudwatch_event_rule.alarm_changes.event_pattern)["detail-type"] == ["CloudWatch Alarm State Change"]
     && aws_cloudwatch_event_target.to_logs["alarm_changes"].arn == var.log_group_arn)
-    error_message = "every alarm's state changes reach the observability log group"
+    error_message = "every alarm's state changes (matched by the module's name prefix) reach the observability log group"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement :
+    try(st.Action == "logs:CreateLogStream" && !can(st.Condition) && st.Resource == "${var.log_group_arn}:*", false)])
+    error_message = "CreateLogStream must carry no condition (EventBridge sends no SourceArn with it)"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement : try(
+      st.Action == "logs:PutLogEvents" && st.Resource == "${var.log_group_arn}:*:*"
+      && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset([for r in [aws_cloudwatch_event_rule.job_failed, aws_cloudwatch_event_rule.alarm_changes] : "arn:aws:events:us-east-1:111122223333:rule/${r.name}"]),
+    false)])
+    error_message = "PutLogEvents only from this module's two rules"
+  }
+  assert {
+    condition = alltrue([for k, r in { job_failed = aws_cloudwatch_event_rule.job_failed.name, alarm_changes = aws_cloudwatch_event_rule.alarm_changes.name } :
+      aws_cloudwatch_metric_alarm.delivery_failed[k].dimensions.RuleName == r
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].metric_name == "FailedInvocations"
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].namespace == "AWS/Events"
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].statistic == "Sum"
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].threshold == 1
+    && contains(aws_cloudwatch_metric_alarm.delivery_failed[k].alarm_actions, var.sns_topic_arn)])
+    error_message = "each rule's FailedInvocations pages the topic"
   }
 }
 

@@ -8,6 +8,13 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+  # What an apply returns, in the shape AWS gives (the provider validates ARNs).
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:111122223333:ecs-scaling-deuna-prod-paging" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/ecs-scaling-deuna-prod" }
+  }
 }
 
 variables {
@@ -56,11 +63,32 @@ run "thresholds_follow_the_map" {
   }
   assert {
     condition = alltrue(flatten([for name, s in var.services : [
-      contains(jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName, aws_cloudwatch_metric_alarm.at_max[name].alarm_name),
-      contains(jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName, aws_cloudwatch_composite_alarm.saturated[name].alarm_name),
+      anytrue([for m in jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName :
+      can(regex("^${replace(m.wildcard, "*", "[a-z0-9-]+")}$", aws_cloudwatch_metric_alarm.at_max[name].alarm_name))]),
+      anytrue([for m in jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName :
+      can(regex("^${replace(m.wildcard, "*", "[a-z0-9-]+")}$", aws_cloudwatch_composite_alarm.saturated[name].alarm_name))]),
+      !anytrue([for m in jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName :
+      can(regex("^${replace(m.wildcard, "*", "[a-z0-9-]+")}$", aws_cloudwatch_metric_alarm.cpu[name].alarm_name))]),
     ]]))
-    error_message = "the EventBridge rule matches every at-max and composite alarm"
+    error_message = "the EventBridge rule matches every at-max and composite alarm (and not the CPU ones)"
   }
+  assert {
+    condition = alltrue([for m in jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName :
+    startswith(m.wildcard, "ecs-scaling-deuna-prod-")])
+    error_message = "the alarm rule matches this cluster's alarms only (a prefix, not a list that grows with the services)"
+  }
+  assert {
+    condition = (jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).source == ["aws.cloudwatch"]
+    && jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern)["detail-type"] == ["CloudWatch Alarm State Change"])
+    error_message = "the alarm rule listens to CloudWatch alarm state changes"
+  }
+  assert {
+    condition = (jsondecode(aws_cloudwatch_event_rule.service_actions.event_pattern).source == ["aws.ecs"]
+      && jsondecode(aws_cloudwatch_event_rule.service_actions.event_pattern)["detail-type"] == ["ECS Service Action"]
+    && jsondecode(aws_cloudwatch_event_rule.service_actions.event_pattern).detail.clusterArn == ["arn:aws:ecs:us-east-1:111122223333:cluster/deuna-prod"])
+    error_message = "the service-action rule listens to this cluster's ECS service actions"
+  }
+
   assert {
     condition = (jsonencode(jsondecode(aws_cloudwatch_event_rule.service_actions.event_pattern).detail.eventName)
     == jsonencode(["SERVICE_TASK_PLACEMENT_FAILURE", "SERVICE_TASK_START_IMPAIRED"]))
@@ -74,6 +102,20 @@ run "thresholds_follow_the_map" {
     condition     = aws_sns_topic.this.kms_master_key_id == var.kms_key_arn
     error_message = "the paging topic is encrypted"
   }
+  # Issue 11 item 3: AWS's documented policy for EventBridge -> CloudWatch Logs.
+  assert {
+    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement :
+    try(st.Action == "logs:CreateLogStream" && !can(st.Condition) && contains(st.Principal.Service, "events.amazonaws.com"), false)])
+    error_message = "CreateLogStream must carry no condition (EventBridge sends no SourceArn with it)"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement : try(
+      st.Action == "logs:PutLogEvents" && st.Resource == "arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/ecs-scaling-deuna-prod:*:*"
+      && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset(["arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.alarms.name}", "arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.service_actions.name}"]),
+    false)])
+    error_message = "PutLogEvents only from this module's two rules, on this log group's streams"
+  }
+
   assert {
     condition     = jsondecode(aws_cloudwatch_metric_alarm.at_max["pagos"].alarm_description).max_tasks == 12
     error_message = "the alarm description carries the service's maximum for the observability tool"
@@ -81,6 +123,36 @@ run "thresholds_follow_the_map" {
   assert {
     condition     = length(aws_cloudwatch_log_subscription_filter.this) == 0
     error_message = "no subscription filter without a Firehose destination"
+  }
+}
+
+# Delivery paths need the topic's and log group's ARNs: known after a (mocked) apply.
+run "delivery_paths" {
+  command = apply
+
+  assert {
+    condition = anytrue([for st in jsondecode(aws_sns_topic_policy.this.policy).Statement :
+    try(st.Effect == "Deny" && st.Condition.Bool["aws:SecureTransport"] == "false" && st.Action == "sns:Publish", false)])
+    error_message = "the topic refuses publishes without TLS"
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(aws_sns_topic_policy.this.policy).Statement :
+    st.Effect == "Deny" || try(st.Condition.StringEquals["aws:SourceAccount"], "") == "111122223333"])
+    error_message = "only this account's alarms and rules may publish"
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.service_actions_to_sns.arn == aws_sns_topic.this.arn && aws_cloudwatch_event_target.alarms_to_logs.arn == aws_cloudwatch_log_group.this.arn
+    error_message = "service actions page the topic; alarm changes go to the log group"
+  }
+  assert {
+    condition = alltrue([for k, r in { alarms = aws_cloudwatch_event_rule.alarms.name, service_actions = aws_cloudwatch_event_rule.service_actions.name } :
+      aws_cloudwatch_metric_alarm.delivery_failed[k].dimensions.RuleName == r
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].metric_name == "FailedInvocations"
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].namespace == "AWS/Events"
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].threshold == 1
+      && aws_cloudwatch_metric_alarm.delivery_failed[k].statistic == "Sum"
+    && aws_cloudwatch_metric_alarm.delivery_failed[k].alarm_actions == toset([aws_sns_topic.this.arn])])
+    error_message = "each rule's FailedInvocations pages the topic"
   }
 }
 

@@ -76,3 +76,59 @@ run "rejects_bad_inputs" {
 
   expect_failures = [var.alias, var.administrator_arns, var.deletion_window_in_days]
 }
+
+# Issue 11 item 9: administration named action by action; no grant creation
+# (a grant is a way to decrypt) and no wildcard.
+run "administrators_cannot_grant_themselves_use" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_kms_key.this.policy).Statement : [
+        for a in try(tolist(s.Action), [s.Action]) : !strcontains(a, "*") && a != "kms:CreateGrant" && a != "kms:Decrypt"
+      ] if s.Sid == "KeyAdministrators"
+    ]))
+    error_message = "administrators get no wildcard action, no CreateGrant and no Decrypt"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      s.Sid == "AccountRootForIamDelegation" || !contains(try(tolist(s.Action), [s.Action]), "kms:*")
+    ])
+    error_message = "kms:* only for the account root (IAM delegation)"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      can(s.Condition["StringEquals"]["aws:SourceAccount"]) if s.Sid == "AwsServicesOfThisAccount"
+    ])
+    error_message = "AWS services of this account are scoped by aws:SourceAccount"
+  }
+
+  assert {
+    condition     = !strcontains(aws_kms_key.this.policy, "EventBridgeToEncryptedTopics")
+    error_message = "no unconditioned events statement unless asked for"
+  }
+}
+
+# Issue 11 item 4: EventBridge -> KMS-encrypted SNS needs the events principal
+# without an aws:SourceAccount condition (SNS does not pass one to KMS).
+run "eventbridge_may_publish_to_encrypted_topics" {
+  command = plan
+
+  variables {
+    events_publish_to_encrypted_topics = true
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_kms_key.this.policy).Statement :
+      try(s.Sid == "EventBridgeToEncryptedTopics" && s.Principal.Service == "events.amazonaws.com"
+        && contains(s.Action, "kms:GenerateDataKey*") && contains(s.Action, "kms:Decrypt")
+      && !can(s.Condition), false)
+    ])
+    error_message = "the events principal may generate data keys and decrypt, without a SourceAccount condition"
+  }
+}
