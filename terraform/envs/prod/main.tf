@@ -34,15 +34,41 @@ module "kms" {
   service_principals         = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"]
   # The scaling alerts' ECS service-action rule pages the encrypted SNS topic.
   events_publish_to_encrypted_topics = true
-  tags                       = local.tags
+  tags                               = local.tags
 }
 
+# Every bucket the platform reads or writes has the same baseline (SSE-KMS with
+# the key, TLS 1.2+, no public access, no ACLs, versioning, access logs,
+# incomplete uploads aborted); each adds only its writers and lifecycle.
 module "cur_bucket" {
-  source             = "../../modules/cur-bucket"
-  bucket_name        = var.cur_bucket_name
-  kms_key_arn        = module.kms.key_arn
-  export_source_arns = [local.export_arn]
-  tags               = local.tags
+  source                        = "../../modules/data-bucket"
+  bucket_name                   = var.cur_bucket_name
+  kms_key_arn                   = module.kms.key_arn
+  export_source_arns            = [local.export_arn]
+  transition_to_ia_days         = 90
+  transition_to_glacier_ir_days = 400
+  tags                          = local.tags
+}
+
+module "logs_bucket" {
+  source      = "../../modules/data-bucket"
+  bucket_name = var.logs_bucket_name
+  kms_key_arn = module.kms.key_arn
+  log_export = {
+    prefix          = "cloudwatch-export/"
+    log_group_names = [for name in keys(var.ecs_services) : "${var.app_log_group_prefix}${name}"]
+  }
+  transition_to_ia_days = 30
+  tags                  = local.tags
+}
+
+module "output_bucket" {
+  source      = "../../modules/data-bucket"
+  bucket_name = var.output_bucket_name
+  kms_key_arn = module.kms.key_arn
+  # Athena results and the job's UNLOAD scratch are read once.
+  expire_after_days = { "athena-results/" = 30 }
+  tags              = local.tags
 }
 
 module "aurora" {
@@ -87,9 +113,9 @@ module "athena" {
   source         = "../../modules/athena"
   name           = replace(local.name, "-", "_")
   kms_key_arn    = module.kms.key_arn
-  results_s3_uri = "s3://${var.output_bucket_name}/athena-results/"
-  cur_s3_uri     = "s3://${var.cur_bucket_name}/exports/${var.cur_export_name}/data/"
-  output_s3_uri  = "s3://${var.output_bucket_name}/costjob/"
+  results_s3_uri = "s3://${module.output_bucket.bucket_id}/athena-results/"
+  cur_s3_uri     = "s3://${module.cur_bucket.bucket_id}/exports/${var.cur_export_name}/data/"
+  output_s3_uri  = "s3://${module.output_bucket.bucket_id}/costjob/"
   tags           = local.tags
 }
 
@@ -111,12 +137,12 @@ module "costjob_task" {
   subnet_ids         = var.private_subnet_ids
   security_group_ids = [var.task_security_group_id]
   kms_key_arn        = module.kms.key_arn
-  cur                = { bucket = var.cur_bucket_name, prefix = "exports/${var.cur_export_name}/" }
-  logs               = { bucket = var.logs_bucket_name, prefix = "cloudwatch-export/" }
-  output             = { bucket = var.output_bucket_name, prefix = "costjob/" }
+  cur                = { bucket = module.cur_bucket.bucket_id, prefix = "exports/${var.cur_export_name}/" }
+  logs               = { bucket = module.logs_bucket.bucket_id, prefix = "cloudwatch-export/" }
+  output             = { bucket = module.output_bucket.bucket_id, prefix = "costjob/" }
   athena = {
     workgroup       = module.athena.workgroup_name
-    results_bucket  = var.output_bucket_name
+    results_bucket  = module.output_bucket.bucket_id
     results_prefix  = "athena-results/"
     glue_databases  = [module.athena.glue_database_name, module.athena.cur_database_name]
     cur_database    = module.athena.cur_database_name

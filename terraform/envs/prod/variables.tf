@@ -80,6 +80,12 @@ variable "logs_bucket_name" {
   type        = string
 }
 
+variable "app_log_group_prefix" {
+  description = "Log group of each ECS service: this prefix and the service name (the groups exported to the logs bucket)."
+  type        = string
+  default     = "/ecs/"
+}
+
 variable "output_bucket_name" {
   description = "Bucket of costjob's output tables and Athena results."
   type        = string

@@ -1,5 +1,9 @@
+# A hardened S3 bucket, the one baseline for every bucket the platform owns:
+# the CUR, the logs the job reads, the job's outputs and Athena results.
+
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
@@ -9,6 +13,7 @@ locals {
   bucket_arn      = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
   logs_name       = "${substr(var.bucket_name, 0, 58)}-logs"
   logs_arn        = "arn:${data.aws_partition.current.partition}:s3:::${local.logs_name}"
+  region          = data.aws_region.current.name
 
   deny_insecure = [
     {
@@ -65,23 +70,54 @@ locals {
         Resource  = "${local.bucket_arn}/*"
         Condition = { Null = { "s3:x-amz-server-side-encryption-customer-algorithm" = "false" } }
       },
-      {
-        Sid       = "BillingExportsWrite"
-        Effect    = "Allow"
-        Principal = { Service = ["billingreports.amazonaws.com", "bcm-data-exports.amazonaws.com"] }
-        Action    = ["s3:PutObject", "s3:GetBucketPolicy"]
-        Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
-        Condition = {
-          StringEquals = { "aws:SourceAccount" = local.export_accounts }
-          ArnLike      = { "aws:SourceArn" = var.export_source_arns }
-        }
-      },
+      ], [for s in [
+        {
+          Sid       = "BillingExportsWrite"
+          Effect    = "Allow"
+          Principal = { Service = ["billingreports.amazonaws.com", "bcm-data-exports.amazonaws.com"] }
+          Action    = ["s3:PutObject", "s3:GetBucketPolicy"]
+          Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
+          Condition = {
+            StringEquals = { "aws:SourceAccount" = local.export_accounts }
+            ArnLike      = { "aws:SourceArn" = var.export_source_arns }
+          }
+        },
+      ] : s if length(var.export_source_arns) > 0],
+      # CloudWatch Logs CreateExportTask, as AWS documents it: the regional logs
+      # principal reads the bucket ACL and writes under the prefix, for this
+      # account's named log groups only.
+      var.log_export == null ? [] : [
+        {
+          Sid       = "LogExportsReadAcl"
+          Effect    = "Allow"
+          Principal = { Service = "logs.${local.region}.amazonaws.com" }
+          Action    = "s3:GetBucketAcl"
+          Resource  = local.bucket_arn
+          Condition = {
+            StringEquals = { "aws:SourceAccount" = local.account_id }
+            ArnLike      = { "aws:SourceArn" = local.log_export_sources }
+          }
+        },
+        {
+          Sid       = "LogExportsWrite"
+          Effect    = "Allow"
+          Principal = { Service = "logs.${local.region}.amazonaws.com" }
+          Action    = "s3:PutObject"
+          Resource  = "${local.bucket_arn}/${var.log_export.prefix}*"
+          Condition = {
+            StringEquals = { "aws:SourceAccount" = local.account_id }
+            ArnLike      = { "aws:SourceArn" = local.log_export_sources }
+          }
+        },
     ])
   }
+  log_export_sources = var.log_export == null ? [] : [
+    for g in var.log_export.log_group_names : "arn:${data.aws_partition.current.partition}:logs:${local.region}:${local.account_id}:log-group:${g}:*"
+  ]
 }
 
 resource "aws_s3_bucket" "this" {
-  # checkov:skip=CKV_AWS_144:The CUR is a derived, re-deliverable dataset (AWS re-exports restated months); cross-region replication doubles cost for no recovery gain.
+  # checkov:skip=CKV_AWS_144:Every dataset here is derived and re-deliverable (AWS re-exports restated CUR months, costjob republishes any day, logs are re-exportable); cross-region replication doubles cost for no recovery gain.
   # checkov:skip=CKV2_AWS_62:No consumer needs object-created notifications; costjob runs on a schedule after the day closes.
   bucket = var.bucket_name
   tags   = var.tags
@@ -124,22 +160,48 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   rule {
-    id     = "cur-tiering"
+    id     = "baseline"
     status = "Enabled"
     filter {}
-    transition {
-      days          = var.transition_to_ia_days
-      storage_class = "STANDARD_IA"
+    dynamic "transition" {
+      for_each = var.transition_to_ia_days == null ? [] : [var.transition_to_ia_days]
+      content {
+        days          = transition.value
+        storage_class = "STANDARD_IA"
+      }
     }
-    transition {
-      days          = var.transition_to_glacier_ir_days
-      storage_class = "GLACIER_IR"
+    dynamic "transition" {
+      for_each = var.transition_to_glacier_ir_days == null ? [] : [var.transition_to_glacier_ir_days]
+      content {
+        days          = transition.value
+        storage_class = "GLACIER_IR"
+      }
     }
     noncurrent_version_expiration {
       noncurrent_days = var.noncurrent_version_expiration_days
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
+    }
+  }
+
+  dynamic "rule" {
+    for_each = var.expire_after_days
+    content {
+      id     = "expire-${trimsuffix(replace(rule.key, "/", "-"), "-")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
+      }
     }
   }
 }
@@ -228,6 +290,14 @@ resource "aws_s3_bucket_policy" "logs" {
         Action    = "s3:*"
         Resource  = [local.logs_arn, "${local.logs_arn}/*"]
         Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+      {
+        Sid       = "DenyTlsBelow12"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [local.logs_arn, "${local.logs_arn}/*"]
+        Condition = { NumericLessThan = { "s3:TlsVersion" = "1.2" } }
       },
       {
         Sid       = "S3ServerAccessLogDelivery"
