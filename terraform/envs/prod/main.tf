@@ -72,13 +72,15 @@ module "output_bucket" {
 }
 
 module "aurora" {
-  source                     = "../../modules/aurora-postgres"
-  name                       = "deuna-${var.environment}"
-  vpc_id                     = var.vpc_id
-  private_subnet_ids         = var.private_subnet_ids
-  availability_zones         = var.availability_zones
-  allowed_cidr_blocks        = var.app_cidr_blocks
-  allowed_security_group_ids = [var.task_security_group_id]
+  source              = "../../modules/aurora-postgres"
+  name                = "deuna-${var.environment}"
+  vpc_id              = var.vpc_id
+  private_subnet_ids  = var.private_subnet_ids
+  availability_zones  = var.availability_zones
+  allowed_cidr_blocks = var.app_cidr_blocks
+  # The services reach it by CIDR; the rotation function's own group is admitted
+  # by the pgadmin_secret module; the costjob task never connects.
+  allowed_security_group_ids = []
   kms_key_arn                = module.kms.key_arn
   instance_class             = var.aurora_instance_class
   instance_count             = 2
@@ -86,27 +88,20 @@ module "aurora" {
   tags                       = local.tags
 }
 
-# AWS generates the password (GetRandomPassword); it is ephemeral, so it is never
-# written to the plan or the state, and reaches the secret through a write-only attribute.
-ephemeral "aws_secretsmanager_random_password" "pgadmin" {
-  password_length            = 40
-  exclude_characters         = "\"'@/\\:;,`"
-  require_each_included_type = true
-}
-
 module "pgadmin_secret" {
-  source                      = "../../modules/pgadmin-secret"
-  name                        = "deuna-${var.environment}/pgadmin"
-  kms_key_arn                 = module.kms.key_arn
-  db_host                     = module.aurora.cluster_endpoint
-  db_port                     = 5432
-  db_name                     = module.aurora.cluster_database_name
-  password_wo                 = ephemeral.aws_secretsmanager_random_password.pgadmin.random_password
-  password_version            = var.pgadmin_password_version
-  rotation_days               = 30
-  rotation_subnet_ids         = var.private_subnet_ids
-  rotation_security_group_ids = [var.task_security_group_id]
-  tags                        = local.tags
+  source               = "../../modules/pgadmin-secret"
+  name                 = "deuna-${var.environment}/pgadmin"
+  kms_key_arn          = module.kms.key_arn
+  db_host              = module.aurora.cluster_endpoint
+  db_port              = 5432
+  db_name              = module.aurora.cluster_database_name
+  password_wo          = var.pgadmin_password_wo
+  password_version     = var.pgadmin_password_version
+  rotation_days        = 30
+  rotation_subnet_ids  = var.private_subnet_ids
+  vpc_id               = var.vpc_id
+  db_security_group_id = module.aurora.security_group_id
+  tags                 = local.tags
 }
 
 module "athena" {
@@ -117,6 +112,14 @@ module "athena" {
   cur_s3_uri     = "s3://${module.cur_bucket.bucket_id}/exports/${var.cur_export_name}/data/"
   output_s3_uri  = "s3://${module.output_bucket.bucket_id}/costjob/"
   tags           = local.tags
+}
+
+# The image (Dockerfile at the repository root), pushed as costjob:<version>.
+module "ecr" {
+  source      = "../../modules/ecr"
+  name        = local.name
+  kms_key_arn = module.kms.key_arn
+  tags        = local.tags
 }
 
 resource "aws_ecs_cluster" "this" {
@@ -132,10 +135,10 @@ module "costjob_task" {
   source             = "../../modules/costjob-task"
   name               = local.name
   cluster_arn        = aws_ecs_cluster.this.arn
-  image              = var.costjob_image
-  ecr_repository_arn = var.ecr_repository_arn
+  image              = "${module.ecr.repository_url}:${var.costjob_image_tag}"
+  ecr_repository_arn = module.ecr.repository_arn
   subnet_ids         = var.private_subnet_ids
-  security_group_ids = [var.task_security_group_id]
+  vpc_id             = var.vpc_id
   kms_key_arn        = module.kms.key_arn
   cur                = { bucket = module.cur_bucket.bucket_id, prefix = "exports/${var.cur_export_name}/" }
   logs               = { bucket = module.logs_bucket.bucket_id, prefix = "cloudwatch-export/" }

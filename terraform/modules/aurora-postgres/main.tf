@@ -1,4 +1,5 @@
 data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 resource "aws_db_subnet_group" "this" {
   name       = var.name
@@ -103,10 +104,12 @@ resource "aws_iam_role" "monitoring" {
   name = "${var.name}-rds-monitoring"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
+    # Only RDS acting for this account may assume it (confused deputy).
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "monitoring.rds.amazonaws.com" }
       Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
     }]
   })
   tags = var.tags

@@ -73,10 +73,12 @@ locals {
         Sid    = "GlueCatalogRead"
         Effect = "Allow"
         Action = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"]
+        # The CUR database: its one CUR table; the output database: its tables.
         Resource = concat(
           ["${local.glue}:catalog"],
           [for db in var.athena.glue_databases : "${local.glue}:database/${db}"],
-          [for db in var.athena.glue_databases : "${local.glue}:table/${db}/*"],
+          ["${local.glue}:table/${var.athena.cur_database}/${var.athena.cur_table}"],
+          [for t in local.output_tables : "${local.glue}:table/${var.athena.output_database}/${t}"],
         )
       },
       {
@@ -166,6 +168,15 @@ locals {
     COSTJOB_ALLOCATION_COST_BASIS = "amortized"
   }, var.environment)
 
+  # What the job runs: the image's own default, spelled out; as nobody (the
+  # image's USER too), never root.
+  container = {
+    image       = var.image
+    command     = ["run", "--date", "yesterday"]
+    user        = "65534:65534"
+    environment = local.environment
+  }
+
   assume = {
     for k, svc in { task = "ecs-tasks.amazonaws.com", execution = "ecs-tasks.amazonaws.com", scheduler = "scheduler.amazonaws.com" } :
     k => jsonencode({
@@ -185,6 +196,26 @@ resource "aws_cloudwatch_log_group" "this" {
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
+}
+
+# The task's own security group (issue 11 item 9: it shared one with the
+# rotation function, which Aurora admits): HTTPS out to S3, Athena, Glue, ECR
+# and CloudWatch endpoints, nothing in.
+resource "aws_security_group" "task" {
+  # checkov:skip=CKV2_AWS_5:Attached by the schedule's ECS network configuration (aws_scheduler_schedule.this), which checkov does not follow.
+  name        = "${var.name}-task"
+  description = "costjob task: HTTPS out to AWS APIs, nothing in"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "task_https" {
+  security_group_id = aws_security_group.task.id
+  description       = "HTTPS to AWS APIs (VPC endpoints or NAT)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
 }
 
 resource "aws_iam_role" "task" {
@@ -235,11 +266,11 @@ resource "aws_ecs_task_definition" "this" {
 
   container_definitions = jsonencode([{
     name                   = "costjob"
-    image                  = var.image
+    image                  = local.container.image
     essential              = true
-    command                = ["run", "--date", "yesterday"]
+    command                = local.container.command
     readonlyRootFilesystem = true
-    user                   = "65534:65534"
+    user                   = local.container.user
     environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     mountPoints            = [{ sourceVolume = "scratch", containerPath = "/tmp", readOnly = false }]
     logConfiguration = {
@@ -289,7 +320,7 @@ resource "aws_scheduler_schedule" "this" {
 
       network_configuration {
         subnets          = var.subnet_ids
-        security_groups  = var.security_group_ids
+        security_groups  = concat([aws_security_group.task.id], var.security_group_ids)
         assign_public_ip = false
       }
     }

@@ -22,3 +22,8 @@ output "log_group_name" {
   description = "Log group of the job."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "container" {
+  description = "The job's container as the task definition runs it: image, command, user and environment."
+  value       = local.container
+}

@@ -63,11 +63,21 @@ variable "subnet_ids" {
   }
 }
 
-variable "security_group_ids" {
-  description = "Security groups of the task (egress to S3, Athena, Glue endpoints)."
-  type        = list(string)
+variable "vpc_id" {
+  description = "VPC of the subnets: the task gets its own security group there (HTTPS out only)."
+  type        = string
   validation {
-    condition     = length(var.security_group_ids) >= 1 && alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
+    condition     = can(regex("^vpc-[0-9a-f]{8,17}$", var.vpc_id))
+    error_message = "vpc_id must be a VPC ID."
+  }
+}
+
+variable "security_group_ids" {
+  description = "More security groups for the task, beside its own (for instance one that VPC endpoints admit)."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
     error_message = "security_group_ids must list security group IDs."
   }
 }

@@ -27,20 +27,72 @@ resource "aws_secretsmanager_secret_version" "this" {
   }
 }
 
+locals {
+  function_name = "${replace(var.name, "/[^A-Za-z0-9-]/", "-")}-rotation"
+}
+
+# The rotation function's own security group (issue 11 item 9: it reused the
+# costjob task's, which Aurora then had to admit): out to the cluster on its
+# port and to Secrets Manager's HTTPS endpoint; nothing comes in.
+resource "aws_security_group" "rotation" {
+  # checkov:skip=CKV2_AWS_5:Attached to the rotation function through the Serverless Application Repository stack's vpcSecurityGroupIds parameter, which checkov does not follow.
+  name        = local.function_name
+  description = "The pgadmin rotation function: to the cluster and to Secrets Manager"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "rotation_to_db" {
+  security_group_id            = aws_security_group.rotation.id
+  description                  = "PostgreSQL to the cluster"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = var.db_security_group_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "rotation_to_https" {
+  security_group_id = aws_security_group.rotation.id
+  description       = "HTTPS to the Secrets Manager endpoint (VPC endpoint or NAT)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_rotation" {
+  security_group_id            = var.db_security_group_id
+  description                  = "PostgreSQL from the pgadmin rotation function"
+  ip_protocol                  = "tcp"
+  from_port                    = var.db_port
+  to_port                      = var.db_port
+  referenced_security_group_id = aws_security_group.rotation.id
+}
+
+# Lambda creates its log group on first use, unencrypted and kept forever;
+# created here first, it is encrypted with the key and expires.
+resource "aws_cloudwatch_log_group" "rotation" {
+  name              = "/aws/lambda/${local.function_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
 # AWS's own single-user PostgreSQL rotation function, from the Serverless Application Repository.
 resource "aws_serverlessapplicationrepository_cloudformation_stack" "rotation" {
-  name             = "${replace(var.name, "/[^A-Za-z0-9-]/", "-")}-rotation"
+  name             = local.function_name
   application_id   = "arn:${data.aws_partition.current.partition}:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser"
   semantic_version = var.rotation_app_version
   capabilities     = ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
   parameters = {
     endpoint            = "https://secretsmanager.${data.aws_region.current.name}.amazonaws.com"
-    functionName        = "${replace(var.name, "/[^A-Za-z0-9-]/", "-")}-rotation"
+    functionName        = local.function_name
     kmsKeyArn           = var.kms_key_arn
     vpcSubnetIds        = join(",", var.rotation_subnet_ids)
-    vpcSecurityGroupIds = join(",", var.rotation_security_group_ids)
+    vpcSecurityGroupIds = aws_security_group.rotation.id
   }
-  tags = var.tags
+  tags       = var.tags
+  depends_on = [aws_cloudwatch_log_group.rotation]
 }
 
 # rotate_immediately = false: the first rotation must not run while Terraform

@@ -96,13 +96,28 @@ variable "rotation_subnet_ids" {
   }
 }
 
-variable "rotation_security_group_ids" {
-  description = "Security groups for the rotation Lambda (allowed by the cluster's security group)."
-  type        = list(string)
+variable "vpc_id" {
+  description = "VPC of the cluster: the rotation Lambda gets its own security group there."
+  type        = string
   validation {
-    condition     = length(var.rotation_security_group_ids) >= 1 && alltrue([for s in var.rotation_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", s))])
-    error_message = "rotation_security_group_ids must list security group IDs."
+    condition     = can(regex("^vpc-[0-9a-f]{8,17}$", var.vpc_id))
+    error_message = "vpc_id must be a VPC ID."
   }
+}
+
+variable "db_security_group_id" {
+  description = "The cluster's security group: this module lets the rotation Lambda (and only it) in on the port."
+  type        = string
+  validation {
+    condition     = can(regex("^sg-[0-9a-f]{8,17}$", var.db_security_group_id))
+    error_message = "db_security_group_id must be a security group ID."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the rotation function's logs are kept."
+  type        = number
+  default     = 365
 }
 
 variable "rotation_app_version" {

@@ -2,6 +2,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
 }
 
 variables {
@@ -56,6 +59,18 @@ run "secure_cluster" {
   assert {
     condition     = length(aws_vpc_security_group_ingress_rule.cidr) == 1 && aws_vpc_security_group_ingress_rule.cidr["10.20.0.0/16"].from_port == 5432
     error_message = "only PostgreSQL from the allowed CIDRs"
+  }
+}
+
+# Issue 11 item 9: the enhanced-monitoring role trusts RDS for this account only.
+run "monitoring_role_trusts_this_account_only" {
+  command = plan
+
+  assert {
+    condition = alltrue([for st in jsondecode(aws_iam_role.monitoring.assume_role_policy).Statement :
+      st.Principal.Service == "monitoring.rds.amazonaws.com" && st.Action == "sts:AssumeRole"
+    && try(st.Condition.StringEquals["aws:SourceAccount"], "") == "111122223333"])
+    error_message = "the monitoring role's trust is scoped by aws:SourceAccount"
   }
 }
 

@@ -14,6 +14,9 @@ mock_provider "aws" {
       arn_without_revision = "arn:aws:ecs:us-east-1:111122223333:task-definition/costjob-test"
     }
   }
+  mock_resource "aws_security_group" {
+    defaults = { id = "sg-0ccccccccccccccc0" }
+  }
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::111122223333:role/costjob-test-role" }
   }
@@ -25,7 +28,7 @@ variables {
   image              = "111122223333.dkr.ecr.us-east-1.amazonaws.com/costjob:0.1.0"
   ecr_repository_arn = "arn:aws:ecr:us-east-1:111122223333:repository/costjob"
   subnet_ids         = ["subnet-0123456789abcdef0"]
-  security_group_ids = ["sg-0123456789abcdef0"]
+  vpc_id             = "vpc-0123456789abcdef0"
   kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
   cur                = { bucket = "deuna-cur", prefix = "exports/" }
   logs               = { bucket = "deuna-logs", prefix = "cloudwatch-export/" }
@@ -92,6 +95,55 @@ run "least_privilege" {
     condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
     contains(s.Action, "athena:StartQueryExecution") && s.Resource == ["arn:aws:athena:us-east-1:111122223333:workgroup/costjob_test"]])
     error_message = "Athena is allowed only in its workgroup"
+  }
+
+  # Reads: only under the CUR, logs, output and Athena-results prefixes.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      !contains(s.Action, "s3:GetObject") || alltrue([for r in s.Resource : anytrue([for p in
+        ["arn:aws:s3:::deuna-cur/exports/", "arn:aws:s3:::deuna-logs/cloudwatch-export/", "arn:aws:s3:::deuna-costjob/out/", "arn:aws:s3:::deuna-athena-results/costjob/"] :
+    startswith(r, p)])])])
+    error_message = "the task reads only under its four prefixes"
+  }
+  # Deletes: only its own output prefix (superseded runs) and UNLOAD scratch.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      !(contains(s.Action, "s3:DeleteObject") || contains(s.Action, "s3:AbortMultipartUpload")) || alltrue([for r in s.Resource :
+    startswith(r, "arn:aws:s3:::deuna-costjob/out/") || startswith(r, "arn:aws:s3:::deuna-athena-results/costjob/")])])
+    error_message = "the task deletes only under its output and Athena-results prefixes"
+  }
+  # Listing is confined to the prefixes too.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    !contains(s.Action, "s3:ListBucket") || s.Sid == "AthenaResultsBucket" || can(s.Condition.StringLike["s3:prefix"])])
+    error_message = "listing the data buckets is confined to the job's prefixes"
+  }
+  # The lease (SPEC 5.1) is a conditional PUT under the output prefix.
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    contains(s.Action, "s3:PutObject") && contains(s.Resource, "arn:aws:s3:::deuna-costjob/out/*")])
+    error_message = "the task can write its lease and tables under the output prefix"
+  }
+  # Glue reads: the CUR table (not the whole CUR database) and the output tables.
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      contains(s.Action, "glue:GetTable") && contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test_cur/cur")
+    && !contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test_cur/*")])
+    error_message = "the task reads the CUR table's definition, and no other table of that database"
+  }
+  # The key: use it, not administer it.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+      alltrue([for a in s.Action : !startswith(a, "kms:")]) || (s.Resource == [var.kms_key_arn]
+    && length(setsubtract(s.Action, ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"])) == 0)])
+    error_message = "the task may only decrypt, generate data keys and describe, on the platform key"
+  }
+  # Issue 11 item 9: its own security group, HTTPS out only.
+  assert {
+    condition = (contains(aws_scheduler_schedule.this.target[0].ecs_parameters[0].network_configuration[0].security_groups, aws_security_group.task.id)
+      && aws_vpc_security_group_egress_rule.task_https.from_port == 443 && aws_vpc_security_group_egress_rule.task_https.to_port == 443
+    && aws_vpc_security_group_egress_rule.task_https.security_group_id == aws_security_group.task.id)
+    error_message = "the task runs in its own security group, with HTTPS out only"
   }
 
   assert {

@@ -15,12 +15,13 @@ mock_provider "aws" {
 }
 
 variables {
-  kms_key_arn                 = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
-  db_host                     = "deuna-core.cluster-abc.us-east-1.rds.amazonaws.com"
-  db_name                     = "deuna"
-  rotation_subnet_ids         = ["subnet-0123456789abcdef0"]
-  rotation_security_group_ids = ["sg-0123456789abcdef0"]
-  password_wo                 = "test-only-not-a-secret-0123456789abcdef"
+  kms_key_arn          = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+  db_host              = "deuna-core.cluster-abc.us-east-1.rds.amazonaws.com"
+  db_name              = "deuna"
+  rotation_subnet_ids  = ["subnet-0123456789abcdef0"]
+  vpc_id               = "vpc-0123456789abcdef0"
+  db_security_group_id = "sg-0aaaaaaaaaaaaaaa0"
+  password_wo          = "test-only-not-a-secret-0123456789abcdef"
 }
 
 run "secret_is_encrypted_write_only_and_rotated" {
@@ -45,6 +46,30 @@ run "secret_is_encrypted_write_only_and_rotated" {
   assert {
     condition     = aws_secretsmanager_secret_rotation.this.rotate_immediately == false
     error_message = "the first rotation must not run at apply time, before the function can log in (issue 11 item 5)"
+  }
+}
+
+# Issue 11 item 9: the rotation function has its own security group, the only
+# one this module admits into the cluster, and a managed, encrypted log group.
+run "rotation_function_has_its_own_network_and_logs" {
+  command = plan
+
+  assert {
+    condition = (aws_vpc_security_group_ingress_rule.db_from_rotation.security_group_id == var.db_security_group_id
+      && aws_vpc_security_group_ingress_rule.db_from_rotation.from_port == 5432
+    && aws_vpc_security_group_ingress_rule.db_from_rotation.to_port == 5432)
+    error_message = "the cluster admits the rotation function's own group, on the database port only"
+  }
+  assert {
+    condition = (aws_vpc_security_group_egress_rule.rotation_to_db.referenced_security_group_id == var.db_security_group_id
+      && aws_vpc_security_group_egress_rule.rotation_to_db.from_port == 5432
+    && aws_vpc_security_group_egress_rule.rotation_to_https.from_port == 443 && aws_vpc_security_group_egress_rule.rotation_to_https.to_port == 443)
+    error_message = "the rotation function may reach the cluster's port and HTTPS, nothing else"
+  }
+  assert {
+    condition = (aws_cloudwatch_log_group.rotation.name == "/aws/lambda/${aws_serverlessapplicationrepository_cloudformation_stack.rotation.parameters.functionName}"
+    && aws_cloudwatch_log_group.rotation.kms_key_id == var.kms_key_arn && aws_cloudwatch_log_group.rotation.retention_in_days == 365)
+    error_message = "the function's log group is managed: its name, encrypted with the key, with a retention"
   }
 }
 

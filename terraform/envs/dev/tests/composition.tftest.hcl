@@ -1,0 +1,1 @@
+../../prod/tests/composition.tftest.hcl

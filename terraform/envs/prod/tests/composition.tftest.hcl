@@ -1,0 +1,89 @@
+# The composition of an environment (issue 11): what the modules' own tests
+# cannot see, because it is how this env wires them together.
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_resource "aws_kms_key" {
+    override_during = plan
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
+      key_id = "11111111-2222-3333-4444-555555555555"
+    }
+  }
+  mock_resource "aws_ecr_repository" {
+    override_during = plan
+    defaults = {
+      arn            = "arn:aws:ecr:us-east-1:111122223333:repository/costjob-test"
+      repository_url = "111122223333.dkr.ecr.us-east-1.amazonaws.com/costjob-test"
+    }
+  }
+}
+
+variables {
+  pgadmin_password_wo = "test-only-not-a-secret-0123456789abcdef"
+  region              = "us-east-1"
+  vpc_id              = "vpc-0123456789abcdef0"
+  private_subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  availability_zones  = ["us-east-1a", "us-east-1b"]
+  app_cidr_blocks     = ["10.20.0.0/16"]
+  administrator_arns  = ["arn:aws:iam::111122223333:role/platform-admin"]
+  operator_arns       = ["arn:aws:iam::111122223333:role/finops-analyst"]
+  cur_bucket_name     = "deuna-test-cur"
+  logs_bucket_name    = "deuna-test-app-logs"
+  output_bucket_name  = "deuna-test-costjob"
+  costjob_image_tag   = "0.1.0"
+  oncall_emails       = ["oncall@example.com"]
+}
+
+run "composition" {
+  command = plan
+
+  assert {
+    condition     = one([for s in aws_ecs_cluster.this.setting : s.value if s.name == "containerInsights"]) == "enabled"
+    error_message = "Container Insights is on (the at-max alarms read its DesiredTaskCount)"
+  }
+  assert {
+    condition     = toset(keys(module.ecs_scaling_alerts.at_max_alarm_names)) == toset(keys(var.ecs_services)) && length(var.ecs_services) > 0
+    error_message = "the scaling alerts are fed the environment's whole service map"
+  }
+  assert {
+    condition     = module.costjob_task.container.image == "111122223333.dkr.ecr.us-east-1.amazonaws.com/costjob-test:0.1.0"
+    error_message = "the task runs this environment's image, by its immutable version tag"
+  }
+  assert {
+    condition = (module.costjob_task.container.environment.COSTJOB_LOGS_PATH == "s3://deuna-test-app-logs/cloudwatch-export/"
+      && module.costjob_task.container.environment.COSTJOB_OUTPUT_PATH == "s3://deuna-test-costjob/costjob/"
+      && module.costjob_task.container.environment.COSTJOB_CUR_OUTPUT_LOCATION == "s3://deuna-test-costjob/athena-results/"
+      && module.costjob_task.container.environment.COSTJOB_CUR_SOURCE == "athena"
+      && module.costjob_task.container.environment.COSTJOB_CUR_DATABASE == module.athena.cur_database_name
+    && module.costjob_task.container.environment.COSTJOB_OUTPUT_GLUE_DATABASE == module.athena.glue_database_name)
+    error_message = "the task reads the managed logs bucket, writes the managed output bucket, queries the env's CUR table"
+  }
+  assert {
+    condition     = module.costjob_task.container.user != "0" && !startswith(module.costjob_task.container.user, "0:")
+    error_message = "the job never runs as root"
+  }
+  assert {
+    condition     = alltrue([for b in [module.cur_bucket, module.logs_bucket, module.output_bucket] : strcontains(b.bucket_policy, "DenyTlsBelow12")])
+    error_message = "every bucket the job touches has the baseline policy"
+  }
+  assert {
+    condition     = strcontains(module.logs_bucket.bucket_policy, "LogExportsWrite") && !strcontains(module.output_bucket.bucket_policy, "LogExportsWrite")
+    error_message = "only the logs bucket takes CloudWatch Logs exports"
+  }
+  assert {
+    condition     = strcontains(module.cur_bucket.bucket_policy, "BillingExportsWrite") && !strcontains(module.logs_bucket.bucket_policy, "BillingExportsWrite")
+    error_message = "only the CUR bucket takes the billing export"
+  }
+  assert {
+    condition     = contains([for s in jsondecode(module.kms.key_policy).Statement : s.Sid], "EventBridgeToEncryptedTopics")
+    error_message = "the key lets EventBridge page through the encrypted SNS topic"
+  }
+}
