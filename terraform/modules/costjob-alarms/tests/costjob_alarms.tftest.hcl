@@ -56,6 +56,7 @@ run "every_alarm_watches_what_it_says_and_pages" {
     condition = (aws_cloudwatch_metric_alarm.unallocated_share.metric_name == "UnallocatedShare"
       && aws_cloudwatch_metric_alarm.unallocated_share.namespace == "costjob"
       && aws_cloudwatch_metric_alarm.unallocated_share.threshold == 0.05
+      && aws_cloudwatch_metric_alarm.unallocated_share.statistic == "Maximum"
     && aws_cloudwatch_metric_alarm.unallocated_share.comparison_operator == "GreaterThanThreshold")
     error_message = "an unallocated share above the threshold alarms"
   }

@@ -115,8 +115,20 @@ run "least_privilege" {
   # Listing is confined to the prefixes too.
   assert {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
-    !contains(s.Action, "s3:ListBucket") || s.Sid == "AthenaResultsBucket" || can(s.Condition.StringLike["s3:prefix"])])
+      !contains(s.Action, "s3:ListBucket") || s.Sid == "AthenaResultsBucket" || try(alltrue([for p in s.Condition.StringLike["s3:prefix"] :
+    contains(["exports/*", "cloudwatch-export/*", "out/*"], p)]), false)])
     error_message = "listing the data buckets is confined to the job's prefixes"
+  }
+  # The nightly schedule: once a day, in UTC, encrypted with the key.
+  assert {
+    condition = (aws_scheduler_schedule.this.schedule_expression == "cron(30 6 * * ? *)"
+      && aws_scheduler_schedule.this.schedule_expression_timezone == "UTC"
+    && aws_scheduler_schedule.this.kms_key_arn == var.kms_key_arn)
+    error_message = "the job runs once a day at 06:30 UTC, its schedule encrypted with the platform key"
+  }
+  assert {
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].user == "65534:65534"
+    error_message = "the container runs as nobody, never root"
   }
   # The lease (SPEC 5.1) is a conditional PUT under the output prefix.
   assert {
@@ -189,6 +201,16 @@ run "rejects_bad_inputs" {
 }
 
 # Issue 11 item 9: an empty prefix would grant the whole bucket.
+run "rejects_a_schedule_that_is_not_daily" {
+  command = plan
+
+  variables {
+    schedule_expression = "rate(1 minute)"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
+
 run "rejects_empty_prefixes" {
   command = plan
 
