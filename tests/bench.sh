@@ -5,7 +5,9 @@
 # "deuna scale" day; 200 log files; one CUR row per 5 transactions), then measures:
 #   - costjob run: wall time, events/s, MB/s of gzip read, peak RSS;
 #   - zcat of every log file, split over both cores (the decompression floor);
-#   - DuckDB (2 threads) doing the same per-transaction aggregation on the same files;
+#   - DuckDB and Polars (2 threads each) doing the same whole job on the same files:
+#     per-transaction units, pools, pro-rata split, per-transaction Parquet written
+#     (tests/bench/duckdb_job.sql, tests/bench/peer.py);
 #   - costjob run again with the logs read from S3 (a loopback moto server): peak RSS.
 # Prints one line per measurement; docs/performance.md records the figures.
 set -euo pipefail
@@ -16,7 +18,9 @@ date=2026-11-23
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/costjob-target}"
 cargo build --release --locked --quiet
 bin="$CARGO_TARGET_DIR/release/costjob"
-python3 -c 'import duckdb' 2>/dev/null || python3 -m pip install --quiet 'duckdb>=1'
+python3 -c 'import duckdb, polars' 2>/dev/null || python3 -m pip install --quiet 'duckdb>=1' 'polars>=1'
+results="$work/results.txt"
+: > "$results"
 
 if [ ! -f "$work/.complete" ]; then
   rm -rf "$work"
@@ -52,14 +56,21 @@ rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(f"{label}: {wall:.2f} s, peak RSS {rss:.0f} MiB")
 PY
 }
+record() {  # the same, and keep "label<TAB>wall<TAB>rss" for the summary table
+  local out line
+  out=$(measure "$@")
+  echo "$out"
+  line=$(tail -n 1 <<< "$out")
+  python3 -c 'import re, sys; m = re.match(r"(.*): ([0-9.]+) s, peak RSS ([0-9]+) MiB", sys.argv[1]); print(*m.groups(), sep="\t")' "$line" >> "$results"
+}
 
-measure "zcat, 2 processes" sh -c "find '$work/logs' -name '*.gz' -print0 | xargs -0 -P2 -n 16 zcat > /dev/null"
+record "zcat, 2 processes (floor)" sh -c "find '$work/logs' -name '*.gz' -print0 | xargs -0 -P2 -n 16 zcat > /dev/null"
 raw_bytes=$(find "$work/logs" -name '*.gz' -print0 | xargs -0 -P2 -n 16 zcat | wc -c)
 echo "raw JSON: $((raw_bytes / 1000000)) MB"
 
 rm -rf "$work/out"
 start=$(date +%s.%N)
-measure "costjob run" sh -c "'$bin' run --config '$work/costjob.toml' --date $date > /dev/null 2> '$work/run.log'"
+record "costjob" sh -c "'$bin' run --config '$work/costjob.toml' --date $date > /dev/null 2> '$work/run.log'"
 end=$(date +%s.%N)
 python3 - "$work/run.log" "$start" "$end" "$gz_bytes" "$raw_bytes" <<'PY'
 import json, sys
@@ -70,32 +81,26 @@ print(f"costjob: {events['events']} events, {events['transactions']} transaction
       f"{int(sys.argv[5]) / wall / 1e6:.0f} MB/s JSON (log stage alone {events['seconds']:.2f} s)")
 PY
 
-cat > "$work/bench_duckdb.py" <<PY
-import duckdb, time
-db = duckdb.connect(config={"threads": 2})
-t = time.monotonic()
-n = db.execute("""
-  WITH lines AS (
-    SELECT line FROM read_csv('$work/logs/**/*.gz', columns = {'line': 'VARCHAR'}, delim = '\x1f',
-                              quote = '', escape = '', header = false, auto_detect = false, strict_mode = false)
-  ), events AS (
-    SELECT CAST(substr(line, 1, strpos(line, ' ') - 1) AS TIMESTAMP) AS ts,
-           substr(line, strpos(line, ' ') + 1) AS msg
-    FROM lines WHERE substr(line, 1, 2) = '20'
-  ), parsed AS (
-    SELECT ts, json_extract_string(msg, '\$.transaction_id') AS tx, json_extract_string(msg, '\$.service') AS svc,
-           TRY_CAST(json_extract(msg, '\$.duration_ms') AS BIGINT) AS d,
-           TRY_CAST(json_extract(msg, '\$.usage.kms_requests') AS BIGINT) AS kms
-    FROM events WHERE json_valid(msg) AND ts >= TIMESTAMP '$date' AND ts < TIMESTAMP '$date' + INTERVAL 1 DAY
-  )
-  SELECT count(*) FROM (
-    SELECT tx, min(ts), max(ts), count(*), sum(d), sum(kms), sum(CASE WHEN svc = 'ledger-svc' THEN d END)
-    FROM parsed WHERE tx IS NOT NULL GROUP BY tx
-  )
-""").fetchone()[0]
-print(f"duckdb {duckdb.__version__} (2 threads): {n} transactions in {time.monotonic() - t:.2f} s")
+events=$(python3 -c 'import json, sys; print(next(json.loads(l) for l in open(sys.argv[1]) if "\"stage\":\"logs\"" in l)["events"])' "$work/run.log")
+for engine in duckdb polars; do
+  rm -rf "$work/peer-$engine"
+  record "$engine" python3 tests/bench/peer.py "$engine" "$work/logs" "$work/cur" "$date" "$work/peer-$engine"
+done
+python3 - "$results" "$events" "$gz_bytes" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+events, gz = int(sys.argv[2]), int(sys.argv[3])
+t = {label: float(wall) for label, wall, _ in rows}
+print("\n| engine | wall | events/s | MB/s gzip | peak RSS |\n| --- | --- | --- | --- | --- |")
+for label, wall, rss in rows:
+    w = float(wall)
+    print(f"| {label} | {w:.2f} s | {events / w / 1e6:.2f} M | {gz / w / 1e6:.0f} | {int(rss):,} MiB |")
+cj = t["costjob"]
+floor = next(v for k, v in t.items() if k.startswith("zcat"))
+print(f"\ncostjob vs DuckDB: {t['duckdb'] / cj:.2f}x its throughput (SPEC 8: >= 3x)")
+print(f"costjob vs Polars: {t['polars'] / cj:.2f}x (SPEC 8: > 1x)")
+print(f"costjob vs the zcat floor: {cj / floor:.2f}x its time (SPEC 8: <= 2x)")
 PY
-measure "duckdb, 2 threads" python3 "$work/bench_duckdb.py"
 
 # The same run reading its logs from S3: a moto server on loopback (started
 # here, stopped on exit), the logs uploaded to it, CUR and output local, so the
