@@ -215,6 +215,19 @@ pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
 
+/// Finished `transactions` rows: each transaction, its money and its breakdown
+/// (breakdown line, cost), the lines summing to its total. The sink encodes them.
+pub struct RowChunk<'a> {
+    pub transactions: &'a [Transaction],
+    pub costs: &'a [TransactionCost],
+    pub breakdowns: Vec<Vec<(u32, Money)>>,
+    /// Breakdown line -> (product code, rule).
+    pub lines: &'a [(String, RuleRef)],
+}
+
+/// One output file's chunks of rows, in order.
+pub type RowPart<'a> = Box<dyn Iterator<Item = RowChunk<'a>> + Send + 'a>;
+
 /// A transaction's money (its breakdown: [`Allocation::breakdowns`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TransactionCost {
@@ -661,6 +674,36 @@ impl Allocation {
     /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
     /// transaction of `range`, recomputed from the pools' splits: the same shares as
     /// `costs`. One cursor per pool walks its scope and bonus set in index order.
+    /// The day's finished `transactions` rows, for the sink: `parts` contiguous
+    /// runs (one per output file, written in parallel), each a sequence of chunks
+    /// of at most `rows` transactions, computed as the sink asks for them so the
+    /// breakdowns of the whole day are never held at once.
+    pub fn row_parts<'a>(
+        &'a self,
+        transactions: &'a [Transaction],
+        parts: usize,
+        rows: usize,
+    ) -> Vec<RowPart<'a>> {
+        let n = transactions.len();
+        let chunks = n.div_ceil(rows).max(1);
+        let parts = parts.clamp(1, chunks);
+        (0..parts)
+            .map(|part| {
+                let chunk_range = part * chunks / parts..(part + 1) * chunks / parts;
+                let part: RowPart<'a> = Box::new(chunk_range.map(move |chunk| {
+                    let range = chunk * rows..n.min((chunk + 1) * rows);
+                    RowChunk {
+                        transactions: &transactions[range.clone()],
+                        costs: &self.costs[range.clone()],
+                        breakdowns: self.breakdowns(range, transactions),
+                        lines: &self.lines,
+                    }
+                }));
+                part
+            })
+            .collect()
+    }
+
     pub fn breakdowns(
         &self,
         range: std::ops::Range<usize>,

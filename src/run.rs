@@ -235,8 +235,16 @@ fn compute_and_publish(
         started_at_ms: started_at.timestamp_millis(),
         finished_at_ms: Utc::now().timestamp_millis(),
     };
+    // The allocation hands the sink finished rows, chunk by chunk, one run of
+    // chunks per core (the sink computes no money).
+    let rows = allocation.row_parts(
+        &logs.transactions,
+        rayon::current_num_threads(),
+        tables::TRANSACTIONS_PER_BATCH,
+    );
     let batches = tables::build(
         &logs.transactions,
+        rows,
         &allocation,
         &logs.counters,
         &plan.pricing,

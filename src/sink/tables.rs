@@ -3,7 +3,7 @@
 use arrow_array::RecordBatch;
 
 use crate::Result;
-use crate::allocate::{self, Allocation};
+use crate::allocate::{self, Allocation, RowChunk, RowPart};
 use crate::classify::Transaction;
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
@@ -27,13 +27,8 @@ pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>
 /// A table's files: each a sequence of batches; files are written in parallel.
 pub type Parts<'a> = Vec<Batches<'a>>;
 
-/// The `transactions` rows of `range`, with their breakdowns recomputed from the splits.
-fn transactions_batch(
-    range: std::ops::Range<usize>,
-    transactions: &[Transaction],
-    allocation: &Allocation,
-    day: &Day<'_>,
-) -> Result<RecordBatch> {
+/// One `transactions` batch: the allocation's finished rows, encoded.
+fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch> {
     let Day {
         pricing,
         key_names,
@@ -42,10 +37,12 @@ fn transactions_batch(
     } = *day;
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
-    let rows = &transactions[range.clone()];
-    let costs = &allocation.costs[range.clone()];
-    let lines = &allocation.lines;
-    let breakdowns = allocation.breakdowns(range.clone(), transactions);
+    let RowChunk {
+        transactions: rows,
+        costs,
+        breakdowns,
+        lines,
+    } = chunk;
     let breakdown = breakdowns.iter().map(|b| {
         b.iter().map(|&(line, v)| {
             let (product, r) = &lines[line as usize];
@@ -96,10 +93,12 @@ struct Day<'a> {
     run_id: &'a str,
 }
 
-/// The five tables, in [`super::parquet::TABLES`] order; `transactions` in batches
-/// of [`TRANSACTIONS_PER_BATCH`] rows, built as they are written.
+/// The tables, in [`super::parquet::TABLES`] order; `transactions` encoded batch
+/// by batch from the allocation's finished rows (`rows`, one part per file), as
+/// they are written.
 pub fn build<'a>(
     transactions: &'a [Transaction],
+    rows: Vec<RowPart<'a>>,
     allocation: &'a Allocation,
     counters: &LogCounters,
     pricing: &'a Pricing,
@@ -108,31 +107,25 @@ pub fn build<'a>(
 ) -> Result<Vec<(&'static str, Parts<'a>)>> {
     let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
-    let n = transactions.len();
     let cost_basis = run.cost_basis;
     let run_id = run.run_id;
-    // One file per core, each a contiguous run of batches, so encoding runs in parallel.
-    let chunks = n.div_ceil(TRANSACTIONS_PER_BATCH).max(1);
+    // One file per part of rows, so encoding runs in parallel.
     let key_names: std::sync::Arc<Vec<String>> =
         std::sync::Arc::new((0..keys.len() as u16).map(|k| keys.name(k)).collect());
-    let files = rayon::current_num_threads().clamp(1, chunks);
-    let transactions_table: Parts<'a> = (0..files)
-        .map(|f| {
+    let transactions_table: Parts<'a> = rows
+        .into_iter()
+        .map(|part| {
             let key_names = key_names.clone();
-            let part: Batches<'a> = Box::new((f * chunks / files..(f + 1) * chunks / files).map(
-                move |chunk| {
-                    let range =
-                        chunk * TRANSACTIONS_PER_BATCH..n.min((chunk + 1) * TRANSACTIONS_PER_BATCH);
-                    let day = Day {
-                        pricing,
-                        key_names: &key_names,
-                        cost_basis,
-                        run_id,
-                    };
-                    transactions_batch(range, transactions, allocation, &day)
-                },
-            ));
-            part
+            let batches: Batches<'a> = Box::new(part.map(move |chunk| {
+                let day = Day {
+                    pricing,
+                    key_names: &key_names,
+                    cost_basis,
+                    run_id,
+                };
+                transactions_batch(chunk, &day)
+            }));
+            batches
         })
         .collect();
 
