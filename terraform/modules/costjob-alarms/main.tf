@@ -3,19 +3,11 @@
 # Every alarm pages the SNS topic; every state change and failure is also
 # written to the observability log group (SPEC 10).
 
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 locals {
-  account   = data.aws_caller_identity.current.account_id
-  partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.name
-  flows     = { for f in var.flows : "${f.transaction_type}/${f.flow}" => f }
-  actions   = [var.sns_topic_arn]
-  # Known before the rules exist, so the log group's policy can name them.
+  flows   = { for f in var.flows : "${f.transaction_type}/${f.flow}" => f }
+  actions = [var.sns_topic_arn]
+  # Named before the rules exist, so the log group's policy can name them.
   rule_names = { job_failed = "${var.name}-job-failed", alarm_changes = "${var.name}-alarm-changes" }
-  rule_arns  = [for n in values(local.rule_names) : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${n}"]
 }
 
 # CurTotalUSD is emitted once per successful day: none in N hours means the
@@ -131,53 +123,17 @@ resource "aws_cloudwatch_event_target" "to_logs" {
   rule       = each.value
   target_id  = "log-group"
   arn        = var.log_group_arn
-  depends_on = [aws_cloudwatch_log_resource_policy.this]
+  depends_on = [module.log_delivery]
 }
 
-# EventBridge writes to the log group only where a resource policy lets it:
-# this one lets this module's rules (the scaling alerts module has its own).
-# AWS's documented form: CreateLogStream unconditioned (EventBridge sends no
-# aws:SourceArn with it), PutLogEvents only from this module's rules.
-resource "aws_cloudwatch_log_resource_policy" "this" {
-  policy_name = "${var.name}-alarms"
-  policy_document = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "EventBridgeCreatesStreams"
-        Effect    = "Allow"
-        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-        Action    = "logs:CreateLogStream"
-        Resource  = "${var.log_group_arn}:*"
-      },
-      {
-        Sid       = "EventBridgeRulesPutEvents"
-        Effect    = "Allow"
-        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-        Action    = "logs:PutLogEvents"
-        Resource  = "${var.log_group_arn}:*:*"
-        Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arns } }
-      },
-    ]
-  })
-}
-
-# A rule whose target refuses delivery counts FailedInvocations; page on it
-# through CloudWatch, not through the path that failed.
-resource "aws_cloudwatch_metric_alarm" "delivery_failed" {
-  for_each            = local.rule_names
-  alarm_name          = "${var.name}-${replace(each.key, "_", "-")}-delivery-failed"
-  alarm_description   = "EventBridge rule ${each.value} failed to deliver to a target (paging topic or log group)."
-  namespace           = "AWS/Events"
-  metric_name         = "FailedInvocations"
-  dimensions          = { RuleName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.actions
-  ok_actions          = local.actions
-  tags                = var.tags
+# EventBridge -> the observability log group: this module's rules get their
+# own resource policy (the scaling-alerts module has one for its rules) and an
+# alarm on each rule's failed deliveries.
+module "log_delivery" {
+  source        = "../eventbridge-log-delivery"
+  name          = "${var.name}-alarms"
+  log_group_arn = var.log_group_arn
+  rules         = local.rule_names
+  alarm_actions = local.actions
+  tags          = var.tags
 }

@@ -11,9 +11,8 @@ locals {
   log_group_name = "/aws/events/${local.prefix}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
   cluster_arn    = "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${var.cluster_name}"
-  # Known before the rules exist, so the log group's policy can name them.
+  # Named before the rules exist, so the log group's policy can name them.
   rule_names = { alarms = "${local.prefix}-alarms", service_actions = "${local.prefix}-service-actions" }
-  rule_arns  = [for n in values(local.rule_names) : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${n}"]
   # Matches every at-max and composite alarm of the cluster, however many services.
   alarm_wildcards = ["${local.prefix}-*-at-max", "${local.prefix}-*-at-max-and-saturated"]
 
@@ -158,53 +157,15 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = var.tags
 }
 
-# EventBridge writes to a log group only if the group's resource policy lets it.
-# AWS's documented form: CreateLogStream unconditioned on the group's streams
-# (EventBridge's CreateLogStream carries no aws:SourceArn, so a SourceArn
-# condition there denies it and nothing is ever delivered), PutLogEvents only
-# from this module's rules.
-resource "aws_cloudwatch_log_resource_policy" "this" {
-  policy_name = local.prefix
-  policy_document = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "EventBridgeCreatesStreams"
-        Effect    = "Allow"
-        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-        Action    = "logs:CreateLogStream"
-        Resource  = "${local.log_group_arn}:*"
-      },
-      {
-        Sid       = "EventBridgeRulesPutEvents"
-        Effect    = "Allow"
-        Principal = { Service = ["events.amazonaws.com", "delivery.logs.amazonaws.com"] }
-        Action    = "logs:PutLogEvents"
-        Resource  = "${local.log_group_arn}:*:*"
-        Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arns } }
-      },
-    ]
-  })
-}
-
-# A rule whose target refuses delivery (a policy, a key) counts FailedInvocations;
-# nothing else would tell. Pages through CloudWatch, not through the failing path.
-resource "aws_cloudwatch_metric_alarm" "delivery_failed" {
-  for_each            = local.rule_names
-  alarm_name          = "${local.prefix}-${each.key}-delivery-failed"
-  alarm_description   = "EventBridge rule ${each.value} failed to deliver to a target (log group or paging topic)."
-  namespace           = "AWS/Events"
-  metric_name         = "FailedInvocations"
-  dimensions          = { RuleName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.this.arn]
-  ok_actions          = [aws_sns_topic.this.arn]
-  tags                = var.tags
+# EventBridge -> the log group: the resource policy it needs and an alarm on
+# each rule's failed deliveries, paging the topic.
+module "log_delivery" {
+  source        = "../eventbridge-log-delivery"
+  name          = local.prefix
+  log_group_arn = local.log_group_arn
+  rules         = local.rule_names
+  alarm_actions = [aws_sns_topic.this.arn]
+  tags          = var.tags
 }
 
 resource "aws_cloudwatch_event_rule" "alarms" {
@@ -241,14 +202,14 @@ resource "aws_cloudwatch_event_target" "alarms_to_logs" {
   rule       = aws_cloudwatch_event_rule.alarms.name
   target_id  = "log-group"
   arn        = aws_cloudwatch_log_group.this.arn
-  depends_on = [aws_cloudwatch_log_resource_policy.this]
+  depends_on = [module.log_delivery]
 }
 
 resource "aws_cloudwatch_event_target" "service_actions_to_logs" {
   rule       = aws_cloudwatch_event_rule.service_actions.name
   target_id  = "log-group"
   arn        = aws_cloudwatch_log_group.this.arn
-  depends_on = [aws_cloudwatch_log_resource_policy.this]
+  depends_on = [module.log_delivery]
 }
 
 resource "aws_cloudwatch_event_target" "service_actions_to_sns" {

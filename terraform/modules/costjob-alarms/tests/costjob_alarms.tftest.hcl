@@ -92,12 +92,12 @@ run "every_alarm_watches_what_it_says_and_pages" {
     error_message = "every alarm's state changes (matched by the module's name prefix) reach the observability log group"
   }
   assert {
-    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement :
+    condition = anytrue([for st in jsondecode(module.log_delivery.policy_document).Statement :
     try(st.Action == "logs:CreateLogStream" && !can(st.Condition) && st.Resource == "${var.log_group_arn}:*", false)])
     error_message = "CreateLogStream must carry no condition (EventBridge sends no SourceArn with it)"
   }
   assert {
-    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement : try(
+    condition = anytrue([for st in jsondecode(module.log_delivery.policy_document).Statement : try(
       st.Action == "logs:PutLogEvents" && st.Resource == "${var.log_group_arn}:*:*"
       && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset([for r in [aws_cloudwatch_event_rule.job_failed, aws_cloudwatch_event_rule.alarm_changes] : "arn:aws:events:us-east-1:111122223333:rule/${r.name}"]),
     false)])
@@ -105,12 +105,12 @@ run "every_alarm_watches_what_it_says_and_pages" {
   }
   assert {
     condition = alltrue([for k, r in { job_failed = aws_cloudwatch_event_rule.job_failed.name, alarm_changes = aws_cloudwatch_event_rule.alarm_changes.name } :
-      aws_cloudwatch_metric_alarm.delivery_failed[k].dimensions.RuleName == r
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].metric_name == "FailedInvocations"
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].namespace == "AWS/Events"
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].statistic == "Sum"
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].threshold == 1
-    && contains(aws_cloudwatch_metric_alarm.delivery_failed[k].alarm_actions, var.sns_topic_arn)])
+      module.log_delivery.delivery_failed_alarms[k].dimensions.RuleName == r
+      && module.log_delivery.delivery_failed_alarms[k].metric_name == "FailedInvocations"
+      && module.log_delivery.delivery_failed_alarms[k].namespace == "AWS/Events"
+      && module.log_delivery.delivery_failed_alarms[k].statistic == "Sum"
+      && module.log_delivery.delivery_failed_alarms[k].threshold == 1
+    && contains(module.log_delivery.delivery_failed_alarms[k].alarm_actions, var.sns_topic_arn)])
     error_message = "each rule's FailedInvocations pages the topic"
   }
 }

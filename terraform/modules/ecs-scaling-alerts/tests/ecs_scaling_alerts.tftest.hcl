@@ -104,12 +104,12 @@ run "thresholds_follow_the_map" {
   }
   # Issue 11 item 3: AWS's documented policy for EventBridge -> CloudWatch Logs.
   assert {
-    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement :
+    condition = anytrue([for st in jsondecode(module.log_delivery.policy_document).Statement :
     try(st.Action == "logs:CreateLogStream" && !can(st.Condition) && contains(st.Principal.Service, "events.amazonaws.com"), false)])
     error_message = "CreateLogStream must carry no condition (EventBridge sends no SourceArn with it)"
   }
   assert {
-    condition = anytrue([for st in jsondecode(aws_cloudwatch_log_resource_policy.this.policy_document).Statement : try(
+    condition = anytrue([for st in jsondecode(module.log_delivery.policy_document).Statement : try(
       st.Action == "logs:PutLogEvents" && st.Resource == "arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/ecs-scaling-deuna-prod:*:*"
       && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset(["arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.alarms.name}", "arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.service_actions.name}"]),
     false)])
@@ -146,12 +146,12 @@ run "delivery_paths" {
   }
   assert {
     condition = alltrue([for k, r in { alarms = aws_cloudwatch_event_rule.alarms.name, service_actions = aws_cloudwatch_event_rule.service_actions.name } :
-      aws_cloudwatch_metric_alarm.delivery_failed[k].dimensions.RuleName == r
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].metric_name == "FailedInvocations"
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].namespace == "AWS/Events"
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].threshold == 1
-      && aws_cloudwatch_metric_alarm.delivery_failed[k].statistic == "Sum"
-    && aws_cloudwatch_metric_alarm.delivery_failed[k].alarm_actions == toset([aws_sns_topic.this.arn])])
+      module.log_delivery.delivery_failed_alarms[k].dimensions.RuleName == r
+      && module.log_delivery.delivery_failed_alarms[k].metric_name == "FailedInvocations"
+      && module.log_delivery.delivery_failed_alarms[k].namespace == "AWS/Events"
+      && module.log_delivery.delivery_failed_alarms[k].threshold == 1
+      && module.log_delivery.delivery_failed_alarms[k].statistic == "Sum"
+    && module.log_delivery.delivery_failed_alarms[k].alarm_actions == toset([aws_sns_topic.this.arn])])
     error_message = "each rule's FailedInvocations pages the topic"
   }
 }
