@@ -11,6 +11,9 @@ use crate::money::{self, Money};
 use crate::pricing::{Pricing, RuleRef, UnitKeys};
 use crate::{Error, Result};
 
+/// A hash map with a fast, non-cryptographic hasher, for keys built from the input.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// SPEC 4.1: what CUR rows are grouped by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PoolKey {
@@ -149,6 +152,12 @@ pub struct Split {
     sign: Money,
     /// Positions (in the input) that get the extra unit, sorted.
     bonus: Vec<u32>,
+    /// `|C| = q U + r`, so `floor(|C| u / U) = q u + floor(r u / U)` and the
+    /// remainder is `r u mod U`: in 64 bits when `U * max u_i` fits (`narrow`),
+    /// the usual case, instead of a 128-bit division per input.
+    q: u64,
+    r: u64,
+    narrow: bool,
 }
 
 impl Split {
@@ -157,41 +166,59 @@ impl Split {
         let total_units: u128 = units.iter().map(|(_, u)| *u as u128).sum();
         assert!(total_units > 0, "split needs driver units");
         let magnitude = cost.unsigned_abs();
-        let mut handed = 0u128;
-        let mut remainders: Vec<(u128, u32)> = Vec::new();
-        for (i, (_, u)) in units.iter().enumerate() {
-            let product = magnitude * *u as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
-            handed += product / total_units;
-            let remainder = product % total_units;
-            if remainder > 0 {
-                remainders.push((remainder, i as u32));
-            }
-        }
-        // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
-        let leftover = (magnitude - handed) as usize;
-        let order = |a: &(u128, u32), b: &(u128, u32)| {
-            b.0.cmp(&a.0)
-                .then_with(|| units[a.1 as usize].0.cmp(&units[b.1 as usize].0))
-        };
-        let mut bonus: Vec<u32> = if leftover == 0 {
-            Vec::new()
-        } else {
-            if leftover < remainders.len() {
-                remainders.select_nth_unstable_by(leftover - 1, order);
-            }
-            remainders[..leftover].iter().map(|&(_, i)| i).collect()
-        };
-        bonus.sort_unstable();
-        Self {
+        let max_units = units.iter().map(|(_, u)| *u).max().unwrap_or(0);
+        let narrow = magnitude < 1 << 64
+            && total_units
+                .checked_mul(max_units as u128)
+                .is_some_and(|p| p < 1 << 64);
+        let mut split = Self {
             magnitude,
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
-            bonus,
+            bonus: Vec::new(),
+            q: if narrow {
+                (magnitude / total_units) as u64
+            } else {
+                0
+            },
+            r: if narrow {
+                (magnitude % total_units) as u64
+            } else {
+                0
+            },
+            narrow,
+        };
+        split.bonus = if narrow {
+            let total = total_units as u64;
+            let (q, r) = (split.q, split.r);
+            largest_remainders(units, magnitude, |u| {
+                let scaled = r * u;
+                (u128::from(q * u + scaled / total), scaled % total)
+            })
+        } else {
+            largest_remainders(units, magnitude, |u| split.floor_and_remainder(u))
+        };
+        split
+    }
+
+    /// `floor(|C| u / U)` and `|C| u mod U`.
+    #[inline]
+    fn floor_and_remainder(&self, units: u64) -> (u128, u128) {
+        if self.narrow {
+            let total = self.total_units as u64;
+            let scaled = self.r * units; // r < U and U * u < 2^64
+            (
+                u128::from(self.q * units + scaled / total), // <= |C| < 2^64
+                u128::from(scaled % total),
+            )
+        } else {
+            let product = self.magnitude * units as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
+            (product / self.total_units, product % self.total_units)
         }
     }
 
     fn share_with(&self, units: u64, extra: bool) -> Money {
-        let floor = self.magnitude * units as u128 / self.total_units;
+        let (floor, _) = self.floor_and_remainder(units);
         self.sign * (floor + u128::from(extra)) as Money
     }
 
@@ -209,6 +236,39 @@ impl Split {
     }
 }
 
+/// The positions (sorted) of the `|C| - sum of floors` largest remainders, ties
+/// to the smaller id; `R` is the remainder's width (64 bits when they fit).
+fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
+    units: &[(Id, u64)],
+    magnitude: u128,
+    floor_and_remainder: impl Fn(u64) -> (u128, R),
+) -> Vec<u32> {
+    let mut handed = 0u128;
+    let mut remainders: Vec<(R, u32)> = Vec::new();
+    for (i, (_, u)) in units.iter().enumerate() {
+        let (floor, remainder) = floor_and_remainder(*u);
+        handed += floor;
+        if remainder > R::default() {
+            remainders.push((remainder, i as u32));
+        }
+    }
+    // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
+    let leftover = (magnitude - handed) as usize;
+    if leftover == 0 {
+        return Vec::new();
+    }
+    let order = |a: &(R, u32), b: &(R, u32)| {
+        b.0.cmp(&a.0)
+            .then_with(|| units[a.1 as usize].0.cmp(&units[b.1 as usize].0))
+    };
+    if leftover < remainders.len() {
+        remainders.select_nth_unstable_by(leftover - 1, order);
+    }
+    let mut bonus: Vec<u32> = remainders[..leftover].iter().map(|&(_, i)| i).collect();
+    bonus.sort_unstable();
+    bonus
+}
+
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
 pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     let plan = Split::new(cost, units);
@@ -220,7 +280,7 @@ pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
 pub struct RowChunk<'a> {
     pub transactions: &'a [Transaction],
     pub costs: &'a [TransactionCost],
-    pub breakdowns: Vec<Vec<(u32, Money)>>,
+    pub breakdowns: Breakdowns,
     /// Breakdown line -> (product code, rule).
     pub lines: &'a [(String, RuleRef)],
 }
@@ -281,8 +341,7 @@ impl Split {
     /// The last position (in remainder-descending, id-ascending order) that got
     /// an extra unit: every position before it in that order did, none after.
     fn last_extra<Id: Ord>(&self, units: &[(Id, u64)]) -> Option<(u128, u32)> {
-        let remainder =
-            |pos: u32| self.magnitude * units[pos as usize].1 as u128 % self.total_units;
+        let remainder = |pos: u32| self.floor_and_remainder(units[pos as usize].1).1;
         self.bonus
             .iter()
             .map(|&pos| (remainder(pos), pos))
@@ -342,7 +401,8 @@ pub struct Allocation {
     allocated: Vec<AllocatedPool>,
     /// The distinct scopes of the allocated pools.
     scopes: Vec<Vec<u32>>,
-    by_unit_key: HashMap<u16, Vec<u32>>,
+    /// The allocated pools of each unit key.
+    by_unit_key: Vec<Vec<u32>>,
     /// The breakdown lines: (product code, rule), sorted.
     pub lines: Vec<(String, RuleRef)>,
     pub flow_costs: Vec<FlowCost>,
@@ -364,36 +424,8 @@ pub fn allocate(
     transactions: &[Transaction],
     pricing: &Pricing,
 ) -> Result<Allocation> {
-    // Scopes (the transactions with units for a key, of a flow and type), built
-    // once and shared by the pools that have the same one.
-    let mut scope_ids: HashMap<ScopeKey<'_>, u32> = HashMap::new();
-    for pool in pools {
-        if let Ok(key) = pool.unit_key {
-            let next = scope_ids.len() as u32;
-            scope_ids
-                .entry((key, pool.flow.as_deref(), pool.transaction_type))
-                .or_insert(next);
-        }
-    }
-    let mut scopes_of_key: HashMap<u16, Vec<(u32, ScopeKey<'_>)>> = HashMap::new();
-    for (&scope, &id) in &scope_ids {
-        scopes_of_key.entry(scope.0).or_default().push((id, scope));
-    }
-    // One pass over the transactions fills every scope, in index order.
-    let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
-    for (i, t) in transactions.iter().enumerate() {
-        for &(key, _) in &t.units {
-            for &(id, (_, flow, ty)) in scopes_of_key.get(&key).into_iter().flatten() {
-                if in_pool_scope(flow, ty, t) {
-                    scopes[id as usize].push(i as u32);
-                }
-            }
-        }
-    }
-    // Ties in a split go to the smaller transaction id: compare ranks, not strings.
-    let id_rank = id_ranks(transactions);
     // (type, flow) groups, numbered once per transaction.
-    let mut group_ids: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut group_ids: FastMap<(&str, &str), u32> = FastMap::default();
     let mut groups: Vec<(&str, &str)> = Vec::new();
     let mut group_counts: Vec<u64> = Vec::new();
     let group_of: Vec<u32> = transactions
@@ -410,6 +442,52 @@ pub fn allocate(
             id
         })
         .collect();
+    // Scopes (the transactions with units for a key, of a flow and type), built
+    // once and shared by the pools that have the same one.
+    let mut scope_ids: HashMap<ScopeKey<'_>, u32> = HashMap::new();
+    for pool in pools {
+        if let Ok(key) = pool.unit_key {
+            let next = scope_ids.len() as u32;
+            scope_ids
+                .entry((key, pool.flow.as_deref(), pool.transaction_type))
+                .or_insert(next);
+        }
+    }
+    // Per unit key, its scopes and which groups each admits (a flow and type
+    // test per group, not per transaction).
+    let key_count = scope_ids
+        .keys()
+        .map(|k| k.0 as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut scopes_of_key: Vec<Vec<(u32, Vec<bool>)>> = vec![Vec::new(); key_count];
+    for (&(key, flow, ty), &id) in &scope_ids {
+        let admits = groups
+            .iter()
+            .map(|&(group_type, group_flow)| {
+                flow.is_none_or(|f| f == group_flow)
+                    && ty.is_none_or(|ty| ty.as_str() == group_type)
+            })
+            .collect();
+        scopes_of_key[key as usize].push((id, admits));
+    }
+    // One pass over the transactions fills every scope, in index order, with
+    // its members' units beside it (read here once, not once per scope).
+    let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
+    let mut scope_units: Vec<Vec<u64>> = vec![Vec::new(); scope_ids.len()];
+    for (i, t) in transactions.iter().enumerate() {
+        let group = group_of[i] as usize;
+        for &(key, units) in &t.units {
+            for (id, admits) in scopes_of_key.get(key as usize).into_iter().flatten() {
+                if admits[group] {
+                    scopes[*id as usize].push(i as u32);
+                    scope_units[*id as usize].push(units);
+                }
+            }
+        }
+    }
+    // Ties in a split go to the smaller transaction id: compare ranks, not strings.
+    let id_rank = id_ranks(transactions);
     // Breakdown lines: (product code, rule), numbered in sorted order.
     let mut lines: Vec<(String, RuleRef)> = pools
         .iter()
@@ -460,7 +538,8 @@ pub fn allocate(
         if current.as_ref().is_none_or(|(id, _)| *id != scope_id) {
             let units = scope
                 .iter()
-                .map(|&i| (id_rank[i as usize], transactions[i as usize].units_for(key)))
+                .zip(std::mem::take(&mut scope_units[scope_id as usize]))
+                .map(|(&i, u)| (id_rank[i as usize], u))
                 .collect();
             current = Some((scope_id, units));
         }
@@ -504,9 +583,9 @@ pub fn allocate(
             last_extra,
         });
     }
-    let mut by_unit_key: HashMap<u16, Vec<u32>> = HashMap::new();
+    let mut by_unit_key: Vec<Vec<u32>> = vec![Vec::new(); key_count];
     for (p, pool) in allocated_pools.iter().enumerate() {
-        by_unit_key.entry(pool.unit_key).or_default().push(p as u32);
+        by_unit_key[pool.unit_key as usize].push(p as u32);
     }
 
     let mut flow_costs: Vec<FlowCost> = flow_acc
@@ -587,7 +666,7 @@ pub fn allocate(
     for (t, c) in transactions.iter().zip(&costs) {
         money::check_decimal_18(c.total, || format!("cost of transaction {:?}", t.id))?;
     }
-    let flow_summary = summarize(transactions, &costs);
+    let flow_summary = summarize(&groups, &group_of, &costs);
     for s in &flow_summary {
         money::check_decimal_18(s.cost, || {
             format!("cost of flow {} ({})", s.flow, s.transaction_type)
@@ -623,15 +702,6 @@ fn id_ranks(transactions: &[Transaction]) -> Vec<u32> {
         rank[i as usize] = r as u32;
     }
     rank
-}
-
-fn in_pool_scope(
-    flow: Option<&str>,
-    transaction_type: Option<TransactionType>,
-    t: &Transaction,
-) -> bool {
-    flow.is_none_or(|f| f == t.flow)
-        && transaction_type.is_none_or(|ty| t.transaction_type == Some(ty))
 }
 
 impl Allocation {
@@ -671,9 +741,6 @@ impl Allocation {
         rows
     }
 
-    /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
-    /// transaction of `range`, recomputed from the pools' splits: the same shares as
-    /// `costs`. One cursor per pool walks its scope and bonus set in index order.
     /// The day's finished `transactions` rows, for the sink: `parts` contiguous
     /// runs (one per output file, written in parallel), each a sequence of chunks
     /// of at most `rows` transactions, computed as the sink asks for them so the
@@ -704,11 +771,14 @@ impl Allocation {
             .collect()
     }
 
+    /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
+    /// transaction of `range`, recomputed from the pools' splits: the same shares as
+    /// `costs`. One cursor per pool walks its scope and bonus set in index order.
     pub fn breakdowns(
         &self,
         range: std::ops::Range<usize>,
         transactions: &[Transaction],
-    ) -> Vec<Vec<(u32, Money)>> {
+    ) -> Breakdowns {
         let mut cursors: Vec<(usize, usize)> = self
             .allocated
             .iter()
@@ -721,11 +791,14 @@ impl Allocation {
                 )
             })
             .collect();
-        let mut out = Vec::with_capacity(range.len());
+        let mut out = Breakdowns {
+            ends: Vec::with_capacity(range.len()),
+            lines: Vec::with_capacity(range.len() * self.lines.len().min(32)),
+        };
         for index in range {
-            let mut lines: Vec<(u32, Money)> = Vec::new();
+            let start = out.lines.len();
             for &(key, units) in &transactions[index].units {
-                for &p in self.by_unit_key.get(&key).into_iter().flatten() {
+                for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
                     let (scope, bonus) = &mut cursors[p as usize];
                     if self.scopes[pool.scope as usize].get(*scope) != Some(&(index as u32)) {
@@ -734,35 +807,63 @@ impl Allocation {
                     let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));
                     *bonus += usize::from(extra);
                     *scope += 1;
-                    lines.push((pool.line, pool.split.share_with(units, extra)));
+                    out.lines
+                        .push((pool.line, pool.split.share_with(units, extra)));
                 }
             }
-            lines.sort_unstable_by_key(|(line, _)| *line);
-            lines.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 += later.1;
+            // One entry per line, in line order.
+            let mine = &mut out.lines[start..];
+            mine.sort_unstable_by_key(|(line, _)| *line);
+            let mut kept = start;
+            for i in start..out.lines.len() {
+                let entry = out.lines[i];
+                if kept > start && out.lines[kept - 1].0 == entry.0 {
+                    out.lines[kept - 1].1 += entry.1;
+                } else {
+                    out.lines[kept] = entry;
+                    kept += 1;
                 }
-                same
-            });
-            out.push(lines);
+            }
+            out.lines.truncate(kept);
+            out.ends.push(out.lines.len() as u32);
         }
         out
     }
 }
 
-/// Per (type, flow): count, total, unit cost and nearest-rank percentiles.
-fn summarize(transactions: &[Transaction], costs: &[TransactionCost]) -> Vec<FlowSummary> {
-    let mut groups: BTreeMap<(&str, &str), Vec<Money>> = BTreeMap::new();
-    for (t, c) in transactions.iter().zip(costs) {
-        groups
-            .entry((t.type_name(), &t.flow))
-            .or_default()
-            .push(c.total);
+/// The breakdowns of a run of transactions, flat: transaction `k`'s (line, cost)
+/// entries are `lines[ends[k-1]..ends[k]]`, one per breakdown line, in line order.
+#[derive(Debug, Default)]
+pub struct Breakdowns {
+    pub ends: Vec<u32>,
+    pub lines: Vec<(u32, Money)>,
+}
+
+impl Breakdowns {
+    /// Each transaction's entries, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[(u32, Money)]> {
+        self.ends.iter().enumerate().map(|(k, &end)| {
+            let start = if k == 0 { 0 } else { self.ends[k - 1] };
+            &self.lines[start as usize..end as usize]
+        })
     }
-    groups
-        .into_iter()
-        .map(|((ty, flow), mut values)| {
+}
+
+/// Per (type, flow) group: count, total, unit cost and nearest-rank
+/// percentiles, in (type, flow) order.
+fn summarize(
+    groups: &[(&str, &str)],
+    group_of: &[u32],
+    costs: &[TransactionCost],
+) -> Vec<FlowSummary> {
+    let mut values: Vec<Vec<Money>> = vec![Vec::new(); groups.len()];
+    for (&g, c) in group_of.iter().zip(costs) {
+        values[g as usize].push(c.total);
+    }
+    let mut rows: Vec<FlowSummary> = groups
+        .iter()
+        .zip(values)
+        .map(|(&(ty, flow), mut values)| {
             values.sort_unstable();
             let n = values.len();
             let total: Money = values.iter().sum();
@@ -778,7 +879,9 @@ fn summarize(transactions: &[Transaction], costs: &[TransactionCost]) -> Vec<Flo
                 max: values[n - 1],
             }
         })
-        .collect()
+        .collect();
+    rows.sort_by(|a, b| (&a.transaction_type, &a.flow).cmp(&(&b.transaction_type, &b.flow)));
+    rows
 }
 
 /// The smallest value with at least `percent`% of the sorted values at or below it.

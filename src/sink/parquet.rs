@@ -6,7 +6,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::{Decimal128Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
@@ -121,84 +120,67 @@ impl Table {
         self
     }
 
-    /// `array<struct<unit_key string, units bigint>>`: each row's driver units.
-    pub fn unit_list<'a, R, I>(mut self, name: &str, rows: R) -> Self
+    /// `array<struct<unit_key string, units bigint>>`: each row's driver units,
+    /// as (unit key, units) with the key naming `key_names[key]`.
+    pub fn unit_list<R, I>(mut self, name: &str, key_names: &[String], rows: R) -> Self
     where
         R: IntoIterator<Item = I>,
-        I: IntoIterator<Item = (&'a str, i64)>,
+        I: IntoIterator<Item = (u16, i64)>,
     {
-        let fields = Fields::from(vec![
-            Field::new("unit_key", DataType::Utf8, true),
-            Field::new("units", DataType::Int64, true),
-        ]);
-        let builders: Vec<Box<dyn arrow_array::builder::ArrayBuilder>> = vec![
-            Box::new(StringBuilder::new()),
-            Box::new(arrow_array::builder::Int64Builder::new()),
-        ];
-        let mut list = ListBuilder::new(StructBuilder::new(fields, builders));
+        let labels: Vec<[&str; 1]> = key_names.iter().map(|k| [k.as_str()]).collect();
+        let mut entries = Entries::default();
+        let mut units = Vec::new();
         for row in rows {
-            for (key, units) in row {
-                let s = list.values();
-                s.field_builder::<StringBuilder>(0)
-                    .expect("string field")
-                    .append_value(key);
-                s.field_builder::<arrow_array::builder::Int64Builder>(1)
-                    .expect("int field")
-                    .append_value(units);
-                s.append(true);
+            for (key, value) in row {
+                entries.labels.push(u32::from(key));
+                units.push(value);
             }
-            list.append(true);
+            entries.end_row();
         }
-        let array = list.finish();
+        let array = entries.finish(
+            ["unit_key"],
+            &labels,
+            Field::new("units", DataType::Int64, true),
+            Arc::new(Int64Array::from(units)),
+        );
         self.fields
             .push(Field::new(name, array.data_type().clone(), true));
         self.columns.push(Arc::new(array));
         self
     }
 
-    /// `array<struct<N strings, one decimal>>`: each row a list of (N texts, money).
-    pub fn money_list<'a, const N: usize, R, I>(
+    /// `array<struct<N strings, one decimal>>`: each row a list of (label, money),
+    /// the label naming the N texts `labels[label]`.
+    pub fn money_list<const N: usize, R, I>(
         mut self,
         name: &str,
         text_fields: [&str; N],
         money_field: &str,
+        labels: &[[&str; N]],
         rows: R,
     ) -> Result<Self>
     where
         R: IntoIterator<Item = I>,
-        I: IntoIterator<Item = ([&'a str; N], Money)>,
+        I: IntoIterator<Item = (u32, Money)>,
     {
-        let mut struct_fields: Vec<Field> = text_fields
-            .iter()
-            .map(|f| Field::new(*f, DataType::Utf8, true))
-            .collect();
-        struct_fields.push(Field::new(money_field, money_type(), true));
-        let fields = Fields::from(struct_fields);
-        let mut builders: Vec<Box<dyn arrow_array::builder::ArrayBuilder>> = text_fields
-            .iter()
-            .map(|_| Box::new(StringBuilder::new()) as Box<dyn arrow_array::builder::ArrayBuilder>)
-            .collect();
-        builders.push(Box::new(
-            Decimal128Builder::new().with_data_type(money_type()),
-        ));
-        let mut list = ListBuilder::new(StructBuilder::new(fields, builders));
+        let mut entries = Entries::default();
+        let mut values = Vec::new();
         for row in rows {
-            for (texts, value) in row {
-                let value = money::check_decimal_18(value, || format!("column {name}"))?;
-                let s = list.values();
-                for (i, t) in texts.iter().enumerate() {
-                    s.field_builder::<StringBuilder>(i)
-                        .expect("string field")
-                        .append_value(t);
-                }
-                s.field_builder::<Decimal128Builder>(N)
-                    .expect("money field")
-                    .append_value(value);
-                s.append(true);
+            for (label, value) in row {
+                entries.labels.push(label);
+                values.push(money::check_decimal_18(value, || format!("column {name}"))?);
             }
-            list.append(true);
+            entries.end_row();
         }
-        let array = list.finish();
+        let money = Decimal128Array::from(values)
+            .with_precision_and_scale(18, money::SCALE as i8)
+            .expect("valid");
+        let array = entries.finish(
+            text_fields,
+            labels,
+            Field::new(money_field, money_type(), true),
+            Arc::new(money),
+        );
         self.fields
             .push(Field::new(name, array.data_type().clone(), false));
         self.columns.push(Arc::new(array));
@@ -208,6 +190,60 @@ impl Table {
     pub fn into_batch(self) -> RecordBatch {
         RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.columns)
             .expect("columns of equal length")
+    }
+}
+
+/// The entries of a list-of-struct column being built: each entry's label (the
+/// index of its texts) and where each row ends. The texts are gathered from one
+/// small array per field, and the columns assembled directly, not value by value
+/// through builders.
+#[derive(Default)]
+struct Entries {
+    labels: Vec<u32>,
+    offsets: Vec<i32>,
+}
+
+impl Entries {
+    fn end_row(&mut self) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.offsets.push(self.labels.len() as i32);
+    }
+
+    /// `list<struct<text_fields..., value>>` (every field nullable, as the
+    /// builders made it), the texts of entry `k` being `labels[self.labels[k]]`.
+    fn finish<const N: usize>(
+        mut self,
+        text_fields: [&str; N],
+        labels: &[[&str; N]],
+        value_field: Field,
+        values: ArrayRef,
+    ) -> arrow_array::ListArray {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let indices = arrow_array::UInt32Array::from(self.labels);
+        let mut fields: Vec<Field> = text_fields
+            .iter()
+            .map(|f| Field::new(*f, DataType::Utf8, true))
+            .collect();
+        let mut columns: Vec<ArrayRef> = (0..N)
+            .map(|i| {
+                let texts = StringArray::from_iter_values(labels.iter().map(|l| l[i]));
+                arrow_select::take::take(&texts, &indices, None).expect("labels in range")
+            })
+            .collect();
+        fields.push(value_field);
+        columns.push(values);
+        let entries = arrow_array::StructArray::new(Fields::from(fields), columns, None);
+        let item = Arc::new(Field::new("item", entries.data_type().clone(), true));
+        arrow_array::ListArray::new(
+            item,
+            arrow_buffer::OffsetBuffer::new(self.offsets.into()),
+            Arc::new(entries),
+            None,
+        )
     }
 }
 

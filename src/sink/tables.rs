@@ -35,20 +35,22 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
         cost_basis,
         run_id,
     } = *day;
-    let category = |r| pricing.model(r).category.as_str();
-    let rule_id = |r| pricing.rule(r).id.as_str();
     let RowChunk {
         transactions: rows,
         costs,
         breakdowns,
         lines,
     } = chunk;
-    let breakdown = breakdowns.iter().map(|b| {
-        b.iter().map(|&(line, v)| {
-            let (product, r) = &lines[line as usize];
-            ([product.as_str(), rule_id(*r), category(*r)], v)
+    let labels: Vec<[&str; 3]> = lines
+        .iter()
+        .map(|(product, r)| {
+            [
+                product.as_str(),
+                pricing.rule(*r).id.as_str(),
+                pricing.model(*r).category.as_str(),
+            ]
         })
-    });
+        .collect();
     Ok(Table::default()
         .text("transaction_id", rows.iter().map(|t| Some(&*t.id)))
         .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
@@ -66,17 +68,16 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
             "costs",
             ["product_code", "rule_id", "category"],
             "cost_usd",
-            breakdown,
+            &labels,
+            breakdowns.iter().map(|b| b.iter().copied()),
         )?
         .unit_list(
             "units",
+            key_names,
             rows.iter().map(|t| {
-                t.units.iter().map(|&(key, u)| {
-                    (
-                        key_names[key as usize].as_str(),
-                        i64::try_from(u).unwrap_or(i64::MAX),
-                    )
-                })
+                t.units
+                    .iter()
+                    .map(|&(key, u)| (key, i64::try_from(u).unwrap_or(i64::MAX)))
             }),
         )
         .text("run_id", rows.iter().map(|_| Some(run_id)))
@@ -252,7 +253,13 @@ pub fn build<'a>(
     let t = &allocation.totals;
     let c = counters;
     let one = |v: i64| std::iter::once(v);
-    let excluded = t.excluded_by_type.iter().map(|(ty, v)| ([ty.as_str()], *v));
+    let excluded_types: Vec<[&str; 1]> =
+        t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
+    let excluded = t
+        .excluded_by_type
+        .values()
+        .enumerate()
+        .map(|(i, v)| (i as u32, *v));
     let delta = t.cur_total - t.allocated - t.unallocated - t.excluded;
     let reconciliation = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
@@ -265,6 +272,7 @@ pub fn build<'a>(
             "excluded_by_type",
             ["line_item_type"],
             "cost_usd",
+            &excluded_types,
             [excluded],
         )?
         .money("delta_usd", [Some(delta)])?

@@ -305,6 +305,29 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The field when its raw text is a plain non-negative integer (digits, no
+    /// sign, fraction or exponent, no leading zero) below 10^16: read without
+    /// building a value. Anything else is `None`, for the general path.
+    fn plain_integer(&self, field: Field) -> Option<u64> {
+        let Doc::Members(m) = self else { return None };
+        plain_digits(m[field as usize]?.get().as_bytes())
+    }
+
+    /// Reads the field into `usage` when it is a flat object of distinct plain
+    /// names (no escapes) with plain integer values below 2^53, the usual shape;
+    /// `false` (and `usage` left empty) for anything else, for the general path.
+    fn plain_counters<'s>(&'s self, field: Field, usage: &mut Vec<(&'s str, u64)>) -> bool {
+        let Doc::Members(m) = self else { return false };
+        let Some(raw) = m[field as usize] else {
+            return false;
+        };
+        let parsed = plain_object(raw.get(), usage);
+        if !parsed {
+            usage.clear();
+        }
+        parsed
+    }
+
     /// The field when it is a JSON string.
     fn text(&self, pointers: &Pointers, field: Field) -> Option<Cow<'_, str>> {
         match self {
@@ -358,10 +381,93 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
     }
 }
 
+/// A hash map with a fast, non-cryptographic hasher (ids come from the input,
+/// but a run is one batch job over one day, not a service taking requests).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One shard of the day's transactions: ids that are canonical (lowercase,
+/// hyphenated) UUIDs keyed by their 128 bits (no pointer to follow, no string
+/// to compare), any other id by its text.
+#[derive(Default)]
+struct Shard {
+    uuids: FastMap<u128, TransactionAcc>,
+    texts: FastMap<Box<str>, TransactionAcc>,
+}
+
+impl Shard {
+    fn len(&self) -> usize {
+        self.uuids.len() + self.texts.len()
+    }
+
+    /// The accumulator of `id` (`uuid` when it parses as one), made at `ts` if new.
+    fn entry(&mut self, id: &str, uuid: Option<u128>, ts: i64) -> &mut TransactionAcc {
+        match uuid {
+            Some(key) => self
+                .uuids
+                .entry(key)
+                .or_insert_with(|| TransactionAcc::new(ts)),
+            None => {
+                if !self.texts.contains_key(id) {
+                    self.texts.insert(id.into(), TransactionAcc::new(ts));
+                }
+                self.texts.get_mut(id).expect("just inserted")
+            }
+        }
+    }
+
+    /// The shard's transactions with their ids as text.
+    fn into_transactions(self) -> impl Iterator<Item = (Box<str>, TransactionAcc)> {
+        let uuids = self
+            .uuids
+            .into_iter()
+            .map(|(key, t)| (format_uuid(key).into_boxed_str(), t));
+        uuids.chain(self.texts)
+    }
+}
+
+/// The 128 bits of a canonical UUID (`8-4-4-4-12` lowercase hex digits), whose
+/// text [`format_uuid`] gives back exactly; `None` for any other text.
+fn parse_uuid(id: &str) -> Option<u128> {
+    let bytes = id.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut value = 0u128;
+    for (i, &b) in bytes.iter().enumerate() {
+        let digit = match b {
+            b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        if matches!(i, 8 | 13 | 18 | 23) {
+            return None;
+        }
+        value = value << 4 | u128::from(digit);
+    }
+    Some(value)
+}
+
+/// The canonical text of a UUID's 128 bits.
+fn format_uuid(value: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(36);
+    let mut digit = 0;
+    for position in 0..36 {
+        if matches!(position, 8 | 13 | 18 | 23) {
+            text.push('-');
+        } else {
+            text.push(HEX[(value >> (124 - 4 * digit)) as usize & 0xf] as char);
+            digit += 1;
+        }
+    }
+    text
+}
+
 /// The day's transactions as they accumulate, shared by the workers: sharded by a
 /// hash of the id, each shard behind its own lock, so each transaction is held once.
 struct Shards(
-    Vec<Mutex<HashMap<Box<str>, TransactionAcc>>>,
+    Vec<Mutex<Shard>>,
     Vec<Mutex<std::collections::HashSet<u128>>>,
 );
 
@@ -370,9 +476,7 @@ impl Shards {
 
     fn new() -> Self {
         Self(
-            (0..Self::COUNT)
-                .map(|_| Mutex::new(HashMap::new()))
-                .collect(),
+            (0..Self::COUNT).map(|_| Mutex::default()).collect(),
             (0..Self::COUNT)
                 .map(|_| Mutex::new(std::collections::HashSet::new()))
                 .collect(),
@@ -396,11 +500,15 @@ impl Shards {
             .insert(key)
     }
 
-    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, HashMap<Box<str>, TransactionAcc>> {
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(id, &mut hasher);
-        let index = std::hash::Hasher::finish(&hasher) as usize % Self::COUNT;
-        self.0[index]
+    /// The shard of `id` (`uuid`: its bits, when it is a canonical UUID).
+    fn shard(&self, id: &str, uuid: Option<u128>) -> std::sync::MutexGuard<'_, Shard> {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::FixedState::default();
+        let hash = match uuid {
+            Some(key) => hasher.hash_one(key),
+            None => hasher.hash_one(id),
+        };
+        self.0[(hash >> 58) as usize % Self::COUNT]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -555,11 +663,11 @@ impl LogReader<'_> {
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             transactions.extend(
-                map.into_iter()
+                map.into_transactions()
                     .map(|(id, t)| t.finish(id, self.catalog, self.keys)),
             );
         }
-        transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
         corrupt.sort();
         counters.skipped_files = skipped.len() as u64;
@@ -816,20 +924,27 @@ impl LogReader<'_> {
             acc.counters.out_of_day += 1;
             return;
         }
-        let duration_ms = match doc.get(f, Field::DurationMs).as_deref() {
-            None | Some(Value::Null) => 0,
-            Some(v) => match driver_value(v) {
-                Some(d) => d,
-                None => {
-                    return malformed(
-                        acc,
-                        format!("duration_ms {v} is not an integer in [0, 2^53)"),
-                    );
-                }
+        let duration_ms = match doc.plain_integer(Field::DurationMs) {
+            Some(d) if d < MAX_DRIVER_VALUE => d,
+            _ => match doc.get(f, Field::DurationMs).as_deref() {
+                None | Some(Value::Null) => 0,
+                Some(v) => match driver_value(v) {
+                    Some(d) => d,
+                    None => {
+                        return malformed(
+                            acc,
+                            format!("duration_ms {v} is not an integer in [0, 2^53)"),
+                        );
+                    }
+                },
             },
         };
         let mut usage = Vec::new();
-        let usage_value = doc.get(f, Field::Usage);
+        let usage_value = if doc.plain_counters(Field::Usage, &mut usage) {
+            None
+        } else {
+            doc.get(f, Field::Usage)
+        };
         match usage_value.as_deref() {
             None | Some(Value::Null) => {}
             Some(Value::Object(counters)) => {
@@ -866,21 +981,82 @@ impl LogReader<'_> {
             duration_ms,
             usage,
         };
-        let mut transactions = acc.shards.shard(transaction_id);
-        let route_cache = &mut acc.route_cache;
-        let absorbed = match transactions.get_mut(transaction_id) {
-            Some(t) => t.absorb(&event, self.catalog, self.keys, route_cache),
-            None => {
-                let mut t = TransactionAcc::new(ts);
-                let absorbed = t.absorb(&event, self.catalog, self.keys, route_cache);
-                transactions.insert(transaction_id.into(), t);
-                absorbed
-            }
-        };
-        drop(transactions);
+        let uuid = parse_uuid(transaction_id);
+        let mut shard = acc.shards.shard(transaction_id, uuid);
+        let absorbed = shard.entry(transaction_id, uuid, ts).absorb(
+            &event,
+            self.catalog,
+            self.keys,
+            &mut acc.route_cache,
+        );
+        drop(shard);
         match absorbed {
             Ok(()) => acc.counters.events += 1,
             Err(message) => malformed(acc, message),
+        }
+    }
+}
+
+/// Plain digits (no sign, fraction, exponent or leading zero), at most 16 of them.
+fn plain_digits(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 16 || (raw[0] == b'0' && raw.len() > 1) {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// `{"name": digits, ...}` with distinct names free of escapes and values below
+/// 2^53, into `out`; `false` for any other text (whitespace is allowed where JSON
+/// allows it). The raw text is already known to be one valid JSON value.
+fn plain_object<'s>(raw: &'s str, out: &mut Vec<(&'s str, u64)>) -> bool {
+    let bytes = raw.as_bytes();
+    let ws = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    if bytes.first() != Some(&b'{') {
+        return false;
+    }
+    let mut i = ws(1);
+    if bytes.get(i) == Some(&b'}') {
+        return ws(i + 1) == bytes.len();
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[i + 1..]) else {
+            return false;
+        };
+        if bytes[i + 1 + len] != b'"' {
+            return false; // an escape: the general path decodes it
+        }
+        let name = &raw[i + 1..i + 1 + len];
+        i = ws(i + len + 2);
+        if bytes.get(i) != Some(&b':') {
+            return false;
+        }
+        i = ws(i + 1);
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let Some(value) = plain_digits(&bytes[start..i]).filter(|v| *v < MAX_DRIVER_VALUE) else {
+            return false;
+        };
+        if out.iter().any(|(n, _)| *n == name) {
+            return false; // a repeated name: the general path keeps the last
+        }
+        out.push((name, value));
+        i = ws(i);
+        match bytes.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => return ws(i + 1) == bytes.len(),
+            _ => return false,
         }
     }
 }
@@ -961,4 +1137,39 @@ fn split_export_line(line: &[u8]) -> Option<(i64, &[u8])> {
 
 fn describe_read_error(e: &std::io::Error, lines: u64) -> String {
     format!("corrupt or truncated gzip stream after {lines} lines: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_uuids_round_trip_and_others_stay_text() {
+        for id in [
+            "c5d6c941-df2e-4a30-a581-efafa376ea25",
+            "00000000-0000-0000-0000-000000000000",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ] {
+            let bits = parse_uuid(id).expect("canonical");
+            assert_eq!(format_uuid(bits), id);
+        }
+        for id in [
+            "C5D6C941-DF2E-4A30-A581-EFAFA376EA25", // upper case: its text differs
+            "c5d6c941df2e4a30a581efafa376ea25",
+            "c5d6c941-df2e-4a30-a581-efafa376ea2",
+            "c5d6c941-df2e-4a30-a581-efafa376ea25 ",
+            "c5d6c941-df2e-4a30-a581_efafa376ea25",
+            "c5d6c941-df2e-4a30-a581-efafa376ea2g",
+            "c5d6c941-df2e-4a30-a5810efafa376ea25",
+            "",
+        ] {
+            assert_eq!(parse_uuid(id), None, "{id}");
+        }
+        // Numeric order of the bits is the text order, as the tie-breaks need.
+        let (a, b) = (
+            "0fffffff-ffff-ffff-ffff-ffffffffffff",
+            "a0000000-0000-0000-0000-000000000000",
+        );
+        assert!(a < b && parse_uuid(a) < parse_uuid(b));
+    }
 }
