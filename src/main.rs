@@ -13,6 +13,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use costjob::config::{self, Overrides, RunPlan};
 use costjob::cost_basis::CostBasis;
 use costjob::storage::Store;
+
+/// mimalloc instead of the system allocator: the log stage makes and drops
+/// millions of small records on both cores, and the sink frees large column
+/// buffers batch after batch, where glibc's free and consolidation took a
+/// quarter of the sink's time (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use costjob::{money, report, run, sample};
 
 #[derive(Parser)]
