@@ -6,6 +6,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
+
 use crate::classify::{FlowCatalog, Transaction, TransactionType};
 use crate::money::{self, Money};
 use crate::pricing::{Pricing, RuleRef, UnitKeys};
@@ -517,71 +519,79 @@ pub fn allocate(
     };
     let mut order: Vec<&Pool> = pools.iter().collect();
     order.sort_by_key(|p| scope_of(p));
-    let mut current: Option<(u32, Vec<(u32, u64)>)> = None;
-    for pool in order {
-        money::check_decimal_18(pool.cost, || {
-            format!(
-                "pool {} {}",
-                pool.key.product_code,
-                pricing.rule(pool.key.rule).id
-            )
-        })?;
-        let key = match pool.unit_key {
-            Ok(key) => key,
-            Err(reason) => {
-                unallocated.push((pool.clone(), reason));
-                continue;
-            }
-        };
-        let scope_id = scope_of(pool).expect("allocatable pools have a scope");
-        let scope = &scopes[scope_id as usize];
-        if current.as_ref().is_none_or(|(id, _)| *id != scope_id) {
-            let units = scope
-                .iter()
-                .zip(std::mem::take(&mut scope_units[scope_id as usize]))
-                .map(|(&i, u)| (id_rank[i as usize], u))
-                .collect();
-            current = Some((scope_id, units));
+    for run in order.chunk_by(|a, b| scope_of(a) == scope_of(b)) {
+        for pool in run {
+            money::check_decimal_18(pool.cost, || {
+                format!(
+                    "pool {} {}",
+                    pool.key.product_code,
+                    pricing.rule(pool.key.rule).id
+                )
+            })?;
         }
-        let in_scope = &current.as_ref().expect("just set").1;
+        let Some(scope_id) = scope_of(run[0]) else {
+            for &pool in run {
+                let reason = pool
+                    .unit_key
+                    .expect_err("pools without a scope have no unit key");
+                unallocated.push((pool.clone(), reason));
+            }
+            continue;
+        };
+        let scope = &scopes[scope_id as usize];
+        let in_scope: Vec<(u32, u64)> = scope
+            .iter()
+            .zip(std::mem::take(&mut scope_units[scope_id as usize]))
+            .map(|(&i, u)| (id_rank[i as usize], u))
+            .collect();
         if in_scope.is_empty() {
-            unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
+            for &pool in run {
+                unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
+            }
             continue;
         }
-        let split = Split::new(pool.cost, in_scope);
-        let direct = pool.is_direct();
-        let line = line_of(pool);
-        let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
-        let shares = split.shares(in_scope.iter().map(|(_, u)| *u));
-        for ((&i, &(_, u)), share) in scope.iter().zip(in_scope).zip(shares) {
-            let c = &mut costs[i as usize];
-            c.total += share;
-            if direct {
-                c.direct += share;
+        // The scope's pools are planned in parallel (each a pass over the
+        // scope and a selection of its largest remainders), then applied in order.
+        let splits: Vec<Split> = run
+            .par_iter()
+            .map(|pool| Split::new(pool.cost, &in_scope))
+            .collect();
+        for (pool, split) in run.iter().zip(splits) {
+            let key = pool.unit_key.expect("pools with a scope have a unit key");
+            let direct = pool.is_direct();
+            let line = line_of(pool);
+            let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
+            let shares = split.shares(in_scope.iter().map(|(_, u)| *u));
+            for ((&i, &(_, u)), share) in scope.iter().zip(&in_scope).zip(shares) {
+                let c = &mut costs[i as usize];
+                c.total += share;
+                if direct {
+                    c.direct += share;
+                }
+                let g = &mut per_group[group_of[i as usize] as usize];
+                g.0 += u as u128;
+                g.1 += share;
             }
-            let g = &mut per_group[group_of[i as usize] as usize];
-            g.0 += u as u128;
-            g.1 += share;
-        }
-        for (group, (units, cost)) in per_group.into_iter().enumerate() {
-            if units > 0 {
-                let entry = flow_acc.entry((group as u32, line, direct)).or_default();
-                entry.0 += units;
-                entry.1 += cost;
+            for (group, (units, cost)) in per_group.into_iter().enumerate() {
+                if units > 0 {
+                    let entry = flow_acc.entry((group as u32, line, direct)).or_default();
+                    entry.0 += units;
+                    entry.1 += cost;
+                }
             }
+            let last_extra = split
+                .last_extra(&in_scope)
+                .map(|(r, pos)| (r, scope[pos as usize]));
+            allocated_pools.push(AllocatedPool {
+                line,
+                unit_key: key,
+                split,
+                scope: scope_id,
+                key: pool.key.clone(),
+                cost: pool.cost,
+                last_extra,
+            });
         }
-        let last_extra = split
-            .last_extra(in_scope)
-            .map(|(r, pos)| (r, scope[pos as usize]));
-        allocated_pools.push(AllocatedPool {
-            line,
-            unit_key: key,
-            split,
-            scope: scope_id,
-            key: pool.key.clone(),
-            cost: pool.cost,
-            last_extra,
-        });
     }
     let mut by_unit_key: Vec<Vec<u32>> = vec![Vec::new(); key_count];
     for (p, pool) in allocated_pools.iter().enumerate() {

@@ -17,7 +17,8 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::money::{self, Money};
 use crate::storage::{Chunks, Location, Store};
@@ -247,6 +248,16 @@ impl Entries {
     }
 }
 
+/// Columns whose values are (nearly) all distinct, written without a dictionary.
+const NEARLY_UNIQUE: &[&str] = &[
+    "transaction_id",
+    "first_event_at",
+    "last_event_at",
+    "cost_usd",
+    "direct_cost_usd",
+    "shared_cost_usd",
+];
+
 /// The file name of a table's `index`-th part in a partition.
 pub fn part_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
@@ -274,15 +285,40 @@ pub fn write_to<W: std::io::Write + Send>(
         path: PathBuf::from(name),
         message: e.to_string(),
     };
-    let props = WriterProperties::builder()
+    let first = batches.next().expect("every table has a batch")?;
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
         // Row groups of 8 batches: bounded writer buffers, still large enough to scan well.
-        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_BATCH))
-        .build();
-    let first = batches.next().expect("every table has a batch")?;
+        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_BATCH));
+    // The entries of list columns (27 a transaction in `costs`) carry no
+    // statistics: no query prunes on them, and min/max cost a comparison per
+    // value. Values nearly unique per row skip the dictionary, which would
+    // only overflow into plain encoding after hashing each one.
+    for field in first.schema().fields() {
+        if let DataType::List(item) = field.data_type()
+            && let DataType::Struct(children) = item.data_type()
+        {
+            for child in children {
+                let path = ColumnPath::new(vec![
+                    field.name().clone(),
+                    "list".into(),
+                    item.name().clone(),
+                    child.name().clone(),
+                ]);
+                props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+                if *child.data_type() != DataType::Utf8 {
+                    props = props.set_column_dictionary_enabled(path, false);
+                }
+            }
+        }
+    }
+    for name in NEARLY_UNIQUE {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*name), false);
+    }
+    let props = props.build();
     let mut writer =
         ArrowWriter::try_new(sink, first.schema(), Some(props)).map_err(parquet_err)?;
     writer.write(&first).map_err(parquet_err)?;

@@ -429,24 +429,37 @@ impl Shard {
 /// text [`format_uuid`] gives back exactly; `None` for any other text.
 fn parse_uuid(id: &str) -> Option<u128> {
     let bytes = id.as_bytes();
-    if bytes.len() != 36 {
+    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
         return None;
     }
     let mut value = 0u128;
+    let mut bad = 0u8;
     for (i, &b) in bytes.iter().enumerate() {
-        let digit = match b {
-            b'-' if matches!(i, 8 | 13 | 18 | 23) => continue,
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
         if matches!(i, 8 | 13 | 18 | 23) {
-            return None;
+            continue;
         }
-        value = value << 4 | u128::from(digit);
+        let digit = HEX_DIGIT[b as usize];
+        bad |= digit; // 0x80 marks a byte that is not a lowercase hex digit
+        value = value << 4 | u128::from(digit & 0xf);
     }
-    Some(value)
+    (bad & 0x80 == 0).then_some(value)
 }
+
+/// Each byte's value as a lowercase hex digit, or 0x80.
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// The canonical text of a UUID's 128 bits.
 fn format_uuid(value: u128) -> String {
