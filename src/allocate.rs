@@ -11,10 +11,7 @@ use rayon::prelude::*;
 use crate::classify::{FlowCatalog, Transaction, TransactionType};
 use crate::money::{self, Money};
 use crate::pricing::{Pricing, RuleRef, UnitKeys};
-use crate::{Error, Result};
-
-/// A hash map with a fast, non-cryptographic hasher, for keys built from the input.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use crate::{Error, FastMap, Result};
 
 /// SPEC 4.1: what CUR rows are grouped by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,29 +170,27 @@ impl Split {
             && total_units
                 .checked_mul(max_units as u128)
                 .is_some_and(|p| p < 1 << 64);
+        let (q, r) = if narrow {
+            (
+                (magnitude / total_units) as u64,
+                (magnitude % total_units) as u64,
+            )
+        } else {
+            (0, 0)
+        };
         let mut split = Self {
             magnitude,
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
             bonus: Vec::new(),
-            q: if narrow {
-                (magnitude / total_units) as u64
-            } else {
-                0
-            },
-            r: if narrow {
-                (magnitude % total_units) as u64
-            } else {
-                0
-            },
+            q,
+            r,
             narrow,
         };
         split.bonus = if narrow {
-            let total = total_units as u64;
-            let (q, r) = (split.q, split.r);
             largest_remainders(units, magnitude, |u| {
-                let scaled = r * u;
-                (u128::from(q * u + scaled / total), scaled % total)
+                let (floor, remainder) = split.narrow_floor_and_remainder(u);
+                (u128::from(floor), remainder)
             })
         } else {
             largest_remainders(units, magnitude, |u| split.floor_and_remainder(u))
@@ -203,16 +198,20 @@ impl Split {
         split
     }
 
+    /// `floor(|C| u / U)` and `|C| u mod U` in 64 bits (only when `narrow`).
+    #[inline]
+    fn narrow_floor_and_remainder(&self, units: u64) -> (u64, u64) {
+        let total = self.total_units as u64;
+        let scaled = self.r * units; // r < U and U * u < 2^64
+        (self.q * units + scaled / total, scaled % total) // the floor <= |C| < 2^64
+    }
+
     /// `floor(|C| u / U)` and `|C| u mod U`.
     #[inline]
     fn floor_and_remainder(&self, units: u64) -> (u128, u128) {
         if self.narrow {
-            let total = self.total_units as u64;
-            let scaled = self.r * units; // r < U and U * u < 2^64
-            (
-                u128::from(self.q * units + scaled / total), // <= |C| < 2^64
-                u128::from(scaled % total),
-            )
+            let (floor, remainder) = self.narrow_floor_and_remainder(units);
+            (u128::from(floor), u128::from(remainder))
         } else {
             let product = self.magnitude * units as u128; // < 1e19 * 2^64: fits u128 for DECIMAL(18,10) pools
             (product / self.total_units, product % self.total_units)
@@ -805,8 +804,9 @@ impl Allocation {
             ends: Vec::with_capacity(range.len()),
             lines: Vec::with_capacity(range.len() * self.lines.len().min(32)),
         };
+        let mut lines: Vec<(u32, Money)> = Vec::new(); // one transaction's, reused
         for index in range {
-            let start = out.lines.len();
+            lines.clear();
             for &(key, units) in &transactions[index].units {
                 for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
@@ -817,24 +817,18 @@ impl Allocation {
                     let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));
                     *bonus += usize::from(extra);
                     *scope += 1;
-                    out.lines
-                        .push((pool.line, pool.split.share_with(units, extra)));
+                    lines.push((pool.line, pool.split.share_with(units, extra)));
                 }
             }
-            // One entry per line, in line order.
-            let mine = &mut out.lines[start..];
-            mine.sort_unstable_by_key(|(line, _)| *line);
-            let mut kept = start;
-            for i in start..out.lines.len() {
-                let entry = out.lines[i];
-                if kept > start && out.lines[kept - 1].0 == entry.0 {
-                    out.lines[kept - 1].1 += entry.1;
-                } else {
-                    out.lines[kept] = entry;
-                    kept += 1;
+            lines.sort_unstable_by_key(|(line, _)| *line);
+            lines.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same {
+                    kept.1 += later.1;
                 }
-            }
-            out.lines.truncate(kept);
+                same
+            });
+            out.lines.extend_from_slice(&lines);
             out.ends.push(out.lines.len() as u32);
         }
         out

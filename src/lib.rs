@@ -26,6 +26,11 @@ pub mod storage;
 
 pub use error::{Error, Result};
 
+/// A hash map with a fast, non-cryptographic hasher (foldhash), for keys taken
+/// from the input: a run is one batch job over one day's files, not a service
+/// taking requests, so hash flooding is not a concern.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Progress of a long stage, for a terminal progress bar. The library calls it;
 /// the binary decides whether anything is shown.
 pub trait Progress: Sync {

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use costjob::config::{self, Overrides, RunPlan};
 use costjob::cost_basis::CostBasis;
 use costjob::storage::Store;
+use costjob::{money, report, run, sample};
 
 /// mimalloc instead of the system allocator: the log stage makes and drops
 /// millions of small records on both cores, and the sink frees large column
@@ -20,7 +21,6 @@ use costjob::storage::Store;
 /// quarter of the sink's time (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use costjob::{money, report, run, sample};
 
 #[derive(Parser)]
 #[command(

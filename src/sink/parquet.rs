@@ -129,7 +129,7 @@ impl Table {
         I: IntoIterator<Item = (u16, i64)>,
     {
         let labels: Vec<[&str; 1]> = key_names.iter().map(|k| [k.as_str()]).collect();
-        let mut entries = Entries::default();
+        let mut entries = Entries::new();
         let mut units = Vec::new();
         for row in rows {
             for (key, value) in row {
@@ -164,7 +164,7 @@ impl Table {
         R: IntoIterator<Item = I>,
         I: IntoIterator<Item = (u32, Money)>,
     {
-        let mut entries = Entries::default();
+        let mut entries = Entries::new();
         let mut values = Vec::new();
         for row in rows {
             for (label, value) in row {
@@ -198,32 +198,33 @@ impl Table {
 /// index of its texts) and where each row ends. The texts are gathered from one
 /// small array per field, and the columns assembled directly, not value by value
 /// through builders.
-#[derive(Default)]
 struct Entries {
     labels: Vec<u32>,
+    /// Where each row starts, and the end: one more than the rows.
     offsets: Vec<i32>,
 }
 
 impl Entries {
-    fn end_row(&mut self) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
+    fn new() -> Self {
+        Self {
+            labels: Vec::new(),
+            offsets: vec![0],
         }
+    }
+
+    fn end_row(&mut self) {
         self.offsets.push(self.labels.len() as i32);
     }
 
     /// `list<struct<text_fields..., value>>` (every field nullable, as the
     /// builders made it), the texts of entry `k` being `labels[self.labels[k]]`.
     fn finish<const N: usize>(
-        mut self,
+        self,
         text_fields: [&str; N],
         labels: &[[&str; N]],
         value_field: Field,
         values: ArrayRef,
     ) -> arrow_array::ListArray {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
         let indices = arrow_array::UInt32Array::from(self.labels);
         let mut fields: Vec<Field> = text_fields
             .iter()

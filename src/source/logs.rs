@@ -22,7 +22,7 @@ use crate::classify::{Event, FlowCatalog, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::pricing::UnitKeys;
 use crate::storage::{Location, Object, Store};
-use crate::{Error, Progress, Result};
+use crate::{Error, FastMap, Progress, Result};
 
 /// How many malformed lines are kept, with file and line, for the run report.
 pub const MALFORMED_SAMPLES: usize = 20;
@@ -380,10 +380,6 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
         Ok(found)
     }
 }
-
-/// A hash map with a fast, non-cryptographic hasher (ids come from the input,
-/// but a run is one batch job over one day, not a service taking requests).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// One shard of the day's transactions: ids that are canonical (lowercase,
 /// hyphenated) UUIDs keyed by their 128 bits (no pointer to follow, no string
@@ -1178,7 +1174,7 @@ mod tests {
         ] {
             assert_eq!(parse_uuid(id), None, "{id}");
         }
-        // Numeric order of the bits is the text order, as the tie-breaks need.
+        // Numeric order of the bits is the text order (ids are sorted as text).
         let (a, b) = (
             "0fffffff-ffff-ffff-ffff-ffffffffffff",
             "a0000000-0000-0000-0000-000000000000",
