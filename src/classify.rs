@@ -1,11 +1,10 @@
 //! Transactions from events (SPEC 2.5): the flow catalog, the per-transaction
 //! accumulator the log reader feeds, and the final classification. Pure.
 
-use std::collections::HashMap;
-
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::FastMap;
 use crate::pricing::{Driver, UnitKeys};
 
 /// Flow name of transactions no rule could classify.
@@ -96,6 +95,35 @@ pub struct Event<'a> {
     pub usage: Vec<(&'a str, u64)>,
 }
 
+/// Texts held once, each by its number: the flows and statuses of the
+/// accumulators that share it (one per shard of the log reader), so an
+/// accumulator keeps 4 bytes instead of a string of its own, and an event that
+/// repeats its transaction's status allocates nothing. It grows with the
+/// distinct texts that win a transaction's flow or status (a small vocabulary:
+/// catalog names, status codes), never with the number of events.
+#[derive(Debug, Default)]
+pub struct Texts {
+    texts: Vec<Box<str>>,
+    numbers: FastMap<Box<str>, u32>,
+}
+
+impl Texts {
+    /// The number of `text`, given it if it is new.
+    pub fn number(&mut self, text: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(text) {
+            return n;
+        }
+        let n = u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct texts");
+        self.texts.push(text.into());
+        self.numbers.insert(text.into(), n);
+        n
+    }
+
+    pub fn text(&self, number: u32) -> &str {
+        &self.texts[number as usize]
+    }
+}
+
 /// What a transaction's events add up to so far. Merging two accumulators gives
 /// the same result in any order, so files can be read in parallel.
 #[derive(Debug, Clone)]
@@ -104,12 +132,12 @@ pub struct TransactionAcc {
     pub last_ts: i64,
     pub events: u64,
     pub duration_ms: u64,
-    /// Earliest non-empty `flow` (ties: smaller value).
-    flow: Option<(i64, Box<str>)>,
+    /// Earliest non-empty `flow` (ties: smaller value), by its number in [`Texts`].
+    flow: Option<(i64, u32)>,
     /// Earliest event whose route matched a catalog flow, and that flow's index.
     route_flow: Option<(i64, u16)>,
-    /// Latest non-empty `status` (ties: larger value).
-    status: Option<(i64, Box<str>)>,
+    /// Latest non-empty `status` (ties: larger value), by its number in [`Texts`].
+    status: Option<(i64, u32)>,
     /// Events whose explicit type was monetary, non-monetary, anything else.
     explicit_types: [u32; 3],
     /// Driver units per unit key, sparse, sorted by key.
@@ -133,13 +161,15 @@ impl TransactionAcc {
 
     /// Adds one event, or refuses it (changing nothing) when a sum over the
     /// transaction would pass 2^64: sums are exact or the event is malformed.
-    /// `route_cache` memoises route -> flow matches for the caller.
+    /// `route_cache` memoises route -> flow matches for the caller; `texts`
+    /// holds the flow and status texts of this accumulator.
     pub fn absorb(
         &mut self,
         event: &Event<'_>,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
-        route_cache: &mut HashMap<Box<str>, Option<u16>>,
+        route_cache: &mut FastMap<Box<str>, Option<u16>>,
+        texts: &mut Texts,
     ) -> Result<(), String> {
         let duration_ms = self
             .duration_ms
@@ -160,7 +190,8 @@ impl TransactionAcc {
         };
         // Checked first, applied after: a refused event changes nothing (and
         // the hot path allocates nothing).
-        for &(key, driver) in keys.for_service(event.service) {
+        let service_keys = keys.for_service(event.service);
+        for &(key, driver) in service_keys.clone() {
             let now = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
                 Ok(i) => self.units[i].1,
                 Err(_) => 0,
@@ -175,7 +206,7 @@ impl TransactionAcc {
             }
         }
         self.duration_ms = duration_ms;
-        for &(key, driver) in keys.for_service(event.service) {
+        for &(key, driver) in service_keys {
             let value = value_of(driver);
             if value > 0 {
                 match self.units.binary_search_by_key(&key, |(k, _)| *k) {
@@ -191,10 +222,9 @@ impl TransactionAcc {
         if let Some(flow) = event.flow.filter(|f| !f.is_empty()) {
             if self
                 .flow
-                .as_ref()
-                .is_none_or(|(t, f0)| (ts, flow) < (*t, &**f0))
+                .is_none_or(|(t, f0)| (ts, flow) < (t, texts.text(f0)))
             {
-                self.flow = Some((ts, flow.into()));
+                self.flow = Some((ts, texts.number(flow)));
             }
         } else if self.flow.is_none()
             && let Some(route) = event.route.filter(|r| !r.is_empty())
@@ -214,10 +244,13 @@ impl TransactionAcc {
         if let Some(status) = event.status.filter(|s| !s.is_empty())
             && self
                 .status
-                .as_ref()
-                .is_none_or(|(t, s0)| (ts, status) > (*t, &**s0))
+                .is_none_or(|(t, s0)| (ts, status) > (t, texts.text(s0)))
         {
-            self.status = Some((ts, status.into()));
+            let number = match self.status {
+                Some((_, same)) if texts.text(same) == status => same, // the usual case: no lookup
+                _ => texts.number(status),
+            };
+            self.status = Some((ts, number));
         }
         if let Some(ty) = event.transaction_type.filter(|t| !t.is_empty()) {
             let slot = match TransactionType::parse(ty) {
@@ -230,10 +263,17 @@ impl TransactionAcc {
         Ok(())
     }
 
-    /// Classifies the transaction against the catalog (SPEC 2.5).
-    pub fn finish(self, id: Box<str>, catalog: &FlowCatalog, keys: &UnitKeys) -> Transaction {
-        let flow: String = match (&self.flow, self.route_flow) {
-            (Some((_, f)), _) => f.to_string(),
+    /// Classifies the transaction against the catalog (SPEC 2.5); `texts` are
+    /// the ones it was absorbed with.
+    pub fn finish(
+        self,
+        id: Box<str>,
+        catalog: &FlowCatalog,
+        keys: &UnitKeys,
+        texts: &Texts,
+    ) -> Transaction {
+        let flow: String = match (self.flow, self.route_flow) {
+            (Some((_, f)), _) => texts.text(f).to_string(),
             (None, Some((_, index))) => catalog.flows()[index as usize].name.clone(),
             (None, None) => UNCLASSIFIED.to_string(),
         };
@@ -244,6 +284,7 @@ impl TransactionAcc {
             None => 0,
         };
         let mut units = self.units;
+        units.shrink_to_fit(); // it grew by doubling; it is kept to the end of the run
         for (key, value) in &mut units {
             if matches!(keys.driver(*key), Driver::Transactions) {
                 *value = 1; // a transaction is one unit, however many events it has
@@ -253,7 +294,7 @@ impl TransactionAcc {
             id,
             flow,
             transaction_type,
-            status: self.status.map(|(_, s)| s.into()),
+            status: self.status.map(|(_, s)| texts.text(s).to_string()),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             events: self.events,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::money::{self, Money};
-use crate::{Error, Result};
+use crate::{Error, FastMap, Result};
 
 /// The file every unmatched row falls back to.
 pub const DEFAULT_FILE: &str = "_default.toml";
@@ -345,7 +345,7 @@ pub struct UnitKeys {
     keys: Vec<(Driver, Option<String>)>,
     counters: Vec<String>,
     unfiltered: Vec<(u16, Driver)>,
-    by_service: HashMap<String, Vec<(u16, Driver)>>,
+    by_service: FastMap<String, Vec<(u16, Driver)>>,
 }
 
 impl UnitKeys {
@@ -388,7 +388,7 @@ impl UnitKeys {
     }
 
     /// Keys an event of `service` contributes to.
-    pub fn for_service(&self, service: &str) -> impl Iterator<Item = &(u16, Driver)> {
+    pub fn for_service(&self, service: &str) -> impl Iterator<Item = &(u16, Driver)> + Clone {
         self.unfiltered
             .iter()
             .chain(self.by_service.get(service).into_iter().flatten())

@@ -4,7 +4,6 @@
 //! number of transactions, never with the size of the logs. Every line read lands
 //! in exactly one counter of [`LogCounters`].
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,7 +17,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-use crate::classify::{Event, FlowCatalog, Transaction, TransactionAcc};
+use super::scan;
+use crate::classify::{Event, FlowCatalog, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::pricing::UnitKeys;
 use crate::storage::{Location, Object, Store};
@@ -138,7 +138,7 @@ struct Acc<'s> {
     malformed: Vec<Sample>,
     corrupt: Vec<Sample>,
     first_unused: Option<Sample>,
-    route_cache: HashMap<Box<str>, Option<u16>>,
+    route_cache: FastMap<Box<str>, Option<u16>>,
 }
 
 /// An [`Acc`] without its borrow of the shards.
@@ -158,7 +158,7 @@ impl<'s> Acc<'s> {
             malformed: Vec::new(),
             corrupt: Vec::new(),
             first_unused: None,
-            route_cache: HashMap::new(),
+            route_cache: FastMap::default(),
         }
     }
 
@@ -275,21 +275,23 @@ impl Pointers {
     }
 }
 
-/// An event parsed: only its wanted top-level members, borrowed (the fast path),
-/// or the whole document (any other shape).
+/// An event parsed: only its wanted top-level members' raw text, borrowed (the
+/// fast path), or the whole document (any other shape).
 enum Doc<'a> {
-    Members([Option<&'a RawValue>; 9]),
+    Members([Option<&'a str>; 9]),
     Value(Value),
 }
 
 impl<'a> Doc<'a> {
+    /// By [`scan::members`] when it reads the text, else by serde_json's
+    /// selective parse, else as a whole `Value` (whose error is the line's).
     fn parse(message: &'a [u8], pointers: &Pointers) -> serde_json::Result<Self> {
         if let (Some(members), Ok(text)) = (&pointers.members, std::str::from_utf8(message)) {
-            let mut de = serde_json::Deserializer::from_str(text);
-            if let Ok(found) = de.deserialize_map(Selective(members))
-                && de.end().is_ok()
-            {
+            if let Some(found) = scan::members(text, members) {
                 return Ok(Doc::Members(found));
+            }
+            if let Some(found) = selective(text, members) {
+                return Ok(Doc::Members(found.map(|raw| raw.map(RawValue::get))));
             }
         }
         serde_json::from_slice(message).map(Doc::Value)
@@ -300,7 +302,7 @@ impl<'a> Doc<'a> {
         match self {
             Doc::Value(v) => pointers.list[field as usize].get(v).map(Cow::Borrowed),
             Doc::Members(m) => m[field as usize]
-                .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                .and_then(|raw| serde_json::from_str(raw).ok())
                 .map(Cow::Owned),
         }
     }
@@ -310,7 +312,7 @@ impl<'a> Doc<'a> {
     /// building a value. Anything else is `None`, for the general path.
     fn plain_integer(&self, field: Field) -> Option<u64> {
         let Doc::Members(m) = self else { return None };
-        plain_digits(m[field as usize]?.get().as_bytes())
+        plain_digits(m[field as usize]?.as_bytes())
     }
 
     /// Reads the field into `usage` when it is a flat object of distinct plain
@@ -321,7 +323,7 @@ impl<'a> Doc<'a> {
         let Some(raw) = m[field as usize] else {
             return false;
         };
-        let parsed = plain_object(raw.get(), usage);
+        let parsed = plain_object(raw, usage);
         if !parsed {
             usage.clear();
         }
@@ -336,9 +338,13 @@ impl<'a> Doc<'a> {
                 .and_then(Value::as_str)
                 .map(Cow::Borrowed),
             Doc::Members(m) => {
-                let raw = m[field as usize]?.get();
+                let raw = m[field as usize]?;
                 if !raw.starts_with('"') {
                     return None;
+                }
+                let inner = &raw[1..raw.len() - 1];
+                if !inner.contains('\\') {
+                    return Some(Cow::Borrowed(inner)); // a valid string: no escape, no control character
                 }
                 match serde_json::from_str::<&str>(raw) {
                     Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
@@ -347,6 +353,15 @@ impl<'a> Doc<'a> {
             }
         }
     }
+}
+
+/// The wanted top-level members' raw text by serde_json, for the objects
+/// [`scan::members`] does not read; `None` when serde_json cannot either.
+fn selective<'a>(text: &'a str, members: &[(String, usize)]) -> Option<[Option<&'a RawValue>; 9]> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = de.deserialize_map(Selective(members)).ok()?;
+    de.end().ok()?;
+    Some(found)
 }
 
 /// Visits a JSON object keeping the raw text of the wanted members, skipping the rest.
@@ -383,41 +398,57 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
 
 /// One shard of the day's transactions: ids that are canonical (lowercase,
 /// hyphenated) UUIDs keyed by their 128 bits (no pointer to follow, no string
-/// to compare), any other id by its text.
+/// to compare), any other id by its text; and the flow and status texts its
+/// accumulators share.
 #[derive(Default)]
 struct Shard {
     uuids: FastMap<u128, TransactionAcc>,
-    texts: FastMap<Box<str>, TransactionAcc>,
+    by_text: FastMap<Box<str>, TransactionAcc>,
+    texts: Texts,
 }
 
 impl Shard {
     fn len(&self) -> usize {
-        self.uuids.len() + self.texts.len()
+        self.uuids.len() + self.by_text.len()
     }
 
-    /// The accumulator of `id` (`uuid` when it parses as one), made at `ts` if new.
-    fn entry(&mut self, id: &str, uuid: Option<u128>, ts: i64) -> &mut TransactionAcc {
-        match uuid {
+    /// The accumulator of `id` (`uuid` when it parses as one), made at `ts` if
+    /// new, and the texts it shares.
+    fn entry(
+        &mut self,
+        id: &str,
+        uuid: Option<u128>,
+        ts: i64,
+    ) -> (&mut TransactionAcc, &mut Texts) {
+        let acc = match uuid {
             Some(key) => self
                 .uuids
                 .entry(key)
                 .or_insert_with(|| TransactionAcc::new(ts)),
             None => {
-                if !self.texts.contains_key(id) {
-                    self.texts.insert(id.into(), TransactionAcc::new(ts));
+                if !self.by_text.contains_key(id) {
+                    self.by_text.insert(id.into(), TransactionAcc::new(ts));
                 }
-                self.texts.get_mut(id).expect("just inserted")
+                self.by_text.get_mut(id).expect("just inserted")
             }
-        }
+        };
+        (acc, &mut self.texts)
     }
 
-    /// The shard's transactions with their ids as text.
-    fn into_transactions(self) -> impl Iterator<Item = (Box<str>, TransactionAcc)> {
+    /// The shard's transactions with their ids as text, classified.
+    fn into_transactions(
+        self,
+        catalog: &FlowCatalog,
+        keys: &UnitKeys,
+    ) -> impl Iterator<Item = Transaction> {
+        let texts = self.texts;
         let uuids = self
             .uuids
             .into_iter()
             .map(|(key, t)| (format_uuid(key).into_boxed_str(), t));
-        uuids.chain(self.texts)
+        uuids
+            .chain(self.by_text)
+            .map(move |(id, t)| t.finish(id, catalog, keys, &texts))
     }
 }
 
@@ -430,13 +461,12 @@ fn parse_uuid(id: &str) -> Option<u128> {
     }
     let mut value = 0u128;
     let mut bad = 0u8;
-    for (i, &b) in bytes.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            continue;
+    for group in [0..8, 9..13, 14..18, 19..23, 24..36] {
+        for &b in &bytes[group] {
+            let digit = HEX_DIGIT[b as usize];
+            bad |= digit; // 0x80 marks a byte that is not a lowercase hex digit
+            value = value << 4 | u128::from(digit & 0xf);
         }
-        let digit = HEX_DIGIT[b as usize];
-        bad |= digit; // 0x80 marks a byte that is not a lowercase hex digit
-        value = value << 4 | u128::from(digit & 0xf);
     }
     (bad & 0x80 == 0).then_some(value)
 }
@@ -671,10 +701,7 @@ impl LogReader<'_> {
             let map = shard
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            transactions.extend(
-                map.into_transactions()
-                    .map(|(id, t)| t.finish(id, self.catalog, self.keys)),
-            );
+            transactions.extend(map.into_transactions(self.catalog, self.keys));
         }
         transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
@@ -992,12 +1019,9 @@ impl LogReader<'_> {
         };
         let uuid = parse_uuid(transaction_id);
         let mut shard = acc.shards.shard(transaction_id, uuid);
-        let absorbed = shard.entry(transaction_id, uuid, ts).absorb(
-            &event,
-            self.catalog,
-            self.keys,
-            &mut acc.route_cache,
-        );
+        let (transaction, texts) = shard.entry(transaction_id, uuid, ts);
+        let absorbed =
+            transaction.absorb(&event, self.catalog, self.keys, &mut acc.route_cache, texts);
         drop(shard);
         match absorbed {
             Ok(()) => acc.counters.events += 1,
@@ -1180,5 +1204,83 @@ mod tests {
             "a0000000-0000-0000-0000-000000000000",
         );
         assert!(a < b && parse_uuid(a) < parse_uuid(b));
+    }
+
+    /// The scanner finds what serde_json's selective parse finds, on every
+    /// text it reads: events cut, spliced and sprinkled with the bytes JSON
+    /// treats specially. It must read most of them, or it would not be tested.
+    #[test]
+    fn scanned_members_are_serde_json_s() {
+        let fields: FieldsSection = serde_json::from_str("{}").expect("defaults");
+        let pointers = Pointers::new(&fields);
+        let members = pointers
+            .members
+            .as_ref()
+            .expect("default pointers are top-level");
+        let events = [
+            r#"{"level":"info","service":"auth-svc","transaction_id":"c5d6c941-df2e-4a30-a581-efafa376ea25","route":"POST /v1/auth/token","status":"OK","duration_ms":23,"usage":{"kms_requests":1}}"#,
+            r#" { "service" : "kyc-svc" , "transaction_id" : 12 , "flow" : "onboarding", "x" : [1, -0.5e+3, true, false, null, {"a\"b": "\u00e9\n"}], "duration_ms": 1.0E2 } "#,
+            r#"{"transaction_id":"t\u0041","service":"s","usage":{"a":1,"a":0},"status":"","y":{},"z":[0],"service":"dup","duration_ms":0}"#,
+        ];
+        let noise: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b",",
+            b":",
+            b"0",
+            b"7",
+            b"-",
+            b"1e",
+            b".",
+            b"+",
+            b" ",
+            b"\x01",
+            b"\\u",
+            b"t",
+            b"nul",
+            "\u{e9}".as_bytes(),
+            b"\"a\":1,",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut read, mut cases) = (0, 0);
+        for _ in 0..30_000 {
+            let mut text = events[random(events.len())].as_bytes().to_vec();
+            for _ in 0..random(3) {
+                let at = random(text.len() + 1);
+                match random(3) {
+                    0 => text.truncate(at),
+                    1 => {
+                        let piece = noise[random(noise.len())];
+                        text.splice(at..at, piece.iter().copied());
+                    }
+                    _ if at < text.len() => {
+                        text.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&text) else {
+                continue;
+            };
+            cases += 1;
+            let Some(scanned) = scan::members::<9>(text, members) else {
+                continue;
+            };
+            read += 1;
+            let by_serde = selective(text, members)
+                .unwrap_or_else(|| panic!("scanned, but serde_json refuses: {text}"));
+            assert_eq!(scanned, by_serde.map(|r| r.map(RawValue::get)), "{text}");
+        }
+        assert!(read * 3 > cases, "read {read} of {cases}");
     }
 }

@@ -4,3 +4,4 @@ pub mod athena;
 pub mod cur;
 pub mod files;
 pub mod logs;
+mod scan;

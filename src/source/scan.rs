@@ -1,0 +1,205 @@
+//! The top level of one JSON object, scanned for the members the log reader
+//! wants: their values' raw text, found without building any value, the others
+//! skipped. It accepts a strict subset of what serde_json accepts (top-level
+//! keys without escapes, nesting up to [`MAX_DEPTH`]) and, on that subset,
+//! finds exactly what serde_json's selective parse finds; any other text gives
+//! `None`, and the caller takes serde_json's path for it. Pure.
+
+/// Deepest nesting of a skipped value that is scanned (serde_json allows 128).
+pub const MAX_DEPTH: usize = 32;
+
+/// The raw text of each wanted top-level member of the object `text` (for a
+/// name listed twice, both slots; for a member repeated in `text`, the last),
+/// or `None` when `text` is not an object this scanner reads.
+pub fn members<'a, const N: usize>(
+    text: &'a str,
+    wanted: &[(String, usize)],
+) -> Option<[Option<&'a str>; N]> {
+    let mut s = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut found = [None; N];
+    s.whitespace();
+    s.expect(b'{')?;
+    s.items(b'}', |s| {
+        let key = s.plain_key()?;
+        s.whitespace();
+        s.expect(b':')?;
+        s.whitespace();
+        let start = s.at;
+        s.value(0)?;
+        // Both ends are ASCII bytes of the value's grammar: char boundaries.
+        let raw = &text[start..s.at];
+        for (name, slot) in wanted {
+            // The first byte decides most mismatches without a call to memcmp.
+            if name.len() == key.len()
+                && name.as_bytes().first() == key.first()
+                && name.as_bytes() == key
+            {
+                found[*slot] = Some(raw);
+            }
+        }
+        Some(())
+    })?;
+    s.whitespace();
+    (s.at == s.bytes.len()).then_some(found)
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn expect(&mut self, wanted: u8) -> Option<()> {
+        (self.next()? == wanted).then_some(())
+    }
+
+    /// Whitespace as JSON (and serde_json) has it.
+    fn whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// A string without escapes, as its bytes between the quotes.
+    fn plain_key(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        self.string_run()?;
+        (self.bytes[self.at - 1] == b'"').then(|| &self.bytes[start..self.at - 1])
+    }
+
+    /// One string, escapes checked as serde_json checks a skipped one.
+    fn string(&mut self) -> Option<()> {
+        self.expect(b'"')?;
+        loop {
+            self.string_run()?;
+            if self.bytes[self.at - 1] == b'"' {
+                return Some(());
+            }
+            match self.next()? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    for _ in 0..4 {
+                        if !self.next()?.is_ascii_hexdigit() {
+                            return None;
+                        }
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string's bytes through its next quote or backslash (the byte before
+    /// `at` says which); `None` at a control character or the end of the text.
+    fn string_run(&mut self) -> Option<()> {
+        let rest = &self.bytes[self.at..];
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[..end].iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        self.at += end + 1;
+        Some(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// A number by JSON's grammar (no range check: serde_json skips without one).
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {} // a digit after it ends the value where the grammar has none
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// The comma-separated items of an object or array, after its opening
+    /// byte, through `close`.
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.whitespace();
+        if self.peek() == Some(close) {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            self.whitespace();
+            match self.next()? {
+                b',' => self.whitespace(),
+                c if c == close => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// One value of any kind, `depth` levels inside the top-level object.
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string(),
+            b'{' | b'[' if depth >= MAX_DEPTH => None,
+            b'{' => {
+                self.at += 1;
+                self.items(b'}', |s| {
+                    s.string()?;
+                    s.whitespace();
+                    s.expect(b':')?;
+                    s.whitespace();
+                    s.value(depth + 1)
+                })
+            }
+            b'[' => {
+                self.at += 1;
+                self.items(b']', |s| s.value(depth + 1))
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+}
