@@ -804,9 +804,9 @@ impl Allocation {
             ends: Vec::with_capacity(range.len()),
             lines: Vec::with_capacity(range.len() * self.lines.len().min(32)),
         };
-        let mut lines: Vec<(u32, Money)> = Vec::new(); // one transaction's, reused
+        // One transaction's cost per line (`None`: no entry), emptied as it is emitted.
+        let mut per_line: Vec<Option<Money>> = vec![None; self.lines.len()];
         for index in range {
-            lines.clear();
             for &(key, units) in &transactions[index].units {
                 for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
@@ -817,18 +817,13 @@ impl Allocation {
                     let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));
                     *bonus += usize::from(extra);
                     *scope += 1;
-                    lines.push((pool.line, pool.split.share_with(units, extra)));
+                    let share = pool.split.share_with(units, extra);
+                    let entry = per_line[pool.line as usize].get_or_insert(0);
+                    *entry += share;
                 }
             }
-            lines.sort_unstable_by_key(|(line, _)| *line);
-            lines.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 += later.1;
-                }
-                same
-            });
-            out.lines.extend_from_slice(&lines);
+            let entries = per_line.iter_mut().enumerate();
+            out.lines.extend(entries.filter_map(|(line, cost)| Some((line as u32, cost.take()?))));
             out.ends.push(out.lines.len() as u32);
         }
         out

@@ -289,7 +289,7 @@ pub fn write_to<W: std::io::Write + Send>(
     let first = batches.next().expect("every table has a batch")?;
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
+            ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
         // Row groups of 8 batches: bounded writer buffers, still large enough to scan well.
