@@ -823,7 +823,8 @@ impl Allocation {
                 }
             }
             let entries = per_line.iter_mut().enumerate();
-            out.lines.extend(entries.filter_map(|(line, cost)| Some((line as u32, cost.take()?))));
+            out.lines
+                .extend(entries.filter_map(|(line, cost)| Some((line as u32, cost.take()?))));
             out.ends.push(out.lines.len() as u32);
         }
         out
