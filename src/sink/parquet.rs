@@ -292,8 +292,7 @@ pub fn write_to<W: std::io::Write + Send>(
             ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
-        // Row groups of 8 batches: bounded writer buffers, still large enough to scan well.
-        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_BATCH));
+        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_ROW_GROUP));
     // The entries of list columns (27 a transaction in `costs`) carry no
     // statistics: no query prunes on them, and min/max cost a comparison per
     // value. Values nearly unique per row skip the dictionary, which would

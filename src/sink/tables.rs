@@ -18,8 +18,12 @@ pub struct RunInfo<'a> {
     pub finished_at_ms: i64,
 }
 
-/// Rows of the `transactions` table per Parquet batch: bounds the sink's memory.
-pub const TRANSACTIONS_PER_BATCH: usize = 16_384;
+/// Rows of the `transactions` table per Arrow batch: bounds the sink's memory
+/// (a batch's `costs` column has 27 entries a row).
+pub const TRANSACTIONS_PER_BATCH: usize = 4_096;
+
+/// Rows of the `transactions` table per Parquet row group: large enough to scan well.
+pub const TRANSACTIONS_PER_ROW_GROUP: usize = 16_384;
 
 /// A table's batches, produced as they are written.
 pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
