@@ -1,6 +1,8 @@
 //! Transactions from events (SPEC 2.5): the flow catalog, the per-transaction
 //! accumulator the log reader feeds, and the final classification. Pure.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -124,6 +126,24 @@ impl Texts {
     }
 }
 
+/// The flow and status names of finished transactions, each held once and
+/// shared: the catalog's flows, `unclassified`, and the texts of a [`Texts`].
+pub struct Names {
+    flows: Vec<Arc<str>>,
+    unclassified: Arc<str>,
+    texts: Vec<Arc<str>>,
+}
+
+impl Names {
+    pub fn new(catalog: &FlowCatalog, texts: &Texts) -> Self {
+        Self {
+            flows: catalog.flows.iter().map(|f| f.name.as_str().into()).collect(),
+            unclassified: UNCLASSIFIED.into(),
+            texts: texts.texts.iter().map(|t| Arc::from(&**t)).collect(),
+        }
+    }
+}
+
 /// What a transaction's events add up to so far. Merging two accumulators gives
 /// the same result in any order, so files can be read in parallel.
 #[derive(Debug, Clone)]
@@ -191,12 +211,15 @@ impl TransactionAcc {
         // Checked first, applied after: a refused event changes nothing (and
         // the hot path allocates nothing).
         let service_keys = keys.for_service(event.service);
+        let mut new_keys = 0;
         for &(key, driver) in service_keys.clone() {
-            let now = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
-                Ok(i) => self.units[i].1,
-                Err(_) => 0,
+            let (now, absent) = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
+                Ok(i) => (self.units[i].1, false),
+                Err(_) => (0, true),
             };
-            if now.checked_add(value_of(driver)).is_none() {
+            let value = value_of(driver);
+            new_keys += usize::from(absent && value > 0);
+            if now.checked_add(value).is_none() {
                 let what = match driver {
                     Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
                     Driver::DurationMs => "duration_ms".to_string(),
@@ -206,6 +229,8 @@ impl TransactionAcc {
             }
         }
         self.duration_ms = duration_ms;
+        // Exactly the room this event needs: no doubling slack, kept to the end of the run.
+        self.units.reserve_exact(new_keys);
         for &(key, driver) in service_keys {
             let value = value_of(driver);
             if value > 0 {
@@ -263,28 +288,28 @@ impl TransactionAcc {
         Ok(())
     }
 
-    /// Classifies the transaction against the catalog (SPEC 2.5); `texts` are
-    /// the ones it was absorbed with.
+    /// Classifies the transaction against the catalog (SPEC 2.5); `names` are
+    /// of the catalog and of the texts it was absorbed with.
     pub fn finish(
         self,
         id: Box<str>,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
-        texts: &Texts,
+        names: &Names,
     ) -> Transaction {
-        let flow: String = match (self.flow, self.route_flow) {
-            (Some((_, f)), _) => texts.text(f).to_string(),
-            (None, Some((_, index))) => catalog.flows()[index as usize].name.clone(),
-            (None, None) => UNCLASSIFIED.to_string(),
+        let flow = match (self.flow, self.route_flow) {
+            (Some((_, f)), _) => &names.texts[f as usize],
+            (None, Some((_, index))) => &names.flows[index as usize],
+            (None, None) => &names.unclassified,
         };
+        let flow = Arc::clone(flow);
         let transaction_type = catalog.type_of(&flow);
         let type_conflicts = match transaction_type {
             Some(TransactionType::Monetary) => self.explicit_types[1] + self.explicit_types[2],
             Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
             None => 0,
         };
-        let mut units = self.units;
-        units.shrink_to_fit(); // it grew by doubling; it is kept to the end of the run
+        let mut units = self.units.into_boxed_slice();
         for (key, value) in &mut units {
             if matches!(keys.driver(*key), Driver::Transactions) {
                 *value = 1; // a transaction is one unit, however many events it has
@@ -294,7 +319,7 @@ impl TransactionAcc {
             id,
             flow,
             transaction_type,
-            status: self.status.map(|(_, s)| texts.text(s).to_string()),
+            status: self.status.map(|(_, s)| Arc::clone(&names.texts[s as usize])),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             events: self.events,
@@ -309,10 +334,11 @@ impl TransactionAcc {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
     pub id: Box<str>,
-    pub flow: String,
+    /// Shared by the transactions of the flow.
+    pub flow: Arc<str>,
     /// `None` when the flow is not in the catalog (`unclassified`).
     pub transaction_type: Option<TransactionType>,
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
     pub first_ts: i64,
     pub last_ts: i64,
     pub events: u64,
@@ -320,7 +346,7 @@ pub struct Transaction {
     /// Events whose explicit type disagreed with the catalog.
     pub type_conflicts: u32,
     /// Driver units per unit key (sparse, sorted by key).
-    pub units: Vec<(u16, u64)>,
+    pub units: Box<[(u16, u64)]>,
 }
 
 impl Transaction {

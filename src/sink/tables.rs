@@ -58,7 +58,7 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
     Ok(Table::default()
         .text("transaction_id", rows.iter().map(|t| Some(&*t.id)))
         .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
-        .text("flow", rows.iter().map(|t| Some(t.flow.as_str())))
+        .text("flow", rows.iter().map(|t| Some(&*t.flow)))
         .text("status", rows.iter().map(|t| t.status.as_deref()))
         .timestamp("first_event_at", rows.iter().map(|t| t.first_ts))
         .timestamp("last_event_at", rows.iter().map(|t| t.last_ts))

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::scan;
-use crate::classify::{Event, FlowCatalog, Texts, Transaction, TransactionAcc};
+use crate::classify::{Event, FlowCatalog, Names, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::pricing::UnitKeys;
 use crate::storage::{Location, Object, Store};
@@ -441,14 +441,14 @@ impl Shard {
         catalog: &FlowCatalog,
         keys: &UnitKeys,
     ) -> impl Iterator<Item = Transaction> {
-        let texts = self.texts;
+        let names = Names::new(catalog, &self.texts);
         let uuids = self
             .uuids
             .into_iter()
             .map(|(key, t)| (format_uuid(key).into_boxed_str(), t));
         uuids
             .chain(self.by_text)
-            .map(move |(id, t)| t.finish(id, catalog, keys, &texts))
+            .map(move |(id, t)| t.finish(id, catalog, keys, &names))
     }
 }
 

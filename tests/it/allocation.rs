@@ -51,7 +51,7 @@ fn build(raw: &[(u32, usize, Vec<(u16, u64)>)]) -> Vec<Transaction> {
             }
             Transaction {
                 id: format!("tx-{id:07}").into(),
-                flow: FLOWS[*flow].0.to_string(),
+                flow: FLOWS[*flow].0.into(),
                 transaction_type: FLOWS[*flow].1,
                 status: None,
                 first_ts: 0,
