@@ -396,14 +396,17 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
     }
 }
 
-/// One shard of the day's transactions: ids that are canonical (lowercase,
-/// hyphenated) UUIDs keyed by their 128 bits (no pointer to follow, no string
-/// to compare), any other id by its text; and the flow and status texts its
-/// accumulators share.
+/// One shard of the day's transactions: their accumulators, and their indices
+/// by id: canonical (lowercase, hyphenated) UUIDs by their 128 bits (no pointer
+/// to follow, no string to compare), any other id by its text; and the flow and
+/// status texts its accumulators share. The maps hold 24-byte entries, not the
+/// accumulators, so their load factor (down to one half after a resize) costs
+/// little memory.
 #[derive(Default)]
 struct Shard {
-    uuids: FastMap<u128, TransactionAcc>,
-    by_text: FastMap<Box<str>, TransactionAcc>,
+    accs: Accs,
+    uuids: FastMap<[u64; 2], u32>,
+    by_text: FastMap<Box<str>, u32>,
     texts: Texts,
 }
 
@@ -420,19 +423,22 @@ impl Shard {
         uuid: Option<u128>,
         ts: i64,
     ) -> (&mut TransactionAcc, &mut Texts) {
-        let acc = match uuid {
-            Some(key) => self
+        let accs = &mut self.accs;
+        let index = match uuid {
+            Some(key) => *self
                 .uuids
-                .entry(key)
-                .or_insert_with(|| TransactionAcc::new(ts)),
-            None => {
-                if !self.by_text.contains_key(id) {
-                    self.by_text.insert(id.into(), TransactionAcc::new(ts));
+                .entry(halves(key))
+                .or_insert_with(|| accs.push(TransactionAcc::new(ts))),
+            None => match self.by_text.get(id) {
+                Some(&index) => index,
+                None => {
+                    let index = accs.push(TransactionAcc::new(ts));
+                    self.by_text.insert(id.into(), index);
+                    index
                 }
-                self.by_text.get_mut(id).expect("just inserted")
-            }
+            },
         };
-        (acc, &mut self.texts)
+        (self.accs.get_mut(index), &mut self.texts)
     }
 
     /// The shard's transactions with their ids as text, classified.
@@ -442,13 +448,44 @@ impl Shard {
         keys: &UnitKeys,
     ) -> impl Iterator<Item = Transaction> {
         let names = Names::new(catalog, &self.texts);
-        let uuids = self
-            .uuids
-            .into_iter()
-            .map(|(key, t)| (format_uuid(key).into_boxed_str(), t));
-        uuids
-            .chain(self.by_text)
-            .map(move |(id, t)| t.finish(id, catalog, keys, &names))
+        let mut accs = self.accs;
+        let uuids = self.uuids.into_iter().map(|([high, low], index)| {
+            let key = u128::from(high) << 64 | u128::from(low);
+            (format_uuid(key).into_boxed_str(), index)
+        });
+        uuids.chain(self.by_text).map(move |(id, index)| {
+            let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
+            acc.finish(id, catalog, keys, &names)
+        })
+    }
+}
+
+/// A UUID's bits as two words: map entries aligned to 8 bytes, not 16.
+fn halves(key: u128) -> [u64; 2] {
+    [(key >> 64) as u64, key as u64]
+}
+
+/// Accumulators in chunks of a fixed size, by index: no doubling slack, and
+/// nothing moves when they grow.
+#[derive(Default)]
+struct Accs(Vec<Vec<TransactionAcc>>);
+
+impl Accs {
+    const PER_CHUNK: usize = 1024;
+
+    fn push(&mut self, acc: TransactionAcc) -> u32 {
+        if self.0.last().is_none_or(|c| c.len() == Self::PER_CHUNK) {
+            self.0.push(Vec::with_capacity(Self::PER_CHUNK));
+        }
+        let chunk = self.0.len() - 1;
+        let index = chunk * Self::PER_CHUNK + self.0[chunk].len();
+        self.0[chunk].push(acc);
+        u32::try_from(index).expect("fewer than 2^32 transactions a shard")
+    }
+
+    fn get_mut(&mut self, index: u32) -> &mut TransactionAcc {
+        let index = index as usize;
+        &mut self.0[index / Self::PER_CHUNK][index % Self::PER_CHUNK]
     }
 }
 
