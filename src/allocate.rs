@@ -245,7 +245,8 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     floor_and_remainder: impl Fn(u64) -> (u128, R),
 ) -> Vec<u32> {
     let mut handed = 0u128;
-    let mut remainders: Vec<(R, u32)> = Vec::new();
+    // At most one a member: sized once, not doubled (a scope can hold every transaction).
+    let mut remainders: Vec<(R, u32)> = Vec::with_capacity(units.len());
     for (i, (_, u)) in units.iter().enumerate() {
         let (floor, remainder) = floor_and_remainder(*u);
         handed += floor;
