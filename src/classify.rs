@@ -105,8 +105,8 @@ pub struct Event<'a> {
 /// catalog names, status codes), never with the number of events.
 #[derive(Debug, Default)]
 pub struct Texts {
-    texts: Vec<Box<str>>,
-    numbers: FastMap<Box<str>, u32>,
+    texts: Vec<Arc<str>>,
+    numbers: FastMap<Arc<str>, u32>,
 }
 
 impl Texts {
@@ -116,8 +116,9 @@ impl Texts {
             return n;
         }
         let n = u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct texts");
-        self.texts.push(text.into());
-        self.numbers.insert(text.into(), n);
+        let text: Arc<str> = text.into();
+        self.texts.push(Arc::clone(&text));
+        self.numbers.insert(text, n);
         n
     }
 
@@ -137,15 +138,20 @@ pub struct Names {
 impl Names {
     pub fn new(catalog: &FlowCatalog, texts: &Texts) -> Self {
         Self {
-            flows: catalog.flows.iter().map(|f| f.name.as_str().into()).collect(),
+            flows: catalog
+                .flows
+                .iter()
+                .map(|f| f.name.as_str().into())
+                .collect(),
             unclassified: UNCLASSIFIED.into(),
-            texts: texts.texts.iter().map(|t| Arc::from(&**t)).collect(),
+            texts: texts.texts.clone(), // the same strings, shared
         }
     }
 }
 
-/// What a transaction's events add up to so far. Merging two accumulators gives
-/// the same result in any order, so files can be read in parallel.
+/// What a transaction's events add up to so far. Its events absorbed in any
+/// order give the same result (time ties go by value), so files can be read in
+/// parallel.
 #[derive(Debug, Clone)]
 pub struct TransactionAcc {
     pub first_ts: i64,
@@ -319,7 +325,9 @@ impl TransactionAcc {
             id,
             flow,
             transaction_type,
-            status: self.status.map(|(_, s)| Arc::clone(&names.texts[s as usize])),
+            status: self
+                .status
+                .map(|(_, s)| Arc::clone(&names.texts[s as usize])),
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             events: self.events,

@@ -312,7 +312,7 @@ impl<'a> Doc<'a> {
     /// building a value. Anything else is `None`, for the general path.
     fn plain_integer(&self, field: Field) -> Option<u64> {
         let Doc::Members(m) = self else { return None };
-        plain_digits(m[field as usize]?.as_bytes())
+        scan::plain_digits(m[field as usize]?.as_bytes())
     }
 
     /// Reads the field into `usage` when it is a flat object of distinct plain
@@ -320,14 +320,7 @@ impl<'a> Doc<'a> {
     /// `false` (and `usage` left empty) for anything else, for the general path.
     fn plain_counters<'s>(&'s self, field: Field, usage: &mut Vec<(&'s str, u64)>) -> bool {
         let Doc::Members(m) = self else { return false };
-        let Some(raw) = m[field as usize] else {
-            return false;
-        };
-        let parsed = plain_object(raw, usage);
-        if !parsed {
-            usage.clear();
-        }
-        parsed
+        m[field as usize].is_some_and(|raw| scan::flat_counters(raw, MAX_DRIVER_VALUE, usage))
     }
 
     /// The field when it is a JSON string.
@@ -346,10 +339,7 @@ impl<'a> Doc<'a> {
                 if !inner.contains('\\') {
                     return Some(Cow::Borrowed(inner)); // a valid string: no escape, no control character
                 }
-                match serde_json::from_str::<&str>(raw) {
-                    Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
-                    Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned), // escapes
-                }
+                serde_json::from_str::<String>(raw).ok().map(Cow::Owned) // escapes
             }
         }
     }
@@ -1063,70 +1053,6 @@ impl LogReader<'_> {
         match absorbed {
             Ok(()) => acc.counters.events += 1,
             Err(message) => malformed(acc, message),
-        }
-    }
-}
-
-/// Plain digits (no sign, fraction, exponent or leading zero), at most 16 of them.
-fn plain_digits(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || raw.len() > 16 || (raw[0] == b'0' && raw.len() > 1) {
-        return None;
-    }
-    raw.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-    })
-}
-
-/// `{"name": digits, ...}` with distinct names free of escapes and values below
-/// 2^53, into `out`; `false` for any other text (whitespace is allowed where JSON
-/// allows it). The raw text is already known to be one valid JSON value.
-fn plain_object<'s>(raw: &'s str, out: &mut Vec<(&'s str, u64)>) -> bool {
-    let bytes = raw.as_bytes();
-    let ws = |mut i: usize| {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-        }
-        i
-    };
-    if bytes.first() != Some(&b'{') {
-        return false;
-    }
-    let mut i = ws(1);
-    if bytes.get(i) == Some(&b'}') {
-        return ws(i + 1) == bytes.len();
-    }
-    loop {
-        if bytes.get(i) != Some(&b'"') {
-            return false;
-        }
-        let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[i + 1..]) else {
-            return false;
-        };
-        if bytes[i + 1 + len] != b'"' {
-            return false; // an escape: the general path decodes it
-        }
-        let name = &raw[i + 1..i + 1 + len];
-        i = ws(i + len + 2);
-        if bytes.get(i) != Some(&b':') {
-            return false;
-        }
-        i = ws(i + 1);
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let Some(value) = plain_digits(&bytes[start..i]).filter(|v| *v < MAX_DRIVER_VALUE) else {
-            return false;
-        };
-        if out.iter().any(|(n, _)| *n == name) {
-            return false; // a repeated name: the general path keeps the last
-        }
-        out.push((name, value));
-        i = ws(i);
-        match bytes.get(i) {
-            Some(b',') => i = ws(i + 1),
-            Some(b'}') => return ws(i + 1) == bytes.len(),
-            _ => return false,
         }
     }
 }

@@ -15,10 +15,7 @@ pub fn members<'a, const N: usize>(
     text: &'a str,
     wanted: &[(String, usize)],
 ) -> Option<[Option<&'a str>; N]> {
-    let mut s = Scanner {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut s = Scanner::new(text);
     let mut found = [None; N];
     s.whitespace();
     s.expect(b'{')?;
@@ -34,24 +31,76 @@ pub fn members<'a, const N: usize>(
         for (name, slot) in wanted {
             // The first byte decides most mismatches without a call to memcmp.
             if name.len() == key.len()
-                && name.as_bytes().first() == key.first()
-                && name.as_bytes() == key
+                && name.as_bytes().first() == key.as_bytes().first()
+                && name == key
             {
                 found[*slot] = Some(raw);
             }
         }
         Some(())
     })?;
-    s.whitespace();
-    (s.at == s.bytes.len()).then_some(found)
+    s.end().then_some(found)
+}
+
+/// `{"name": digits, ...}` (a flat object of distinct names without escapes,
+/// their values plain integers below `below`: the usual `usage`) into `out`;
+/// `false`, and `out` left empty, for any other text. `raw` is one JSON value.
+pub fn flat_counters<'a>(raw: &'a str, below: u64, out: &mut Vec<(&'a str, u64)>) -> bool {
+    let mut s = Scanner::new(raw);
+    let read = s.expect(b'{').is_some()
+        && s.items(b'}', |s| {
+            let name = s.plain_key()?;
+            s.whitespace();
+            s.expect(b':')?;
+            s.whitespace();
+            let start = s.at;
+            s.digits();
+            let value = plain_digits(&s.bytes[start..s.at]).filter(|v| *v < below)?;
+            if out.iter().any(|(n, _)| *n == name) {
+                return None; // a repeated name: the general path keeps the last
+            }
+            out.push((name, value));
+            Some(())
+        })
+        .is_some()
+        && s.end();
+    if !read {
+        out.clear();
+    }
+    read
+}
+
+/// Plain digits (no sign, fraction, exponent or leading zero), at most 16 of them.
+pub fn plain_digits(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 16 || (raw[0] == b'0' && raw.len() > 1) {
+        return None;
+    }
+    raw.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 struct Scanner<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+
+    /// Whether only whitespace is left.
+    fn end(&mut self) -> bool {
+        self.whitespace();
+        self.at == self.bytes.len()
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -73,12 +122,13 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string without escapes, as its bytes between the quotes.
-    fn plain_key(&mut self) -> Option<&'a [u8]> {
+    /// A string without escapes, as its text between the quotes (ASCII quotes:
+    /// char boundaries).
+    fn plain_key(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
         self.string_run()?;
-        (self.bytes[self.at - 1] == b'"').then(|| &self.bytes[start..self.at - 1])
+        (self.bytes[self.at - 1] == b'"').then(|| &self.text[start..self.at - 1])
     }
 
     /// One string, escapes checked as serde_json checks a skipped one.
