@@ -7,6 +7,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::FastMap;
+use crate::id::TransactionId;
 use crate::pricing::{Driver, UnitKeys};
 
 /// Flow name of transactions no rule could classify.
@@ -298,7 +299,7 @@ impl TransactionAcc {
     /// of the catalog and of the texts it was absorbed with.
     pub fn finish(
         self,
-        id: Box<str>,
+        id: TransactionId,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
         names: &Names,
@@ -341,7 +342,7 @@ impl TransactionAcc {
 /// A classified transaction of one day.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
-    pub id: Box<str>,
+    pub id: TransactionId,
     /// Shared by the transactions of the flow.
     pub flow: Arc<str>,
     /// `None` when the flow is not in the catalog (`unclassified`).

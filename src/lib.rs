@@ -14,6 +14,7 @@ pub mod cost_basis;
 pub mod dates;
 pub mod error;
 pub mod explain;
+pub mod id;
 pub mod metrics;
 pub mod money;
 pub mod pricing;

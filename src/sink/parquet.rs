@@ -46,10 +46,10 @@ fn money_type() -> DataType {
 }
 
 impl Table {
-    pub fn text<'a>(
+    pub fn text<S: AsRef<str>>(
         mut self,
         name: &str,
-        values: impl IntoIterator<Item = Option<&'a str>>,
+        values: impl IntoIterator<Item = Option<S>>,
     ) -> Self {
         let array = StringArray::from_iter(values);
         self.fields.push(Field::new(name, DataType::Utf8, true));

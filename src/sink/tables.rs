@@ -56,7 +56,7 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
         })
         .collect();
     Ok(Table::default()
-        .text("transaction_id", rows.iter().map(|t| Some(&*t.id)))
+        .text("transaction_id", rows.iter().map(|t| Some(t.id.text())))
         .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
         .text("flow", rows.iter().map(|t| Some(&*t.flow)))
         .text("status", rows.iter().map(|t| t.status.as_deref()))
@@ -234,10 +234,10 @@ pub fn build<'a>(
         .iter()
         .map(|p| p.unit_key.map(|k| keys.name(k)))
         .collect();
-    let last_ids: Vec<Option<&str>> = pr
-        .iter()
-        .map(|p| p.last_extra.map(|(_, i)| &*transactions[i as usize].id))
-        .collect();
+    let last_ids = pr.iter().map(|p| {
+        p.last_extra
+            .map(|(_, i)| transactions[i as usize].id.text())
+    });
     let pools = pools
         .text("unit_key", unit_keys.iter().map(|k| k.as_deref()))
         .text(
@@ -251,7 +251,7 @@ pub fn build<'a>(
             "last_extra_remainder",
             pr.iter().map(|p| p.last_extra.map(|(r, _)| r)),
         )
-        .text("last_extra_transaction_id", last_ids.iter().copied())
+        .text("last_extra_transaction_id", last_ids)
         .text("run_id", pr.iter().map(|_| Some(run_id)));
 
     let t = &allocation.totals;

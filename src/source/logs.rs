@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use super::scan;
 use crate::classify::{Event, FlowCatalog, Names, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
+use crate::id::{TransactionId, parse_uuid};
 use crate::pricing::UnitKeys;
 use crate::storage::{Location, Object, Store};
 use crate::{Error, FastMap, Progress, Result};
@@ -439,11 +440,11 @@ impl Shard {
     ) -> impl Iterator<Item = Transaction> {
         let names = Names::new(catalog, &self.texts);
         let mut accs = self.accs;
-        let uuids = self.uuids.into_iter().map(|([high, low], index)| {
-            let key = u128::from(high) << 64 | u128::from(low);
-            (format_uuid(key).into_boxed_str(), index)
-        });
-        uuids.chain(self.by_text).map(move |(id, index)| {
+        let uuids =
+            (self.uuids.into_iter()).map(|(bits, index)| (TransactionId::Uuid(bits), index));
+        let texts =
+            (self.by_text.into_iter()).map(|(text, index)| (TransactionId::Text(text), index));
+        uuids.chain(texts).map(move |(id, index)| {
             let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
             acc.finish(id, catalog, keys, &names)
         })
@@ -477,57 +478,6 @@ impl Accs {
         let index = index as usize;
         &mut self.0[index / Self::PER_CHUNK][index % Self::PER_CHUNK]
     }
-}
-
-/// The 128 bits of a canonical UUID (`8-4-4-4-12` lowercase hex digits), whose
-/// text [`format_uuid`] gives back exactly; `None` for any other text.
-fn parse_uuid(id: &str) -> Option<u128> {
-    let bytes = id.as_bytes();
-    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
-        return None;
-    }
-    let mut value = 0u128;
-    let mut bad = 0u8;
-    for group in [0..8, 9..13, 14..18, 19..23, 24..36] {
-        for &b in &bytes[group] {
-            let digit = HEX_DIGIT[b as usize];
-            bad |= digit; // 0x80 marks a byte that is not a lowercase hex digit
-            value = value << 4 | u128::from(digit & 0xf);
-        }
-    }
-    (bad & 0x80 == 0).then_some(value)
-}
-
-/// Each byte's value as a lowercase hex digit, or 0x80.
-const HEX_DIGIT: [u8; 256] = {
-    let mut table = [0x80u8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The canonical text of a UUID's 128 bits.
-fn format_uuid(value: u128) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(36);
-    let mut digit = 0;
-    for position in 0..36 {
-        if matches!(position, 8 | 13 | 18 | 23) {
-            text.push('-');
-        } else {
-            text.push(HEX[(value >> (124 - 4 * digit)) as usize & 0xf] as char);
-            digit += 1;
-        }
-    }
-    text
 }
 
 /// The day's transactions as they accumulate, shared by the workers: sharded by a
@@ -1138,36 +1088,6 @@ fn describe_read_error(e: &std::io::Error, lines: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_uuids_round_trip_and_others_stay_text() {
-        for id in [
-            "c5d6c941-df2e-4a30-a581-efafa376ea25",
-            "00000000-0000-0000-0000-000000000000",
-            "ffffffff-ffff-ffff-ffff-ffffffffffff",
-        ] {
-            let bits = parse_uuid(id).expect("canonical");
-            assert_eq!(format_uuid(bits), id);
-        }
-        for id in [
-            "C5D6C941-DF2E-4A30-A581-EFAFA376EA25", // upper case: its text differs
-            "c5d6c941df2e4a30a581efafa376ea25",
-            "c5d6c941-df2e-4a30-a581-efafa376ea2",
-            "c5d6c941-df2e-4a30-a581-efafa376ea25 ",
-            "c5d6c941-df2e-4a30-a581_efafa376ea25",
-            "c5d6c941-df2e-4a30-a581-efafa376ea2g",
-            "c5d6c941-df2e-4a30-a5810efafa376ea25",
-            "",
-        ] {
-            assert_eq!(parse_uuid(id), None, "{id}");
-        }
-        // Numeric order of the bits is the text order (ids are sorted as text).
-        let (a, b) = (
-            "0fffffff-ffff-ffff-ffff-ffffffffffff",
-            "a0000000-0000-0000-0000-000000000000",
-        );
-        assert!(a < b && parse_uuid(a) < parse_uuid(b));
-    }
 
     /// The scanner finds what serde_json's selective parse finds, on every
     /// text it reads: events cut, spliced and sprinkled with the bytes JSON

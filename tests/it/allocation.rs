@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use costjob::allocate::{self, CurDay, Pool, PoolKey, Unallocated};
 use costjob::classify::{Transaction, TransactionType};
+use costjob::id::TransactionId;
 use costjob::money::Money;
 use costjob::pricing::Pricing;
 use proptest::prelude::*;
@@ -192,9 +193,9 @@ proptest! {
         let mut reversed_pools = pools.clone();
         reversed_pools.reverse();
         let b = allocate::allocate(date, &day, &reversed_pools, &shuffled, pricing()).unwrap();
-        let by_id: HashMap<&str, Money> = shuffled.iter().map(|t| &*t.id).zip(b.costs.iter().map(|c| c.total)).collect();
+        let by_id: HashMap<&TransactionId, Money> = shuffled.iter().map(|t| &t.id).zip(b.costs.iter().map(|c| c.total)).collect();
         for (t, c) in transactions.iter().zip(&a.costs) {
-            prop_assert_eq!(by_id[&*t.id], c.total, "transaction {}", t.id);
+            prop_assert_eq!(by_id[&t.id], c.total, "transaction {}", t.id);
         }
         prop_assert_eq!(&a.flow_summary, &b.flow_summary);
         prop_assert_eq!(&a.flow_costs, &b.flow_costs);

@@ -127,7 +127,7 @@ fn cloudwatch_export_lines_each_land_in_one_bucket() {
     assert_eq!(day.transactions.len(), 1);
     let a = &day.transactions[0];
     assert_eq!(
-        (&*a.id, &*a.flow, a.transaction_type, a.events),
+        (&*a.id.to_string(), &*a.flow, a.transaction_type, a.events),
         ("a", "pago", Some(TransactionType::Monetary), 4)
     );
     assert_eq!(a.status.as_deref(), Some("OK"));
@@ -270,7 +270,12 @@ fn jsonl_classification_follows_time_not_file_order() {
     .unwrap();
     let day = read(tmp.path(), LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
     assert_eq!(day.counters.bad_timestamp, 1);
-    let by_id = |id: &str| day.transactions.iter().find(|t| &*t.id == id).unwrap();
+    let by_id = |id: &str| {
+        day.transactions
+            .iter()
+            .find(|t| t.id.to_string() == id)
+            .unwrap()
+    };
     assert_eq!(&*by_id("t1").flow, "recarga");
     assert_eq!(
         by_id("t1").status.as_deref(),
@@ -358,7 +363,7 @@ fn selective_and_full_parses_agree() {
     );
     let t1 = &selective.transactions[0];
     assert_eq!(
-        (&*t1.id, &*t1.flow, t1.duration_ms, t1.events),
+        (&*t1.id.to_string(), &*t1.flow, t1.duration_ms, t1.events),
         ("t1", "pago", 12, 2)
     );
     assert_eq!(t1.status.as_deref(), Some("OK"));
@@ -429,12 +434,16 @@ fn integer_transaction_ids_are_their_decimal_text() {
     let day = read(tmp.path(), LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
     let c = &day.counters;
     assert_eq!((c.events, c.malformed, c.no_transaction), (3, 1, 1));
-    let ids: Vec<(&str, u64)> = day
+    let ids: Vec<(String, u64)> = day
         .transactions
         .iter()
-        .map(|t| (&*t.id, t.events))
+        .map(|t| (t.id.to_string(), t.events))
         .collect();
-    assert_eq!(ids, [(" 42", 1), ("42", 2)], "whitespace is part of the id");
+    assert_eq!(
+        ids,
+        [(" 42".into(), 1), ("42".into(), 2)],
+        "whitespace is part of the id"
+    );
 }
 
 /// Issue 9 case 5 (SPEC 2.4): a line longer than max_line_bytes is counted
