@@ -479,7 +479,7 @@ pub fn allocate(
     let mut scope_units: Vec<Vec<u64>> = vec![Vec::new(); scope_ids.len()];
     for (i, t) in transactions.iter().enumerate() {
         let group = group_of[i] as usize;
-        for &(key, units) in &t.units {
+        for (key, units) in &t.units {
             for (id, admits) in scopes_of_key.get(key as usize).into_iter().flatten() {
                 if admits[group] {
                     scopes[*id as usize].push(i as u32);
@@ -808,7 +808,7 @@ impl Allocation {
         // One transaction's cost per line (`None`: no entry), emptied as it is emitted.
         let mut per_line: Vec<Option<Money>> = vec![None; self.lines.len()];
         for index in range {
-            for &(key, units) in &transactions[index].units {
+            for (key, units) in &transactions[index].units {
                 for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
                     let (scope, bonus) = &mut cursors[p as usize];

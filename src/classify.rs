@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::FastMap;
 use crate::id::TransactionId;
 use crate::pricing::{Driver, UnitKeys};
+use crate::units::Units;
 
 /// Flow name of transactions no rule could classify.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -167,8 +168,8 @@ pub struct TransactionAcc {
     status: Option<(i64, u32)>,
     /// Events whose explicit type was monetary, non-monetary, anything else.
     explicit_types: [u32; 3],
-    /// Driver units per unit key, sparse, sorted by key.
-    units: Vec<(u16, u64)>,
+    /// Driver units per unit key.
+    units: Units,
 }
 
 impl TransactionAcc {
@@ -182,7 +183,7 @@ impl TransactionAcc {
             route_flow: None,
             status: None,
             explicit_types: [0; 3],
-            units: Vec::new(),
+            units: Units::default(),
         }
     }
 
@@ -215,38 +216,18 @@ impl TransactionAcc {
             }
             Driver::None => 0,
         };
-        // Checked first, applied after: a refused event changes nothing (and
-        // the hot path allocates nothing).
-        let service_keys = keys.for_service(event.service);
-        let mut new_keys = 0;
-        for &(key, driver) in service_keys.clone() {
-            let (now, absent) = match self.units.binary_search_by_key(&key, |(k, _)| *k) {
-                Ok(i) => (self.units[i].1, false),
-                Err(_) => (0, true),
+        // Checked first, applied after: a refused event changes nothing.
+        let additions =
+            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(driver)));
+        self.units.add(additions).map_err(|key| {
+            let what = match keys.driver(key) {
+                Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
+                Driver::DurationMs => "duration_ms".to_string(),
+                _ => "events".to_string(),
             };
-            let value = value_of(driver);
-            new_keys += usize::from(absent && value > 0);
-            if now.checked_add(value).is_none() {
-                let what = match driver {
-                    Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
-                    Driver::DurationMs => "duration_ms".to_string(),
-                    _ => "events".to_string(),
-                };
-                return Err(format!("{what} summed over the transaction passes 2^64"));
-            }
-        }
+            format!("{what} summed over the transaction passes 2^64")
+        })?;
         self.duration_ms = duration_ms;
-        // Exactly the room this event needs: no doubling slack, kept to the end of the run.
-        self.units.reserve_exact(new_keys);
-        for &(key, driver) in service_keys {
-            let value = value_of(driver);
-            if value > 0 {
-                match self.units.binary_search_by_key(&key, |(k, _)| *k) {
-                    Ok(i) => self.units[i].1 += value,
-                    Err(i) => self.units.insert(i, (key, value)),
-                }
-            }
-        }
         let ts = event.ts_ms;
         self.first_ts = self.first_ts.min(ts);
         self.last_ts = self.last_ts.max(ts);
@@ -316,12 +297,9 @@ impl TransactionAcc {
             Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
             None => 0,
         };
-        let mut units = self.units.into_boxed_slice();
-        for (key, value) in &mut units {
-            if matches!(keys.driver(*key), Driver::Transactions) {
-                *value = 1; // a transaction is one unit, however many events it has
-            }
-        }
+        let mut units = self.units;
+        // A transaction is one unit, however many events it has.
+        units.set_where(|key| matches!(keys.driver(key), Driver::Transactions), 1);
         Transaction {
             id,
             flow,
@@ -354,8 +332,8 @@ pub struct Transaction {
     pub duration_ms: u64,
     /// Events whose explicit type disagreed with the catalog.
     pub type_conflicts: u32,
-    /// Driver units per unit key (sparse, sorted by key).
-    pub units: Box<[(u16, u64)]>,
+    /// Driver units per unit key.
+    pub units: Units,
 }
 
 impl Transaction {
@@ -367,8 +345,6 @@ impl Transaction {
 
     /// This transaction's units for `key` (0 when it has none).
     pub fn units_for(&self, key: u16) -> u64 {
-        self.units
-            .binary_search_by_key(&key, |(k, _)| *k)
-            .map_or(0, |i| self.units[i].1)
+        self.units.get(key)
     }
 }

@@ -24,6 +24,7 @@ pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod storage;
+pub mod units;
 
 pub use error::{Error, Result};
 

@@ -81,7 +81,7 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
             rows.iter().map(|t| {
                 t.units
                     .iter()
-                    .map(|&(key, u)| (key, i64::try_from(u).unwrap_or(i64::MAX)))
+                    .map(|(key, u)| (key, i64::try_from(u).unwrap_or(i64::MAX)))
             }),
         )
         .text("run_id", rows.iter().map(|_| Some(run_id)))

@@ -1,0 +1,278 @@
+//! A transaction's driver units: (unit key, units) pairs sorted by key, packed
+//! one word per pair. A day holds about ten pairs for each of millions of
+//! transactions, so the pair is 8 bytes, not the 16 of `(u16, u64)`.
+//!
+//! A word is `key << 48 | units` while units stay below [`BIG`]; a larger
+//! count (up to 2^64 - 1, exactly) takes two words: `key << 48 | BIG`, then the
+//! units. Pairs are found by a walk over the words: a transaction has a few
+//! tens of them at most, in one cache line or two.
+
+/// The low 48 bits all set: "the units are in the next word".
+const BIG: u64 = (1 << 48) - 1;
+
+/// Driver units per unit key (sparse: a key with no units has no pair).
+#[derive(Clone, Default)]
+pub struct Units(Box<[u64]>);
+
+/// Where a key is: the word of its pair and its units, or the word it would go before.
+enum Place {
+    At(usize, u64),
+    Before(usize),
+}
+
+impl Units {
+    /// The units of `key` (0 when it has none).
+    pub fn get(&self, key: u16) -> u64 {
+        match self.place(key) {
+            Place::At(_, units) => units,
+            Place::Before(_) => 0,
+        }
+    }
+
+    /// The pairs, by key.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(&self.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds every (key, units) of `additions` (distinct keys), or, when a sum
+    /// would pass 2^64 - 1, nothing: `Err` names the key. Grows at most once,
+    /// by exactly the words it needs.
+    pub fn add<I>(&mut self, additions: I) -> Result<(), u16>
+    where
+        I: Iterator<Item = (u16, u64)> + Clone,
+    {
+        debug_assert!(
+            additions
+                .clone()
+                .enumerate()
+                .all(|(n, (key, _))| additions.clone().take(n).all(|(k, _)| k != key)),
+            "distinct keys"
+        );
+        // Checked first, applied after: a refused addition changes nothing.
+        let mut words_needed = 0;
+        for (key, units) in additions.clone().filter(|&(_, u)| u > 0) {
+            let (words, now) = match self.place(key) {
+                Place::At(_, now) => (words_for(now), now),
+                Place::Before(_) => (0, 0),
+            };
+            let sum = now.checked_add(units).ok_or(key)?;
+            words_needed += words_for(sum) - words;
+        }
+        let mut words = std::mem::take(&mut self.0).into_vec();
+        words.reserve_exact(words_needed);
+        for (key, units) in additions.filter(|&(_, u)| u > 0) {
+            add_to(&mut words, key, units);
+        }
+        self.0 = words.into_boxed_slice();
+        Ok(())
+    }
+
+    /// Sets the units of each key with units for which `wanted` holds to
+    /// `units` (1 to 2^48 - 2), in place.
+    pub fn set_where(&mut self, mut wanted: impl FnMut(u16) -> bool, units: u64) {
+        assert!(units > 0 && units < BIG, "a count of one word");
+        let mut shrink = false;
+        let mut at = 0;
+        while let Some(&word) = self.0.get(at) {
+            let key = (word >> 48) as u16;
+            let big = word & BIG == BIG;
+            if wanted(key) {
+                if big {
+                    shrink = true; // two words become one: rebuilt below (never in practice)
+                } else {
+                    self.0[at] = pack(key, units);
+                }
+            }
+            at += 1 + usize::from(big);
+        }
+        if shrink {
+            let pairs: Vec<(u16, u64)> = self.iter().collect();
+            *self = (pairs.into_iter())
+                .map(|(k, u)| (k, if wanted(k) { units } else { u }))
+                .collect();
+        }
+    }
+
+    fn place(&self, key: u16) -> Place {
+        place(&self.0, key)
+    }
+}
+
+fn pack(key: u16, units: u64) -> u64 {
+    u64::from(key) << 48 | units
+}
+
+fn words_for(units: u64) -> usize {
+    if units < BIG { 1 } else { 2 }
+}
+
+fn place(words: &[u64], key: u16) -> Place {
+    let mut at = 0;
+    while let Some(&word) = words.get(at) {
+        let k = (word >> 48) as u16;
+        let big = word & BIG == BIG;
+        if k == key {
+            return Place::At(at, if big { words[at + 1] } else { word & BIG });
+        }
+        if k > key {
+            break;
+        }
+        at += 1 + usize::from(big);
+    }
+    Place::Before(at)
+}
+
+/// Adds `units` to `key` in `words` (the sum is known not to overflow).
+fn add_to(words: &mut Vec<u64>, key: u16, units: u64) {
+    match place(words, key) {
+        Place::At(at, now) if words[at] & BIG == BIG => words[at + 1] = now + units,
+        Place::At(at, now) if now + units < BIG => words[at] = pack(key, now + units),
+        Place::At(at, now) => {
+            words[at] = pack(key, BIG);
+            words.insert(at + 1, now + units);
+        }
+        Place::Before(at) if units < BIG => words.insert(at, pack(key, units)),
+        Place::Before(at) => {
+            words.splice(at..at, [pack(key, BIG), units]);
+        }
+    }
+}
+
+impl FromIterator<(u16, u64)> for Units {
+    /// The pairs of `pairs` with units (summed by key, which must not overflow).
+    fn from_iter<T: IntoIterator<Item = (u16, u64)>>(pairs: T) -> Self {
+        let mut words = Vec::new();
+        for (key, units) in pairs.into_iter().filter(|&(_, u)| u > 0) {
+            add_to(&mut words, key, units);
+        }
+        Units(words.into_boxed_slice())
+    }
+}
+
+impl PartialEq for Units {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Units {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The (key, units) pairs of [`Units`], by key.
+#[derive(Clone)]
+pub struct Iter<'a>(&'a [u64]);
+
+impl Iterator for Iter<'_> {
+    type Item = (u16, u64);
+
+    fn next(&mut self) -> Option<(u16, u64)> {
+        let (&word, rest) = self.0.split_first()?;
+        let key = (word >> 48) as u16;
+        if word & BIG == BIG {
+            let (&units, rest) = rest.split_first().expect("a big count's second word");
+            self.0 = rest;
+            Some((key, units))
+        } else {
+            self.0 = rest;
+            Some((key, word & BIG))
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Units {
+    type Item = (u16, u64);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn units() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            0u64..4,
+            Just(BIG - 1),
+            Just(BIG),
+            Just(BIG + 1),
+            Just(u64::MAX / 2),
+            Just(u64::MAX),
+            any::<u64>(),
+        ]
+    }
+
+    proptest! {
+        /// Units behave as a map from key to an exact u64 sum: an event that
+        /// would pass 2^64 - 1 changes nothing and names a key that would.
+        #[test]
+        fn units_are_exact_sums_by_key(
+            events in prop::collection::vec(prop::collection::btree_map(0u16..6, units(), 0..5), 0..12),
+        ) {
+            let mut model: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut packed = Units::default();
+            for (n, event) in events.into_iter().enumerate() {
+                let mut event: Vec<(u16, u64)> = event.into_iter().collect();
+                if n % 2 == 1 {
+                    event.reverse(); // keys in any order
+                }
+                let mut sums = model.clone();
+                let mut overflow = Vec::new();
+                for &(key, units) in &event {
+                    let sum = sums.entry(key).or_default();
+                    match sum.checked_add(units) {
+                        Some(s) => *sum = s,
+                        None => overflow.push(key),
+                    }
+                }
+                match packed.add(event.iter().copied()) {
+                    Ok(()) => {
+                        prop_assert!(overflow.is_empty());
+                        sums.retain(|_, u| *u > 0);
+                        model = sums;
+                    }
+                    Err(key) => prop_assert!(overflow.contains(&key), "{key} {overflow:?}"),
+                }
+                let pairs: Vec<(u16, u64)> = packed.iter().collect();
+                let expected: Vec<(u16, u64)> = model.iter().map(|(&k, &u)| (k, u)).collect();
+                prop_assert_eq!(&pairs, &expected);
+                for key in 0..7 {
+                    prop_assert_eq!(packed.get(key), model.get(&key).copied().unwrap_or(0));
+                }
+                let words = expected.iter().map(|&(_, u)| words_for(u)).sum::<usize>();
+                prop_assert_eq!(packed.0.len(), words, "exactly the words needed");
+            }
+            let mut odd_ones = packed.clone();
+            odd_ones.set_where(|key| key % 2 == 1, 1);
+            let expected: Vec<(u16, u64)> = model.iter().map(|(&k, &u)| (k, if k % 2 == 1 { 1 } else { u })).collect();
+            prop_assert_eq!(odd_ones.iter().collect::<Vec<_>>(), expected.clone());
+            let words = expected.iter().map(|&(_, u)| words_for(u)).sum::<usize>();
+            prop_assert_eq!(odd_ones.0.len(), words);
+        }
+    }
+
+    #[test]
+    fn a_big_count_is_two_words() {
+        let units: Units = [(3, BIG), (1, 7), (2, u64::MAX)].into_iter().collect();
+        assert_eq!(
+            units.iter().collect::<Vec<_>>(),
+            [(1, 7), (2, u64::MAX), (3, BIG)]
+        );
+        assert_eq!(units.0.len(), 5);
+        assert_eq!(units.get(2), u64::MAX);
+        assert_eq!(units.get(4), 0);
+    }
+}
