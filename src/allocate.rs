@@ -149,8 +149,10 @@ pub struct Split {
     magnitude: u128,
     total_units: u128,
     sign: Money,
-    /// Positions (in the input) that get the extra unit, sorted.
-    bonus: Vec<u32>,
+    /// The positions (in the input) that get the extra unit: one bit each.
+    bonus: Vec<u64>,
+    /// How many positions get it.
+    extras: u64,
     /// `|C| = q U + r`, so `floor(|C| u / U) = q u + floor(r u / U)` and the
     /// remainder is `r u mod U`: in 64 bits when `U * max u_i` fits (`narrow`),
     /// the usual case, instead of a 128-bit division per input.
@@ -183,11 +185,12 @@ impl Split {
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
             bonus: Vec::new(),
+            extras: 0,
             q,
             r,
             narrow,
         };
-        split.bonus = if narrow {
+        (split.bonus, split.extras) = if narrow {
             largest_remainders(units, magnitude, |u| {
                 let (floor, remainder) = split.narrow_floor_and_remainder(u);
                 (u128::from(floor), remainder)
@@ -218,6 +221,25 @@ impl Split {
         }
     }
 
+    /// Whether the input at `position` gets the extra unit.
+    fn extra(&self, position: usize) -> bool {
+        (self.bonus.get(position / 64)).is_some_and(|word| word >> (position % 64) & 1 == 1)
+    }
+
+    /// The positions that get the extra unit, ascending.
+    fn extra_positions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bonus.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    (w * 64) as u32 + bit
+                })
+            })
+        })
+    }
+
     fn share_with(&self, units: u64, extra: bool) -> Money {
         let (floor, _) = self.floor_and_remainder(units);
         self.sign * (floor + u128::from(extra)) as Money
@@ -228,22 +250,19 @@ impl Split {
         &'a self,
         units: impl IntoIterator<Item = u64> + 'a,
     ) -> impl Iterator<Item = Money> + 'a {
-        let mut next_bonus = 0;
-        units.into_iter().enumerate().map(move |(position, u)| {
-            let extra = self.bonus.get(next_bonus) == Some(&(position as u32));
-            next_bonus += usize::from(extra);
-            self.share_with(u, extra)
-        })
+        (units.into_iter().enumerate())
+            .map(move |(position, u)| self.share_with(u, self.extra(position)))
     }
 }
 
-/// The positions (sorted) of the `|C| - sum of floors` largest remainders, ties
-/// to the smaller id; `R` is the remainder's width (64 bits when they fit).
+/// The positions of the `|C| - sum of floors` largest remainders, ties to the
+/// smaller id, one bit each, and how many; `R` is the remainder's width (64
+/// bits when they fit).
 fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     units: &[(Id, u64)],
     magnitude: u128,
     floor_and_remainder: impl Fn(u64) -> (u128, R),
-) -> Vec<u32> {
+) -> (Vec<u64>, u64) {
     let mut handed = 0u128;
     // At most one a member: sized once, not doubled (a scope can hold every transaction).
     let mut remainders: Vec<(R, u32)> = Vec::with_capacity(units.len());
@@ -257,7 +276,7 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
     let leftover = (magnitude - handed) as usize;
     if leftover == 0 {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     let order = |a: &(R, u32), b: &(R, u32)| {
         b.0.cmp(&a.0)
@@ -266,9 +285,11 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     if leftover < remainders.len() {
         remainders.select_nth_unstable_by(leftover - 1, order);
     }
-    let mut bonus: Vec<u32> = remainders[..leftover].iter().map(|&(_, i)| i).collect();
-    bonus.sort_unstable();
-    bonus
+    let mut bonus = vec![0u64; units.len().div_ceil(64)];
+    for &(_, i) in &remainders[..leftover] {
+        bonus[i as usize / 64] |= 1 << (i % 64);
+    }
+    (bonus, leftover as u64)
 }
 
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
@@ -344,9 +365,8 @@ impl Split {
     /// an extra unit: every position before it in that order did, none after.
     fn last_extra<Id: Ord>(&self, units: &[(Id, u64)]) -> Option<(u128, u32)> {
         let remainder = |pos: u32| self.floor_and_remainder(units[pos as usize].1).1;
-        self.bonus
-            .iter()
-            .map(|&pos| (remainder(pos), pos))
+        self.extra_positions()
+            .map(|pos| (remainder(pos), pos))
             .min_by(|a, b| {
                 a.0.cmp(&b.0)
                     .then_with(|| units[b.1 as usize].0.cmp(&units[a.1 as usize].0))
@@ -473,20 +493,22 @@ pub fn allocate(
             .collect();
         scopes_of_key[key as usize].push((id, admits));
     }
-    // One pass over the transactions fills every scope, in index order, with
-    // its members' units beside it (read here once, not once per scope).
+    // One pass over the transactions fills every scope, in index order (the
+    // units are read again per scope, as it is split: holding them beside the
+    // scopes would double the allocation's memory).
     let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
-    let mut scope_units: Vec<Vec<u64>> = vec![Vec::new(); scope_ids.len()];
     for (i, t) in transactions.iter().enumerate() {
         let group = group_of[i] as usize;
-        for (key, units) in &t.units {
+        for (key, _) in &t.units {
             for (id, admits) in scopes_of_key.get(key as usize).into_iter().flatten() {
                 if admits[group] {
                     scopes[*id as usize].push(i as u32);
-                    scope_units[*id as usize].push(units);
                 }
             }
         }
+    }
+    for scope in &mut scopes {
+        scope.shrink_to_fit(); // kept to the end of the run: no doubling slack
     }
     // Ties in a split go to the smaller transaction id: compare ranks, not strings.
     let id_rank = id_ranks(transactions);
@@ -539,10 +561,10 @@ pub fn allocate(
             continue;
         };
         let scope = &scopes[scope_id as usize];
+        let key = run[0].unit_key.expect("pools with a scope have a unit key");
         let in_scope: Vec<(u32, u64)> = scope
             .iter()
-            .zip(std::mem::take(&mut scope_units[scope_id as usize]))
-            .map(|(&i, u)| (id_rank[i as usize], u))
+            .map(|&i| (id_rank[i as usize], transactions[i as usize].units.get(key)))
             .collect();
         if in_scope.is_empty() {
             for &pool in run {
@@ -727,7 +749,7 @@ impl Allocation {
                 unallocated: None,
                 total_units: Some(p.split.total_units),
                 transactions: self.scopes[p.scope as usize].len() as u64,
-                extra_units: p.split.bonus.len() as u64,
+                extra_units: p.split.extras,
                 last_extra: p.last_extra,
             })
             .collect();
@@ -783,23 +805,16 @@ impl Allocation {
 
     /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
     /// transaction of `range`, recomputed from the pools' splits: the same shares as
-    /// `costs`. One cursor per pool walks its scope and bonus set in index order.
+    /// `costs`. One cursor per pool walks its scope in index order.
     pub fn breakdowns(
         &self,
         range: std::ops::Range<usize>,
         transactions: &[Transaction],
     ) -> Breakdowns {
-        let mut cursors: Vec<(usize, usize)> = self
+        let mut cursors: Vec<usize> = self
             .allocated
             .iter()
-            .map(|p| {
-                let scope =
-                    self.scopes[p.scope as usize].partition_point(|&i| (i as usize) < range.start);
-                (
-                    scope,
-                    p.split.bonus.partition_point(|&pos| (pos as usize) < scope),
-                )
-            })
+            .map(|p| self.scopes[p.scope as usize].partition_point(|&i| (i as usize) < range.start))
             .collect();
         let mut out = Breakdowns {
             ends: Vec::with_capacity(range.len()),
@@ -811,14 +826,12 @@ impl Allocation {
             for (key, units) in &transactions[index].units {
                 for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
-                    let (scope, bonus) = &mut cursors[p as usize];
+                    let scope = &mut cursors[p as usize];
                     if self.scopes[pool.scope as usize].get(*scope) != Some(&(index as u32)) {
                         continue; // out of this pool's scope
                     }
-                    let extra = pool.split.bonus.get(*bonus) == Some(&(*scope as u32));
-                    *bonus += usize::from(extra);
+                    let share = pool.split.share_with(units, pool.split.extra(*scope));
                     *scope += 1;
-                    let share = pool.split.share_with(units, extra);
                     let entry = per_line[pool.line as usize].get_or_insert(0);
                     *entry += share;
                 }
