@@ -156,16 +156,20 @@ impl Names {
 /// parallel.
 #[derive(Debug, Clone)]
 pub struct TransactionAcc {
-    pub first_ts: i64,
-    pub last_ts: i64,
+    /// The time of the first event absorbed (epoch ms): every time below is
+    /// in milliseconds from it, in 4 bytes (a day's events are less than 2^31
+    /// ms apart; an event further from its transaction's is refused).
+    base: i64,
     pub events: u64,
     pub duration_ms: u64,
+    first: i32,
+    last: i32,
     /// Earliest non-empty `flow` (ties: smaller value), by its number in [`Texts`].
-    flow: Option<(i64, u32)>,
+    flow: Option<(i32, u32)>,
     /// Earliest event whose route matched a catalog flow, and that flow's index.
-    route_flow: Option<(i64, u16)>,
+    route_flow: Option<(i32, u16)>,
     /// Latest non-empty `status` (ties: larger value), by its number in [`Texts`].
-    status: Option<(i64, u32)>,
+    status: Option<(i32, u32)>,
     /// Events whose explicit type was monetary, non-monetary, anything else.
     explicit_types: [u32; 3],
     /// Driver units per unit key.
@@ -175,8 +179,9 @@ pub struct TransactionAcc {
 impl TransactionAcc {
     pub fn new(ts: i64) -> Self {
         Self {
-            first_ts: ts,
-            last_ts: ts,
+            base: ts,
+            first: 0,
+            last: 0,
             events: 0,
             duration_ms: 0,
             flow: None,
@@ -199,6 +204,8 @@ impl TransactionAcc {
         route_cache: &mut FastMap<Box<str>, Option<u16>>,
         texts: &mut Texts,
     ) -> Result<(), String> {
+        let ts = i32::try_from(event.ts_ms.saturating_sub(self.base))
+            .map_err(|_| "event more than 24 days from its transaction's first")?;
         let duration_ms = self
             .duration_ms
             .checked_add(event.duration_ms)
@@ -228,9 +235,8 @@ impl TransactionAcc {
             format!("{what} summed over the transaction passes 2^64")
         })?;
         self.duration_ms = duration_ms;
-        let ts = event.ts_ms;
-        self.first_ts = self.first_ts.min(ts);
-        self.last_ts = self.last_ts.max(ts);
+        self.first = self.first.min(ts);
+        self.last = self.last.max(ts);
         self.events += 1;
         if let Some(flow) = event.flow.filter(|f| !f.is_empty()) {
             if self
@@ -307,8 +313,8 @@ impl TransactionAcc {
             status: self
                 .status
                 .map(|(_, s)| Arc::clone(&names.texts[s as usize])),
-            first_ts: self.first_ts,
-            last_ts: self.last_ts,
+            first_ts: self.base + i64::from(self.first),
+            last_ts: self.base + i64::from(self.last),
             events: self.events,
             duration_ms: self.duration_ms,
             type_conflicts,
