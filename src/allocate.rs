@@ -493,16 +493,18 @@ pub fn allocate(
             .collect();
         scopes_of_key[key as usize].push((id, admits));
     }
-    // One pass over the transactions fills every scope, in index order (the
-    // units are read again per scope, as it is split: holding them beside the
-    // scopes would double the allocation's memory).
+    // One pass over the transactions fills every scope, in index order, with
+    // its members' units beside it in 4 bytes (read here once, not once per
+    // scope); `u32::MAX` says "more: read the transaction's".
     let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
+    let mut scope_units: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
     for (i, t) in transactions.iter().enumerate() {
         let group = group_of[i] as usize;
-        for (key, _) in &t.units {
+        for (key, units) in &t.units {
             for (id, admits) in scopes_of_key.get(key as usize).into_iter().flatten() {
                 if admits[group] {
                     scopes[*id as usize].push(i as u32);
+                    scope_units[*id as usize].push(u32::try_from(units).unwrap_or(u32::MAX));
                 }
             }
         }
@@ -564,7 +566,14 @@ pub fn allocate(
         let key = run[0].unit_key.expect("pools with a scope have a unit key");
         let in_scope: Vec<(u32, u64)> = scope
             .iter()
-            .map(|&i| (id_rank[i as usize], transactions[i as usize].units.get(key)))
+            .zip(std::mem::take(&mut scope_units[scope_id as usize]))
+            .map(|(&i, units)| {
+                let units = match units {
+                    u32::MAX => transactions[i as usize].units.get(key),
+                    units => u64::from(units),
+                };
+                (id_rank[i as usize], units)
+            })
             .collect();
         if in_scope.is_empty() {
             for &pool in run {

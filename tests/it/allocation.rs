@@ -202,3 +202,34 @@ proptest! {
         prop_assert_eq!(&a.totals, &b.totals);
     }
 }
+
+/// A scope's units are held in 4 bytes where they fit; larger counts (up to
+/// 2^64 - 1 summed, SPEC 2.4) are read from the transaction, and the split is
+/// the one of the exact units.
+#[test]
+fn units_beyond_32_bits_split_exactly() {
+    let units = [
+        u32::MAX as u64,
+        1,
+        (1 << 53) - 1,
+        u32::MAX as u64 - 1,
+        1 << 40,
+        u64::MAX / 3,
+    ];
+    let raw: Vec<(u32, usize, Vec<(u16, u64)>)> = (0u32..)
+        .zip(units)
+        .map(|(id, u)| (id, 0, vec![(0, u)]))
+        .collect();
+    let transactions = build(&raw);
+    let cost: Money = 123_456_789_012_345_678;
+    let (day, pools) = pools(&[(cost, 0, None, None, 0)], 0);
+    let a = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing()).unwrap();
+    let ids: Vec<(String, u64)> = raw
+        .iter()
+        .map(|(id, _, u)| (format!("tx-{id:07}"), u[0].1))
+        .collect();
+    let expected = allocate::split(cost, &ids);
+    let got: Vec<Money> = a.costs.iter().map(|c| c.total).collect();
+    assert_eq!(got, expected);
+    assert_eq!(got.iter().sum::<Money>(), cost);
+}
