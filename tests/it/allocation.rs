@@ -216,9 +216,9 @@ fn units_beyond_32_bits_split_exactly() {
         1 << 40,
         u64::MAX / 3,
     ];
-    let raw: Vec<(u32, usize, Vec<(u16, u64)>)> = (0u32..)
+    let raw: Vec<_> = (0u32..)
         .zip(units)
-        .map(|(id, u)| (id, 0, vec![(0, u)]))
+        .map(|(id, u)| (id, 0usize, vec![(0u16, u)]))
         .collect();
     let transactions = build(&raw);
     let cost: Money = 123_456_789_012_345_678;
