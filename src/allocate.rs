@@ -151,8 +151,6 @@ pub struct Split {
     sign: Money,
     /// The positions (in the input) that get the extra unit: one bit each.
     bonus: Vec<u64>,
-    /// How many positions get it.
-    extras: u64,
     /// `|C| = q U + r`, so `floor(|C| u / U) = q u + floor(r u / U)` and the
     /// remainder is `r u mod U`: in 64 bits when `U * max u_i` fits (`narrow`),
     /// the usual case, instead of a 128-bit division per input.
@@ -185,12 +183,11 @@ impl Split {
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
             bonus: Vec::new(),
-            extras: 0,
             q,
             r,
             narrow,
         };
-        (split.bonus, split.extras) = if narrow {
+        split.bonus = if narrow {
             largest_remainders(units, magnitude, |u| {
                 let (floor, remainder) = split.narrow_floor_and_remainder(u);
                 (u128::from(floor), remainder)
@@ -226,6 +223,14 @@ impl Split {
         (self.bonus.get(position / 64)).is_some_and(|word| word >> (position % 64) & 1 == 1)
     }
 
+    /// How many positions get the extra unit.
+    fn extras(&self) -> u64 {
+        self.bonus
+            .iter()
+            .map(|word| u64::from(word.count_ones()))
+            .sum()
+    }
+
     /// The positions that get the extra unit, ascending.
     fn extra_positions(&self) -> impl Iterator<Item = u32> + '_ {
         self.bonus.iter().enumerate().flat_map(|(w, &word)| {
@@ -256,13 +261,13 @@ impl Split {
 }
 
 /// The positions of the `|C| - sum of floors` largest remainders, ties to the
-/// smaller id, one bit each, and how many; `R` is the remainder's width (64
-/// bits when they fit).
+/// smaller id, one bit each; `R` is the remainder's width (64 bits when they
+/// fit).
 fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     units: &[(Id, u64)],
     magnitude: u128,
     floor_and_remainder: impl Fn(u64) -> (u128, R),
-) -> (Vec<u64>, u64) {
+) -> Vec<u64> {
     let mut handed = 0u128;
     // At most one a member: sized once, not doubled (a scope can hold every transaction).
     let mut remainders: Vec<(R, u32)> = Vec::with_capacity(units.len());
@@ -276,7 +281,7 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
     let leftover = (magnitude - handed) as usize;
     if leftover == 0 {
-        return (Vec::new(), 0);
+        return Vec::new();
     }
     let order = |a: &(R, u32), b: &(R, u32)| {
         b.0.cmp(&a.0)
@@ -289,7 +294,7 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     for &(_, i) in &remainders[..leftover] {
         bonus[i as usize / 64] |= 1 << (i % 64);
     }
-    (bonus, leftover as u64)
+    bonus
 }
 
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
@@ -758,7 +763,7 @@ impl Allocation {
                 unallocated: None,
                 total_units: Some(p.split.total_units),
                 transactions: self.scopes[p.scope as usize].len() as u64,
-                extra_units: p.split.extras,
+                extra_units: p.split.extras(),
                 last_extra: p.last_extra,
             })
             .collect();

@@ -19,14 +19,9 @@ impl TransactionId {
     /// The id of `text`: its bits when it is a canonical UUID, else the text.
     pub fn new(text: &str) -> Self {
         match parse_uuid(text) {
-            Some(bits) => Self::from_uuid(bits),
+            Some(bits) => Self::Uuid(uuid_words(bits)),
             None => Self::Text(text.into()),
         }
-    }
-
-    /// The id of a canonical UUID's bits ([`parse_uuid`]).
-    pub fn from_uuid(bits: u128) -> Self {
-        Self::Uuid([(bits >> 64) as u64, bits as u64])
     }
 
     /// The id's text, without allocating.
@@ -96,6 +91,12 @@ impl AsRef<str> for IdText<'_> {
             Self::Text(text) => text,
         }
     }
+}
+
+/// A UUID's bits as the two words of [`TransactionId::Uuid`] (and of the log
+/// reader's map keys): 8-byte aligned, not 16.
+pub fn uuid_words(bits: u128) -> [u64; 2] {
+    [(bits >> 64) as u64, bits as u64]
 }
 
 /// The 128 bits of a canonical UUID (`8-4-4-4-12` lowercase hex digits), whose

@@ -34,10 +34,6 @@ impl Units {
         Iter(&self.0)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Adds every (key, units) of `additions` (distinct keys), or, when a sum
     /// would pass 2^64 - 1, nothing: `Err` names the key. Grows at most once,
     /// by exactly the words it needs.
@@ -77,17 +73,16 @@ impl Units {
         assert!(units > 0 && units < BIG, "a count of one word");
         let mut shrink = false;
         let mut at = 0;
-        while let Some(&word) = self.0.get(at) {
-            let key = (word >> 48) as u16;
-            let big = word & BIG == BIG;
+        while at < self.0.len() {
+            let (key, _, next) = pair_at(&self.0, at);
             if wanted(key) {
-                if big {
+                if next - at == 2 {
                     shrink = true; // two words become one: rebuilt below (never in practice)
                 } else {
                     self.0[at] = pack(key, units);
                 }
             }
-            at += 1 + usize::from(big);
+            at = next;
         }
         if shrink {
             let pairs: Vec<(u16, u64)> = self.iter().collect();
@@ -110,18 +105,28 @@ fn words_for(units: u64) -> usize {
     if units < BIG { 1 } else { 2 }
 }
 
+/// The pair whose first word is at `at`: its key, its units, and where the next one starts.
+fn pair_at(words: &[u64], at: usize) -> (u16, u64, usize) {
+    let word = words[at];
+    let key = (word >> 48) as u16;
+    if word & BIG == BIG {
+        (key, words[at + 1], at + 2)
+    } else {
+        (key, word & BIG, at + 1)
+    }
+}
+
 fn place(words: &[u64], key: u16) -> Place {
     let mut at = 0;
-    while let Some(&word) = words.get(at) {
-        let k = (word >> 48) as u16;
-        let big = word & BIG == BIG;
+    while at < words.len() {
+        let (k, units, next) = pair_at(words, at);
         if k == key {
-            return Place::At(at, if big { words[at + 1] } else { word & BIG });
+            return Place::At(at, units);
         }
         if k > key {
             break;
         }
-        at += 1 + usize::from(big);
+        at = next;
     }
     Place::Before(at)
 }
@@ -173,16 +178,12 @@ impl Iterator for Iter<'_> {
     type Item = (u16, u64);
 
     fn next(&mut self) -> Option<(u16, u64)> {
-        let (&word, rest) = self.0.split_first()?;
-        let key = (word >> 48) as u16;
-        if word & BIG == BIG {
-            let (&units, rest) = rest.split_first().expect("a big count's second word");
-            self.0 = rest;
-            Some((key, units))
-        } else {
-            self.0 = rest;
-            Some((key, word & BIG))
+        if self.0.is_empty() {
+            return None;
         }
+        let (key, units, next) = pair_at(self.0, 0);
+        self.0 = &self.0[next..];
+        Some((key, units))
     }
 }
 

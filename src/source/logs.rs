@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use super::scan;
 use crate::classify::{Event, FlowCatalog, Names, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
-use crate::id::{TransactionId, parse_uuid};
+use crate::id::{TransactionId, parse_uuid, uuid_words};
 use crate::pricing::UnitKeys;
 use crate::storage::{Location, Object, Store};
 use crate::{Error, FastMap, Progress, Result};
@@ -418,7 +418,7 @@ impl Shard {
         let index = match uuid {
             Some(key) => *self
                 .uuids
-                .entry(halves(key))
+                .entry(uuid_words(key))
                 .or_insert_with(|| accs.push(TransactionAcc::new(ts))),
             None => match self.by_text.get(id) {
                 Some(&index) => index,
@@ -449,11 +449,6 @@ impl Shard {
             acc.finish(id, catalog, keys, &names)
         })
     }
-}
-
-/// A UUID's bits as two words: map entries aligned to 8 bytes, not 16.
-fn halves(key: u128) -> [u64; 2] {
-    [(key >> 64) as u64, key as u64]
 }
 
 /// Accumulators in chunks of a fixed size, by index: no doubling slack, and
