@@ -830,10 +830,13 @@ impl Allocation {
             .iter()
             .map(|p| self.scopes[p.scope as usize].partition_point(|&i| (i as usize) < range.start))
             .collect();
+        let entries = range.len() * self.lines.len().min(32);
         let mut out = Breakdowns {
-            ends: Vec::with_capacity(range.len()),
-            lines: Vec::with_capacity(range.len() * self.lines.len().min(32)),
+            offsets: Vec::with_capacity(range.len() + 1),
+            lines: Vec::with_capacity(entries),
+            costs: Vec::with_capacity(entries),
         };
+        out.offsets.push(0);
         // One transaction's cost per line (`None`: no entry), emptied as it is emitted.
         let mut per_line: Vec<Option<Money>> = vec![None; self.lines.len()];
         for index in range {
@@ -850,29 +853,35 @@ impl Allocation {
                     *entry += share;
                 }
             }
-            let entries = per_line.iter_mut().enumerate();
-            out.lines
-                .extend(entries.filter_map(|(line, cost)| Some((line as u32, cost.take()?))));
-            out.ends.push(out.lines.len() as u32);
+            for (line, cost) in per_line.iter_mut().enumerate() {
+                if let Some(cost) = cost.take() {
+                    out.lines.push(line as u32);
+                    out.costs.push(cost);
+                }
+            }
+            let end = i32::try_from(out.lines.len()).expect("fewer than 2^31 entries a chunk");
+            out.offsets.push(end);
         }
         out
     }
 }
 
-/// The breakdowns of a run of transactions, flat: transaction `k`'s (line, cost)
-/// entries are `lines[ends[k-1]..ends[k]]`, one per breakdown line, in line order.
+/// The breakdowns of a run of transactions, flat (as a list column holds them):
+/// transaction `k`'s entries are `offsets[k]..offsets[k + 1]` of `lines` and
+/// `costs`, one per breakdown line, in line order.
 #[derive(Debug, Default)]
 pub struct Breakdowns {
-    pub ends: Vec<u32>,
-    pub lines: Vec<(u32, Money)>,
+    pub offsets: Vec<i32>,
+    pub lines: Vec<u32>,
+    pub costs: Vec<Money>,
 }
 
 impl Breakdowns {
-    /// Each transaction's entries, in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[(u32, Money)]> {
-        self.ends.iter().enumerate().map(|(k, &end)| {
-            let start = if k == 0 { 0 } else { self.ends[k - 1] };
-            &self.lines[start as usize..end as usize]
+    /// Each transaction's (lines, costs), in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u32], &[Money])> {
+        self.offsets.windows(2).map(|w| {
+            let entries = w[0] as usize..w[1] as usize;
+            (&self.lines[entries.clone()], &self.costs[entries])
         })
     }
 }

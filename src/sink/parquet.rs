@@ -150,32 +150,30 @@ impl Table {
         self
     }
 
-    /// `array<struct<N strings, one decimal>>`: each row a list of (label, money),
-    /// the label naming the N texts `labels[label]`.
-    pub fn money_list<const N: usize, R, I>(
+    /// `array<struct<N strings, one decimal>>`, from its entries laid out flat:
+    /// row `r`'s are `offsets[r]..offsets[r + 1]` of `keys` (each naming the N
+    /// texts `labels[key]`) and `values`, which become the columns as they are.
+    #[allow(clippy::too_many_arguments)]
+    pub fn money_list<const N: usize>(
         mut self,
         name: &str,
         text_fields: [&str; N],
         money_field: &str,
         labels: &[[&str; N]],
-        rows: R,
-    ) -> Result<Self>
-    where
-        R: IntoIterator<Item = I>,
-        I: IntoIterator<Item = (u32, Money)>,
-    {
-        let mut entries = Entries::new();
-        let mut values = Vec::new();
-        for row in rows {
-            for (label, value) in row {
-                entries.labels.push(label);
-                values.push(money::check_decimal_18(value, || format!("column {name}"))?);
-            }
-            entries.end_row();
+        offsets: Vec<i32>,
+        keys: Vec<u32>,
+        values: Vec<Money>,
+    ) -> Result<Self> {
+        if let Some(&bad) = values.iter().find(|v| v.abs() > money::DECIMAL_18_MAX) {
+            money::check_decimal_18(bad, || format!("column {name}"))?;
         }
         let money = Decimal128Array::from(values)
             .with_precision_and_scale(18, money::SCALE as i8)
             .expect("valid");
+        let entries = Entries {
+            labels: keys,
+            offsets,
+        };
         let array = entries.finish(
             text_fields,
             labels,
@@ -195,9 +193,9 @@ impl Table {
 }
 
 /// The entries of a list-of-struct column being built: each entry's label (the
-/// index of its texts) and where each row ends. The texts are gathered from one
-/// small array per field, and the columns assembled directly, not value by value
-/// through builders.
+/// index of its texts) and where each row ends. Each text field is a dictionary
+/// over one small array of texts, keyed by the labels themselves: no text is
+/// copied per entry (the file's schema says `string`, see [`file_schema`]).
 struct Entries {
     labels: Vec<u32>,
     /// Where each row starts, and the end: one more than the rows.
@@ -226,14 +224,16 @@ impl Entries {
         values: ArrayRef,
     ) -> arrow_array::ListArray {
         let indices = arrow_array::UInt32Array::from(self.labels);
+        let label_type = DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
         let mut fields: Vec<Field> = text_fields
             .iter()
-            .map(|f| Field::new(*f, DataType::Utf8, true))
+            .map(|f| Field::new(*f, label_type.clone(), true))
             .collect();
         let mut columns: Vec<ArrayRef> = (0..N)
             .map(|i| {
                 let texts = StringArray::from_iter_values(labels.iter().map(|l| l[i]));
-                arrow_select::take::take(&texts, &indices, None).expect("labels in range")
+                let texts = arrow_array::DictionaryArray::try_new(indices.clone(), Arc::new(texts));
+                Arc::new(texts.expect("labels in range")) as ArrayRef
             })
             .collect();
         fields.push(value_field);
@@ -287,6 +287,7 @@ pub fn write_to<W: std::io::Write + Send>(
         message: e.to_string(),
     };
     let first = batches.next().expect("every table has a batch")?;
+    let schema = file_schema(&first.schema());
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid level"),
@@ -297,7 +298,7 @@ pub fn write_to<W: std::io::Write + Send>(
     // statistics: no query prunes on them, and min/max cost a comparison per
     // value. Values nearly unique per row skip the dictionary, which would
     // only overflow into plain encoding after hashing each one.
-    for field in first.schema().fields() {
+    for field in schema.fields() {
         if let DataType::List(item) = field.data_type()
             && let DataType::Struct(children) = item.data_type()
         {
@@ -319,13 +320,40 @@ pub fn write_to<W: std::io::Write + Send>(
         props = props.set_column_dictionary_enabled(ColumnPath::from(*name), false);
     }
     let props = props.build();
-    let mut writer =
-        ArrowWriter::try_new(sink, first.schema(), Some(props)).map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(parquet_err)?;
     writer.write(&first).map_err(parquet_err)?;
     for batch in batches {
         writer.write(&batch?).map_err(parquet_err)?;
     }
     writer.into_inner().map_err(parquet_err)
+}
+
+/// The schema a table is written and read back with: each dictionary column as
+/// its values' type. The writer encodes a dictionary column's values as it would
+/// the plain column (Parquet's own dictionary), so the files are the same either way.
+fn file_schema(batch_schema: &Schema) -> Arc<Schema> {
+    fn plain(data_type: &DataType) -> DataType {
+        match data_type {
+            DataType::Dictionary(_, values) => plain(values),
+            DataType::List(item) => DataType::List(Arc::new(plain_field(item))),
+            DataType::Struct(fields) => {
+                DataType::Struct(fields.iter().map(|f| plain_field(f)).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    fn plain_field(field: &Field) -> Field {
+        field.clone().with_data_type(plain(field.data_type()))
+    }
+    let fields: Vec<Field> = batch_schema
+        .fields()
+        .iter()
+        .map(|f| plain_field(f))
+        .collect();
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        batch_schema.metadata().clone(),
+    ))
 }
 
 /// Reads the published `date` partition of a table back as one batch (for

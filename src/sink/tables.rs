@@ -5,6 +5,7 @@ use arrow_array::RecordBatch;
 use crate::Result;
 use crate::allocate::{self, Allocation, RowChunk, RowPart};
 use crate::classify::Transaction;
+use crate::money::Money;
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
 use crate::source::logs::LogCounters;
@@ -73,7 +74,9 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
             ["product_code", "rule_id", "category"],
             "cost_usd",
             &labels,
-            breakdowns.iter().map(|b| b.iter().copied()),
+            breakdowns.offsets,
+            breakdowns.lines,
+            breakdowns.costs,
         )?
         .unit_list(
             "units",
@@ -259,11 +262,7 @@ pub fn build<'a>(
     let one = |v: i64| std::iter::once(v);
     let excluded_types: Vec<[&str; 1]> =
         t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
-    let excluded = t
-        .excluded_by_type
-        .values()
-        .enumerate()
-        .map(|(i, v)| (i as u32, *v));
+    let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
     let delta = t.cur_total - t.allocated - t.unallocated - t.excluded;
     let reconciliation = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
@@ -277,7 +276,9 @@ pub fn build<'a>(
             ["line_item_type"],
             "cost_usd",
             &excluded_types,
-            [excluded],
+            vec![0, excluded.len() as i32],
+            (0..excluded.len() as u32).collect(),
+            excluded,
         )?
         .money("delta_usd", [Some(delta)])?
         .boolean("cur_final", [t.cur_final])
