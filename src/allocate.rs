@@ -303,6 +303,66 @@ pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
 
+/// Adds each pool's shares (`splits`, over the scope's members `scope` with
+/// their `(rank, units)` `in_scope`) to the members' `costs` (to `direct` too for
+/// a direct pool), in parallel over runs of members; returns, per pool, the
+/// (units, cost) of each of the `groups` (`group_of` a transaction).
+fn apply_shares(
+    costs: &mut [TransactionCost],
+    scope: &[u32],
+    in_scope: &[(u32, u64)],
+    splits: &[Split],
+    direct: &[bool],
+    group_of: &[u32],
+    groups: usize,
+) -> Vec<Vec<(u128, Money)>> {
+    const MEMBERS_PER_TASK: usize = 64 * 1024;
+    // Cut the costs where the runs of members start: disjoint slices.
+    let mut tasks = Vec::new();
+    let mut rest = costs;
+    let mut base = 0;
+    for start in (0..scope.len()).step_by(MEMBERS_PER_TASK) {
+        let end = (start + MEMBERS_PER_TASK).min(scope.len());
+        let upto = scope.get(end).map_or(base + rest.len(), |&i| i as usize);
+        let (slice, tail) = std::mem::take(&mut rest).split_at_mut(upto - base);
+        tasks.push((start..end, base, slice));
+        rest = tail;
+        base = upto;
+    }
+    let sums: Vec<Vec<Vec<(u128, Money)>>> = tasks
+        .into_par_iter()
+        .map(|(members, base, costs)| {
+            let mut sums = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
+            for ((split, &direct), sums) in splits.iter().zip(direct).zip(&mut sums) {
+                for position in members.clone() {
+                    let i = scope[position] as usize;
+                    let units = in_scope[position].1;
+                    let share = split.share_with(units, split.extra(position));
+                    let c = &mut costs[i - base];
+                    c.total += share;
+                    if direct {
+                        c.direct += share;
+                    }
+                    let g = &mut sums[group_of[i] as usize];
+                    g.0 += u128::from(units);
+                    g.1 += share;
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
+    for task in sums {
+        for (total, task) in total.iter_mut().zip(task) {
+            for (t, (units, cost)) in total.iter_mut().zip(task) {
+                t.0 += units;
+                t.1 += cost;
+            }
+        }
+    }
+    total
+}
+
 /// Finished `transactions` rows: each transaction, its money and its breakdown
 /// (breakdown line, cost), the lines summing to its total. The sink encodes them.
 pub struct RowChunk<'a> {
@@ -592,22 +652,24 @@ pub fn allocate(
             .par_iter()
             .map(|pool| Split::new(pool.cost, &in_scope))
             .collect();
-        for (pool, split) in run.iter().zip(splits) {
+        // Then applied in parallel over runs of the scope: each task adds its
+        // members' shares to their costs (disjoint) and sums its own (units,
+        // cost) per group per pool; the integer sums are merged in task order.
+        let direct: Vec<bool> = run.iter().map(|p| p.is_direct()).collect();
+        let per_group = apply_shares(
+            &mut costs,
+            scope,
+            &in_scope,
+            &splits,
+            &direct,
+            &group_of,
+            group_counts.len(),
+        );
+        for (((pool, split), direct), per_group) in
+            run.iter().zip(splits).zip(direct).zip(per_group)
+        {
             let key = pool.unit_key.expect("pools with a scope have a unit key");
-            let direct = pool.is_direct();
             let line = line_of(pool);
-            let mut per_group = vec![(0u128, 0 as Money); group_counts.len()];
-            let shares = split.shares(in_scope.iter().map(|(_, u)| *u));
-            for ((&i, &(_, u)), share) in scope.iter().zip(&in_scope).zip(shares) {
-                let c = &mut costs[i as usize];
-                c.total += share;
-                if direct {
-                    c.direct += share;
-                }
-                let g = &mut per_group[group_of[i as usize] as usize];
-                g.0 += u as u128;
-                g.1 += share;
-            }
             for (group, (units, cost)) in per_group.into_iter().enumerate() {
                 if units > 0 {
                     let entry = flow_acc.entry((group as u32, line, direct)).or_default();
