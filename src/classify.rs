@@ -194,14 +194,16 @@ impl TransactionAcc {
 
     /// Adds one event, or refuses it (changing nothing) when a sum over the
     /// transaction would pass 2^64: sums are exact or the event is malformed.
-    /// `route_cache` memoises route -> flow matches for the caller; `texts`
-    /// holds the flow and status texts of this accumulator.
+    /// `route_cache` memoises route -> flow matches for the caller, and
+    /// `additions` is the caller's room for the event's units; `texts` holds
+    /// the flow and status texts of this accumulator.
     pub fn absorb(
         &mut self,
         event: &Event<'_>,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
         route_cache: &mut FastMap<Box<str>, Option<u16>>,
+        additions: &mut Vec<(u16, u64)>,
         texts: &mut Texts,
     ) -> Result<(), String> {
         let ts = i32::try_from(event.ts_ms.saturating_sub(self.base))
@@ -223,10 +225,13 @@ impl TransactionAcc {
             }
             Driver::None => 0,
         };
-        // Checked first, applied after: a refused event changes nothing.
-        let additions =
-            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(driver)));
-        self.units.add(additions).map_err(|key| {
+        // Checked first, applied after: a refused event changes nothing. Each
+        // value is found once (a usage counter by name), then read twice.
+        additions.clear();
+        additions.extend(
+            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(driver))),
+        );
+        self.units.add(additions.iter().copied()).map_err(|key| {
             let what = match keys.driver(key) {
                 Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
                 Driver::DurationMs => "duration_ms".to_string(),

@@ -130,8 +130,8 @@ pub struct LogReader<'a> {
     pub max_line_bytes: usize,
 }
 
-/// What one worker keeps for itself (counters, samples, its route cache), and
-/// the shared transactions it adds to.
+/// What one worker keeps for itself (counters, samples, its route cache, room
+/// for an event's units), and the shared transactions it adds to.
 struct Acc<'s> {
     shards: &'s Shards,
     pointers: Pointers,
@@ -140,6 +140,7 @@ struct Acc<'s> {
     corrupt: Vec<Sample>,
     first_unused: Option<Sample>,
     route_cache: FastMap<Box<str>, Option<u16>>,
+    additions: Vec<(u16, u64)>,
 }
 
 /// An [`Acc`] without its borrow of the shards.
@@ -160,6 +161,7 @@ impl<'s> Acc<'s> {
             corrupt: Vec::new(),
             first_unused: None,
             route_cache: FastMap::default(),
+            additions: Vec::new(),
         }
     }
 
@@ -992,8 +994,14 @@ impl LogReader<'_> {
         let uuid = parse_uuid(transaction_id);
         let mut shard = acc.shards.shard(transaction_id, uuid);
         let (transaction, texts) = shard.entry(transaction_id, uuid, ts);
-        let absorbed =
-            transaction.absorb(&event, self.catalog, self.keys, &mut acc.route_cache, texts);
+        let absorbed = transaction.absorb(
+            &event,
+            self.catalog,
+            self.keys,
+            &mut acc.route_cache,
+            &mut acc.additions,
+            texts,
+        );
         drop(shard);
         match absorbed {
             Ok(()) => acc.counters.events += 1,
