@@ -96,7 +96,7 @@ pub struct Event<'a> {
     pub status: Option<&'a str>,
     pub duration_ms: u64,
     /// Usage counters (`usage.<name>`), non-negative.
-    pub usage: Vec<(&'a str, u64)>,
+    pub usage: &'a [(&'a str, u64)],
 }
 
 /// Texts held once, each by its number: the flows and statuses of the
@@ -212,8 +212,10 @@ impl TransactionAcc {
             .duration_ms
             .checked_add(event.duration_ms)
             .ok_or("duration_ms summed over the transaction passes 2^64")?;
-        let value_of = |driver: Driver| match driver {
-            Driver::Transactions | Driver::Events => 1,
+        let value_of = |key: u16, driver: Driver| match driver {
+            // A transaction is one unit, however many events it has.
+            Driver::Transactions => u64::from(self.units.get(key) == 0),
+            Driver::Events => 1,
             Driver::DurationMs => event.duration_ms,
             Driver::Usage(counter) => {
                 let name = keys.counter_name(counter);
@@ -229,7 +231,7 @@ impl TransactionAcc {
         // value is found once (a usage counter by name), then read twice.
         additions.clear();
         additions.extend(
-            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(driver))),
+            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(key, driver))),
         );
         self.units.add(additions.iter().copied()).map_err(|key| {
             let what = match keys.driver(key) {
@@ -289,13 +291,7 @@ impl TransactionAcc {
 
     /// Classifies the transaction against the catalog (SPEC 2.5); `names` are
     /// of the catalog and of the texts it was absorbed with.
-    pub fn finish(
-        self,
-        id: TransactionId,
-        catalog: &FlowCatalog,
-        keys: &UnitKeys,
-        names: &Names,
-    ) -> Transaction {
+    pub fn finish(self, id: TransactionId, catalog: &FlowCatalog, names: &Names) -> Transaction {
         let flow = match (self.flow, self.route_flow) {
             (Some((_, f)), _) => &names.texts[f as usize],
             (None, Some((_, index))) => &names.flows[index as usize],
@@ -308,9 +304,6 @@ impl TransactionAcc {
             Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
             None => 0,
         };
-        let mut units = self.units;
-        // A transaction is one unit, however many events it has.
-        units.set_where(|key| matches!(keys.driver(key), Driver::Transactions), 1);
         Transaction {
             id,
             flow,
@@ -323,7 +316,7 @@ impl TransactionAcc {
             events: self.events,
             duration_ms: self.duration_ms,
             type_conflicts,
-            units,
+            units: self.units,
         }
     }
 }

@@ -67,31 +67,6 @@ impl Units {
         Ok(())
     }
 
-    /// Sets the units of each key with units for which `wanted` holds to
-    /// `units` (1 to 2^48 - 2), in place.
-    pub fn set_where(&mut self, mut wanted: impl FnMut(u16) -> bool, units: u64) {
-        assert!(units > 0 && units < BIG, "a count of one word");
-        let mut shrink = false;
-        let mut at = 0;
-        while at < self.0.len() {
-            let (key, _, next) = pair_at(&self.0, at);
-            if wanted(key) {
-                if next - at == 2 {
-                    shrink = true; // two words become one: rebuilt below (never in practice)
-                } else {
-                    self.0[at] = pack(key, units);
-                }
-            }
-            at = next;
-        }
-        if shrink {
-            let pairs: Vec<(u16, u64)> = self.iter().collect();
-            *self = (pairs.into_iter())
-                .map(|(k, u)| (k, if wanted(k) { units } else { u }))
-                .collect();
-        }
-    }
-
     fn place(&self, key: u16) -> Place {
         place(&self.0, key)
     }
@@ -256,12 +231,6 @@ mod tests {
                 let words = expected.iter().map(|&(_, u)| words_for(u)).sum::<usize>();
                 prop_assert_eq!(packed.0.len(), words, "exactly the words needed");
             }
-            let mut odd_ones = packed.clone();
-            odd_ones.set_where(|key| key % 2 == 1, 1);
-            let expected: Vec<(u16, u64)> = model.iter().map(|(&k, &u)| (k, if k % 2 == 1 { 1 } else { u })).collect();
-            prop_assert_eq!(odd_ones.iter().collect::<Vec<_>>(), expected.clone());
-            let words = expected.iter().map(|&(_, u)| words_for(u)).sum::<usize>();
-            prop_assert_eq!(odd_ones.0.len(), words);
         }
     }
 

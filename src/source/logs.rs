@@ -318,12 +318,13 @@ impl<'a> Doc<'a> {
         scan::plain_digits(m[field as usize]?.as_bytes())
     }
 
-    /// Reads the field into `usage` when it is a flat object of distinct plain
-    /// names (no escapes) with plain integer values below 2^53, the usual shape;
-    /// `false` (and `usage` left empty) for anything else, for the general path.
-    fn plain_counters<'s>(&'s self, field: Field, usage: &mut Vec<(&'s str, u64)>) -> bool {
-        let Doc::Members(m) = self else { return false };
-        m[field as usize].is_some_and(|raw| scan::flat_counters(raw, MAX_DRIVER_VALUE, usage))
+    /// Reads the field into `usage` when it is a flat object of at most
+    /// `usage.len()` distinct plain names (no escapes) with plain integer
+    /// values below 2^53, the usual shape: how many; `None` for anything else,
+    /// for the general path.
+    fn plain_counters<'s>(&'s self, field: Field, usage: &mut [(&'s str, u64)]) -> Option<usize> {
+        let Doc::Members(m) = self else { return None };
+        scan::flat_counters(m[field as usize]?, MAX_DRIVER_VALUE, usage)
     }
 
     /// The field when it is a JSON string.
@@ -435,11 +436,7 @@ impl Shard {
     }
 
     /// The shard's transactions with their ids as text, classified.
-    fn into_transactions(
-        self,
-        catalog: &FlowCatalog,
-        keys: &UnitKeys,
-    ) -> impl Iterator<Item = Transaction> {
+    fn into_transactions(self, catalog: &FlowCatalog) -> impl Iterator<Item = Transaction> {
         let names = Names::new(catalog, &self.texts);
         let mut accs = self.accs;
         let uuids =
@@ -448,7 +445,7 @@ impl Shard {
             (self.by_text.into_iter()).map(|(text, index)| (TransactionId::Text(text), index));
         uuids.chain(texts).map(move |(id, index)| {
             let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
-            acc.finish(id, catalog, keys, &names)
+            acc.finish(id, catalog, &names)
         })
     }
 }
@@ -675,7 +672,7 @@ impl LogReader<'_> {
             let map = shard
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            transactions.extend(map.into_transactions(self.catalog, self.keys));
+            transactions.extend(map.into_transactions(self.catalog));
         }
         transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
@@ -949,18 +946,20 @@ impl LogReader<'_> {
                 },
             },
         };
-        let mut usage = Vec::new();
-        let usage_value = if doc.plain_counters(Field::Usage, &mut usage) {
-            None
-        } else {
-            doc.get(f, Field::Usage)
+        // The usual `usage` is read into room on the stack, any other through its value.
+        let mut plain = [("", 0); PLAIN_COUNTERS];
+        let plain_count = doc.plain_counters(Field::Usage, &mut plain);
+        let usage_value = match plain_count {
+            Some(_) => None,
+            None => doc.get(f, Field::Usage),
         };
+        let mut general = Vec::new();
         match usage_value.as_deref() {
             None | Some(Value::Null) => {}
             Some(Value::Object(counters)) => {
                 for (name, v) in counters {
                     match driver_value(v) {
-                        Some(n) => usage.push((name.as_str(), n)),
+                        Some(n) => general.push((name.as_str(), n)),
                         None => {
                             return malformed(
                                 acc,
@@ -989,7 +988,10 @@ impl LogReader<'_> {
             route: route.as_deref(),
             status: status.as_deref(),
             duration_ms,
-            usage,
+            usage: match plain_count {
+                Some(n) => &plain[..n],
+                None => &general,
+            },
         };
         let uuid = parse_uuid(transaction_id);
         let mut shard = acc.shards.shard(transaction_id, uuid);
@@ -1009,6 +1011,10 @@ impl LogReader<'_> {
         }
     }
 }
+
+/// Usage counters an event may have and still be read without building its
+/// `usage` value (more take the general path).
+const PLAIN_COUNTERS: usize = 16;
 
 /// Driver values are below 2^53 (SPEC 2.4): exact in a double, so every JSON
 /// producer writes them faithfully.

@@ -42,32 +42,30 @@ pub fn members<'a, const N: usize>(
     s.end().then_some(found)
 }
 
-/// `{"name": digits, ...}` (a flat object of distinct names without escapes,
-/// their values plain integers below `below`: the usual `usage`) into `out`;
-/// `false`, and `out` left empty, for any other text. `raw` is one JSON value.
-pub fn flat_counters<'a>(raw: &'a str, below: u64, out: &mut Vec<(&'a str, u64)>) -> bool {
+/// `{"name": digits, ...}` (a flat object of at most `out.len()` distinct names
+/// without escapes, their values plain integers below `below`: the usual
+/// `usage`) into `out`: how many, or `None` for any other text. `raw` is one
+/// JSON value.
+pub fn flat_counters<'a>(raw: &'a str, below: u64, out: &mut [(&'a str, u64)]) -> Option<usize> {
     let mut s = Scanner::new(raw);
-    let read = s.expect(b'{').is_some()
-        && s.items(b'}', |s| {
-            let name = s.plain_key()?;
-            s.whitespace();
-            s.expect(b':')?;
-            s.whitespace();
-            let start = s.at;
-            s.digits();
-            let value = plain_digits(&s.bytes[start..s.at]).filter(|v| *v < below)?;
-            if out.iter().any(|(n, _)| *n == name) {
-                return None; // a repeated name: the general path keeps the last
-            }
-            out.push((name, value));
-            Some(())
-        })
-        .is_some()
-        && s.end();
-    if !read {
-        out.clear();
-    }
-    read
+    let mut count = 0;
+    s.expect(b'{')?;
+    s.items(b'}', |s| {
+        let name = s.plain_key()?;
+        s.whitespace();
+        s.expect(b':')?;
+        s.whitespace();
+        let start = s.at;
+        s.digits();
+        let value = plain_digits(&s.bytes[start..s.at]).filter(|v| *v < below)?;
+        if out[..count].iter().any(|(n, _)| *n == name) {
+            return None; // a repeated name: the general path keeps the last
+        }
+        *out.get_mut(count)? = (name, value);
+        count += 1;
+        Some(())
+    })?;
+    s.end().then_some(count)
 }
 
 /// Plain digits (no sign, fraction, exponent or leading zero), at most 16 of them.
