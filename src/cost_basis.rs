@@ -120,8 +120,16 @@ mod tests {
     /// then expected unblended, amortized, net-amortized.
     #[test]
     fn every_line_item_type_under_every_basis() {
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            &'a str,
+            [&'a str; 10],
+            Option<&'a str>,
+            [&'a str; 3],
+        );
         #[rustfmt::skip]
-        let table: &[(&str, &str, &str, [&str; 10], Option<&str>, [&str; 3])] = &[
+        let table: &[Row] = &[
             // type                      product             RI ARN        unbl    RIeff   RIeffN  upfr    recur   SPeff   SPeffN  commit  used      net_unblended   expected (unbl, amort, net)
             ("Usage",                   "AmazonECS",        "",          ["1.25", "0",    "0",    "0",    "0",    "0",    "0",    "0",    "0",    "0"],    Some("1.10"),  ["1.25", "1.25", "1.10"]),
             ("DiscountedUsage",         "AmazonEC2",        "arn:ri/1",  ["0",    "0.31", "0.28", "0",    "0",    "0",    "0",    "0",    "0",    "0"],    None,          ["0", "0.31", "0.28"]),

@@ -39,7 +39,15 @@ prop_compose! {
     }
 }
 
-fn build(raw: &[(u32, usize, Vec<(u16, u64)>)]) -> Vec<Transaction> {
+/// A generated transaction: its id's number, its flow (an index into `FLOWS`)
+/// and its (unit key, units) pairs.
+type RawTransaction = (u32, usize, Vec<(u16, u64)>);
+
+/// A generated pool: its cost, its unit key, its flow and type tags (indices),
+/// and its product (an index into the rules).
+type RawPool = (Money, u16, Option<usize>, Option<usize>, usize);
+
+fn build(raw: &[RawTransaction]) -> Vec<Transaction> {
     let mut seen = std::collections::HashSet::new();
     raw.iter()
         .filter(|(id, _, _)| seen.insert(*id))
@@ -66,10 +74,7 @@ fn build(raw: &[(u32, usize, Vec<(u16, u64)>)]) -> Vec<Transaction> {
         .collect()
 }
 
-fn pools(
-    raw: &[(Money, u16, Option<usize>, Option<usize>, usize)],
-    excluded: Money,
-) -> (CurDay, Vec<Pool>) {
+fn pools(raw: &[RawPool], excluded: Money) -> (CurDay, Vec<Pool>) {
     let p = pricing();
     let rules = [
         (

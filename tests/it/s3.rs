@@ -310,6 +310,7 @@ fn a_held_lease_exits_5_and_an_unreadable_object_exits_3_naming_it() {
 }
 
 /// Makes the day's lease look expired, as it is `lease_seconds` after a crash.
+#[cfg(feature = "failpoints")]
 fn expire_lease(moto: &Moto, tmp: &Path) {
     let dir = tmp.join("expired-lease");
     std::fs::create_dir_all(&dir).unwrap();
