@@ -229,12 +229,15 @@ impl Entries {
             .iter()
             .map(|f| Field::new(*f, label_type.clone(), true))
             .collect();
+        let texts = |i: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(labels.iter().map(|l| l[i])))
+        };
+        // The keys are checked once, against the first field's texts: every
+        // field has one text per label.
+        let keyed =
+            arrow_array::DictionaryArray::try_new(indices, texts(0)).expect("labels in range");
         let mut columns: Vec<ArrayRef> = (0..N)
-            .map(|i| {
-                let texts = StringArray::from_iter_values(labels.iter().map(|l| l[i]));
-                let texts = arrow_array::DictionaryArray::try_new(indices.clone(), Arc::new(texts));
-                Arc::new(texts.expect("labels in range")) as ArrayRef
-            })
+            .map(|i| Arc::new(keyed.with_values(texts(i))) as ArrayRef)
             .collect();
         fields.push(value_field);
         columns.push(values);
