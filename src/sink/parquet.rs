@@ -164,8 +164,8 @@ impl Table {
         keys: Vec<u32>,
         values: Vec<Money>,
     ) -> Result<Self> {
-        if let Some(&bad) = values.iter().find(|v| v.abs() > money::DECIMAL_18_MAX) {
-            money::check_decimal_18(bad, || format!("column {name}"))?;
+        for &value in &values {
+            money::check_decimal_18(value, || format!("column {name}"))?;
         }
         let money = Decimal128Array::from(values)
             .with_precision_and_scale(18, money::SCALE as i8)
