@@ -303,14 +303,13 @@ pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
 
-/// Adds each pool's shares (`splits`, over the scope's members `scope` with
-/// their `(rank, units)` `in_scope`) to the members' `costs` (to `direct` too for
-/// a direct pool), in parallel over runs of members; returns, per pool, the
-/// (units, cost) of each of the `groups` (`group_of` a transaction).
+/// Adds each pool's shares (`splits`, over the scope's `(index, units)`
+/// `members`) to the members' `costs` (to `direct` too for a direct pool), in
+/// parallel over runs of members; returns, per pool, the (units, cost) of each
+/// of the `groups` (`group_of` a transaction).
 fn apply_shares(
     costs: &mut [TransactionCost],
-    scope: &[u32],
-    in_scope: &[(u32, u64)],
+    members: &[(u32, u64)],
     splits: &[Split],
     direct: &[bool],
     group_of: &[u32],
@@ -321,9 +320,11 @@ fn apply_shares(
     let mut tasks = Vec::new();
     let mut rest = costs;
     let mut base = 0;
-    for start in (0..scope.len()).step_by(MEMBERS_PER_TASK) {
-        let end = (start + MEMBERS_PER_TASK).min(scope.len());
-        let upto = scope.get(end).map_or(base + rest.len(), |&i| i as usize);
+    for start in (0..members.len()).step_by(MEMBERS_PER_TASK) {
+        let end = (start + MEMBERS_PER_TASK).min(members.len());
+        let upto = members
+            .get(end)
+            .map_or(base + rest.len(), |&(i, _)| i as usize);
         let (slice, tail) = std::mem::take(&mut rest).split_at_mut(upto - base);
         tasks.push((start..end, base, slice));
         rest = tail;
@@ -331,12 +332,12 @@ fn apply_shares(
     }
     let sums: Vec<Vec<Vec<(u128, Money)>>> = tasks
         .into_par_iter()
-        .map(|(members, base, costs)| {
+        .map(|(positions, base, costs)| {
             let mut sums = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
             for ((split, &direct), sums) in splits.iter().zip(direct).zip(&mut sums) {
-                for position in members.clone() {
-                    let i = scope[position] as usize;
-                    let units = in_scope[position].1;
+                for position in positions.clone() {
+                    let (i, units) = members[position];
+                    let i = i as usize;
                     let share = split.share_with(units, split.extra(position));
                     let c = &mut costs[i - base];
                     c.total += share;
@@ -397,8 +398,8 @@ struct AllocatedPool {
     line: u32,
     unit_key: u16,
     split: Split,
-    /// Its scope in [`Allocation::scopes`]: the transactions in scope with units,
-    /// by index, ascending (the split's positions).
+    /// Its scope in [`Allocation::scopes`]: the split's positions are the
+    /// scope's members in index order.
     scope: u32,
     key: PoolKey,
     cost: Money,
@@ -487,7 +488,9 @@ pub struct Allocation {
     /// Allocated pools, grouped by unit key, to recompute breakdowns.
     allocated: Vec<AllocatedPool>,
     /// The distinct scopes of the allocated pools.
-    scopes: Vec<Vec<u32>>,
+    scopes: Vec<Scope>,
+    /// Each transaction's (type, flow) group.
+    group_of: Vec<u32>,
     /// The allocated pools of each unit key.
     by_unit_key: Vec<Vec<u32>>,
     /// The breakdown lines: (product code, rule), sorted.
@@ -501,6 +504,60 @@ pub struct Allocation {
 
 /// A scope: the transactions with units for a key, of a flow (if tagged) and type (if tagged).
 type ScopeKey<'a> = (u16, Option<&'a str>, Option<TransactionType>);
+
+/// A scope as the breakdowns find its members again, without a list of them: a
+/// transaction is a member when it has units for `key` and `admits` its (type,
+/// flow) group; `before[b]` counts the members below transaction `b *`
+/// [`Scope::BLOCK`], so a run of transactions finds its first position.
+#[derive(Debug, Clone)]
+struct Scope {
+    key: u16,
+    admits: Vec<bool>,
+    members: u64,
+    before: Vec<u32>,
+}
+
+impl Scope {
+    const BLOCK: usize = 32;
+
+    fn contains(&self, t: &Transaction, group: u32) -> bool {
+        self.admits[group as usize] && t.units.get(self.key) > 0
+    }
+
+    /// The scope's members with their units, in index order: collected over runs
+    /// of transactions in parallel. Sets `members` and `before`.
+    fn collect(&mut self, transactions: &[Transaction], group_of: &[u32]) -> Vec<(u32, u64)> {
+        const PER_TASK: usize = 64 * 1024;
+        let runs: Vec<Vec<(u32, u64)>> = (0..transactions.len().div_ceil(PER_TASK))
+            .into_par_iter()
+            .map(|run| {
+                let range = run * PER_TASK..transactions.len().min((run + 1) * PER_TASK);
+                range
+                    .filter(|&i| self.admits[group_of[i] as usize])
+                    .filter_map(|i| {
+                        let units = transactions[i].units.get(self.key);
+                        (units > 0).then_some((i as u32, units))
+                    })
+                    .collect()
+            })
+            .collect();
+        let members = runs.concat();
+        self.members = members.len() as u64;
+        self.before = (0..=transactions.len() / Self::BLOCK)
+            .map(|b| members.partition_point(|&(i, _)| (i as usize) < b * Self::BLOCK) as u32)
+            .collect();
+        members
+    }
+
+    /// The position in the scope of the first member at or after transaction `start`.
+    fn position(&self, start: usize, transactions: &[Transaction], group_of: &[u32]) -> usize {
+        let block = start / Self::BLOCK;
+        let before_start = (block * Self::BLOCK..start)
+            .filter(|&i| self.contains(&transactions[i], group_of[i]))
+            .count();
+        self.before[block] as usize + before_start
+    }
+}
 
 /// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
 /// checks that `cur_total = allocated + unallocated + excluded` exactly.
@@ -547,7 +604,15 @@ pub fn allocate(
         .map(|k| k.0 as usize + 1)
         .max()
         .unwrap_or(0);
-    let mut scopes_of_key: Vec<Vec<(u32, Vec<bool>)>> = vec![Vec::new(); key_count];
+    let mut scopes: Vec<Scope> = vec![
+        Scope {
+            key: 0,
+            admits: Vec::new(),
+            members: 0,
+            before: Vec::new(),
+        };
+        scope_ids.len()
+    ];
     for (&(key, flow, ty), &id) in &scope_ids {
         let admits = groups
             .iter()
@@ -556,28 +621,15 @@ pub fn allocate(
                     && ty.is_none_or(|ty| ty.as_str() == group_type)
             })
             .collect();
-        scopes_of_key[key as usize].push((id, admits));
+        scopes[id as usize] = Scope {
+            key,
+            admits,
+            members: 0,
+            before: Vec::new(),
+        };
     }
-    // One pass over the transactions fills every scope, in index order, with
-    // its members' units beside it in 4 bytes (read here once, not once per
-    // scope); `u32::MAX` says "more: read the transaction's".
-    let mut scopes: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
-    let mut scope_units: Vec<Vec<u32>> = vec![Vec::new(); scope_ids.len()];
-    for (i, t) in transactions.iter().enumerate() {
-        let group = group_of[i] as usize;
-        for (key, units) in &t.units {
-            for (id, admits) in scopes_of_key.get(key as usize).into_iter().flatten() {
-                if admits[group] {
-                    scopes[*id as usize].push(i as u32);
-                    scope_units[*id as usize].push(u32::try_from(units).unwrap_or(u32::MAX));
-                }
-            }
-        }
-    }
-    for scope in &mut scopes {
-        scope.shrink_to_fit(); // kept to the end of the run: no doubling slack
-    }
-    // Ties in a split go to the smaller transaction id: compare ranks, not strings.
+    // Ties in a split go to the smaller transaction id: compare ranks, not
+    // strings (`None`: sorted, the rank is the index).
     let id_rank = id_ranks(transactions);
     // Breakdown lines: (product code, rule), numbered in sorted order.
     let mut lines: Vec<(String, RuleRef)> = pools
@@ -627,19 +679,14 @@ pub fn allocate(
             }
             continue;
         };
-        let scope = &scopes[scope_id as usize];
-        let key = run[0].unit_key.expect("pools with a scope have a unit key");
-        let in_scope: Vec<(u32, u64)> = scope
-            .iter()
-            .zip(std::mem::take(&mut scope_units[scope_id as usize]))
-            .map(|(&i, units)| {
-                let units = match units {
-                    u32::MAX => transactions[i as usize].units.get(key),
-                    units => u64::from(units),
-                };
-                (id_rank[i as usize], units)
-            })
-            .collect();
+        // One scope's members at a time, each a pass over the transactions.
+        let members = scopes[scope_id as usize].collect(transactions, &group_of);
+        let ranked: Option<Vec<(u32, u64)>> = id_rank.as_ref().map(|rank| {
+            (members.iter())
+                .map(|&(i, units)| (rank[i as usize], units))
+                .collect()
+        });
+        let in_scope = ranked.as_deref().unwrap_or(&members);
         if in_scope.is_empty() {
             for &pool in run {
                 unallocated.push((pool.clone(), Unallocated::NoDriverUnits));
@@ -650,7 +697,7 @@ pub fn allocate(
         // scope and a selection of its largest remainders), then applied in order.
         let splits: Vec<Split> = run
             .par_iter()
-            .map(|pool| Split::new(pool.cost, &in_scope))
+            .map(|pool| Split::new(pool.cost, in_scope))
             .collect();
         // Then applied in parallel over runs of the scope: each task adds its
         // members' shares to their costs (disjoint) and sums its own (units,
@@ -658,8 +705,7 @@ pub fn allocate(
         let direct: Vec<bool> = run.iter().map(|p| p.is_direct()).collect();
         let per_group = apply_shares(
             &mut costs,
-            scope,
-            &in_scope,
+            &members,
             &splits,
             &direct,
             &group_of,
@@ -678,8 +724,8 @@ pub fn allocate(
                 }
             }
             let last_extra = split
-                .last_extra(&in_scope)
-                .map(|(r, pos)| (r, scope[pos as usize]));
+                .last_extra(in_scope)
+                .map(|(r, pos)| (r, members[pos as usize].0));
             allocated_pools.push(AllocatedPool {
                 line,
                 unit_key: key,
@@ -784,6 +830,7 @@ pub fn allocate(
         costs,
         allocated: allocated_pools,
         scopes,
+        group_of,
         by_unit_key,
         lines,
         flow_costs,
@@ -793,11 +840,11 @@ pub fn allocate(
     })
 }
 
-/// Each transaction's position in id order (its index when already sorted, as the
-/// log reader delivers them).
-fn id_ranks(transactions: &[Transaction]) -> Vec<u32> {
+/// Each transaction's position in id order; `None` when it is its index (sorted,
+/// as the log reader delivers them).
+fn id_ranks(transactions: &[Transaction]) -> Option<Vec<u32>> {
     if transactions.windows(2).all(|w| w[0].id <= w[1].id) {
-        return (0..transactions.len() as u32).collect();
+        return None;
     }
     let mut order: Vec<u32> = (0..transactions.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| {
@@ -809,7 +856,7 @@ fn id_ranks(transactions: &[Transaction]) -> Vec<u32> {
     for (r, &i) in order.iter().enumerate() {
         rank[i as usize] = r as u32;
     }
-    rank
+    Some(rank)
 }
 
 impl Allocation {
@@ -824,7 +871,7 @@ impl Allocation {
                 unit_key: Some(p.unit_key),
                 unallocated: None,
                 total_units: Some(p.split.total_units),
-                transactions: self.scopes[p.scope as usize].len() as u64,
+                transactions: self.scopes[p.scope as usize].members,
                 extra_units: p.split.extras(),
                 last_extra: p.last_extra,
             })
@@ -881,7 +928,7 @@ impl Allocation {
 
     /// The cost per breakdown line (index into [`Allocation::lines`], sorted) of each
     /// transaction of `range`, recomputed from the pools' splits: the same shares as
-    /// `costs`. One cursor per pool walks its scope in index order.
+    /// `costs`. One cursor per pool counts its scope's members in index order.
     pub fn breakdowns(
         &self,
         range: std::ops::Range<usize>,
@@ -890,7 +937,9 @@ impl Allocation {
         let mut cursors: Vec<usize> = self
             .allocated
             .iter()
-            .map(|p| self.scopes[p.scope as usize].partition_point(|&i| (i as usize) < range.start))
+            .map(|p| {
+                self.scopes[p.scope as usize].position(range.start, transactions, &self.group_of)
+            })
             .collect();
         let entries = range.len() * self.lines.len().min(32);
         let mut out = Breakdowns {
@@ -902,11 +951,12 @@ impl Allocation {
         // One transaction's cost per line (`None`: no entry), emptied as it is emitted.
         let mut per_line: Vec<Option<Money>> = vec![None; self.lines.len()];
         for index in range {
+            let group = self.group_of[index] as usize;
             for (key, units) in &transactions[index].units {
                 for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
                     let scope = &mut cursors[p as usize];
-                    if self.scopes[pool.scope as usize].get(*scope) != Some(&(index as u32)) {
+                    if !self.scopes[pool.scope as usize].admits[group] {
                         continue; // out of this pool's scope
                     }
                     let share = pool.split.share_with(units, pool.split.extra(*scope));
