@@ -15,6 +15,7 @@ pub mod dates;
 pub mod error;
 pub mod explain;
 pub mod id;
+pub mod memory;
 pub mod metrics;
 pub mod money;
 pub mod pricing;

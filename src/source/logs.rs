@@ -661,20 +661,32 @@ impl LogReader<'_> {
             mut corrupt,
             first_unused,
         } = found;
-        // Shard by shard, so each shard's map is freed as its transactions are made.
+        // Shard by shard, so each shard's map is freed as its transactions are
+        // made; after each eighth of them, the workers take back what was freed
+        // (their blocks), so the transactions reuse the shards' memory.
         let count = shards
             .0
             .iter()
             .map(|s| s.lock().map_or(0, |m| m.len()))
             .sum();
         let mut transactions: Vec<Transaction> = Vec::with_capacity(count); // no doubling copies
-        for shard in shards.0 {
+        for (n, shard) in shards.0.into_iter().enumerate() {
             let map = shard
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             transactions.extend(map.into_transactions(self.catalog));
+            if (n + 1) % (Shards::COUNT / 8) == 0 {
+                crate::memory::release_freed();
+            }
         }
         transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        // Units re-boxed in id order: the allocation and the sink read them in
+        // that order, and the boxes they grew through are freed whole.
+        transactions
+            .par_iter_mut()
+            .with_min_len(4096)
+            .for_each(|t| t.units = t.units.clone());
+        crate::memory::release_freed();
         counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
         corrupt.sort();
         counters.skipped_files = skipped.len() as u64;
