@@ -181,6 +181,8 @@ fn compute_and_publish(
         ));
     }
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
+    // The CUR's decoding buffers, freed across threads, returned before the logs.
+    crate::memory::release_freed();
 
     let clock = Instant::now();
     let reader = LogReader {
