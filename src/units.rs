@@ -1,18 +1,19 @@
 //! A transaction's driver units: (unit key, units) pairs sorted by key, packed
-//! one word per pair. A day holds about ten pairs for each of millions of
-//! transactions, so the pair is 8 bytes, not the 16 of `(u16, u64)`.
+//! in 32-bit words. A day holds about ten pairs for each of millions of
+//! transactions, nearly all of them counts, milliseconds and requests below
+//! 65,535, so the usual pair is 4 bytes, not the 16 of `(u16, u64)`.
 //!
-//! A word is `key << 48 | units` while units stay below [`BIG`]; a larger
-//! count (up to 2^64 - 1, exactly) takes two words: `key << 48 | BIG`, then the
-//! units. Pairs are found by a walk over the words: a transaction has a few
-//! tens of them at most, in one cache line or two.
+//! A word is `key << 16 | units` while units stay below [`BIG`]; a larger
+//! count (up to 2^64 - 1, exactly) takes three words: `key << 16 | BIG`, then
+//! the units' low and high halves. Pairs are found by a walk over the words: a
+//! transaction has a few tens of them at most, in one cache line or two.
 
-/// The low 48 bits all set: "the units are in the next word".
-const BIG: u64 = (1 << 48) - 1;
+/// The low 16 bits all set: "the units are in the next two words".
+const BIG: u32 = 0xFFFF;
 
 /// Driver units per unit key (sparse: a key with no units has no pair).
 #[derive(Clone, Default)]
-pub struct Units(Box<[u64]>);
+pub struct Units(Box<[u32]>);
 
 /// Where a key is: the word of its pair and its units, or the word it would go before.
 enum Place {
@@ -72,26 +73,38 @@ impl Units {
     }
 }
 
-fn pack(key: u16, units: u64) -> u64 {
-    u64::from(key) << 48 | units
+/// The one word of a pair whose units are below [`BIG`].
+fn pack(key: u16, units: u64) -> u32 {
+    debug_assert!(units < u64::from(BIG));
+    u32::from(key) << 16 | units as u32
+}
+
+/// The three words of a pair with any units.
+fn pack_big(key: u16, units: u64) -> [u32; 3] {
+    [
+        u32::from(key) << 16 | BIG,
+        units as u32,
+        (units >> 32) as u32,
+    ]
 }
 
 fn words_for(units: u64) -> usize {
-    if units < BIG { 1 } else { 2 }
+    if units < u64::from(BIG) { 1 } else { 3 }
 }
 
 /// The pair whose first word is at `at`: its key, its units, and where the next one starts.
-fn pair_at(words: &[u64], at: usize) -> (u16, u64, usize) {
+fn pair_at(words: &[u32], at: usize) -> (u16, u64, usize) {
     let word = words[at];
-    let key = (word >> 48) as u16;
+    let key = (word >> 16) as u16;
     if word & BIG == BIG {
-        (key, words[at + 1], at + 2)
+        let units = u64::from(words[at + 1]) | u64::from(words[at + 2]) << 32;
+        (key, units, at + 3)
     } else {
-        (key, word & BIG, at + 1)
+        (key, u64::from(word & BIG), at + 1)
     }
 }
 
-fn place(words: &[u64], key: u16) -> Place {
+fn place(words: &[u32], key: u16) -> Place {
     let mut at = 0;
     while at < words.len() {
         let (k, units, next) = pair_at(words, at);
@@ -107,17 +120,18 @@ fn place(words: &[u64], key: u16) -> Place {
 }
 
 /// Adds `units` to `key` in `words` (the sum is known not to overflow).
-fn add_to(words: &mut Vec<u64>, key: u16, units: u64) {
+fn add_to(words: &mut Vec<u32>, key: u16, units: u64) {
     match place(words, key) {
-        Place::At(at, now) if words[at] & BIG == BIG => words[at + 1] = now + units,
-        Place::At(at, now) if now + units < BIG => words[at] = pack(key, now + units),
-        Place::At(at, now) => {
-            words[at] = pack(key, BIG);
-            words.insert(at + 1, now + units);
+        Place::At(at, now) if words[at] & BIG == BIG => {
+            words[at..at + 3].copy_from_slice(&pack_big(key, now + units));
         }
-        Place::Before(at) if units < BIG => words.insert(at, pack(key, units)),
+        Place::At(at, now) if words_for(now + units) == 1 => words[at] = pack(key, now + units),
+        Place::At(at, now) => {
+            words.splice(at..at + 1, pack_big(key, now + units));
+        }
+        Place::Before(at) if words_for(units) == 1 => words.insert(at, pack(key, units)),
         Place::Before(at) => {
-            words.splice(at..at, [pack(key, BIG), units]);
+            words.splice(at..at, pack_big(key, units));
         }
     }
 }
@@ -147,7 +161,7 @@ impl std::fmt::Debug for Units {
 
 /// The (key, units) pairs of [`Units`], by key.
 #[derive(Clone)]
-pub struct Iter<'a>(&'a [u64]);
+pub struct Iter<'a>(&'a [u32]);
 
 impl Iterator for Iter<'_> {
     type Item = (u16, u64);
@@ -180,11 +194,14 @@ mod tests {
     use super::*;
 
     fn units() -> impl Strategy<Value = u64> {
+        let big = u64::from(BIG);
         prop_oneof![
             0u64..4,
-            Just(BIG - 1),
-            Just(BIG),
-            Just(BIG + 1),
+            Just(big - 1),
+            Just(big),
+            Just(big + 1),
+            Just(u64::from(u32::MAX)),
+            Just(u64::from(u32::MAX) + 1),
             Just(u64::MAX / 2),
             Just(u64::MAX),
             any::<u64>(),
@@ -235,13 +252,17 @@ mod tests {
     }
 
     #[test]
-    fn a_big_count_is_two_words() {
-        let units: Units = [(3, BIG), (1, 7), (2, u64::MAX)].into_iter().collect();
+    fn a_big_count_is_three_words() {
+        let big = u64::from(BIG);
+        let units: Units = [(3, big), (1, 7), (2, u64::MAX), (u16::MAX, 9)]
+            .into_iter()
+            .collect();
         assert_eq!(
             units.iter().collect::<Vec<_>>(),
-            [(1, 7), (2, u64::MAX), (3, BIG)]
+            [(1, 7), (2, u64::MAX), (3, big), (u16::MAX, 9)]
         );
-        assert_eq!(units.0.len(), 5);
+        assert_eq!(units.0.len(), 8);
+        assert_eq!(units.get(u16::MAX), 9);
         assert_eq!(units.get(2), u64::MAX);
         assert_eq!(units.get(4), 0);
     }
