@@ -520,8 +520,14 @@ struct Scope {
 impl Scope {
     const BLOCK: usize = 32;
 
-    fn contains(&self, t: &Transaction, group: u32) -> bool {
-        self.admits[group as usize] && t.units.get(self.key) > 0
+    /// `t`'s units for the scope's key when its `group` is admitted; 0 when
+    /// it is not a member.
+    fn units_of(&self, t: &Transaction, group: u32) -> u64 {
+        if self.admits[group as usize] {
+            t.units.get(self.key)
+        } else {
+            0
+        }
     }
 
     /// The scope's members with their units, in index order: collected over runs
@@ -533,9 +539,8 @@ impl Scope {
             .map(|run| {
                 let range = run * PER_TASK..transactions.len().min((run + 1) * PER_TASK);
                 range
-                    .filter(|&i| self.admits[group_of[i] as usize])
                     .filter_map(|i| {
-                        let units = transactions[i].units.get(self.key);
+                        let units = self.units_of(&transactions[i], group_of[i]);
                         (units > 0).then_some((i as u32, units))
                     })
                     .collect()
@@ -553,7 +558,7 @@ impl Scope {
     fn position(&self, start: usize, transactions: &[Transaction], group_of: &[u32]) -> usize {
         let block = start / Self::BLOCK;
         let before_start = (block * Self::BLOCK..start)
-            .filter(|&i| self.contains(&transactions[i], group_of[i]))
+            .filter(|&i| self.units_of(&transactions[i], group_of[i]) > 0)
             .count();
         self.before[block] as usize + before_start
     }
@@ -586,48 +591,33 @@ pub fn allocate(
             id
         })
         .collect();
-    // Scopes (the transactions with units for a key, of a flow and type), built
-    // once and shared by the pools that have the same one.
+    // Scopes (the transactions with units for a key, of a flow and type), made
+    // once and shared by the pools that have the same one, each with the groups
+    // it admits (a flow and type test per group, not per transaction).
     let mut scope_ids: HashMap<ScopeKey<'_>, u32> = HashMap::new();
+    let mut scopes: Vec<Scope> = Vec::new();
     for pool in pools {
         if let Ok(key) = pool.unit_key {
-            let next = scope_ids.len() as u32;
-            scope_ids
-                .entry((key, pool.flow.as_deref(), pool.transaction_type))
-                .or_insert(next);
+            let (flow, ty) = (pool.flow.as_deref(), pool.transaction_type);
+            scope_ids.entry((key, flow, ty)).or_insert_with(|| {
+                let admits = groups
+                    .iter()
+                    .map(|&(group_type, group_flow)| {
+                        flow.is_none_or(|f| f == group_flow)
+                            && ty.is_none_or(|ty| ty.as_str() == group_type)
+                    })
+                    .collect();
+                scopes.push(Scope {
+                    key,
+                    admits,
+                    members: 0,
+                    before: Vec::new(),
+                });
+                scopes.len() as u32 - 1
+            });
         }
     }
-    // Per unit key, its scopes and which groups each admits (a flow and type
-    // test per group, not per transaction).
-    let key_count = scope_ids
-        .keys()
-        .map(|k| k.0 as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut scopes: Vec<Scope> = vec![
-        Scope {
-            key: 0,
-            admits: Vec::new(),
-            members: 0,
-            before: Vec::new(),
-        };
-        scope_ids.len()
-    ];
-    for (&(key, flow, ty), &id) in &scope_ids {
-        let admits = groups
-            .iter()
-            .map(|&(group_type, group_flow)| {
-                flow.is_none_or(|f| f == group_flow)
-                    && ty.is_none_or(|ty| ty.as_str() == group_type)
-            })
-            .collect();
-        scopes[id as usize] = Scope {
-            key,
-            admits,
-            members: 0,
-            before: Vec::new(),
-        };
-    }
+    let key_count = scopes.iter().map(|s| s.key as usize + 1).max().unwrap_or(0);
     // Ties in a split go to the smaller transaction id: compare ranks, not
     // strings (`None`: sorted, the rank is the index).
     let id_rank = id_ranks(transactions);
