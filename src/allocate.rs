@@ -187,7 +187,13 @@ impl Split {
             r,
             narrow,
         };
-        split.bonus = if narrow {
+        split.bonus = if narrow && total_units <= u128::from(u32::MAX) {
+            // Remainders are below U: in 32 bits, 8 bytes a member to select from.
+            largest_remainders(units, magnitude, |u| {
+                let (floor, remainder) = split.narrow_floor_and_remainder(u);
+                (u128::from(floor), remainder as u32)
+            })
+        } else if narrow {
             largest_remainders(units, magnitude, |u| {
                 let (floor, remainder) = split.narrow_floor_and_remainder(u);
                 (u128::from(floor), remainder)
@@ -530,27 +536,49 @@ impl Scope {
         }
     }
 
-    /// The scope's members with their units, in index order: collected over runs
-    /// of transactions in parallel. Sets `members` and `before`.
+    /// The scope's members with their units, in index order, into a list of
+    /// exactly their number: members are counted per block in parallel (the
+    /// counts become `before`), then each run of blocks fills its own part of
+    /// the list. Sets `members` and `before`.
     fn collect(&mut self, transactions: &[Transaction], group_of: &[u32]) -> Vec<(u32, u64)> {
-        const PER_TASK: usize = 64 * 1024;
-        let runs: Vec<Vec<(u32, u64)>> = (0..transactions.len().div_ceil(PER_TASK))
+        const BLOCKS_PER_TASK: usize = 2048;
+        let n = transactions.len();
+        let blocks = n.div_ceil(Self::BLOCK);
+        let member = |i: usize| self.units_of(&transactions[i], group_of[i]);
+        let mut before: Vec<u32> = (0..blocks)
             .into_par_iter()
-            .map(|run| {
-                let range = run * PER_TASK..transactions.len().min((run + 1) * PER_TASK);
-                range
-                    .filter_map(|i| {
-                        let units = self.units_of(&transactions[i], group_of[i]);
-                        (units > 0).then_some((i as u32, units))
-                    })
-                    .collect()
+            .with_min_len(BLOCKS_PER_TASK)
+            .map(|b| {
+                let range = b * Self::BLOCK..n.min((b + 1) * Self::BLOCK);
+                range.filter(|&i| member(i) > 0).count() as u32
             })
             .collect();
-        let members = runs.concat();
-        self.members = members.len() as u64;
-        self.before = (0..=transactions.len() / Self::BLOCK)
-            .map(|b| members.partition_point(|&(i, _)| (i as usize) < b * Self::BLOCK) as u32)
-            .collect();
+        let mut total = 0;
+        for count in &mut before {
+            (*count, total) = (total, total + *count);
+        }
+        before.push(total);
+        let mut members = vec![(0, 0); total as usize];
+        let mut tasks = Vec::new();
+        let mut rest = members.as_mut_slice();
+        for first in (0..blocks).step_by(BLOCKS_PER_TASK) {
+            let last = (first + BLOCKS_PER_TASK).min(blocks);
+            let (part, tail) =
+                std::mem::take(&mut rest).split_at_mut((before[last] - before[first]) as usize);
+            tasks.push((first * Self::BLOCK..n.min(last * Self::BLOCK), part));
+            rest = tail;
+        }
+        tasks.into_par_iter().for_each(|(range, part)| {
+            let mut slots = part.iter_mut();
+            for i in range {
+                let units = member(i);
+                if units > 0 {
+                    *slots.next().expect("counted") = (i as u32, units);
+                }
+            }
+        });
+        self.members = u64::from(total);
+        self.before = before;
         members
     }
 

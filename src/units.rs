@@ -7,13 +7,39 @@
 //! count (up to 2^64 - 1, exactly) takes three words: `key << 16 | BIG`, then
 //! the units' low and high halves. Pairs are found by a walk over the words: a
 //! transaction has a few tens of them at most, in one cache line or two.
+//!
+//! Up to [`INLINE`] words are held in place, in the 56 bytes the value takes
+//! anyway; only a transaction with more has a heap block. The log stage adds
+//! an event's units to a million transactions in any order: a block per
+//! transaction, regrown event by event, left the allocator's pages of every
+//! smaller size pinned by the few transactions still that size, a third more
+//! resident memory than the units themselves (docs/performance.md).
 
 /// The low 16 bits all set: "the units are in the next two words".
 const BIG: u32 = 0xFFFF;
 
+/// Words held in place: as many as fit beside the length in the size of the
+/// heap form (a boxed slice and the enum's tag, 56 bytes with alignment).
+const INLINE: usize = 13;
+
 /// Driver units per unit key (sparse: a key with no units has no pair).
-#[derive(Clone, Default)]
-pub struct Units(Box<[u32]>);
+#[derive(Clone)]
+pub struct Units(Words);
+
+#[derive(Clone)]
+enum Words {
+    Inline { len: u8, words: [u32; INLINE] },
+    Heap(Box<[u32]>),
+}
+
+impl Default for Units {
+    fn default() -> Self {
+        Units(Words::Inline {
+            len: 0,
+            words: [0; INLINE],
+        })
+    }
+}
 
 /// Where a key is: the word of its pair and its units, or the word it would go before.
 enum Place {
@@ -32,12 +58,13 @@ impl Units {
 
     /// The pairs, by key.
     pub fn iter(&self) -> Iter<'_> {
-        Iter(&self.0)
+        Iter(self.words())
     }
 
     /// Adds every (key, units) of `additions` (distinct keys), or, when a sum
-    /// would pass 2^64 - 1, nothing: `Err` names the key. Grows at most once,
-    /// by exactly the words it needs.
+    /// would pass 2^64 - 1, nothing: `Err` names the key. Grows at most once:
+    /// in place up to [`INLINE`] words, else to a heap block of exactly the
+    /// words it needs.
     pub fn add<I>(&mut self, additions: I) -> Result<(), u16>
     where
         I: Iterator<Item = (u16, u64)> + Clone,
@@ -59,17 +86,44 @@ impl Units {
             let sum = now.checked_add(units).ok_or(key)?;
             words_needed += words_for(sum) - words;
         }
-        let mut words = std::mem::take(&mut self.0).into_vec();
-        words.reserve_exact(words_needed);
-        for (key, units) in additions.filter(|&(_, u)| u > 0) {
-            add_to(&mut words, key, units);
+        let mut len = self.words().len();
+        let grown = len + words_needed;
+        let additions = additions.filter(|&(_, u)| u > 0);
+        match &mut self.0 {
+            Words::Inline { len: held, words } if grown <= INLINE => {
+                for (key, units) in additions {
+                    add_to(words, &mut len, key, units);
+                }
+                *held = len as u8; // <= INLINE
+            }
+            Words::Heap(words) if grown == len => {
+                for (key, units) in additions {
+                    add_to(words, &mut len, key, units);
+                }
+            }
+            _ => {
+                let mut words = vec![0; grown].into_boxed_slice();
+                words[..len].copy_from_slice(self.words());
+                for (key, units) in additions {
+                    add_to(&mut words, &mut len, key, units);
+                }
+                self.0 = Words::Heap(words);
+            }
         }
-        self.0 = words.into_boxed_slice();
+        debug_assert_eq!(len, grown);
         Ok(())
     }
 
+    /// The packed words, pair after pair.
+    fn words(&self) -> &[u32] {
+        match &self.0 {
+            Words::Inline { len, words } => &words[..usize::from(*len)],
+            Words::Heap(words) => words,
+        }
+    }
+
     fn place(&self, key: u16) -> Place {
-        place(&self.0, key)
+        place(self.words(), key)
     }
 }
 
@@ -119,31 +173,32 @@ fn place(words: &[u32], key: u16) -> Place {
     Place::Before(at)
 }
 
-/// Adds `units` to `key` in `words` (the sum is known not to overflow).
-fn add_to(words: &mut Vec<u32>, key: u16, units: u64) {
-    match place(words, key) {
-        Place::At(at, now) if words[at] & BIG == BIG => {
-            words[at..at + 3].copy_from_slice(&pack_big(key, now + units));
-        }
-        Place::At(at, now) if words_for(now + units) == 1 => words[at] = pack(key, now + units),
-        Place::At(at, now) => {
-            words.splice(at..at + 1, pack_big(key, now + units));
-        }
-        Place::Before(at) if words_for(units) == 1 => words.insert(at, pack(key, units)),
-        Place::Before(at) => {
-            words.splice(at..at, pack_big(key, units));
-        }
+/// Adds `units` to `key` in the first `len` of `words`, which has room for
+/// what it grows by (the sum is known not to overflow).
+fn add_to(words: &mut [u32], len: &mut usize, key: u16, units: u64) {
+    let (at, grows, sum) = match place(&words[..*len], key) {
+        Place::At(at, now) => (at, words_for(now + units) - words_for(now), now + units),
+        Place::Before(at) => (at, words_for(units), units),
+    };
+    // The words from `at` on move up by what the pair grows, and it is written at `at`.
+    words.copy_within(at..*len, at + grows);
+    *len += grows;
+    if words_for(sum) == 1 {
+        words[at] = pack(key, sum);
+    } else {
+        words[at..at + 3].copy_from_slice(&pack_big(key, sum));
     }
 }
 
 impl FromIterator<(u16, u64)> for Units {
     /// The pairs of `pairs` with units (summed by key, which must not overflow).
     fn from_iter<T: IntoIterator<Item = (u16, u64)>>(pairs: T) -> Self {
-        let mut words = Vec::new();
-        for (key, units) in pairs.into_iter().filter(|&(_, u)| u > 0) {
-            add_to(&mut words, key, units);
+        let mut sum = Units::default();
+        for pair in pairs {
+            sum.add(std::iter::once(pair))
+                .unwrap_or_else(|key| panic!("units of key {key} pass 2^64 - 1"));
         }
-        Units(words.into_boxed_slice())
+        sum
     }
 }
 
@@ -246,7 +301,7 @@ mod tests {
                     prop_assert_eq!(packed.get(key), model.get(&key).copied().unwrap_or(0));
                 }
                 let words = expected.iter().map(|&(_, u)| words_for(u)).sum::<usize>();
-                prop_assert_eq!(packed.0.len(), words, "exactly the words needed");
+                prop_assert_eq!(packed.words().len(), words, "exactly the words needed");
             }
         }
     }
@@ -261,7 +316,7 @@ mod tests {
             units.iter().collect::<Vec<_>>(),
             [(1, 7), (2, u64::MAX), (3, big), (u16::MAX, 9)]
         );
-        assert_eq!(units.0.len(), 8);
+        assert_eq!(units.words().len(), 8);
         assert_eq!(units.get(u16::MAX), 9);
         assert_eq!(units.get(2), u64::MAX);
         assert_eq!(units.get(4), 0);
