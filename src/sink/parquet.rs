@@ -252,6 +252,12 @@ impl Entries {
     }
 }
 
+/// Rows per data page of a list column's entries (27 entries a `transactions`
+/// row in `costs`): the writer holds a page's dictionary indices as 8 bytes an
+/// entry, so the default page of 20,000 rows held 3.5 MB per text field and
+/// writer (docs/performance.md).
+const LIST_PAGE_ROWS: usize = 2_048;
+
 /// Columns whose values are (nearly) all distinct, written without a dictionary.
 const NEARLY_UNIQUE: &[&str] = &[
     "transaction_id",
@@ -313,6 +319,9 @@ pub fn write_to<W: std::io::Write + Send>(
                     child.name().clone(),
                 ]);
                 props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+                // A dictionary page's indices are buffered as 8 bytes each until
+                // the page is cut: by rows, 20,000 by default, 540,000 entries.
+                props = props.set_column_data_page_row_count_limit(path.clone(), LIST_PAGE_ROWS);
                 if *child.data_type() != DataType::Utf8 {
                     props = props.set_column_dictionary_enabled(path, false);
                 }
