@@ -1,5 +1,5 @@
 //! Handing back memory that threads freed for each other. The log stage's
-//! workers allocate the accumulators, their maps and their units; the main
+//! workers allocate the accumulators and their maps; the main
 //! thread frees them while it makes the day's transactions. mimalloc (the
 //! binary's allocator, `main.rs`) queues a block freed by another thread on
 //! its owner's heap until the owner allocates again, which idle workers do not:

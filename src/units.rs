@@ -88,30 +88,35 @@ impl Units {
         }
         let mut len = self.words().len();
         let grown = len + words_needed;
-        let additions = additions.filter(|&(_, u)| u > 0);
-        match &mut self.0 {
-            Words::Inline { len: held, words } if grown <= INLINE => {
-                for (key, units) in additions {
-                    add_to(words, &mut len, key, units);
-                }
-                *held = len as u8; // <= INLINE
-            }
-            Words::Heap(words) if grown == len => {
-                for (key, units) in additions {
-                    add_to(words, &mut len, key, units);
-                }
-            }
-            _ => {
-                let mut words = vec![0; grown].into_boxed_slice();
-                words[..len].copy_from_slice(self.words());
-                for (key, units) in additions {
-                    add_to(&mut words, &mut len, key, units);
-                }
-                self.0 = Words::Heap(words);
-            }
+        let room = self.room(grown);
+        for (key, units) in additions.filter(|&(_, u)| u > 0) {
+            add_to(room, &mut len, key, units);
+        }
+        if let Words::Inline { len: held, .. } = &mut self.0 {
+            *held = len as u8; // <= INLINE
         }
         debug_assert_eq!(len, grown);
         Ok(())
+    }
+
+    /// Room for `grown` words, those held kept: in place while they fit (a
+    /// heap block holds exactly its words), else a new heap block of exactly
+    /// `grown`.
+    fn room(&mut self, grown: usize) -> &mut [u32] {
+        let fits = match &self.0 {
+            Words::Inline { .. } => grown <= INLINE,
+            Words::Heap(words) => grown <= words.len(),
+        };
+        if !fits {
+            let held = self.words();
+            let mut block = vec![0; grown].into_boxed_slice();
+            block[..held.len()].copy_from_slice(held);
+            self.0 = Words::Heap(block);
+        }
+        match &mut self.0 {
+            Words::Inline { words, .. } => words,
+            Words::Heap(words) => words,
+        }
     }
 
     /// The packed words, pair after pair.

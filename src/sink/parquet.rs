@@ -319,8 +319,6 @@ pub fn write_to<W: std::io::Write + Send>(
                     child.name().clone(),
                 ]);
                 props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
-                // A dictionary page's indices are buffered as 8 bytes each until
-                // the page is cut: by rows, 20,000 by default, 540,000 entries.
                 props = props.set_column_data_page_row_count_limit(path.clone(), LIST_PAGE_ROWS);
                 if *child.data_type() != DataType::Utf8 {
                     props = props.set_column_dictionary_enabled(path, false);
