@@ -609,7 +609,7 @@ pub fn allocate(
         .iter()
         .map(|t| {
             let next = group_ids.len() as u32;
-            let group = (t.type_name(), &*t.flow);
+            let group = (t.type_name(), &*t.kind.flow);
             let id = *group_ids.entry(group).or_insert(next);
             if id == next {
                 groups.push(group);

@@ -130,11 +130,21 @@ impl Texts {
 }
 
 /// The flow and status names of finished transactions, each held once and
-/// shared: the catalog's flows, `unclassified`, and the texts of a [`Texts`].
+/// shared: the catalog's flows, `unclassified`, and the texts of a [`Texts`];
+/// and the [`Kind`]s made of them, each made once per (flow, status).
 pub struct Names {
     flows: Vec<Arc<str>>,
     unclassified: Arc<str>,
     texts: Vec<Arc<str>>,
+    kinds: FastMap<(FlowName, Option<u32>), Arc<Kind>>,
+}
+
+/// Where a transaction's flow name comes from: a text, a catalog flow, none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum FlowName {
+    Text(u32),
+    Catalog(u16),
+    Unclassified,
 }
 
 impl Names {
@@ -147,7 +157,32 @@ impl Names {
                 .collect(),
             unclassified: UNCLASSIFIED.into(),
             texts: texts.texts.clone(), // the same strings, shared
+            kinds: FastMap::default(),
         }
+    }
+
+    /// The kind of flow `flow` with status text `status`, classified against
+    /// the catalog.
+    fn kind(&mut self, flow: FlowName, status: Option<u32>, catalog: &FlowCatalog) -> Arc<Kind> {
+        let Self {
+            flows,
+            unclassified,
+            texts,
+            kinds,
+        } = self;
+        let kind = kinds.entry((flow, status)).or_insert_with(|| {
+            let flow = Arc::clone(match flow {
+                FlowName::Text(f) => &texts[f as usize],
+                FlowName::Catalog(index) => &flows[index as usize],
+                FlowName::Unclassified => unclassified,
+            });
+            Arc::new(Kind {
+                transaction_type: catalog.type_of(&flow),
+                flow,
+                status: status.map(|s| Arc::clone(&texts[s as usize])),
+            })
+        });
+        Arc::clone(kind)
     }
 }
 
@@ -291,60 +326,76 @@ impl TransactionAcc {
 
     /// Classifies the transaction against the catalog (SPEC 2.5); `names` are
     /// of the catalog and of the texts it was absorbed with.
-    pub fn finish(self, id: TransactionId, catalog: &FlowCatalog, names: &Names) -> Transaction {
+    pub fn finish(
+        self,
+        id: TransactionId,
+        catalog: &FlowCatalog,
+        names: &mut Names,
+    ) -> Transaction {
         let flow = match (self.flow, self.route_flow) {
-            (Some((_, f)), _) => &names.texts[f as usize],
-            (None, Some((_, index))) => &names.flows[index as usize],
-            (None, None) => &names.unclassified,
+            (Some((_, f)), _) => FlowName::Text(f),
+            (None, Some((_, index))) => FlowName::Catalog(index),
+            (None, None) => FlowName::Unclassified,
         };
-        let flow = Arc::clone(flow);
-        let transaction_type = catalog.type_of(&flow);
-        let type_conflicts = match transaction_type {
+        let kind = names.kind(flow, self.status.map(|(_, s)| s), catalog);
+        let type_conflicts = match kind.transaction_type {
             Some(TransactionType::Monetary) => self.explicit_types[1] + self.explicit_types[2],
             Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
             None => 0,
         };
         Transaction {
             id,
-            flow,
-            transaction_type,
-            status: self
-                .status
-                .map(|(_, s)| Arc::clone(&names.texts[s as usize])),
+            kind,
             first_ts: self.base + i64::from(self.first),
-            last_ts: self.base + i64::from(self.last),
+            // `last` >= `first` >= i32::MIN, so the difference fits 32 bits.
+            last_after_first_ms: self.last.abs_diff(self.first),
+            type_conflicts,
             events: self.events,
             duration_ms: self.duration_ms,
-            type_conflicts,
             units: self.units,
         }
     }
 }
 
-/// A classified transaction of one day.
+/// A classified transaction of one day: 120 bytes and its units beyond 13
+/// words (a day holds millions of them until they are written).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
     pub id: TransactionId,
-    /// Shared by the transactions of the flow.
+    /// Flow, type and status, shared by the transactions that have them alike.
+    pub kind: Arc<Kind>,
+    /// The first event's time (epoch ms).
+    pub first_ts: i64,
+    /// The last event's time after the first's: under 2^31 ms (24 days).
+    pub last_after_first_ms: u32,
+    /// Events whose explicit type disagreed with the catalog.
+    pub type_conflicts: u32,
+    pub events: u64,
+    pub duration_ms: u64,
+    /// Driver units per unit key.
+    pub units: Units,
+}
+
+/// What the transactions of one flow and status share.
+#[derive(Debug, PartialEq)]
+pub struct Kind {
     pub flow: Arc<str>,
     /// `None` when the flow is not in the catalog (`unclassified`).
     pub transaction_type: Option<TransactionType>,
     pub status: Option<Arc<str>>,
-    pub first_ts: i64,
-    pub last_ts: i64,
-    pub events: u64,
-    pub duration_ms: u64,
-    /// Events whose explicit type disagreed with the catalog.
-    pub type_conflicts: u32,
-    /// Driver units per unit key.
-    pub units: Units,
 }
 
 impl Transaction {
     /// `monetary`, `non-monetary` or `unclassified`.
     pub fn type_name(&self) -> &'static str {
-        self.transaction_type
+        self.kind
+            .transaction_type
             .map_or(UNCLASSIFIED, TransactionType::as_str)
+    }
+
+    /// The last event's time (epoch ms).
+    pub fn last_ts(&self) -> i64 {
+        self.first_ts + i64::from(self.last_after_first_ms)
     }
 
     /// This transaction's units for `key` (0 when it has none).

@@ -59,10 +59,10 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
     Ok(Table::default()
         .text("transaction_id", rows.iter().map(|t| Some(t.id.text())))
         .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
-        .text("flow", rows.iter().map(|t| Some(&*t.flow)))
-        .text("status", rows.iter().map(|t| t.status.as_deref()))
+        .text("flow", rows.iter().map(|t| Some(&*t.kind.flow)))
+        .text("status", rows.iter().map(|t| t.kind.status.as_deref()))
         .timestamp("first_event_at", rows.iter().map(|t| t.first_ts))
-        .timestamp("last_event_at", rows.iter().map(|t| t.last_ts))
+        .timestamp("last_event_at", rows.iter().map(Transaction::last_ts))
         .int("events", rows.iter().map(|t| t.events as i64))
         .int("duration_ms", rows.iter().map(|t| t.duration_ms as i64))
         .money("cost_usd", costs.iter().map(|c| Some(c.total)))?

@@ -437,7 +437,7 @@ impl Shard {
 
     /// The shard's transactions with their ids as text, classified.
     fn into_transactions(self, catalog: &FlowCatalog) -> impl Iterator<Item = Transaction> {
-        let names = Names::new(catalog, &self.texts);
+        let mut names = Names::new(catalog, &self.texts);
         let mut accs = self.accs;
         let uuids =
             (self.uuids.into_iter()).map(|(bits, index)| (TransactionId::Uuid(bits), index));
@@ -445,7 +445,7 @@ impl Shard {
             (self.by_text.into_iter()).map(|(text, index)| (TransactionId::Text(text), index));
         uuids.chain(texts).map(move |(id, index)| {
             let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
-            acc.finish(id, catalog, &names)
+            acc.finish(id, catalog, &mut names)
         })
     }
 }

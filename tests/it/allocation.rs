@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use costjob::allocate::{self, CurDay, Pool, PoolKey, Unallocated};
-use costjob::classify::{Transaction, TransactionType};
+use costjob::classify::{Kind, Transaction, TransactionType};
 use costjob::id::TransactionId;
 use costjob::money::Money;
 use costjob::pricing::Pricing;
@@ -60,11 +60,14 @@ fn build(raw: &[RawTransaction]) -> Vec<Transaction> {
             }
             Transaction {
                 id: format!("tx-{id:07}").into(),
-                flow: FLOWS[*flow].0.into(),
-                transaction_type: FLOWS[*flow].1,
-                status: None,
+                kind: Kind {
+                    flow: FLOWS[*flow].0.into(),
+                    transaction_type: FLOWS[*flow].1,
+                    status: None,
+                }
+                .into(),
                 first_ts: 0,
-                last_ts: 0,
+                last_after_first_ms: 0,
                 events: 1,
                 duration_ms: 0,
                 type_conflicts: 0,

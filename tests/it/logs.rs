@@ -127,10 +127,15 @@ fn cloudwatch_export_lines_each_land_in_one_bucket() {
     assert_eq!(day.transactions.len(), 1);
     let a = &day.transactions[0];
     assert_eq!(
-        (&*a.id.to_string(), &*a.flow, a.transaction_type, a.events),
+        (
+            &*a.id.to_string(),
+            &*a.kind.flow,
+            a.kind.transaction_type,
+            a.events
+        ),
         ("a", "pago", Some(TransactionType::Monetary), 4)
     );
-    assert_eq!(a.status.as_deref(), Some("OK"));
+    assert_eq!(a.kind.status.as_deref(), Some("OK"));
     assert_eq!(a.duration_ms, 300);
     assert_eq!(a.units_for(kms), 4);
     assert_eq!(a.units_for(duration_ledger), 100);
@@ -210,7 +215,7 @@ fn firehose_records_concatenated_with_control_messages() {
     assert!(c.balanced());
     assert_eq!(day.transactions.len(), 1);
     let f1 = &day.transactions[0];
-    assert_eq!(&*f1.flow, "recarga", "classified by route");
+    assert_eq!(&*f1.kind.flow, "recarga", "classified by route");
     assert_eq!(
         f1.type_conflicts, 1,
         "explicit non-monetary on a monetary flow, once: the re-delivery is not counted again"
@@ -276,18 +281,18 @@ fn jsonl_classification_follows_time_not_file_order() {
             .find(|t| t.id.to_string() == id)
             .unwrap()
     };
-    assert_eq!(&*by_id("t1").flow, "recarga");
+    assert_eq!(&*by_id("t1").kind.flow, "recarga");
     assert_eq!(
-        by_id("t1").status.as_deref(),
+        by_id("t1").kind.status.as_deref(),
         Some("OK"),
         "last status in time order"
     );
     assert_eq!(
-        (&*by_id("t2").flow, by_id("t2").type_name()),
+        (&*by_id("t2").kind.flow, by_id("t2").type_name()),
         ("unclassified", "unclassified")
     );
     assert_eq!(
-        (&*by_id("t3").flow, by_id("t3").type_name()),
+        (&*by_id("t3").kind.flow, by_id("t3").type_name()),
         ("transferencia", "unclassified"),
         "unknown flow name kept"
     );
@@ -363,10 +368,15 @@ fn selective_and_full_parses_agree() {
     );
     let t1 = &selective.transactions[0];
     assert_eq!(
-        (&*t1.id.to_string(), &*t1.flow, t1.duration_ms, t1.events),
+        (
+            &*t1.id.to_string(),
+            &*t1.kind.flow,
+            t1.duration_ms,
+            t1.events
+        ),
         ("t1", "pago", 12, 2)
     );
-    assert_eq!(t1.status.as_deref(), Some("OK"));
+    assert_eq!(t1.kind.status.as_deref(), Some("OK"));
     assert_eq!(full.transactions[0].units, t1.units);
 }
 
