@@ -64,7 +64,7 @@ pub fn log_envelopes(data: &[u8]) {
             "every line in one counter: {:?}",
             day.counters
         );
-        let events: u64 = day.transactions.iter().map(|t| t.events).sum();
+        let events: u64 = day.transactions.iter().map(|t| u64::from(t.events)).sum();
         assert_eq!(
             events, day.counters.events,
             "every counted event is in a transaction"

@@ -1,6 +1,7 @@
 //! Transactions from events (SPEC 2.5): the flow catalog, the per-transaction
 //! accumulator the log reader feeds, and the final classification. Pure.
 
+use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::Arc;
 
 use regex::Regex;
@@ -57,8 +58,20 @@ pub struct FlowCatalog {
     flows: Vec<Flow>,
 }
 
+/// A flow of the catalog by its position, counted from 1 (so an optional one
+/// takes no more room).
+pub type FlowNumber = NonZeroU16;
+
 impl FlowCatalog {
+    /// Flows a catalog may hold: each is a [`FlowNumber`].
+    pub const MAX_FLOWS: usize = u16::MAX as usize;
+
+    /// The catalog of `flows`, at most [`Self::MAX_FLOWS`] (the configuration checks).
     pub fn new(flows: Vec<Flow>) -> Self {
+        assert!(
+            flows.len() <= Self::MAX_FLOWS,
+            "the configuration checks the flow count"
+        );
         Self { flows }
     }
 
@@ -74,12 +87,12 @@ impl FlowCatalog {
             .map(|f| f.transaction_type)
     }
 
-    /// The index of the first flow one of whose route patterns matches `route`.
-    pub fn match_route(&self, route: &str) -> Option<u16> {
-        self.flows
-            .iter()
-            .position(|f| f.routes.iter().any(|re| re.is_match(route)))
-            .map(|i| i as u16)
+    /// The first flow one of whose route patterns matches `route`.
+    pub fn match_route(&self, route: &str) -> Option<FlowNumber> {
+        let index =
+            (self.flows.iter()).position(|f| f.routes.iter().any(|re| re.is_match(route)))?;
+        // At most MAX_FLOWS flows, so index + 1 fits.
+        FlowNumber::new(u16::try_from(index + 1).ok()?)
     }
 }
 
@@ -108,24 +121,30 @@ pub struct Event<'a> {
 #[derive(Debug, Default)]
 pub struct Texts {
     texts: Vec<Arc<str>>,
-    numbers: FastMap<Arc<str>, u32>,
+    numbers: FastMap<Arc<str>, TextNumber>,
 }
+
+/// A text of a [`Texts`], counted from 1 (so an optional one takes no more room).
+pub type TextNumber = NonZeroU32;
 
 impl Texts {
     /// The number of `text`, given it if it is new.
-    pub fn number(&mut self, text: &str) -> u32 {
+    pub fn number(&mut self, text: &str) -> TextNumber {
         if let Some(&n) = self.numbers.get(text) {
             return n;
         }
-        let n = u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct texts");
+        let n = u32::try_from(self.texts.len() + 1)
+            .ok()
+            .and_then(TextNumber::new)
+            .expect("fewer than 2^32 - 1 distinct texts");
         let text: Arc<str> = text.into();
         self.texts.push(Arc::clone(&text));
         self.numbers.insert(text, n);
         n
     }
 
-    pub fn text(&self, number: u32) -> &str {
-        &self.texts[number as usize]
+    pub fn text(&self, number: TextNumber) -> &str {
+        &self.texts[number.get() as usize - 1]
     }
 }
 
@@ -136,14 +155,14 @@ pub struct Names {
     flows: Vec<Arc<str>>,
     unclassified: Arc<str>,
     texts: Vec<Arc<str>>,
-    kinds: FastMap<(FlowName, Option<u32>), Arc<Kind>>,
+    kinds: FastMap<(FlowName, Option<TextNumber>), Arc<Kind>>,
 }
 
 /// Where a transaction's flow name comes from: a text, a catalog flow, none.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum FlowName {
-    Text(u32),
-    Catalog(u16),
+    Text(TextNumber),
+    Catalog(FlowNumber),
     Unclassified,
 }
 
@@ -163,7 +182,12 @@ impl Names {
 
     /// The kind of flow `flow` with status text `status`, classified against
     /// the catalog.
-    fn kind(&mut self, flow: FlowName, status: Option<u32>, catalog: &FlowCatalog) -> Arc<Kind> {
+    fn kind(
+        &mut self,
+        flow: FlowName,
+        status: Option<TextNumber>,
+        catalog: &FlowCatalog,
+    ) -> Arc<Kind> {
         let Self {
             flows,
             unclassified,
@@ -172,14 +196,14 @@ impl Names {
         } = self;
         let kind = kinds.entry((flow, status)).or_insert_with(|| {
             let flow = Arc::clone(match flow {
-                FlowName::Text(f) => &texts[f as usize],
-                FlowName::Catalog(index) => &flows[index as usize],
+                FlowName::Text(f) => &texts[f.get() as usize - 1],
+                FlowName::Catalog(f) => &flows[usize::from(f.get()) - 1],
                 FlowName::Unclassified => unclassified,
             });
             Arc::new(Kind {
                 transaction_type: catalog.type_of(&flow),
                 flow,
-                status: status.map(|s| Arc::clone(&texts[s as usize])),
+                status: status.map(|s| Arc::clone(&texts[s.get() as usize - 1])),
             })
         });
         Arc::clone(kind)
@@ -195,16 +219,17 @@ pub struct TransactionAcc {
     /// in milliseconds from it, in 4 bytes (a day's events are less than 2^31
     /// ms apart; an event further from its transaction's is refused).
     base: i64,
-    pub events: u64,
     pub duration_ms: u64,
+    /// Refused past 2^32 - 1, like a sum past 2^64.
+    pub events: u32,
     first: i32,
     last: i32,
     /// Earliest non-empty `flow` (ties: smaller value), by its number in [`Texts`].
-    flow: Option<(i32, u32)>,
-    /// Earliest event whose route matched a catalog flow, and that flow's index.
-    route_flow: Option<(i32, u16)>,
+    flow: Option<(i32, TextNumber)>,
+    /// Earliest event whose route matched a catalog flow, and that flow.
+    route_flow: Option<(i32, FlowNumber)>,
     /// Latest non-empty `status` (ties: larger value), by its number in [`Texts`].
-    status: Option<(i32, u32)>,
+    status: Option<(i32, TextNumber)>,
     /// Events whose explicit type was monetary, non-monetary, anything else.
     explicit_types: [u32; 3],
     /// Driver units per unit key.
@@ -237,7 +262,7 @@ impl TransactionAcc {
         event: &Event<'_>,
         catalog: &FlowCatalog,
         keys: &UnitKeys,
-        route_cache: &mut FastMap<Box<str>, Option<u16>>,
+        route_cache: &mut FastMap<Box<str>, Option<FlowNumber>>,
         additions: &mut Vec<(u16, u64)>,
         texts: &mut Texts,
     ) -> Result<(), String> {
@@ -247,6 +272,8 @@ impl TransactionAcc {
             .duration_ms
             .checked_add(event.duration_ms)
             .ok_or("duration_ms summed over the transaction passes 2^64")?;
+        let events =
+            (self.events.checked_add(1)).ok_or("the transaction's events pass 2^32 - 1")?;
         let value_of = |key: u16, driver: Driver| match driver {
             // A transaction is one unit, however many events it has.
             Driver::Transactions => u64::from(self.units.get(key) == 0),
@@ -279,7 +306,7 @@ impl TransactionAcc {
         self.duration_ms = duration_ms;
         self.first = self.first.min(ts);
         self.last = self.last.max(ts);
-        self.events += 1;
+        self.events = events;
         if let Some(flow) = event.flow.filter(|f| !f.is_empty()) {
             if self
                 .flow
@@ -296,10 +323,10 @@ impl TransactionAcc {
                     .entry(route.into())
                     .or_insert_with(|| catalog.match_route(route)),
             };
-            if let Some(index) = matched
-                && self.route_flow.is_none_or(|(t, i)| (ts, index) < (t, i))
+            if let Some(number) = matched
+                && self.route_flow.is_none_or(|(t, n)| (ts, number) < (t, n))
             {
-                self.route_flow = Some((ts, index));
+                self.route_flow = Some((ts, number));
             }
         }
         if let Some(status) = event.status.filter(|s| !s.is_empty())
@@ -325,22 +352,25 @@ impl TransactionAcc {
     }
 
     /// Classifies the transaction against the catalog (SPEC 2.5); `names` are
-    /// of the catalog and of the texts it was absorbed with.
+    /// of the catalog and of the texts it was absorbed with. Adds its events
+    /// whose explicit type disagrees with the catalog to `type_conflicts`.
     pub fn finish(
         self,
         id: TransactionId,
         catalog: &FlowCatalog,
         names: &mut Names,
+        type_conflicts: &mut u64,
     ) -> Transaction {
         let flow = match (self.flow, self.route_flow) {
             (Some((_, f)), _) => FlowName::Text(f),
-            (None, Some((_, index))) => FlowName::Catalog(index),
+            (None, Some((_, number))) => FlowName::Catalog(number),
             (None, None) => FlowName::Unclassified,
         };
         let kind = names.kind(flow, self.status.map(|(_, s)| s), catalog);
-        let type_conflicts = match kind.transaction_type {
-            Some(TransactionType::Monetary) => self.explicit_types[1] + self.explicit_types[2],
-            Some(TransactionType::NonMonetary) => self.explicit_types[0] + self.explicit_types[2],
+        let [monetary, non_monetary, other] = self.explicit_types.map(u64::from);
+        *type_conflicts += match kind.transaction_type {
+            Some(TransactionType::Monetary) => non_monetary + other,
+            Some(TransactionType::NonMonetary) => monetary + other,
             None => 0,
         };
         Transaction {
@@ -349,7 +379,6 @@ impl TransactionAcc {
             first_ts: self.base + i64::from(self.first),
             // `last` >= `first` >= i32::MIN, so the difference fits 32 bits.
             last_after_first_ms: self.last.abs_diff(self.first),
-            type_conflicts,
             events: self.events,
             duration_ms: self.duration_ms,
             units: self.units,
@@ -357,7 +386,7 @@ impl TransactionAcc {
     }
 }
 
-/// A classified transaction of one day: 120 bytes and its units beyond 13
+/// A classified transaction of one day: 112 bytes and its units beyond 13
 /// words (a day holds millions of them until they are written).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
@@ -368,13 +397,16 @@ pub struct Transaction {
     pub first_ts: i64,
     /// The last event's time after the first's: under 2^31 ms (24 days).
     pub last_after_first_ms: u32,
-    /// Events whose explicit type disagreed with the catalog.
-    pub type_conflicts: u32,
-    pub events: u64,
+    pub events: u32,
     pub duration_ms: u64,
     /// Driver units per unit key.
     pub units: Units,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Transaction>() == 112);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<TransactionAcc>() == 120);
 
 /// What the transactions of one flow and status share.
 #[derive(Debug, PartialEq)]

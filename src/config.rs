@@ -570,6 +570,14 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             path.display()
         ));
     }
+    if flows.len() > FlowCatalog::MAX_FLOWS {
+        problems.push(format!(
+            "{}: {} [[flow]]s: the catalog holds at most {}",
+            path.display(),
+            flows.len(),
+            FlowCatalog::MAX_FLOWS
+        ));
+    }
 
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
     let pricing = match Pricing::load(&pricing_dir) {

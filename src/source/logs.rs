@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::scan;
-use crate::classify::{Event, FlowCatalog, Names, Texts, Transaction, TransactionAcc};
+use crate::classify::{Event, FlowCatalog, FlowNumber, Names, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::id::{TransactionId, parse_uuid, uuid_words};
 use crate::pricing::UnitKeys;
@@ -139,7 +139,7 @@ struct Acc<'s> {
     malformed: Vec<Sample>,
     corrupt: Vec<Sample>,
     first_unused: Option<Sample>,
-    route_cache: FastMap<Box<str>, Option<u16>>,
+    route_cache: FastMap<Box<str>, Option<FlowNumber>>,
     additions: Vec<(u16, u64)>,
 }
 
@@ -435,8 +435,13 @@ impl Shard {
         (self.accs.get_mut(index), &mut self.texts)
     }
 
-    /// The shard's transactions with their ids as text, classified.
-    fn into_transactions(self, catalog: &FlowCatalog) -> impl Iterator<Item = Transaction> {
+    /// The shard's transactions with their ids as text, classified; their
+    /// events whose explicit type disagrees with the catalog added to `type_conflicts`.
+    fn into_transactions<'c>(
+        self,
+        catalog: &'c FlowCatalog,
+        type_conflicts: &'c mut u64,
+    ) -> impl Iterator<Item = Transaction> + 'c {
         let mut names = Names::new(catalog, &self.texts);
         let mut accs = self.accs;
         let uuids =
@@ -445,7 +450,7 @@ impl Shard {
             (self.by_text.into_iter()).map(|(text, index)| (TransactionId::Text(text), index));
         uuids.chain(texts).map(move |(id, index)| {
             let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
-            acc.finish(id, catalog, &mut names)
+            acc.finish(id, catalog, &mut names, type_conflicts)
         })
     }
 }
@@ -676,13 +681,12 @@ impl LogReader<'_> {
             let map = shard
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            transactions.extend(map.into_transactions(self.catalog));
+            transactions.extend(map.into_transactions(self.catalog, &mut counters.type_conflicts));
             if (n + 1) % (Shards::COUNT / 8) == 0 {
                 crate::memory::release_freed();
             }
         }
         transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        counters.type_conflicts = transactions.iter().map(|t| t.type_conflicts as u64).sum();
         corrupt.sort();
         counters.skipped_files = skipped.len() as u64;
         LogDay {

@@ -70,7 +70,6 @@ fn build(raw: &[RawTransaction]) -> Vec<Transaction> {
                 last_after_first_ms: 0,
                 events: 1,
                 duration_ms: 0,
-                type_conflicts: 0,
                 units: u.into_iter().collect(),
             }
         })

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use costjob::NoProgress;
-use costjob::classify::{Flow, FlowCatalog, TransactionType};
+use costjob::classify::{Flow, FlowCatalog, TransactionAcc, TransactionType};
 use costjob::config::{FieldsSection, LogFormat};
 use costjob::pricing::UnitKeys;
 use costjob::source::logs::{LogDay, LogReader};
@@ -217,10 +217,9 @@ fn firehose_records_concatenated_with_control_messages() {
     let f1 = &day.transactions[0];
     assert_eq!(&*f1.kind.flow, "recarga", "classified by route");
     assert_eq!(
-        f1.type_conflicts, 1,
+        c.type_conflicts, 1,
         "explicit non-monetary on a monetary flow, once: the re-delivery is not counted again"
     );
-    assert_eq!(c.type_conflicts, 1);
     assert_eq!(f1.first_ts, t);
 }
 
@@ -429,6 +428,41 @@ fn driver_values_outside_0_to_2_pow_53_are_malformed_and_sums_are_exact() {
     assert_eq!(day.transactions[1].duration_ms, 12);
 }
 
+/// An accumulator counts a transaction's events in 32 bits: the event past
+/// 2^32 - 1 is refused with a reason (the reader counts it malformed) and
+/// changes nothing, like a sum past 2^64.
+#[test]
+fn the_event_past_2_pow_32_of_one_transaction_is_refused_and_changes_nothing() {
+    let catalog = catalog();
+    let keys = UnitKeys::default();
+    let (mut routes, mut additions, mut texts) = Default::default();
+    let event = costjob::classify::Event {
+        ts_ms: 1_000,
+        transaction_id: "t",
+        service: "pagos-svc",
+        duration_ms: 7,
+        ..Default::default()
+    };
+    let mut acc = TransactionAcc::new(1_000);
+    let mut absorb = |acc: &mut TransactionAcc| {
+        acc.absorb(
+            &event,
+            &catalog,
+            &keys,
+            &mut routes,
+            &mut additions,
+            &mut texts,
+        )
+    };
+    absorb(&mut acc).unwrap();
+    acc.events = u32::MAX - 1;
+    absorb(&mut acc).unwrap();
+    assert_eq!((acc.events, acc.duration_ms), (u32::MAX, 14));
+    let refused = absorb(&mut acc).unwrap_err();
+    assert!(refused.contains("2^32"), "{refused}");
+    assert_eq!((acc.events, acc.duration_ms), (u32::MAX, 14), "unchanged");
+}
+
 /// SPEC 2.4: a transaction id is a non-empty string or an integer (its decimal text).
 #[test]
 fn integer_transaction_ids_are_their_decimal_text() {
@@ -444,7 +478,7 @@ fn integer_transaction_ids_are_their_decimal_text() {
     let day = read(tmp.path(), LogFormat::Jsonl, &UnitKeys::default(), false).unwrap();
     let c = &day.counters;
     assert_eq!((c.events, c.malformed, c.no_transaction), (3, 1, 1));
-    let ids: Vec<(String, u64)> = day
+    let ids: Vec<(String, u32)> = day
         .transactions
         .iter()
         .map(|t| (t.id.to_string(), t.events))
