@@ -309,10 +309,14 @@ pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
 
+/// Per pool, the (units, cost) of each (type, flow) group.
+type GroupSums = Vec<Vec<(u128, Money)>>;
+
 /// Adds each pool's shares (`splits`, over the scope's `(index, units)`
 /// `members`) to the members' `costs` (to `direct` too for a direct pool), in
 /// parallel over runs of members; returns, per pool, the (units, cost) of each
-/// of the `groups` (`group_of` a transaction).
+/// of the `groups` (`group_of` a transaction); or a transaction (index) whose
+/// cost passed 64 bits on the way, and that sum.
 fn apply_shares(
     costs: &mut [TransactionCost],
     members: &[(u32, u64)],
@@ -320,7 +324,7 @@ fn apply_shares(
     direct: &[bool],
     group_of: &[u32],
     groups: usize,
-) -> Vec<Vec<(u128, Money)>> {
+) -> std::result::Result<GroupSums, (usize, Money)> {
     const MEMBERS_PER_TASK: usize = 64 * 1024;
     // Cut the costs where the runs of members start: disjoint slices.
     let mut tasks = Vec::new();
@@ -345,19 +349,15 @@ fn apply_shares(
                     let (i, units) = members[position];
                     let i = i as usize;
                     let share = split.share_with(units, split.extra(position));
-                    let c = &mut costs[i - base];
-                    c.total += share;
-                    if direct {
-                        c.direct += share;
-                    }
+                    (costs[i - base].add(share, direct)).map_err(|sum| (i, sum))?;
                     let g = &mut sums[group_of[i] as usize];
                     g.0 += u128::from(units);
                     g.1 += share;
                 }
             }
-            sums
+            Ok(sums)
         })
-        .collect();
+        .collect::<std::result::Result<_, _>>()?;
     let mut total = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
     for task in sums {
         for (total, task) in total.iter_mut().zip(task) {
@@ -367,7 +367,7 @@ fn apply_shares(
             }
         }
     }
-    total
+    Ok(total)
 }
 
 /// Finished `transactions` rows: each transaction, its money and its breakdown
@@ -383,17 +383,45 @@ pub struct RowChunk<'a> {
 /// One output file's chunks of rows, in order.
 pub type RowPart<'a> = Box<dyn Iterator<Item = RowChunk<'a>> + Send + 'a>;
 
-/// A transaction's money (its breakdown: [`Allocation::breakdowns`]).
+/// A transaction's money (its breakdown: [`Allocation::breakdowns`]), in
+/// 1e-10 USD, in 64 bits: 16 bytes a transaction (a total must fit
+/// DECIMAL(18,10), under 2^60; a sum on the way that would not fit is an error).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TransactionCost {
-    pub total: Money,
-    pub direct: Money,
+    total: i64,
+    direct: i64,
 }
 
 impl TransactionCost {
+    pub fn total(&self) -> Money {
+        self.total.into()
+    }
+
+    /// Cost from pools tagged with the transaction's flow or type.
+    pub fn direct(&self) -> Money {
+        self.direct.into()
+    }
+
     /// Cost from untagged pools.
     pub fn shared(&self) -> Money {
-        self.total - self.direct
+        self.total() - self.direct()
+    }
+
+    /// Adds a share of a pool (`direct`: a tagged one), or returns the sum
+    /// that does not fit 64 bits, changing nothing.
+    fn add(&mut self, share: Money, direct: bool) -> Result<(), Money> {
+        let sum = |to: i64| {
+            i64::try_from(share)
+                .ok()
+                .and_then(|s| to.checked_add(s))
+                .ok_or(Money::from(to) + share)
+        };
+        let total = sum(self.total)?;
+        if direct {
+            self.direct = sum(self.direct)?;
+        }
+        self.total = total;
+        Ok(())
     }
 }
 
@@ -728,7 +756,14 @@ pub fn allocate(
             &direct,
             &group_of,
             group_counts.len(),
-        );
+        )
+        .map_err(|(i, value)| Error::MoneyOverflow {
+            context: format!(
+                "cost of transaction {:?}, summed over its pools",
+                transactions[i].id
+            ),
+            value,
+        })?;
         for (((pool, split), direct), per_group) in
             run.iter().zip(splits).zip(direct).zip(per_group)
         {
@@ -814,7 +849,7 @@ pub fn allocate(
             ))
     });
 
-    let allocated: Money = costs.iter().map(|c| c.total).sum();
+    let allocated: Money = costs.iter().map(TransactionCost::total).sum();
     let unallocated_total: Money = unallocated.iter().map(|(p, _)| p.cost).sum();
     let excluded: Money = day.excluded.values().sum();
     let totals = Totals {
@@ -836,7 +871,7 @@ pub fn allocate(
         });
     }
     for (t, c) in transactions.iter().zip(&costs) {
-        money::check_decimal_18(c.total, || format!("cost of transaction {:?}", t.id))?;
+        money::check_decimal_18(c.total(), || format!("cost of transaction {:?}", t.id))?;
     }
     let flow_summary = summarize(&groups, &group_of, &costs);
     for s in &flow_summary {
@@ -1025,7 +1060,7 @@ fn summarize(
 ) -> Vec<FlowSummary> {
     let mut values: Vec<Vec<Money>> = vec![Vec::new(); groups.len()];
     for (&g, c) in group_of.iter().zip(costs) {
-        values[g as usize].push(c.total);
+        values[g as usize].push(c.total());
     }
     let mut rows: Vec<FlowSummary> = groups
         .iter()

@@ -65,8 +65,8 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
         .timestamp("last_event_at", rows.iter().map(Transaction::last_ts))
         .int("events", rows.iter().map(|t| t.events as i64))
         .int("duration_ms", rows.iter().map(|t| t.duration_ms as i64))
-        .money("cost_usd", costs.iter().map(|c| Some(c.total)))?
-        .money("direct_cost_usd", costs.iter().map(|c| Some(c.direct)))?
+        .money("cost_usd", costs.iter().map(|c| Some(c.total())))?
+        .money("direct_cost_usd", costs.iter().map(|c| Some(c.direct())))?
         .money("shared_cost_usd", costs.iter().map(|c| Some(c.shared())))?
         .text("cost_basis", rows.iter().map(|_| Some(cost_basis)))
         .money_list(

@@ -175,15 +175,15 @@ proptest! {
         let t = &a.totals;
         prop_assert_eq!(t.cur_total, t.allocated + t.unallocated + t.excluded);
         prop_assert_eq!(t.cur_total, raw_pools.iter().map(|p| p.0).sum::<Money>() + excluded);
-        prop_assert_eq!(a.costs.iter().map(|c| c.total).sum::<Money>(), t.allocated);
+        prop_assert_eq!(a.costs.iter().map(|c| c.total()).sum::<Money>(), t.allocated);
         prop_assert_eq!(a.flow_costs.iter().map(|f| f.cost).sum::<Money>(), t.allocated);
         prop_assert_eq!(a.flow_summary.iter().map(|f| f.cost).sum::<Money>(), t.allocated);
         // The breakdowns recomputed from the splits give the same money, from any start.
         let start = (seed as usize) % (transactions.len() + 1);
         let tail = a.breakdowns(start..transactions.len(), &transactions);
         for (c, (_, lines)) in a.costs[start..].iter().zip(tail.iter()) {
-            prop_assert_eq!(c.total, c.direct + c.shared());
-            prop_assert_eq!(lines.iter().sum::<Money>(), c.total);
+            prop_assert_eq!(c.total(), c.direct() + c.shared());
+            prop_assert_eq!(lines.iter().sum::<Money>(), c.total());
         }
         // Each allocated pool reaches exactly its cost: pools = allocated + unallocated.
         let unallocated: Money = a.unallocated.iter().map(|(p, _)| p.cost).sum();
@@ -200,9 +200,9 @@ proptest! {
         let mut reversed_pools = pools.clone();
         reversed_pools.reverse();
         let b = allocate::allocate(date, &day, &reversed_pools, &shuffled, pricing()).unwrap();
-        let by_id: HashMap<&TransactionId, Money> = shuffled.iter().map(|t| &t.id).zip(b.costs.iter().map(|c| c.total)).collect();
+        let by_id: HashMap<&TransactionId, Money> = shuffled.iter().map(|t| &t.id).zip(b.costs.iter().map(|c| c.total())).collect();
         for (t, c) in transactions.iter().zip(&a.costs) {
-            prop_assert_eq!(by_id[&t.id], c.total, "transaction {}", t.id);
+            prop_assert_eq!(by_id[&t.id], c.total(), "transaction {}", t.id);
         }
         prop_assert_eq!(&a.flow_summary, &b.flow_summary);
         prop_assert_eq!(&a.flow_costs, &b.flow_costs);
@@ -236,7 +236,27 @@ fn units_beyond_32_bits_split_exactly() {
         .map(|(id, _, u)| (format!("tx-{id:07}"), u[0].1))
         .collect();
     let expected = allocate::split(cost, &ids);
-    let got: Vec<Money> = a.costs.iter().map(|c| c.total).collect();
+    let got: Vec<Money> = a.costs.iter().map(|c| c.total()).collect();
     assert_eq!(got, expected);
     assert_eq!(got.iter().sum::<Money>(), cost);
+}
+
+/// A transaction's cost is summed in 64 bits: 19 pools of the largest
+/// DECIMAL(18,10) cost, all its own, pass 2^64 on the way, where a wrapped
+/// sum would come back to a cost that fits DECIMAL(18,10) (5.5e17). The day
+/// is refused with the transaction named, never published wrong.
+#[test]
+fn a_transactions_cost_past_64_bits_is_an_error_not_a_wrapped_sum() {
+    let transactions = build(&[(1, 0, vec![(0, 1)])]);
+    let largest: Money = 10i128.pow(18) - 1;
+    let (day, pools) = pools(&[(largest, 0, None, None, 0); 19], 0);
+    let error = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing())
+        .expect_err("the sum does not fit 64 bits");
+    let message = error.to_string();
+    assert!(
+        matches!(error, costjob::Error::MoneyOverflow { .. })
+            && message.contains("tx-0000001")
+            && message.contains("summed over its pools"),
+        "{message}"
+    );
 }
