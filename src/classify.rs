@@ -144,8 +144,13 @@ impl Texts {
     }
 
     pub fn text(&self, number: TextNumber) -> &str {
-        &self.texts[number.get() as usize - 1]
+        numbered(&self.texts, number)
     }
+}
+
+/// The text of `number` in `texts`, as a [`Texts`] numbers them (from 1).
+fn numbered(texts: &[Arc<str>], number: TextNumber) -> &Arc<str> {
+    &texts[number.get() as usize - 1]
 }
 
 /// The flow and status names of finished transactions, each held once and
@@ -196,14 +201,14 @@ impl Names {
         } = self;
         let kind = kinds.entry((flow, status)).or_insert_with(|| {
             let flow = Arc::clone(match flow {
-                FlowName::Text(f) => &texts[f.get() as usize - 1],
+                FlowName::Text(f) => numbered(texts, f),
                 FlowName::Catalog(f) => &flows[usize::from(f.get()) - 1],
                 FlowName::Unclassified => unclassified,
             });
             Arc::new(Kind {
                 transaction_type: catalog.type_of(&flow),
                 flow,
-                status: status.map(|s| Arc::clone(&texts[s.get() as usize - 1])),
+                status: status.map(|s| Arc::clone(numbered(texts, s))),
             })
         });
         Arc::clone(kind)

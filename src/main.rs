@@ -26,8 +26,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// whole arena when it is reserved (its default on systems that overcommit,
 /// as `MIMALLOC_ARENA_EAGER_COMMIT=0` would set it). Set by a constructor, before
 /// the first allocation reserves the first arena: set later, the option reaches
-/// only arenas reserved after it. 1M day: peak RSS 276 -> 268 MiB, the log
-/// stage's 257 -> 229 MiB, time unchanged (docs/performance.md).
+/// only arenas reserved after it. 1M day: peak RSS 274 -> 238 MiB, the log
+/// stage's 250 -> 221-226 MiB, time unchanged (docs/performance.md).
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]
