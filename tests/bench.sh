@@ -16,7 +16,7 @@
 # the peers in turn; the table gives medians. PEERS=none leaves the peers out. A
 # command whose processes pass BENCH_MEMORY_BUDGET_MIB (default 80% of the
 # machine's memory) is stopped and reported as not fitting. Prints one line per
-# measurement, each size's table, then one table of every size with the SPEC 8
+# measurement, then one table of every size with the SPEC 8
 # targets, met or not; docs/performance.md records the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,7 +150,7 @@ PY
 
   events=$(python3 -c 'import json, sys; print(next(json.loads(l) for l in open(sys.argv[1]) if "\"stage\":\"logs\"" in l)["events"])' "$work/run.log")
   python3 - "$results" "$events" "$gz_bytes" "$raw_bytes" "$n" "$summary" <<'PY'
-import math, statistics, sys
+import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 events, gz, raw = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 walls, rsss = {}, {}
@@ -158,22 +158,8 @@ for label, wall, rss in rows:
     walls.setdefault(label, []).append(float(wall))
     rsss.setdefault(label, []).append(float(rss))
 median = {k: statistics.median(v) for k, v in walls.items()}  # nan when any run did not fit
-print(f"\n{events:,} events, {gz / 1e6:.0f} MB of gzip, {raw / 1e6:.0f} MB of JSON; "
-      f"median of {max(len(v) for v in walls.values())} runs each")
-print("\n| engine | wall (median) | runs | events/s | MB/s gzip | peak RSS |\n| --- | --- | --- | --- | --- | --- |")
-for label, w in median.items():
-    runs = ", ".join("did not fit" if math.isnan(x) else f"{x:.2f}" for x in walls[label])
-    if math.isnan(w):
-        print(f"| {label} | does not fit (memory budget) | {runs} | | | |")
-        continue
-    print(f"| {label} | {w:.2f} s | {runs} | {events / w / 1e6:.2f} M | {gz / w / 1e6:.0f} | {int(max(rsss[label])):,} MiB |")
-cj = median["costjob"]
-floor = next(v for k, v in median.items() if k.startswith("zcat"))
-for peer, target in (("duckdb", ">= 3x"), ("polars", "> 1x")):
-    if peer in median:
-        ratio = "n/a (it does not fit)" if math.isnan(median[peer]) else f"{median[peer] / cj:.2f}x"
-        print(f"costjob vs {peer}: {ratio} its throughput (SPEC 8: {target})")
-print(f"costjob vs the zcat floor: {cj / floor:.2f}x its time (SPEC 8: <= 2x)")
+print(f"{events:,} events, {gz / 1e6:.0f} MB of gzip, {raw / 1e6:.0f} MB of JSON; "
+      f"median of {max(len(v) for v in walls.values())} runs each (the table comes at the end)")
 with open(sys.argv[6], "a") as summary:  # size, engine, median wall, runs, events, gz bytes, peak RSS
     for label, w in median.items():
         print(sys.argv[5], label, w, " ".join(f"{x:.2f}" for x in walls[label]), events, gz,
