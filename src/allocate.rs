@@ -3,6 +3,7 @@
 //! direct/shared split, the per-flow aggregates, and the conservation identity.
 //! Pure: CUR pools and classified transactions in, allocated money out.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
@@ -274,6 +275,26 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     magnitude: u128,
     floor_and_remainder: impl Fn(u64) -> (u128, R),
 ) -> Vec<u64> {
+    // The same units for every input (a driver of one a transaction): the same
+    // remainder for all, so the extra units go to the smallest ids, the first
+    // positions when the ids ascend; nothing to select.
+    if let Some(&(_, same)) = units.first()
+        && units.iter().all(|(_, u)| *u == same)
+        && units.windows(2).all(|w| w[0].0 < w[1].0)
+    {
+        let (floor, _) = floor_and_remainder(same);
+        let leftover = (magnitude - floor * units.len() as u128) as usize; // < the inputs
+        if leftover == 0 {
+            return Vec::new();
+        }
+        let mut bonus = vec![0u64; units.len().div_ceil(64)];
+        let (full_words, bits) = (leftover / 64, leftover % 64);
+        bonus[..full_words].fill(u64::MAX);
+        if bits > 0 {
+            bonus[full_words] = (1 << bits) - 1;
+        }
+        return bonus;
+    }
     let mut handed = 0u128;
     // At most one a member: sized once, not doubled (a scope can hold every transaction).
     let mut remainders: Vec<(R, u32)> = Vec::with_capacity(units.len());
@@ -564,48 +585,33 @@ impl Scope {
         }
     }
 
-    /// The scope's members with their units, in index order, into a list of
-    /// exactly their number: members are counted per block in parallel (the
-    /// counts become `before`), then each run of blocks fills its own part of
-    /// the list. Sets `members` and `before`.
-    fn collect(&mut self, transactions: &[Transaction], group_of: &[u32]) -> Vec<(u32, u64)> {
-        const BLOCKS_PER_TASK: usize = 2048;
-        let n = transactions.len();
-        let blocks = n.div_ceil(Self::BLOCK);
-        let member = |i: usize| self.units_of(&transactions[i], group_of[i]);
-        let mut before: Vec<u32> = (0..blocks)
-            .into_par_iter()
-            .with_min_len(BLOCKS_PER_TASK)
-            .map(|b| {
-                let range = b * Self::BLOCK..n.min((b + 1) * Self::BLOCK);
-                range.filter(|&i| member(i) > 0).count() as u32
-            })
-            .collect();
-        let mut total = 0;
-        for count in &mut before {
-            (*count, total) = (total, total + *count);
+    /// The scope's members with their units, in index order, out of `with_key`
+    /// (the day's transactions with units for the scope's key, [`with_units`]):
+    /// all of them, borrowed, when the scope admits every group. Sets `members`
+    /// and `before` (`n`: the day's transactions).
+    fn collect<'k>(
+        &mut self,
+        with_key: &'k [(u32, u64)],
+        group_of: &[u32],
+        n: usize,
+    ) -> Cow<'k, [(u32, u64)]> {
+        let members: Cow<'k, [(u32, u64)]> = if self.admits.iter().all(|&a| a) {
+            Cow::Borrowed(with_key)
+        } else {
+            let admitted = |&&(i, _): &&(u32, u64)| self.admits[group_of[i as usize] as usize];
+            // Counted first: sized once, not doubled.
+            let mut list = Vec::with_capacity(with_key.iter().filter(admitted).count());
+            list.extend(with_key.iter().filter(admitted));
+            Cow::Owned(list)
+        };
+        let mut before = vec![0u32; n.div_ceil(Self::BLOCK) + 1];
+        for &(i, _) in members.iter() {
+            before[i as usize / Self::BLOCK + 1] += 1;
         }
-        before.push(total);
-        let mut members = vec![(0, 0); total as usize];
-        let mut tasks = Vec::new();
-        let mut rest = members.as_mut_slice();
-        for first in (0..blocks).step_by(BLOCKS_PER_TASK) {
-            let last = (first + BLOCKS_PER_TASK).min(blocks);
-            let (part, tail) =
-                std::mem::take(&mut rest).split_at_mut((before[last] - before[first]) as usize);
-            tasks.push((first * Self::BLOCK..n.min(last * Self::BLOCK), part));
-            rest = tail;
+        for b in 1..before.len() {
+            before[b] += before[b - 1];
         }
-        tasks.into_par_iter().for_each(|(range, part)| {
-            let mut slots = part.iter_mut();
-            for i in range {
-                let units = member(i);
-                if units > 0 {
-                    *slots.next().expect("counted") = (i as u32, units);
-                }
-            }
-        });
-        self.members = u64::from(total);
+        self.members = members.len() as u64;
         self.before = before;
         members
     }
@@ -618,6 +624,42 @@ impl Scope {
             .count();
         self.before[block] as usize + before_start
     }
+}
+
+/// The transactions with units for `key`, as (index, units), in index order,
+/// into a list of exactly their number: counted per run of transactions in
+/// parallel, then each run fills its own part of the list. One pass over the
+/// transactions per key, shared by the key's scopes.
+fn with_units(transactions: &[Transaction], key: u16) -> Vec<(u32, u64)> {
+    const PER_TASK: usize = 64 * 1024;
+    let runs: Vec<usize> = (0..transactions.len()).step_by(PER_TASK).collect();
+    let run = |start: usize| start..transactions.len().min(start + PER_TASK);
+    let counts: Vec<usize> = runs
+        .par_iter()
+        .map(|&start| {
+            run(start)
+                .filter(|&i| transactions[i].units.get(key) > 0)
+                .count()
+        })
+        .collect();
+    let mut list = vec![(0, 0); counts.iter().sum()];
+    let mut tasks = Vec::with_capacity(runs.len());
+    let mut rest = list.as_mut_slice();
+    for (&start, &count) in runs.iter().zip(&counts) {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
+        tasks.push((run(start), part));
+        rest = tail;
+    }
+    tasks.into_par_iter().for_each(|(range, part)| {
+        let mut slots = part.iter_mut();
+        for i in range {
+            let units = transactions[i].units.get(key);
+            if units > 0 {
+                *slots.next().expect("counted") = (i as u32, units);
+            }
+        }
+    });
+    list
 }
 
 /// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
@@ -704,8 +746,11 @@ pub fn allocate(
             .ok()
             .map(|key| scope_ids[&(key, p.flow.as_deref(), p.transaction_type)])
     };
+    // Scopes of one key in a row: the key's transactions with units are
+    // listed once (a pass over the day) and filtered per scope.
     let mut order: Vec<&Pool> = pools.iter().collect();
-    order.sort_by_key(|p| scope_of(p));
+    order.sort_by_key(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)));
+    let mut with_key: (Option<u16>, Vec<(u32, u64)>) = (None, Vec::new());
     for run in order.chunk_by(|a, b| scope_of(a) == scope_of(b)) {
         for pool in run {
             money::check_decimal_18(pool.cost, || {
@@ -725,8 +770,12 @@ pub fn allocate(
             }
             continue;
         };
-        // One scope's members at a time, each a pass over the transactions.
-        let members = scopes[scope_id as usize].collect(transactions, &group_of);
+        let scope = &mut scopes[scope_id as usize];
+        if with_key.0 != Some(scope.key) {
+            drop(std::mem::take(&mut with_key.1)); // freed before the next is made
+            with_key = (Some(scope.key), with_units(transactions, scope.key));
+        }
+        let members = scope.collect(&with_key.1, &group_of, transactions.len());
         let ranked: Option<Vec<(u32, u64)>> = id_rank.as_ref().map(|rank| {
             (members.iter())
                 .map(|&(i, units)| (rank[i as usize], units))

@@ -443,13 +443,19 @@ impl Shard {
         type_conflicts: &'c mut u64,
     ) -> impl Iterator<Item = Transaction> + 'c {
         let mut names = Names::new(catalog, &self.texts);
-        let mut accs = self.accs;
-        let uuids =
-            (self.uuids.into_iter()).map(|(bits, index)| (TransactionId::Uuid(bits), index));
-        let texts =
-            (self.by_text.into_iter()).map(|(text, index)| (TransactionId::Text(text), index));
-        uuids.chain(texts).map(move |(id, index)| {
-            let acc = std::mem::replace(accs.get_mut(index), TransactionAcc::new(0));
+        // Each accumulator's id by its index, so the accumulators are read in
+        // order (the maps' order is the hashes').
+        let mut ids: Vec<Option<TransactionId>> = Vec::new();
+        ids.resize_with(self.len(), || None);
+        for (bits, index) in self.uuids {
+            ids[index as usize] = Some(TransactionId::Uuid(bits));
+        }
+        for (text, index) in self.by_text {
+            ids[index as usize] = Some(TransactionId::Text(text));
+        }
+        let accs = self.accs.0.into_iter().flatten();
+        accs.zip(ids).map(move |(acc, id)| {
+            let id = id.expect("every accumulator is in a map");
             acc.finish(id, catalog, &mut names, type_conflicts)
         })
     }

@@ -161,6 +161,31 @@ proptest! {
         }
     }
 
+    /// Equal units (a driver of one a transaction): equal remainders, so the
+    /// extra units go to the smallest ids, in any input order.
+    #[test]
+    fn equal_units_give_the_extra_units_to_the_smallest_ids(
+        cost in -10_000_000_000_000_000_000i128..10_000_000_000_000_000_000,
+        units in 1u64..5,
+        n in 1usize..300,
+        rotate in 0usize..300,
+    ) {
+        let ids: Vec<(String, u64)> = (0..n).map(|i| (format!("t{i:03}"), units)).collect();
+        let floor = cost.abs() / n as i128;
+        let leftover = (cost.abs() % n as i128) as usize;
+        let expected: Vec<Money> = (0..n)
+            .map(|i| cost.signum() * (floor + i128::from(i < leftover)))
+            .collect();
+        prop_assert_eq!(&allocate::split(cost, &ids), &expected);
+        let mut rotated = ids.clone();
+        rotated.rotate_left(rotate % n);
+        let again = allocate::split(cost, &rotated);
+        let by_id: HashMap<&str, Money> = rotated.iter().map(|(id, _)| id.as_str()).zip(again).collect();
+        for ((id, _), share) in ids.iter().zip(&expected) {
+            prop_assert_eq!(by_id[id.as_str()], *share);
+        }
+    }
+
     #[test]
     fn a_day_reconciles_exactly_in_any_order(
         raw_tx in prop::collection::vec(transaction(), 0..60),
