@@ -229,6 +229,9 @@ fn compute_and_publish(
         seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "allocated; conservation holds"
     );
 
+    // The allocation's scope lists, freed across threads, returned before the sink.
+    crate::memory::release_freed();
+
     let clock = Instant::now();
     let info_row = tables::RunInfo {
         run_id,
