@@ -1111,23 +1111,22 @@ fn summarize(
     for (&g, c) in group_of.iter().zip(costs) {
         values[g as usize].push(c.total());
     }
-    let mut rows: Vec<FlowSummary> = groups
-        .iter()
-        .zip(values)
+    let mut rows: Vec<FlowSummary> = (groups.par_iter().zip(values))
         .map(|(&(ty, flow), mut values)| {
-            values.sort_unstable();
             let n = values.len();
             let total: Money = values.iter().sum();
+            let max = *values.iter().max().expect("a group has a transaction");
+            let [p99, p95, p50] = nearest_ranks(&mut values, [99, 95, 50]);
             FlowSummary {
                 transaction_type: ty.to_string(),
                 flow: flow.to_string(),
                 transactions: n as u64,
                 cost: total,
                 unit_cost: divide_half_even(total, n as Money),
-                p50: nearest_rank(&values, 50),
-                p95: nearest_rank(&values, 95),
-                p99: nearest_rank(&values, 99),
-                max: values[n - 1],
+                p50,
+                p95,
+                p99,
+                max,
             }
         })
         .collect();
@@ -1135,10 +1134,19 @@ fn summarize(
     rows
 }
 
-/// The smallest value with at least `percent`% of the sorted values at or below it.
-pub fn nearest_rank(sorted: &[Money], percent: usize) -> Money {
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
+/// For each of `percents` (descending), the smallest value with at least that
+/// percent of `values` (not empty) at or below it; `values` are reordered.
+/// Selected, not sorted: each selection leaves the smaller values before it,
+/// where the next one looks.
+pub fn nearest_ranks<const N: usize>(values: &mut [Money], percents: [usize; N]) -> [Money; N] {
+    let mut upto = values.len();
+    percents.map(|percent| {
+        let rank = (percent * values.len()).div_ceil(100).max(1);
+        assert!(rank <= upto, "percents descend");
+        let (_, &mut value, _) = values[..upto].select_nth_unstable(rank - 1);
+        upto = rank;
+        value
+    })
 }
 
 /// `numerator / denominator` rounded half-to-even (denominator > 0).
@@ -1189,11 +1197,11 @@ mod tests {
 
     #[test]
     fn percentiles_and_division() {
-        let v: Vec<Money> = (1..=100).collect();
-        assert_eq!(nearest_rank(&v, 50), 50);
-        assert_eq!(nearest_rank(&v, 95), 95);
-        assert_eq!(nearest_rank(&v, 99), 99);
-        assert_eq!(nearest_rank(&[7], 99), 7);
+        let mut v: Vec<Money> = (1..=100).rev().collect();
+        assert_eq!(nearest_ranks(&mut v, [99, 95, 50]), [99, 95, 50]);
+        let mut v: Vec<Money> = (1..=201).map(|i| (i * 37) % 202).collect();
+        assert_eq!(nearest_ranks(&mut v, [99, 95, 50, 1]), [199, 191, 101, 3]);
+        assert_eq!(nearest_ranks(&mut [7], [99, 50]), [7, 7]);
         assert_eq!(divide_half_even(5, 2), 2);
         assert_eq!(divide_half_even(7, 2), 4);
         assert_eq!(divide_half_even(-7, 2), -4);
