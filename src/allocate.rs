@@ -628,8 +628,8 @@ impl Scope {
 
 /// The transactions with units for `key`, as (index, units), in index order,
 /// into a list of exactly their number: counted per run of transactions in
-/// parallel, then each run fills its own part of the list. One pass over the
-/// transactions per key, shared by the key's scopes.
+/// parallel, then each run fills its own part of the list. Two passes over
+/// the transactions per key (not per scope): the key's scopes share the list.
 fn with_units(transactions: &[Transaction], key: u16) -> Vec<(u32, u64)> {
     const PER_TASK: usize = 64 * 1024;
     let runs: Vec<usize> = (0..transactions.len()).step_by(PER_TASK).collect();
@@ -747,7 +747,7 @@ pub fn allocate(
             .map(|key| scope_ids[&(key, p.flow.as_deref(), p.transaction_type)])
     };
     // Scopes of one key in a row: the key's transactions with units are
-    // listed once (a pass over the day) and filtered per scope.
+    // listed once and filtered per scope.
     let mut order: Vec<&Pool> = pools.iter().collect();
     order.sort_by_key(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)));
     let mut with_key: (Option<u16>, Vec<(u32, u64)>) = (None, Vec::new());
