@@ -587,22 +587,29 @@ impl Scope {
 
     /// The scope's members with their units, in index order, out of `with_key`
     /// (the day's transactions with units for the scope's key, [`with_units`]):
-    /// all of them, borrowed, when the scope admits every group. Sets `members`
+    /// all of them when the scope admits every group, else those it admits (in
+    /// place when `with_key` is owned: the key's last scope). Sets `members`
     /// and `before` (`n`: the day's transactions).
     fn collect<'k>(
         &mut self,
-        with_key: &'k [(u32, u64)],
+        with_key: Cow<'k, [(u32, u64)]>,
         group_of: &[u32],
         n: usize,
     ) -> Cow<'k, [(u32, u64)]> {
-        let members: Cow<'k, [(u32, u64)]> = if self.admits.iter().all(|&a| a) {
-            Cow::Borrowed(with_key)
-        } else {
-            let admitted = |&&(i, _): &&(u32, u64)| self.admits[group_of[i as usize] as usize];
-            // Counted first: sized once, not doubled.
-            let mut list = Vec::with_capacity(with_key.iter().filter(admitted).count());
-            list.extend(with_key.iter().filter(admitted));
-            Cow::Owned(list)
+        let admitted = |&(i, _): &(u32, u64)| self.admits[group_of[i as usize] as usize];
+        let members = match with_key {
+            all if self.admits.iter().all(|&a| a) => all,
+            Cow::Owned(mut list) => {
+                list.retain(admitted);
+                Cow::Owned(list)
+            }
+            Cow::Borrowed(list) => {
+                // Counted first: sized once, not doubled.
+                let mut admitted_list =
+                    Vec::with_capacity(list.iter().filter(|m| admitted(m)).count());
+                admitted_list.extend(list.iter().filter(|m| admitted(m)));
+                Cow::Owned(admitted_list)
+            }
         };
         let mut before = vec![0u32; n.div_ceil(Self::BLOCK) + 1];
         for &(i, _) in members.iter() {
@@ -751,6 +758,10 @@ pub fn allocate(
     let mut order: Vec<&Pool> = pools.iter().collect();
     order.sort_by_key(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)));
     let mut with_key: (Option<u16>, Vec<(u32, u64)>) = (None, Vec::new());
+    // Each key's last scope, which takes the key's list and filters it in place.
+    let last_scope_of_key: HashMap<u16, u32> = (order.iter())
+        .filter_map(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)))
+        .collect();
     for run in order.chunk_by(|a, b| scope_of(a) == scope_of(b)) {
         for pool in run {
             money::check_decimal_18(pool.cost, || {
@@ -775,7 +786,12 @@ pub fn allocate(
             drop(std::mem::take(&mut with_key.1)); // freed before the next is made
             with_key = (Some(scope.key), with_units(transactions, scope.key));
         }
-        let members = scope.collect(&with_key.1, &group_of, transactions.len());
+        let list = if last_scope_of_key[&scope.key] == scope_id {
+            Cow::Owned(std::mem::take(&mut with_key.1))
+        } else {
+            Cow::Borrowed(with_key.1.as_slice())
+        };
+        let members = scope.collect(list, &group_of, transactions.len());
         let ranked: Option<Vec<(u32, u64)>> = id_rank.as_ref().map(|rank| {
             (members.iter())
                 .map(|&(i, units)| (rank[i as usize], units))

@@ -674,22 +674,42 @@ impl LogReader<'_> {
             mut corrupt,
             first_unused,
         } = found;
-        // Shard by shard, so each shard's map is freed as its transactions are
-        // made; after each eighth of them, the workers take back what was freed
-        // (their blocks), so the transactions reuse the shards' memory.
+        // A shard per core at a time, made into its transactions in parallel
+        // and appended (a few MB copied), so each shard's map is freed as its
+        // transactions are made; after every two shards the workers take back
+        // what was freed (their blocks), so the transactions reuse the
+        // shards' memory (every eight: 52 MiB more at the 5M day's peak).
         let count = shards
             .0
             .iter()
             .map(|s| s.lock().map_or(0, |m| m.len()))
             .sum();
         let mut transactions: Vec<Transaction> = Vec::with_capacity(count); // no doubling copies
-        for (n, shard) in shards.0.into_iter().enumerate() {
-            let map = shard
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            transactions.extend(map.into_transactions(self.catalog, &mut counters.type_conflicts));
-            if (n + 1) % (Shards::COUNT / 8) == 0 {
+        let mut shards = (shards.0.into_iter())
+            .map(|s| {
+                s.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            })
+            .peekable();
+        let mut since_release = 0;
+        while shards.peek().is_some() {
+            let round: Vec<Shard> = shards.by_ref().take(rayon::current_num_threads()).collect();
+            since_release += round.len();
+            let made: Vec<(Vec<Transaction>, u64)> = (round.into_par_iter())
+                .map(|shard| {
+                    let mut type_conflicts = 0;
+                    let mut part = Vec::with_capacity(shard.len());
+                    part.extend(shard.into_transactions(self.catalog, &mut type_conflicts));
+                    (part, type_conflicts)
+                })
+                .collect();
+            for (part, type_conflicts) in made {
+                transactions.extend(part);
+                counters.type_conflicts += type_conflicts;
+            }
+            if since_release >= 2 {
                 crate::memory::release_freed();
+                since_release = 0;
             }
         }
         transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
