@@ -757,12 +757,14 @@ pub fn allocate(
     // listed once and filtered per scope.
     let mut order: Vec<&Pool> = pools.iter().collect();
     order.sort_by_key(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)));
-    let mut with_key: (Option<u16>, Vec<(u32, u64)>) = (None, Vec::new());
-    // Each key's last scope, which takes the key's list and filters it in place.
-    let last_scope_of_key: HashMap<u16, u32> = (order.iter())
-        .filter_map(|p| scope_of(p).map(|s| (scopes[s as usize].key, s)))
+    let runs: Vec<&[&Pool]> = order.chunk_by(|a, b| scope_of(a) == scope_of(b)).collect();
+    let run_keys: Vec<Option<u16>> = (runs.iter())
+        .map(|run| scope_of(run[0]).map(|s| scopes[s as usize].key))
         .collect();
-    for run in order.chunk_by(|a, b| scope_of(a) == scope_of(b)) {
+    // The current key's list: made for its first scope, taken by its last
+    // (which filters it in place).
+    let mut with_key: Vec<(u32, u64)> = Vec::new();
+    for (r, &run) in runs.iter().enumerate() {
         for pool in run {
             money::check_decimal_18(pool.cost, || {
                 format!(
@@ -782,14 +784,13 @@ pub fn allocate(
             continue;
         };
         let scope = &mut scopes[scope_id as usize];
-        if with_key.0 != Some(scope.key) {
-            drop(std::mem::take(&mut with_key.1)); // freed before the next is made
-            with_key = (Some(scope.key), with_units(transactions, scope.key));
+        if r == 0 || run_keys[r - 1] != run_keys[r] {
+            with_key = with_units(transactions, scope.key); // the last key's was taken
         }
-        let list = if last_scope_of_key[&scope.key] == scope_id {
-            Cow::Owned(std::mem::take(&mut with_key.1))
+        let list = if run_keys.get(r + 1) != Some(&run_keys[r]) {
+            Cow::Owned(std::mem::take(&mut with_key))
         } else {
-            Cow::Borrowed(with_key.1.as_slice())
+            Cow::Borrowed(with_key.as_slice())
         };
         let members = scope.collect(list, &group_of, transactions.len());
         let ranked: Option<Vec<(u32, u64)>> = id_rank.as_ref().map(|rank| {
