@@ -435,14 +435,12 @@ impl Shard {
         (self.accs.get_mut(index), &mut self.texts)
     }
 
-    /// The shard's transactions with their ids as text, classified; their
-    /// events whose explicit type disagrees with the catalog added to `type_conflicts`.
-    fn into_transactions<'c>(
-        self,
-        catalog: &'c FlowCatalog,
-        type_conflicts: &'c mut u64,
-    ) -> impl Iterator<Item = Transaction> + 'c {
+    /// The shard's transactions, classified, and how many of their events'
+    /// explicit types disagree with the catalog.
+    fn into_transactions(self, catalog: &FlowCatalog) -> (Vec<Transaction>, u64) {
         let mut names = Names::new(catalog, &self.texts);
+        let mut transactions = Vec::with_capacity(self.len());
+        let mut type_conflicts = 0;
         // Each accumulator's id by its index, so the accumulators are read in
         // order (the maps' order is the hashes').
         let mut ids: Vec<Option<TransactionId>> = Vec::new();
@@ -454,10 +452,11 @@ impl Shard {
             ids[index as usize] = Some(TransactionId::Text(text));
         }
         let accs = self.accs.0.into_iter().flatten();
-        accs.zip(ids).map(move |(acc, id)| {
+        transactions.extend(accs.zip(ids).map(|(acc, id)| {
             let id = id.expect("every accumulator is in a map");
-            acc.finish(id, catalog, &mut names, type_conflicts)
-        })
+            acc.finish(id, catalog, &mut names, &mut type_conflicts)
+        }));
+        (transactions, type_conflicts)
     }
 }
 
@@ -694,12 +693,7 @@ impl LogReader<'_> {
         while shards.peek().is_some() {
             let round: Vec<Shard> = shards.by_ref().take(rayon::current_num_threads()).collect();
             let made: Vec<(Vec<Transaction>, u64)> = (round.into_par_iter())
-                .map(|shard| {
-                    let mut type_conflicts = 0;
-                    let mut part = Vec::with_capacity(shard.len());
-                    part.extend(shard.into_transactions(self.catalog, &mut type_conflicts));
-                    (part, type_conflicts)
-                })
+                .map(|shard| shard.into_transactions(self.catalog))
                 .collect();
             for (part, type_conflicts) in made {
                 transactions.extend(part);
