@@ -144,13 +144,13 @@ impl Texts {
     }
 
     pub fn text(&self, number: TextNumber) -> &str {
-        numbered(&self.texts, number)
+        numbered(&self.texts, number.get()).as_ref()
     }
 }
 
-/// The text of `number` in `texts`, as a [`Texts`] numbers them (from 1).
-fn numbered(texts: &[Arc<str>], number: TextNumber) -> &Arc<str> {
-    &texts[number.get() as usize - 1]
+/// The item of `number` in `items`, numbered from 1 (a [`TextNumber`], a [`FlowNumber`]).
+fn numbered<T>(items: &[T], number: u32) -> &T {
+    &items[number as usize - 1]
 }
 
 /// The flow and status names of finished transactions, each held once and
@@ -201,14 +201,14 @@ impl Names {
         } = self;
         let kind = kinds.entry((flow, status)).or_insert_with(|| {
             let flow = Arc::clone(match flow {
-                FlowName::Text(f) => numbered(texts, f),
-                FlowName::Catalog(f) => &flows[usize::from(f.get()) - 1],
+                FlowName::Text(f) => numbered(texts, f.get()),
+                FlowName::Catalog(f) => numbered(flows, f.get().into()),
                 FlowName::Unclassified => unclassified,
             });
             Arc::new(Kind {
                 transaction_type: catalog.type_of(&flow),
                 flow,
-                status: status.map(|s| Arc::clone(numbered(texts, s))),
+                status: status.map(|s| Arc::clone(numbered(texts, s.get()))),
             })
         });
         Arc::clone(kind)
