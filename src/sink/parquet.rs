@@ -9,17 +9,21 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
-    TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Decimal128Array, Int64Array, ListArray, RecordBatch, StringArray,
+    StructArray, TimestampMillisecondArray,
 };
-use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
+use parquet::schema::types::SchemaDescriptor;
 
+use super::labels::LabelLeaf;
 use crate::money::{self, Money};
 use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
@@ -330,12 +334,235 @@ pub fn write_to<W: std::io::Write + Send>(
         props = props.set_column_dictionary_enabled(ColumnPath::from(*name), false);
     }
     let props = props.build();
-    let mut writer = ArrowWriter::try_new(sink, schema, Some(props)).map_err(parquet_err)?;
-    writer.write(&first).map_err(parquet_err)?;
+    let writer = ArrowWriter::try_new(sink, schema.clone(), Some(props)).map_err(parquet_err)?;
+    let (file, factory) = writer.into_serialized_writer().map_err(parquet_err)?;
+    let mut file = FileWriter::new(file, factory, schema, &first.schema());
+    file.write(first).map_err(parquet_err)?;
     for batch in batches {
-        writer.write(&batch?).map_err(parquet_err)?;
+        file.write(batch?).map_err(parquet_err)?;
     }
-    writer.into_inner().map_err(parquet_err)
+    file.into_inner().map_err(parquet_err)
+}
+
+/// How a top-level column's leaves are written.
+enum ColumnPlan {
+    /// By arrow-rs, every leaf.
+    Arrow,
+    /// A `list<struct<...>>` whose dictionary fields are written from their
+    /// keys ([`LabelLeaf`]) and the other fields (`rest`) by arrow-rs, from
+    /// the list projected to them (`projected`).
+    Labels {
+        rest: Vec<usize>,
+        projected: Option<FieldRef>,
+    },
+}
+
+/// A Parquet file written row group by row group: the label leaves of list
+/// columns from their dictionary keys, every other leaf by arrow-rs.
+struct FileWriter<W: std::io::Write + Send> {
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    plans: Vec<ColumnPlan>,
+    /// The row group being written: arrow-rs's writer for each leaf (those of
+    /// label leaves unused), and the label leaves by leaf index.
+    writers: Vec<ArrowColumnWriter>,
+    labels: Vec<Option<LabelLeaf>>,
+    rows: usize,
+    max_rows: usize,
+}
+
+impl<W: std::io::Write + Send> FileWriter<W> {
+    /// `schema` is the file's (texts as `Utf8`), `batch_schema` the batches'
+    /// (label texts as dictionaries).
+    fn new(
+        file: SerializedFileWriter<W>,
+        factory: ArrowRowGroupWriterFactory,
+        schema: SchemaRef,
+        batch_schema: &Schema,
+    ) -> Self {
+        let props = file.properties().clone();
+        let mut plans = Vec::new();
+        let mut labels = Vec::new();
+        for (field, batch_field) in schema.fields().iter().zip(batch_schema.fields()) {
+            let first_leaf = labels.len();
+            labels.extend((0..leaf_count(field.data_type())).map(|_| None));
+            match labels_plan(field, batch_field, first_leaf, file.schema_descr(), &props) {
+                Some((plan, leaves)) => {
+                    for (leaf, label) in leaves {
+                        labels[leaf] = Some(label);
+                    }
+                    plans.push(plan);
+                }
+                None => plans.push(ColumnPlan::Arrow),
+            }
+        }
+        let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
+        Self {
+            file,
+            factory,
+            schema,
+            plans,
+            writers: Vec::new(),
+            labels,
+            rows: 0,
+            max_rows,
+        }
+    }
+
+    fn write(&mut self, mut batch: RecordBatch) -> parquet::errors::Result<()> {
+        while batch.num_rows() > 0 {
+            if self.writers.is_empty() {
+                let index = self.file.flushed_row_groups().len();
+                self.writers = self.factory.create_column_writers(index)?;
+            }
+            let take = batch.num_rows().min(self.max_rows - self.rows);
+            self.write_rows(&batch.slice(0, take))?;
+            batch = batch.slice(take, batch.num_rows() - take);
+            self.rows += take;
+            if self.rows == self.max_rows {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let mut leaf = 0;
+        for ((field, column), plan) in self
+            .schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .zip(&self.plans)
+        {
+            let first_leaf = leaf;
+            leaf += leaf_count(field.data_type());
+            match plan {
+                ColumnPlan::Arrow => {
+                    let leaves = compute_leaves(field, column)?;
+                    for (writer, leaf) in self.writers[first_leaf..].iter_mut().zip(&leaves) {
+                        writer.write(leaf)?;
+                    }
+                }
+                ColumnPlan::Labels { rest, projected } => {
+                    let list = column.as_list::<i32>();
+                    for label in self.labels[first_leaf..leaf].iter_mut().flatten() {
+                        label.write(list)?;
+                    }
+                    if let Some(projected) = projected {
+                        let entries = list.values().as_struct();
+                        let DataType::List(item) = projected.data_type() else {
+                            unreachable!("a list")
+                        };
+                        let DataType::Struct(children) = item.data_type() else {
+                            unreachable!("of structs")
+                        };
+                        let columns = rest.iter().map(|&i| entries.column(i).clone()).collect();
+                        let entries =
+                            StructArray::new(children.clone(), columns, entries.nulls().cloned());
+                        let list = ListArray::new(
+                            item.clone(),
+                            list.offsets().clone(),
+                            Arc::new(entries),
+                            list.nulls().cloned(),
+                        );
+                        let leaves = compute_leaves(projected, &(Arc::new(list) as ArrayRef))?;
+                        for (&i, leaf) in rest.iter().zip(&leaves) {
+                            self.writers[first_leaf + i].write(leaf)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the row group being written, if it has rows.
+    fn flush(&mut self) -> parquet::errors::Result<()> {
+        let writers = std::mem::take(&mut self.writers);
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let mut group = self.file.next_row_group()?;
+        for (writer, label) in writers.into_iter().zip(&mut self.labels) {
+            match label {
+                Some(label) => {
+                    let (bytes, close) = label.finish()?;
+                    group.append_column(&bytes, close)?;
+                }
+                None => writer.close()?.append_to_row_group(&mut group)?,
+            }
+        }
+        group.close()?;
+        self.rows = 0;
+        Ok(())
+    }
+
+    fn into_inner(mut self) -> parquet::errors::Result<W> {
+        self.flush()?;
+        self.file.into_inner()
+    }
+}
+
+/// The plan of a `list<struct<...>>` column with `Dictionary(UInt32, Utf8)`
+/// fields (`parquet::Entries`), with its label leaves by leaf index; `None`
+/// for any other column.
+fn labels_plan(
+    field: &Field,
+    batch_field: &Field,
+    first_leaf: usize,
+    descriptor: &SchemaDescriptor,
+    props: &WriterProperties,
+) -> Option<(ColumnPlan, Vec<(usize, LabelLeaf)>)> {
+    let (DataType::List(item), DataType::List(batch_item)) =
+        (field.data_type(), batch_field.data_type())
+    else {
+        return None;
+    };
+    let (DataType::Struct(children), DataType::Struct(batch_children)) =
+        (item.data_type(), batch_item.data_type())
+    else {
+        return None;
+    };
+    if leaf_count(item.data_type()) != children.len() {
+        return None;
+    }
+    let (mut leaves, mut rest) = (Vec::new(), Vec::new());
+    for (i, child) in batch_children.iter().enumerate() {
+        let descr = descriptor.column(first_leaf + i);
+        let compression = props.compression(descr.path());
+        let is_label = matches!(child.data_type(), DataType::Dictionary(k, v)
+            if **k == DataType::UInt32 && **v == DataType::Utf8);
+        match is_label
+            .then(|| LabelLeaf::new(descr, i, field.is_nullable(), compression))
+            .flatten()
+        {
+            Some(label) => leaves.push((first_leaf + i, label)),
+            None => rest.push(i),
+        }
+    }
+    if leaves.is_empty() {
+        return None;
+    }
+    let projected = (!rest.is_empty()).then(|| {
+        let children: Fields = rest.iter().map(|&i| children[i].clone()).collect();
+        let item = item
+            .as_ref()
+            .clone()
+            .with_data_type(DataType::Struct(children));
+        Arc::new(field.clone().with_data_type(DataType::List(Arc::new(item))))
+    });
+    Some((ColumnPlan::Labels { rest, projected }, leaves))
+}
+
+/// The Parquet leaves a column of this type has.
+fn leaf_count(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::List(item) => leaf_count(item.data_type()),
+        DataType::Struct(children) => children.iter().map(|c| leaf_count(c.data_type())).sum(),
+        _ => 1,
+    }
 }
 
 /// The schema a table is written and read back with: each dictionary column as

@@ -11,6 +11,7 @@ mod golden;
 mod helpers;
 mod logs;
 mod metrics;
+mod parquet;
 #[cfg(feature = "failpoints")]
 mod publish;
 mod real_cur;

@@ -1,0 +1,150 @@
+//! The Parquet sink's own column writer: list columns' label leaves are written
+//! from their dictionary keys (`sink::labels`), so the files must read back as
+//! the same table arrow-rs's writer makes of the same batches.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
+use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_schema::DataType;
+use arrow_select::concat::concat_batches;
+use arrow_select::take::take;
+use costjob::money::Money;
+use costjob::sink::parquet::{Table, write_file};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+const LABELS: [[&str; 2]; 4] = [
+    ["AmazonEC2", "compute"],
+    ["AmazonRDS", "database"],
+    ["AWSLambda", "compute"],
+    ["AmazonS3", ""],
+];
+
+/// `rows` rows from `first`: row `r` has `r % 5` cost entries (none every fifth
+/// row) and `r % 3` unit entries, labels and amounts varying with the row.
+fn batch(first: usize, rows: usize) -> RecordBatch {
+    let (mut offsets, mut keys, mut costs) = (vec![0i32], Vec::new(), Vec::<Money>::new());
+    for r in first..first + rows {
+        for e in 0..r % 5 {
+            keys.push(((r + e) % LABELS.len()) as u32);
+            costs.push((r * 7 + e) as Money);
+        }
+        offsets.push(keys.len() as i32);
+    }
+    let key_names: Vec<String> = ["requests", "bytes", "seconds"].map(String::from).to_vec();
+    Table::default()
+        .int("row", (first..first + rows).map(|r| r as i64))
+        .money_list(
+            "costs",
+            ["product_code", "category"],
+            "cost_usd",
+            &LABELS,
+            offsets,
+            keys,
+            costs,
+        )
+        .unwrap()
+        .unit_list(
+            "units",
+            &key_names,
+            (first..first + rows).map(|r| (0..r % 3).map(move |k| (k as u16, (r * k) as i64))),
+        )
+        .into_batch()
+}
+
+fn read(path: &std::path::Path) -> (Vec<RecordBatch>, usize) {
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let row_groups = reader.metadata().num_row_groups();
+    let batches = reader.build().unwrap().map(Result::unwrap).collect();
+    (batches, row_groups)
+}
+
+#[test]
+fn label_leaves_written_from_their_keys_read_back_as_arrow_rs_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Batches across a row group's end (16,384 rows), the last one short.
+    let sizes = [4_096, 10_000, 4_096, 1];
+    let batches = || {
+        let mut first = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                first += n;
+                batch(first - n, n)
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let ours = dir.path().join("ours.parquet");
+    write_file(&ours, Box::new(batches().into_iter().map(Ok))).unwrap();
+
+    let (ours, row_groups) = read(&ours);
+    assert_eq!(row_groups, 2, "16,384 rows a row group");
+
+    // The reference: arrow-rs's writer given the same batches, their
+    // dictionaries as plain texts (what the file's schema says).
+    let reference = dir.path().join("arrow-rs.parquet");
+    let schema = ours[0].schema();
+    let file = std::fs::File::create(&reference).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    for batch in batches() {
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| plain(c, f.data_type()))
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    let (expected, _) = read(&reference);
+
+    let concat = |b: &[RecordBatch]| concat_batches(&b[0].schema(), b).unwrap();
+    let (ours, expected) = (concat(&ours), concat(&expected));
+    assert_eq!(ours.num_rows(), sizes.iter().sum::<usize>());
+    assert_eq!(ours, expected);
+}
+
+/// A list-of-struct column with its dictionary fields as plain texts.
+fn plain(array: &ArrayRef, to: &DataType) -> ArrayRef {
+    if array.data_type() == to {
+        return array.clone();
+    }
+    let list = array.as_list::<i32>();
+    let DataType::List(item) = to else {
+        panic!("only lists carry dictionaries")
+    };
+    let DataType::Struct(fields) = item.data_type() else {
+        panic!("of structs")
+    };
+    let entries = list.values().as_struct();
+    let columns = entries
+        .columns()
+        .iter()
+        .zip(fields)
+        .map(|(c, f)| match c.data_type() {
+            DataType::Dictionary(..) => {
+                let dict = c.as_dictionary::<UInt32Type>();
+                take(dict.values().as_ref(), dict.keys(), None).unwrap()
+            }
+            _ => {
+                assert_eq!(c.data_type(), f.data_type());
+                c.clone()
+            }
+        })
+        .collect();
+    Arc::new(ListArray::new(
+        item.clone(),
+        list.offsets().clone(),
+        Arc::new(StructArray::new(
+            fields.clone(),
+            columns,
+            entries.nulls().cloned(),
+        )),
+        list.nulls().cloned(),
+    ))
+}
