@@ -295,15 +295,22 @@ fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
     for run in values.chunks(RUN) {
         let groups = run.len().div_ceil(8);
         uleb128(out, ((groups as u64) << 1) | 1);
-        let (mut bits, mut held) = (0u64, 0u32);
-        for i in 0..groups * 8 {
-            bits |= u64::from(run.get(i).copied().unwrap_or(0)) << held;
-            held += width;
-            while held >= 8 {
-                out.push(bits as u8);
-                bits >>= 8;
-                held -= 8;
+        for group in run.chunks(8) {
+            // 8 values of up to 32 bits: at most 256 bits, packed low bits first.
+            let mut packed = [0u64; 4];
+            for (j, &value) in group.iter().enumerate() {
+                let bit = j as u32 * width;
+                let (word, shift) = ((bit / 64) as usize, bit % 64);
+                packed[word] |= u64::from(value) << shift;
+                if shift + width > 64 {
+                    packed[word + 1] |= u64::from(value) >> (64 - shift);
+                }
             }
+            let mut bytes = [0u8; 32];
+            for (chunk, word) in bytes.chunks_exact_mut(8).zip(packed) {
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+            out.extend_from_slice(&bytes[..width as usize]);
         }
     }
 }
@@ -314,4 +321,40 @@ fn uleb128(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parquet's bit packing, one bit at a time: value `i`'s bit `b` is bit
+    /// `i * width + b` of the run, counting from the first byte's lowest bit.
+    fn packed_bit_by_bit(width: u32, values: &[u32]) -> Vec<u8> {
+        let mut out = vec![0u8; values.len().div_ceil(8) * width as usize];
+        for (i, &value) in values.iter().enumerate() {
+            for b in 0..width {
+                let bit = i * width as usize + b as usize;
+                out[bit / 8] |= (((value >> b) & 1) as u8) << (bit % 8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bit_packing_matches_the_format_at_every_width() {
+        for width in 1..=32u32 {
+            let max = if width == 32 { u32::MAX } else { (1 << width) - 1 };
+            let values: Vec<u32> = (0..1_000u32)
+                .map(|i| i.wrapping_mul(2_654_435_761) & max)
+                .collect();
+            let mut out = Vec::new();
+            bit_pack(&mut out, width, &values);
+            let mut expected = Vec::new();
+            for run in values.chunks(504) {
+                uleb128(&mut expected, ((run.len().div_ceil(8) as u64) << 1) | 1);
+                expected.extend(packed_bit_by_bit(width, run));
+            }
+            assert_eq!(out, expected, "width {width}");
+        }
+    }
 }
