@@ -343,7 +343,11 @@ mod tests {
     #[test]
     fn bit_packing_matches_the_format_at_every_width() {
         for width in 1..=32u32 {
-            let max = if width == 32 { u32::MAX } else { (1 << width) - 1 };
+            let max = if width == 32 {
+                u32::MAX
+            } else {
+                (1 << width) - 1
+            };
             let values: Vec<u32> = (0..1_000u32)
                 .map(|i| i.wrapping_mul(2_654_435_761) & max)
                 .collect();

@@ -391,15 +391,15 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
 }
 
 /// One shard of the day's transactions: their accumulators, and their indices
-/// by id: canonical (lowercase, hyphenated) UUIDs by their 128 bits (no pointer
-/// to follow, no string to compare), any other id by its text; and the flow and
-/// status texts its accumulators share. The maps hold 24-byte entries, not the
-/// accumulators, so their load factor (down to one half after a resize) costs
-/// little memory.
+/// by id: canonical (lowercase, hyphenated) UUIDs in a table of 4-byte
+/// accumulator indices (the UUID's bits are kept beside its accumulator, so
+/// the table of a million transactions stays in the L3 cache and the lookup's
+/// one compare reads the line the event then updates), any other id by its
+/// text; and the flow and status texts its accumulators share.
 #[derive(Default)]
 struct Shard {
     accs: Accs,
-    uuids: FastMap<[u64; 2], u32>,
+    uuids: hashbrown::HashTable<u32>,
     by_text: FastMap<Box<str>, u32>,
     texts: Texts,
 }
@@ -409,30 +409,41 @@ impl Shard {
         self.uuids.len() + self.by_text.len()
     }
 
-    /// The accumulator of `id` (`uuid` when it parses as one), made at `ts` if
-    /// new, and the texts it shares.
+    /// The accumulator of `id` (`uuid` when it parses as one, `hash` its
+    /// [`Shards::hash`]), made at `ts` if new, and the texts it shares.
     fn entry(
         &mut self,
         id: &str,
         uuid: Option<u128>,
+        hash: u64,
         ts: i64,
     ) -> (&mut TransactionAcc, &mut Texts) {
         let accs = &mut self.accs;
         let index = match uuid {
-            Some(key) => *self
-                .uuids
-                .entry(uuid_words(key))
-                .or_insert_with(|| accs.push(TransactionAcc::new(ts))),
+            Some(key) => {
+                let words = uuid_words(key);
+                let found = self.uuids.entry(
+                    Shards::table_hash(hash),
+                    |&i| accs.get(i).0 == words,
+                    |&i| Shards::table_hash(Shards::hash_uuid(accs.get(i).0)),
+                );
+                match found {
+                    hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+                    hashbrown::hash_table::Entry::Vacant(e) => {
+                        *e.insert(accs.push(words, TransactionAcc::new(ts))).get()
+                    }
+                }
+            }
             None => match self.by_text.get(id) {
                 Some(&index) => index,
                 None => {
-                    let index = accs.push(TransactionAcc::new(ts));
+                    let index = accs.push([0; 2], TransactionAcc::new(ts));
                     self.by_text.insert(id.into(), index);
                     index
                 }
             },
         };
-        (self.accs.get_mut(index), &mut self.texts)
+        (&mut self.accs.get_mut(index).1, &mut self.texts)
     }
 
     /// The shard's transactions, classified, and how many of their events'
@@ -441,46 +452,52 @@ impl Shard {
         let mut names = Names::new(catalog, &self.texts);
         let mut transactions = Vec::with_capacity(self.len());
         let mut type_conflicts = 0;
-        // Each accumulator's id by its index, so the accumulators are read in
-        // order (the maps' order is the hashes').
-        let mut ids: Vec<Option<TransactionId>> = Vec::new();
-        ids.resize_with(self.len(), || None);
-        for (bits, index) in self.uuids {
-            ids[index as usize] = Some(TransactionId::Uuid(bits));
+        // The ids that are not UUIDs, by their accumulator's index.
+        let mut texts: Vec<Option<Box<str>>> = Vec::new();
+        if !self.by_text.is_empty() {
+            texts.resize_with(self.len(), || None);
+            for (text, index) in self.by_text {
+                texts[index as usize] = Some(text);
+            }
         }
-        for (text, index) in self.by_text {
-            ids[index as usize] = Some(TransactionId::Text(text));
-        }
-        let accs = self.accs.0.into_iter().flatten();
-        transactions.extend(accs.zip(ids).map(|(acc, id)| {
-            let id = id.expect("every accumulator is in a map");
+        let accs = self.accs.0.into_iter().flatten().enumerate();
+        transactions.extend(accs.map(|(index, (uuid, acc))| {
+            let id = match texts.get_mut(index).and_then(Option::take) {
+                Some(text) => TransactionId::Text(text),
+                None => TransactionId::Uuid(uuid),
+            };
             acc.finish(id, catalog, &mut names, &mut type_conflicts)
         }));
         (transactions, type_conflicts)
     }
 }
 
-/// Accumulators in chunks of a fixed size, by index: no doubling slack, and
-/// nothing moves when they grow.
+/// Accumulators (each beside its UUID's bits, zero for other ids) in chunks
+/// of a fixed size, by index: no doubling slack, and nothing moves when they grow.
 #[derive(Default)]
-struct Accs(Vec<Vec<TransactionAcc>>);
+struct Accs(Vec<Vec<([u64; 2], TransactionAcc)>>);
 
 impl Accs {
     /// A chunk fills 256 KiB: a whole number of the allocator's 64 KiB spans
     /// (a chunk of 1,024 took three spans for 136 KiB, a third of it unused).
-    const PER_CHUNK: usize = 256 * 1024 / std::mem::size_of::<TransactionAcc>();
+    const PER_CHUNK: usize = 256 * 1024 / std::mem::size_of::<([u64; 2], TransactionAcc)>();
 
-    fn push(&mut self, acc: TransactionAcc) -> u32 {
+    fn push(&mut self, uuid: [u64; 2], acc: TransactionAcc) -> u32 {
         if self.0.last().is_none_or(|c| c.len() == Self::PER_CHUNK) {
             self.0.push(Vec::with_capacity(Self::PER_CHUNK));
         }
         let chunk = self.0.len() - 1;
         let index = chunk * Self::PER_CHUNK + self.0[chunk].len();
-        self.0[chunk].push(acc);
+        self.0[chunk].push((uuid, acc));
         u32::try_from(index).expect("fewer than 2^32 transactions a shard")
     }
 
-    fn get_mut(&mut self, index: u32) -> &mut TransactionAcc {
+    fn get(&self, index: u32) -> &([u64; 2], TransactionAcc) {
+        let index = index as usize;
+        &self.0[index / Self::PER_CHUNK][index % Self::PER_CHUNK]
+    }
+
+    fn get_mut(&mut self, index: u32) -> &mut ([u64; 2], TransactionAcc) {
         let index = index as usize;
         &mut self.0[index / Self::PER_CHUNK][index % Self::PER_CHUNK]
     }
@@ -522,14 +539,30 @@ impl Shards {
             .insert(key)
     }
 
-    /// The shard of `id` (`uuid`: its bits, when it is a canonical UUID).
-    fn shard(&self, id: &str, uuid: Option<u128>) -> std::sync::MutexGuard<'_, Shard> {
+    /// The hash of `id` (`uuid`: its bits, when it is a canonical UUID): its
+    /// top bits choose the shard.
+    fn hash(id: &str, uuid: Option<u128>) -> u64 {
         use std::hash::BuildHasher;
-        let hasher = foldhash::fast::FixedState::default();
-        let hash = match uuid {
-            Some(key) => hasher.hash_one(key),
-            None => hasher.hash_one(id),
-        };
+        match uuid {
+            Some(key) => Self::hash_uuid(uuid_words(key)),
+            None => foldhash::fast::FixedState::default().hash_one(id),
+        }
+    }
+
+    fn hash_uuid([high, low]: [u64; 2]) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::default().hash_one(u128::from(high) << 64 | u128::from(low))
+    }
+
+    /// The hash a shard's table files a UUID under: the top bits, which every
+    /// id of the shard shares, moved to the middle, where neither the table's
+    /// tags (its top 7 bits) nor its positions (its low bits) read them.
+    fn table_hash(hash: u64) -> u64 {
+        hash.rotate_left(32)
+    }
+
+    /// The shard of the id whose [`Shards::hash`] is `hash`.
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
         self.0[(hash >> 58) as usize % Self::COUNT]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -1020,8 +1053,9 @@ impl LogReader<'_> {
             },
         };
         let uuid = parse_uuid(transaction_id);
-        let mut shard = acc.shards.shard(transaction_id, uuid);
-        let (transaction, texts) = shard.entry(transaction_id, uuid, ts);
+        let hash = Shards::hash(transaction_id, uuid);
+        let mut shard = acc.shards.shard(hash);
+        let (transaction, texts) = shard.entry(transaction_id, uuid, hash, ts);
         let absorbed = transaction.absorb(
             &event,
             self.catalog,
