@@ -88,11 +88,13 @@ impl LabelLeaf {
             .column(self.field)
             .as_dictionary_opt::<UInt32Type>()
             .ok_or_else(|| ParquetError::General("a label leaf is not a dictionary".into()))?;
-        if entries.null_count() > 0 || labels.null_count() > 0 {
+        let texts = labels.values().as_string::<i32>();
+        if entries.null_count() > 0 || labels.null_count() > 0 || texts.null_count() > 0 {
             return Err(ParquetError::General("a label entry is null".into()));
         }
-        let texts = labels.values().as_string::<i32>();
-        let to_group: Vec<u32> = texts.iter().map(|t| self.intern(t.unwrap_or(""))).collect();
+        let to_group: Vec<u32> = (0..texts.len())
+            .map(|i| self.intern(texts.value(i)))
+            .collect();
         let keys = labels.keys().values();
 
         let mut repetition = LevelRuns::new(1);
