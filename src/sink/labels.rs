@@ -27,7 +27,7 @@ pub(super) struct LabelLeaf {
     descr: ColumnDescPtr,
     /// Which of the struct's fields this leaf is.
     field: usize,
-    /// The definition level of an entry, of an empty list, of a null list.
+    /// The definition level of an entry and of an empty list (a null list's is 0).
     entry_level: i16,
     empty_level: i16,
     /// The row group's dictionary: its texts in order of first use.
