@@ -27,7 +27,7 @@ pub(super) struct LabelLeaf {
     descr: ColumnDescPtr,
     /// Which of the struct's fields this leaf is.
     field: usize,
-    /// The definition level of an entry and of an empty list (a null list's is 0).
+    /// The definition level of an entry and of an empty list.
     entry_level: i16,
     empty_level: i16,
     /// The row group's dictionary: its texts in order of first use.
@@ -49,8 +49,9 @@ struct DataPage {
 
 impl LabelLeaf {
     /// The leaf `field` of a list column whose list is nullable or not
-    /// (`list_nullable`), its entries and their fields nullable and never null,
-    /// as `parquet::Entries` makes them. `None` for any other shape.
+    /// (`list_nullable`), its entries and their fields nullable, as
+    /// `parquet::Entries` makes them, and none of them ever null (refused by
+    /// [`LabelLeaf::write`]). `None` for any other shape.
     pub(super) fn new(
         descr: ColumnDescPtr,
         field: usize,
@@ -89,8 +90,18 @@ impl LabelLeaf {
             .as_dictionary_opt::<UInt32Type>()
             .ok_or_else(|| ParquetError::General("a label leaf is not a dictionary".into()))?;
         let texts = labels.values().as_string::<i32>();
-        if entries.null_count() > 0 || labels.null_count() > 0 || texts.null_count() > 0 {
-            return Err(ParquetError::General("a label entry is null".into()));
+        if [
+            list.null_count(),
+            entries.null_count(),
+            labels.null_count(),
+            texts.null_count(),
+        ]
+        .iter()
+        .any(|&n| n > 0)
+        {
+            return Err(ParquetError::General(
+                "a label list or entry is null".into(),
+            ));
         }
         let to_group: Vec<u32> = (0..texts.len())
             .map(|i| self.intern(texts.value(i)))
@@ -99,23 +110,20 @@ impl LabelLeaf {
 
         let mut repetition = LevelRuns::new(1);
         let mut definition = LevelRuns::new(bit_width(self.entry_level as u32));
-        let mut indices = Vec::with_capacity(keys.len());
         let offsets = list.value_offsets();
-        for row in 0..list.len() {
-            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-            if list.is_null(row) {
-                repetition.push(0, 1);
-                definition.push(0, 1);
-            } else if start == end {
-                repetition.push(0, 1);
+        for row in offsets.windows(2) {
+            let len = (row[1] - row[0]) as usize;
+            repetition.push(0, 1);
+            if len == 0 {
                 definition.push(self.empty_level as u32, 1);
             } else {
-                repetition.push(0, 1);
-                repetition.push(1, end - start - 1);
-                definition.push(self.entry_level as u32, end - start);
-                indices.extend(keys[start..end].iter().map(|&k| to_group[k as usize]));
+                repetition.push(1, len - 1);
+                definition.push(self.entry_level as u32, len);
             }
         }
+        // Every row's entries, one after the other.
+        let row_keys = &keys[offsets[0] as usize..offsets[list.len()] as usize];
+        let indices: Vec<u32> = row_keys.iter().map(|&k| to_group[k as usize]).collect();
         let levels = repetition.levels;
         let mut page = Vec::with_capacity(indices.len() + 64);
         repetition.finish_into(&mut page);
@@ -298,6 +306,13 @@ fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
         let groups = run.len().div_ceil(8);
         uleb128(out, ((groups as u64) << 1) | 1);
         for group in run.chunks(8) {
+            if width <= 8 {
+                // 8 values of up to 8 bits: one word.
+                let packed = (group.iter().enumerate())
+                    .fold(0u64, |p, (j, &v)| p | u64::from(v) << (j as u32 * width));
+                out.extend_from_slice(&packed.to_le_bytes()[..width as usize]);
+                continue;
+            }
             // 8 values of up to 32 bits: at most 256 bits, packed low bits first.
             let mut packed = [0u64; 4];
             for (j, &value) in group.iter().enumerate() {
