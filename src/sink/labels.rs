@@ -181,9 +181,9 @@ impl LabelLeaf {
         let mut sink = TrackedWrite::new(Vec::new());
         let mut writer = SerializedPageWriter::new(&mut sink);
         let written = writer.write_page(dictionary_page)?;
-        let (mut compressed_size, mut uncompressed_size) =
-            (written.compressed_size, written.uncompressed_size);
-        let dictionary_len = written.bytes_written;
+        let mut uncompressed_size = written.uncompressed_size;
+        // The data pages follow the dictionary page.
+        let data_page_offset = written.bytes_written as i64;
         let mut locations = Vec::with_capacity(self.pages.len());
         let (mut levels, mut first_row) = (0i64, 0i64);
         for page in self.pages.drain(..) {
@@ -203,7 +203,6 @@ impl LabelLeaf {
                 compressed_page_size: written.compressed_size as i32,
                 first_row_index: first_row,
             });
-            compressed_size += written.compressed_size;
             uncompressed_size += written.uncompressed_size;
             levels += i64::from(page.levels);
             first_row += page.rows as i64;
@@ -218,14 +217,10 @@ impl LabelLeaf {
                 Encoding::RLE_DICTIONARY,
             ])
             .set_num_values(levels)
-            .set_total_compressed_size(compressed_size as i64)
+            .set_total_compressed_size(bytes.len() as i64)
             .set_total_uncompressed_size(uncompressed_size as i64)
             .set_dictionary_page_offset(Some(0))
-            .set_data_page_offset(
-                locations
-                    .first()
-                    .map_or(dictionary_len as i64, |l| l.offset),
-            )
+            .set_data_page_offset(data_page_offset)
             .build()?;
         let close = ColumnCloseResult {
             bytes_written: bytes.len() as u64,

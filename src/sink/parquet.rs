@@ -3,6 +3,7 @@
 //! (`sink::publish` decides where). Also reads a day back for `report`.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -344,7 +345,12 @@ pub fn write_to<W: std::io::Write + Send>(
     file.into_inner().map_err(parquet_err)
 }
 
-/// How a top-level column's leaves are written.
+/// A top-level column: its leaves (indices into the file's), and how they are written.
+struct Column {
+    leaves: Range<usize>,
+    plan: ColumnPlan,
+}
+
 enum ColumnPlan {
     /// By arrow-rs, every leaf.
     Arrow,
@@ -353,8 +359,16 @@ enum ColumnPlan {
     /// the list projected to them (`projected`).
     Labels {
         rest: Vec<usize>,
-        projected: Option<FieldRef>,
+        projected: Option<Projection>,
     },
+}
+
+/// A list column projected to some of its entries' fields.
+struct Projection {
+    /// The list's field and its item's.
+    field: FieldRef,
+    item: FieldRef,
+    children: Fields,
 }
 
 /// A Parquet file written row group by row group: the label leaves of list
@@ -363,7 +377,7 @@ struct FileWriter<W: std::io::Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    plans: Vec<ColumnPlan>,
+    columns: Vec<Column>,
     /// The row group being written: arrow-rs's writer for each leaf (those of
     /// label leaves unused), and the label leaves by leaf index.
     writers: Vec<ArrowColumnWriter>,
@@ -382,27 +396,30 @@ impl<W: std::io::Write + Send> FileWriter<W> {
         batch_schema: &Schema,
     ) -> Self {
         let props = file.properties().clone();
-        let mut plans = Vec::new();
+        let mut columns = Vec::new();
         let mut labels = Vec::new();
         for (field, batch_field) in schema.fields().iter().zip(batch_schema.fields()) {
             let first_leaf = labels.len();
             labels.extend((0..leaf_count(field.data_type())).map(|_| None));
-            match labels_plan(field, batch_field, first_leaf, file.schema_descr(), &props) {
-                Some((plan, leaves)) => {
-                    for (leaf, label) in leaves {
-                        labels[leaf] = Some(label);
+            let leaves = first_leaf..labels.len();
+            let plan =
+                match labels_plan(field, batch_field, first_leaf, file.schema_descr(), &props) {
+                    Some((plan, label_leaves)) => {
+                        for (leaf, label) in label_leaves {
+                            labels[leaf] = Some(label);
+                        }
+                        plan
                     }
-                    plans.push(plan);
-                }
-                None => plans.push(ColumnPlan::Arrow),
-            }
+                    None => ColumnPlan::Arrow,
+                };
+            columns.push(Column { leaves, plan });
         }
         let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
         Self {
             file,
             factory,
             schema,
-            plans,
+            columns,
             writers: Vec::new(),
             labels,
             rows: 0,
@@ -428,36 +445,29 @@ impl<W: std::io::Write + Send> FileWriter<W> {
     }
 
     fn write_rows(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
-        let mut leaf = 0;
-        for ((field, column), plan) in self
-            .schema
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .zip(&self.plans)
+        for ((field, column), Column { leaves, plan }) in
+            (self.schema.fields().iter().zip(batch.columns())).zip(&self.columns)
         {
-            let first_leaf = leaf;
-            leaf += leaf_count(field.data_type());
             match plan {
                 ColumnPlan::Arrow => {
-                    let leaves = compute_leaves(field, column)?;
-                    for (writer, leaf) in self.writers[first_leaf..].iter_mut().zip(&leaves) {
+                    let arrow_leaves = compute_leaves(field, column)?;
+                    for (writer, leaf) in self.writers[leaves.clone()].iter_mut().zip(&arrow_leaves)
+                    {
                         writer.write(leaf)?;
                     }
                 }
                 ColumnPlan::Labels { rest, projected } => {
                     let list = column.as_list::<i32>();
-                    for label in self.labels[first_leaf..leaf].iter_mut().flatten() {
+                    for label in self.labels[leaves.clone()].iter_mut().flatten() {
                         label.write(list)?;
                     }
-                    if let Some(projected) = projected {
+                    if let Some(Projection {
+                        field,
+                        item,
+                        children,
+                    }) = projected
+                    {
                         let entries = list.values().as_struct();
-                        let DataType::List(item) = projected.data_type() else {
-                            unreachable!("a list")
-                        };
-                        let DataType::Struct(children) = item.data_type() else {
-                            unreachable!("of structs")
-                        };
                         let columns = rest.iter().map(|&i| entries.column(i).clone()).collect();
                         let entries =
                             StructArray::new(children.clone(), columns, entries.nulls().cloned());
@@ -467,9 +477,9 @@ impl<W: std::io::Write + Send> FileWriter<W> {
                             Arc::new(entries),
                             list.nulls().cloned(),
                         );
-                        let leaves = compute_leaves(projected, &(Arc::new(list) as ArrayRef))?;
-                        for (&i, leaf) in rest.iter().zip(&leaves) {
-                            self.writers[first_leaf + i].write(leaf)?;
+                        let arrow_leaves = compute_leaves(field, &(Arc::new(list) as ArrayRef))?;
+                        for (&i, leaf) in rest.iter().zip(&arrow_leaves) {
+                            self.writers[leaves.start + i].write(leaf)?;
                         }
                     }
                 }
@@ -547,11 +557,14 @@ fn labels_plan(
     }
     let projected = (!rest.is_empty()).then(|| {
         let children: Fields = rest.iter().map(|&i| children[i].clone()).collect();
-        let item = item
-            .as_ref()
-            .clone()
-            .with_data_type(DataType::Struct(children));
-        Arc::new(field.clone().with_data_type(DataType::List(Arc::new(item))))
+        let item =
+            Arc::new((item.as_ref().clone()).with_data_type(DataType::Struct(children.clone())));
+        let field = Arc::new(field.clone().with_data_type(DataType::List(item.clone())));
+        Projection {
+            field,
+            item,
+            children,
+        }
     });
     Some((ColumnPlan::Labels { rest, projected }, leaves))
 }
