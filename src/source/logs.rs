@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 use super::scan;
+use super::uuid_table::{UuidTable, prefetch};
 use crate::classify::{Event, FlowCatalog, FlowNumber, Names, Texts, Transaction, TransactionAcc};
 use crate::config::{FieldsSection, LogFormat};
 use crate::id::{TransactionId, parse_uuid, uuid_words};
@@ -192,6 +193,25 @@ impl<'s> Acc<'s> {
         });
     }
 
+    /// Counts a malformed line, and keeps it as a sample when it is among the
+    /// earliest [`MALFORMED_SAMPLES`] (by file and line) this worker found:
+    /// the samples do not depend on the order lines are handled in.
+    fn malformed(&mut self, path: &Path, line: u64, error: String) {
+        self.counters.malformed += 1;
+        let sample = Sample {
+            file: path.to_path_buf(),
+            line,
+            error,
+        };
+        if self.malformed.len() < MALFORMED_SAMPLES {
+            self.malformed.push(sample);
+        } else if let Some(latest) = self.malformed.iter_mut().max()
+            && sample < *latest
+        {
+            *latest = sample;
+        }
+    }
+
     fn merge(mut self, other: Acc<'s>) -> Acc<'s> {
         self.counters.add(&other.counters);
         self.malformed.extend(other.malformed);
@@ -327,6 +347,16 @@ impl<'a> Doc<'a> {
         scan::flat_counters(m[field as usize]?, MAX_DRIVER_VALUE, usage)
     }
 
+    /// The field as a value of the whole document; `None` for a document
+    /// read by its members ([`LogReader::parse`] parses whole a document
+    /// whose member is read this way).
+    fn value(&self, pointers: &Pointers, field: Field) -> Option<&Value> {
+        match self {
+            Doc::Value(v) => pointers.list[field as usize].get(v),
+            Doc::Members(_) => None,
+        }
+    }
+
     /// The field when it is a JSON string.
     fn text(&self, pointers: &Pointers, field: Field) -> Option<Cow<'_, str>> {
         match self {
@@ -391,15 +421,14 @@ impl<'de> serde::de::Visitor<'de> for Selective<'_> {
 }
 
 /// One shard of the day's transactions: their accumulators, and their indices
-/// by id: canonical (lowercase, hyphenated) UUIDs in a table of 4-byte
-/// accumulator indices (the UUID's bits are kept beside its accumulator, so
-/// the table of a million transactions stays in the L3 cache and the lookup's
-/// one compare reads the line the event then updates), any other id by its
-/// text; and the flow and status texts its accumulators share.
+/// by id: canonical (lowercase, hyphenated) UUIDs in a [`UuidTable`] (the
+/// UUID's bits are kept beside its accumulator, so the lookup's one compare
+/// reads the line the event then updates), any other id by its text; and the
+/// flow and status texts its accumulators share.
 #[derive(Default)]
 struct Shard {
     accs: Accs,
-    uuids: hashbrown::HashTable<u32>,
+    uuids: UuidTable,
     by_text: FastMap<Box<str>, u32>,
     texts: Texts,
 }
@@ -409,36 +438,45 @@ impl Shard {
         self.uuids.len() + self.by_text.len()
     }
 
-    /// The accumulator of `id` (`uuid` when it parses as one, `hash` its
-    /// [`Shards::hash`]), made at `ts` if new, and the texts it shares.
-    fn entry(
-        &mut self,
-        id: &str,
-        uuid: Option<u128>,
-        hash: u64,
-        ts: i64,
-    ) -> (&mut TransactionAcc, &mut Texts) {
+    /// Asks for the table line where the event's UUID is filed.
+    fn prefetch_slot(&self, event: &Pending<'_>) {
+        if event.uuid.is_some() {
+            self.uuids.prefetch(event.hash as u32);
+        }
+    }
+
+    /// Asks for the accumulator the event's UUID is most likely filed with.
+    fn prefetch_acc(&self, event: &Pending<'_>) {
+        if event.uuid.is_some()
+            && let Some(index) = self.uuids.candidates(event.hash as u32).next()
+        {
+            prefetch(self.accs.get(index));
+        }
+    }
+
+    /// The accumulator of the event's transaction, made at its time if new,
+    /// and the texts it shares.
+    fn entry(&mut self, event: &Pending<'_>) -> (&mut TransactionAcc, &mut Texts) {
         let accs = &mut self.accs;
-        let index = match uuid {
+        let index = match event.uuid {
             Some(key) => {
                 let words = uuid_words(key);
-                let found = self.uuids.entry(
-                    Shards::table_hash(hash),
-                    |&i| accs.get(i).0 == words,
-                    |&i| Shards::table_hash(Shards::hash_uuid(accs.get(i).0)),
-                );
-                match found {
-                    hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
-                    hashbrown::hash_table::Entry::Vacant(e) => {
-                        *e.insert(accs.push(words, TransactionAcc::new(ts))).get()
-                    }
-                }
+                let fingerprint = event.hash as u32;
+                let found = self
+                    .uuids
+                    .candidates(fingerprint)
+                    .find(|&i| accs.get(i).0 == words);
+                found.unwrap_or_else(|| {
+                    let index = accs.push(words, TransactionAcc::new(event.ts_ms));
+                    self.uuids.insert(fingerprint, index);
+                    index
+                })
             }
-            None => match self.by_text.get(id) {
+            None => match self.by_text.get(&*event.id) {
                 Some(&index) => index,
                 None => {
-                    let index = accs.push([0; 2], TransactionAcc::new(ts));
-                    self.by_text.insert(id.into(), index);
+                    let index = accs.push([0; 2], TransactionAcc::new(event.ts_ms));
+                    self.by_text.insert((*event.id).into(), index);
                     index
                 }
             },
@@ -540,30 +578,24 @@ impl Shards {
     }
 
     /// The hash of `id` (`uuid`: its bits, when it is a canonical UUID): its
-    /// top bits choose the shard.
+    /// top bits choose the shard, its low 32 bits are the UUID's fingerprint
+    /// in the shard's [`UuidTable`].
     fn hash(id: &str, uuid: Option<u128>) -> u64 {
         use std::hash::BuildHasher;
+        let hasher = foldhash::fast::FixedState::default();
         match uuid {
-            Some(key) => Self::hash_uuid(uuid_words(key)),
-            None => foldhash::fast::FixedState::default().hash_one(id),
+            Some(key) => hasher.hash_one(key),
+            None => hasher.hash_one(id),
         }
     }
 
-    fn hash_uuid([high, low]: [u64; 2]) -> u64 {
-        use std::hash::BuildHasher;
-        foldhash::fast::FixedState::default().hash_one(u128::from(high) << 64 | u128::from(low))
+    /// The number of the shard of the id whose [`Shards::hash`] is `hash`.
+    fn number(hash: u64) -> usize {
+        (hash >> 58) as usize % Self::COUNT
     }
 
-    /// The hash a shard's table files a UUID under: the top bits, which every
-    /// id of the shard shares, moved to the middle, where neither the table's
-    /// tags (its top 7 bits) nor its positions (its low bits) read them.
-    fn table_hash(hash: u64) -> u64 {
-        hash.rotate_left(32)
-    }
-
-    /// The shard of the id whose [`Shards::hash`] is `hash`.
-    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
-        self.0[(hash >> 58) as usize % Self::COUNT]
+    fn lock(&self, number: usize) -> std::sync::MutexGuard<'_, Shard> {
+        self.0[number]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -806,40 +838,70 @@ impl LogReader<'_> {
         mut reader: Box<dyn BufRead>,
         acc: &mut Acc,
     ) -> std::result::Result<(), String> {
-        let mut buf = Vec::with_capacity(4096);
+        // The lines of a batch, one after another, and each one's message.
+        let mut bytes: Vec<u8> = Vec::with_capacity(BATCH_BYTES + 4096);
+        let mut lines: Vec<(u64, Option<i64>, std::ops::Range<usize>)> = Vec::new();
         let mut line_no = 0u64;
         loop {
-            buf.clear();
-            let read = read_line_bounded(&mut reader, &mut buf, self.max_line_bytes)
-                .map_err(|e| describe_read_error(&e, line_no))?;
-            let Some(fits) = read else {
-                return Ok(());
-            };
-            line_no += 1;
-            acc.counters.lines += 1;
-            if !fits {
-                acc.counters.oversized += 1;
-                continue;
-            }
-            let line = trim_line_end(&buf);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                acc.counters.blank += 1;
-                continue;
-            }
-            let (envelope_ts, message) = match self.format {
-                LogFormat::CloudwatchExport => match split_export_line(line) {
-                    Some((ts, message)) => (Some(ts), message),
-                    // A line without the export's timestamp: a continuation of a
-                    // multi-line message (stack trace), plain text by definition.
-                    None => {
-                        acc.counters.non_json += 1;
-                        acc.unused(path, line_no, line);
-                        continue;
+            bytes.clear();
+            lines.clear();
+            // The end of the input, or the error that ends it: the lines read
+            // before it are handled first, as if read one by one.
+            let mut ended = None;
+            while lines.len() < BATCH_EVENTS && bytes.len() < BATCH_BYTES {
+                let start = bytes.len();
+                let read = read_line_bounded(&mut reader, &mut bytes, self.max_line_bytes);
+                let fits = match read {
+                    Ok(Some(fits)) => fits,
+                    Ok(None) => {
+                        ended = Some(Ok(()));
+                        break;
                     }
-                },
-                _ => (None, line),
-            };
-            self.handle_message(path, line_no, envelope_ts, message, acc);
+                    Err(e) => {
+                        ended = Some(Err(describe_read_error(&e, line_no)));
+                        break;
+                    }
+                };
+                line_no += 1;
+                acc.counters.lines += 1;
+                if !fits {
+                    acc.counters.oversized += 1;
+                    continue;
+                }
+                let line = trim_line_end(&bytes[start..]);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    acc.counters.blank += 1;
+                    bytes.truncate(start);
+                    continue;
+                }
+                let end = start + line.len();
+                let (envelope_ts, message) = match self.format {
+                    LogFormat::CloudwatchExport => match split_export_line(line) {
+                        Some((ts, message)) => (Some(ts), end - message.len()..end),
+                        // A line without the export's timestamp: a continuation of a
+                        // multi-line message (stack trace), plain text by definition.
+                        None => {
+                            acc.counters.non_json += 1;
+                            acc.unused(path, line_no, line);
+                            bytes.truncate(start);
+                            continue;
+                        }
+                    },
+                    _ => (None, start..end),
+                };
+                lines.push((line_no, envelope_ts, message));
+            }
+            let messages: Vec<Message<'_>> = (lines.iter())
+                .map(|(line_no, envelope_ts, range)| Message {
+                    line_no: *line_no,
+                    envelope_ts: *envelope_ts,
+                    text: &bytes[range.clone()],
+                })
+                .collect();
+            self.handle_messages(path, &messages, acc);
+            if let Some(end) = ended {
+                return end;
+            }
         }
     }
 
@@ -883,7 +945,8 @@ impl LogReader<'_> {
                 acc.counters.control_messages += 1;
                 continue;
             }
-            for event in record.log_events {
+            let mut messages = Vec::with_capacity(record.log_events.len());
+            for event in &record.log_events {
                 line_no += 1;
                 acc.counters.lines += 1;
                 // Firehose delivers at least once: an event id seen before is used once.
@@ -895,53 +958,120 @@ impl LogReader<'_> {
                     acc.counters.duplicate += 1;
                     continue;
                 }
-                let message = event.message.as_bytes();
-                if message.iter().all(u8::is_ascii_whitespace) {
+                let text = event.message.as_bytes();
+                if text.iter().all(u8::is_ascii_whitespace) {
                     acc.counters.blank += 1;
                     continue;
                 }
-                self.handle_message(
-                    path,
+                messages.push(Message {
                     line_no,
-                    event.timestamp.or(Some(i64::MIN)),
-                    message,
-                    acc,
-                );
+                    envelope_ts: event.timestamp.or(Some(i64::MIN)),
+                    text,
+                });
+            }
+            for batch in messages.chunks(BATCH_EVENTS) {
+                self.handle_messages(path, batch, acc);
             }
         }
         Ok(())
     }
 
-    /// Classifies one message into exactly one counter, and absorbs it when it is an event of the day.
-    fn handle_message(
-        &self,
-        path: &Path,
-        line_no: u64,
-        envelope_ts: Option<i64>,
-        message: &[u8],
-        acc: &mut Acc,
-    ) {
-        let first = message.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    /// Classifies each message into exactly one counter, and absorbs the events
+    /// of the day: all of the batch parsed first, then absorbed shard by
+    /// shard, each shard's table lines and then accumulators asked for before
+    /// the first of its events is absorbed, so their memory is fetched together,
+    /// not an event at a time.
+    fn handle_messages(&self, path: &Path, messages: &[Message<'_>], acc: &mut Acc) {
+        let docs: Vec<Option<Doc<'_>>> = (messages.iter())
+            .map(|m| self.parse(path, m, acc))
+            .collect();
+        let mut usage: Vec<(&str, u64)> = Vec::new();
+        let mut events: Vec<Pending<'_>> = Vec::with_capacity(docs.len());
+        for (message, doc) in messages.iter().zip(&docs) {
+            if let Some(doc) = doc
+                && let Some(event) = self.event(path, message, doc, &mut usage, acc)
+            {
+                events.push(event);
+            }
+        }
+        let mut order: Vec<(u32, u32)> = (events.iter().enumerate())
+            .map(|(i, e)| (Shards::number(e.hash) as u32, i as u32))
+            .collect();
+        order.sort_unstable();
+        let shards = acc.shards;
+        for run in order.chunk_by(|a, b| a.0 == b.0) {
+            let mut shard = shards.lock(run[0].0 as usize);
+            for &(_, i) in run {
+                shard.prefetch_slot(&events[i as usize]);
+            }
+            for &(_, i) in run {
+                shard.prefetch_acc(&events[i as usize]);
+            }
+            for &(_, i) in run {
+                let pending = &events[i as usize];
+                let (transaction, texts) = shard.entry(pending);
+                let event = pending.event(&usage);
+                let absorbed = transaction.absorb(
+                    &event,
+                    self.catalog,
+                    self.keys,
+                    &mut acc.route_cache,
+                    &mut acc.additions,
+                    texts,
+                );
+                match absorbed {
+                    Ok(()) => acc.counters.events += 1,
+                    Err(message) => acc.malformed(path, pending.line_no, message),
+                }
+            }
+        }
+    }
+
+    /// The message as JSON: `None` (counted) when it is not JSON or not
+    /// valid. An object whose `usage` the scanner cannot read as flat counters
+    /// is parsed whole, so every field read from it borrows from the batch.
+    fn parse<'m>(&self, path: &Path, message: &Message<'m>, acc: &mut Acc) -> Option<Doc<'m>> {
+        let text = message.text;
+        let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{') | Some(b'[')) {
             acc.counters.non_json += 1;
-            acc.unused(path, line_no, message);
-            return;
+            acc.unused(path, message.line_no, text);
+            return None;
         }
-        let malformed = |acc: &mut Acc, error: String| {
-            acc.counters.malformed += 1;
-            if acc.malformed.len() < MALFORMED_SAMPLES {
-                acc.malformed.push(Sample {
-                    file: path.to_path_buf(),
-                    line: line_no,
-                    error,
-                });
+        let parsed = Doc::parse(text, &acc.pointers).and_then(|doc| {
+            let mut room = [("", 0); PLAIN_COUNTERS];
+            match doc {
+                Doc::Members(m)
+                    if m[Field::Usage as usize].is_some()
+                        && doc.plain_counters(Field::Usage, &mut room).is_none() =>
+                {
+                    serde_json::from_slice(text).map(Doc::Value)
+                }
+                doc => Ok(doc),
             }
-        };
+        });
+        match parsed {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                acc.malformed(path, message.line_no, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// The event of the day `doc` holds: `None` (counted) when it has no
+    /// transaction, no service, no usable time, is of another day or is
+    /// malformed. Its usage counters are added to `usage`.
+    fn event<'d>(
+        &self,
+        path: &Path,
+        message: &Message<'_>,
+        doc: &'d Doc<'_>,
+        usage: &mut Vec<(&'d str, u64)>,
+        acc: &mut Acc,
+    ) -> Option<Pending<'d>> {
+        let line_no = message.line_no;
         let f = &acc.pointers;
-        let doc = match Doc::parse(message, f) {
-            Ok(doc) => doc,
-            Err(e) => return malformed(acc, e.to_string()),
-        };
         // A non-empty string, or an integer taken as its decimal text (SPEC 2.4).
         let transaction_id = match doc.text(f, Field::TransactionId) {
             Some(id) => id,
@@ -949,24 +1079,23 @@ impl LogReader<'_> {
                 None | Some(Value::Null) => Cow::Borrowed(""),
                 Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Cow::Owned(n.to_string()),
                 Some(v) => {
-                    return malformed(
-                        acc,
-                        format!("transaction_id {v} is neither a string nor an integer"),
-                    );
+                    let error = format!("transaction_id {v} is neither a string nor an integer");
+                    acc.malformed(path, line_no, error);
+                    return None;
                 }
             },
         };
         if transaction_id.is_empty() {
             acc.counters.no_transaction += 1;
-            acc.unused(path, line_no, message);
-            return;
+            acc.unused(path, line_no, message.text);
+            return None;
         }
         let Some(service) = doc.text(f, Field::Service).filter(|s| !s.is_empty()) else {
             acc.counters.missing_service += 1;
-            return;
+            return None;
         };
         // The envelope's time wins; `i64::MIN` marks a Firehose event without one.
-        let ts = match envelope_ts.filter(|t| *t != i64::MIN) {
+        let ts = match message.envelope_ts.filter(|t| *t != i64::MIN) {
             Some(ts) => Some(ts),
             None => match doc.get(f, Field::Timestamp).as_deref() {
                 Some(Value::String(s)) => {
@@ -978,7 +1107,7 @@ impl LogReader<'_> {
         };
         let Some(ts) = ts else {
             acc.counters.bad_timestamp += 1;
-            return;
+            return None;
         };
         let day_start = self
             .date
@@ -988,7 +1117,7 @@ impl LogReader<'_> {
             .timestamp_millis();
         if ts < day_start || ts >= day_start + 86_400_000 {
             acc.counters.out_of_day += 1;
-            return;
+            return None;
         }
         let duration_ms = match doc.plain_integer(Field::DurationMs) {
             Some(d) if d < MAX_DRIVER_VALUE => d,
@@ -997,38 +1126,44 @@ impl LogReader<'_> {
                 Some(v) => match driver_value(v) {
                     Some(d) => d,
                     None => {
-                        return malformed(
-                            acc,
-                            format!("duration_ms {v} is not an integer in [0, 2^53)"),
-                        );
+                        let error = format!("duration_ms {v} is not an integer in [0, 2^53)");
+                        acc.malformed(path, line_no, error);
+                        return None;
                     }
                 },
             },
         };
-        // The usual `usage` is read into room on the stack, any other through its value.
-        let mut plain = [("", 0); PLAIN_COUNTERS];
-        let plain_count = doc.plain_counters(Field::Usage, &mut plain);
-        let usage_value = match plain_count {
-            Some(_) => None,
-            None => doc.get(f, Field::Usage),
-        };
-        let mut general = Vec::new();
-        match usage_value.as_deref() {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(counters)) => {
-                for (name, v) in counters {
-                    match driver_value(v) {
-                        Some(n) => general.push((name.as_str(), n)),
-                        None => {
-                            return malformed(
-                                acc,
-                                format!("usage.{name} {v} is not an integer in [0, 2^53)"),
-                            );
+        // The usual `usage` is read by the scanner into the batch's room; any
+        // other from the whole document ([`LogReader::parse`] made it one).
+        let start = usage.len();
+        usage.resize(start + PLAIN_COUNTERS, ("", 0));
+        match doc.plain_counters(Field::Usage, &mut usage[start..]) {
+            Some(n) => usage.truncate(start + n),
+            None => {
+                usage.truncate(start);
+                match doc.value(f, Field::Usage) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(counters)) => {
+                        for (name, v) in counters {
+                            match driver_value(v) {
+                                Some(n) => usage.push((name.as_str(), n)),
+                                None => {
+                                    usage.truncate(start);
+                                    let error =
+                                        format!("usage.{name} {v} is not an integer in [0, 2^53)");
+                                    acc.malformed(path, line_no, error);
+                                    return None;
+                                }
+                            }
                         }
+                    }
+                    Some(v) => {
+                        let error = format!("usage {v} is not an object of counters");
+                        acc.malformed(path, line_no, error);
+                        return None;
                     }
                 }
             }
-            Some(v) => return malformed(acc, format!("usage {v} is not an object of counters")),
         }
         let [flow, transaction_type, route, status] = [
             Field::Flow,
@@ -1037,37 +1172,66 @@ impl LogReader<'_> {
             Field::Status,
         ]
         .map(|field| doc.text(f, field));
-        let transaction_id: &str = &transaction_id;
-        let event = Event {
+        let uuid = parse_uuid(&transaction_id);
+        Some(Pending {
+            line_no,
+            hash: Shards::hash(&transaction_id, uuid),
+            uuid,
             ts_ms: ts,
-            transaction_id,
-            service: &service,
-            flow: flow.as_deref(),
-            transaction_type: transaction_type.as_deref(),
-            route: route.as_deref(),
-            status: status.as_deref(),
+            id: transaction_id,
+            service,
+            flow,
+            transaction_type,
+            route,
+            status,
             duration_ms,
-            usage: match plain_count {
-                Some(n) => &plain[..n],
-                None => &general,
-            },
-        };
-        let uuid = parse_uuid(transaction_id);
-        let hash = Shards::hash(transaction_id, uuid);
-        let mut shard = acc.shards.shard(hash);
-        let (transaction, texts) = shard.entry(transaction_id, uuid, hash, ts);
-        let absorbed = transaction.absorb(
-            &event,
-            self.catalog,
-            self.keys,
-            &mut acc.route_cache,
-            &mut acc.additions,
-            texts,
-        );
-        drop(shard);
-        match absorbed {
-            Ok(()) => acc.counters.events += 1,
-            Err(message) => malformed(acc, message),
+            usage: start..usage.len(),
+        })
+    }
+}
+
+/// Events parsed and absorbed together: what [`LogReader::read_lines`] reads
+/// ahead, at most this many lines, and this many bytes unless one line is longer.
+const BATCH_EVENTS: usize = 1024;
+const BATCH_BYTES: usize = 384 * 1024;
+
+/// One message of a batch: a line's JSON text (for an export line, after its
+/// timestamp, which is `envelope_ts`), or a Firehose event's.
+struct Message<'m> {
+    line_no: u64,
+    envelope_ts: Option<i64>,
+    text: &'m [u8],
+}
+
+/// An event of the day, parsed, waiting for its shard: what [`Event`] holds,
+/// its usage counters as a range of the batch's, and the id's hash and UUID.
+struct Pending<'d> {
+    line_no: u64,
+    hash: u64,
+    uuid: Option<u128>,
+    ts_ms: i64,
+    id: Cow<'d, str>,
+    service: Cow<'d, str>,
+    flow: Option<Cow<'d, str>>,
+    transaction_type: Option<Cow<'d, str>>,
+    route: Option<Cow<'d, str>>,
+    status: Option<Cow<'d, str>>,
+    duration_ms: u64,
+    usage: std::ops::Range<usize>,
+}
+
+impl Pending<'_> {
+    fn event<'e>(&'e self, usage: &'e [(&'e str, u64)]) -> Event<'e> {
+        Event {
+            ts_ms: self.ts_ms,
+            transaction_id: &self.id,
+            service: &self.service,
+            flow: self.flow.as_deref(),
+            transaction_type: self.transaction_type.as_deref(),
+            route: self.route.as_deref(),
+            status: self.status.as_deref(),
+            duration_ms: self.duration_ms,
+            usage: &usage[self.usage.clone()],
         }
     }
 }
@@ -1091,14 +1255,15 @@ fn driver_value(v: &Value) -> Option<u64> {
         .filter(|n| *n < MAX_DRIVER_VALUE)
 }
 
-/// Reads the next line into `buf`, holding at most `max` bytes of it:
-/// `None` at the end of the input, `Some(false)` when the line was longer than
-/// `max` (then consumed to its newline, `buf` left empty), else `Some(true)`.
+/// Reads the next line onto the end of `buf`, holding at most `max` bytes of
+/// it: `None` at the end of the input, `Some(false)` when the line was longer
+/// than `max` (then consumed to its newline, `buf` left as it was), else `Some(true)`.
 fn read_line_bounded(
     reader: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     max: usize,
 ) -> std::io::Result<Option<bool>> {
+    let start = buf.len();
     let mut read_any = false;
     let mut fits = true;
     loop {
@@ -1117,9 +1282,9 @@ fn read_line_bounded(
         };
         if fits {
             // The line's bytes without its newline.
-            if buf.len() + take - usize::from(done) > max {
+            if buf.len() - start + take - usize::from(done) > max {
                 fits = false;
-                buf.clear();
+                buf.truncate(start);
             } else {
                 buf.extend_from_slice(&available[..take]);
             }

@@ -5,3 +5,4 @@ pub mod cur;
 pub mod files;
 pub mod logs;
 mod scan;
+mod uuid_table;

@@ -7,6 +7,7 @@ use std::path::Path;
 use costjob::NoProgress;
 use costjob::classify::{Flow, FlowCatalog, TransactionAcc, TransactionType};
 use costjob::config::{FieldsSection, LogFormat};
+use costjob::id::TransactionId;
 use costjob::pricing::UnitKeys;
 use costjob::source::logs::{LogDay, LogReader};
 use regex::Regex;
@@ -530,6 +531,10 @@ fn a_line_longer_than_max_line_bytes_is_oversized_and_never_held() {
     let c = &day.counters;
     assert_eq!((c.lines, c.events, c.oversized), (3, 2, 1));
     assert!(c.balanced());
+    // Each good line is its own transaction: the skipped line takes nothing
+    // read before it with it.
+    let ids: Vec<TransactionId> = day.transactions.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ids, [TransactionId::from("a"), TransactionId::from("b")]);
 }
 
 /// Issue 9 case 6 (SPEC 2.4): a UTF-8 BOM at the start of a file is skipped.
