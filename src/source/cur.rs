@@ -741,6 +741,9 @@ impl<'a> UsageDate<'a> {
 /// `2019-11-29T21:00:00Z`, `2019-11-29 21:00:00`, `2019-11-29T21:00:00.000+00:00`, `2019-11-29`.
 pub fn parse_iso8601_micros(text: &str) -> Option<i64> {
     let text = text.trim();
+    if let Some(micros) = parse_utc_micros(text.as_bytes()) {
+        return Some(micros);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc).timestamp_micros());
     }
@@ -762,9 +765,147 @@ pub fn parse_iso8601_micros(text: &str) -> Option<i64> {
         .map(|d| day_bounds(d).0)
 }
 
+/// `YYYY-MM-DDTHH:MM:SS[.f]Z` (what CloudWatch exports and most loggers
+/// write) as epoch microseconds, read by position; `None` for any other text,
+/// which [`parse_iso8601_micros`] reads the general way. A leap second (`:60`)
+/// is left to it too.
+fn parse_utc_micros(text: &[u8]) -> Option<i64> {
+    let (Some((head, _)), Some(b'Z')) = (text.split_first_chunk::<19>(), text.last()) else {
+        return None;
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    if separators.iter().any(|&(at, s)| head[at] != s)
+        || digits.iter().any(|&at| !head[at].is_ascii_digit())
+    {
+        return None;
+    }
+    let digit = |at: usize| i64::from(head[at] - b'0');
+    let pair = |at: usize| digit(at) * 10 + digit(at + 1);
+    let (year, month, day) = (pair(0) * 100 + pair(2), pair(5), pair(8));
+    let (hour, minute, second) = (pair(11), pair(14), pair(17));
+    let micros = match &text[19..text.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let (kept, dropped) = digits.split_at(digits.len().min(6));
+            decimal(dropped)?; // digits past the microsecond: checked, then dropped
+            i64::from(decimal(kept)?) * 10i64.pow(6 - kept.len() as u32)
+        }
+        _ => return None,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        28 + i64::from(leap),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 to the date (the proleptic Gregorian calendar,
+    // years counted from March so a leap day ends its year).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some(seconds * 1_000_000 + micros)
+}
+
+/// ASCII digits (at most 9) as their number; `None` if any byte is not a digit.
+fn decimal(digits: &[u8]) -> Option<u32> {
+    let mut number = 0u32;
+    let mut other = false;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        other |= digit > 9;
+        number = number.wrapping_mul(10).wrapping_add(u32::from(digit));
+    }
+    (!other).then_some(number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Leap days of centuries and of plain years, month ends, the epoch and
+    /// before it: as chrono reads them.
+    #[test]
+    fn positional_utc_times_at_calendar_edges() {
+        for text in [
+            "1900-02-29T00:00:00Z",
+            "2000-02-29T12:00:00.5Z",
+            "2100-02-29T00:00:00Z",
+            "2400-02-29T00:00:00Z",
+            "2024-02-29T23:59:59.999999Z",
+            "2023-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-12-31T23:59:59.123Z",
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.000001Z",
+            "0000-03-01T00:00:00Z",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(text).ok();
+            assert_eq!(
+                parse_utc_micros(text.as_bytes()),
+                chrono.map(|t| t.timestamp_micros()),
+                "{text}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_096))]
+
+        /// The positional read agrees with chrono's RFC 3339 parser on every
+        /// text it reads, and reads the usual ones: dates past a month's end,
+        /// Februaries of leap and common years (centuries too), hours past 23, leap seconds,
+        /// fractions of 0 to 10 digits, and bytes out of place.
+        #[test]
+        fn positional_utc_times_are_chronos(
+            year in prop_oneof![1600u32..2500, 0u32..10_000],
+            month in 0u32..14,
+            day in 0u32..33,
+            hour in 0u32..26,
+            minute in 0u32..61,
+            second in 0u32..62,
+            fraction in "(\\.[0-9]{0,10})?",
+            swap in proptest::option::of((0usize..30, proptest::char::range(' ', '~'))),
+        ) {
+            let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z");
+            if let Some((at, c)) = swap && at < text.len() {
+                text.replace_range(at..at + 1, &c.to_string());
+            }
+            let chrono = DateTime::parse_from_rfc3339(&text).ok().map(|t| t.timestamp_micros());
+            let positional = parse_utc_micros(text.as_bytes());
+            if let Some(micros) = positional {
+                prop_assert_eq!(Some(micros), chrono, "{}", text);
+            }
+            let usual = swap.is_none() && second < 60 && fraction.len() != 1 && fraction.len() <= 10;
+            if usual && chrono.is_some() {
+                prop_assert!(positional.is_some(), "{} not read", text);
+            }
+        }
+    }
 
     #[test]
     fn tag_columns_follow_aws_mangling() {
