@@ -633,28 +633,42 @@ impl Scope {
     }
 }
 
-/// The transactions with units for `key`, as (index, units), in index order,
-/// into a list of exactly their number: counted per run of transactions in
-/// parallel, then each run fills its own part of the list. Two passes over
-/// the transactions per key (not per scope): the key's scopes share the list.
-fn with_units(transactions: &[Transaction], key: u16) -> Vec<(u32, u64)> {
-    const PER_TASK: usize = 64 * 1024;
-    let runs: Vec<usize> = (0..transactions.len()).step_by(PER_TASK).collect();
-    let run = |start: usize| start..transactions.len().min(start + PER_TASK);
-    let counts: Vec<usize> = runs
-        .par_iter()
-        .map(|&start| {
-            run(start)
-                .filter(|&i| transactions[i].units.get(key) > 0)
-                .count()
+/// Transactions a task of [`with_units`] and [`counts_by_key`] takes.
+const PER_TASK: usize = 64 * 1024;
+
+/// For each run of [`PER_TASK`] transactions, how many have units for each of
+/// the keys below `keys`: one pass over every transaction's pairs, in
+/// parallel, for all the keys at once.
+fn counts_by_key(transactions: &[Transaction], keys: usize) -> Vec<Vec<usize>> {
+    transactions
+        .par_chunks(PER_TASK)
+        .map(|run| {
+            let mut counts = vec![0; keys];
+            for t in run {
+                for (key, units) in &t.units {
+                    if units > 0
+                        && let Some(count) = counts.get_mut(key as usize)
+                    {
+                        *count += 1;
+                    }
+                }
+            }
+            counts
         })
-        .collect();
-    let mut list = vec![(0, 0); counts.iter().sum()];
-    let mut tasks = Vec::with_capacity(runs.len());
+        .collect()
+}
+
+/// The transactions with units for `key`, as (index, units), in index order,
+/// into a list of exactly their number (`counts`: [`counts_by_key`]), each
+/// run of transactions filling its own part of the list in parallel.
+fn with_units(transactions: &[Transaction], key: u16, counts: &[Vec<usize>]) -> Vec<(u32, u64)> {
+    let count = |run: &Vec<usize>| run[key as usize];
+    let mut list = vec![(0, 0); counts.iter().map(count).sum()];
+    let mut tasks = Vec::with_capacity(counts.len());
     let mut rest = list.as_mut_slice();
-    for (&start, &count) in runs.iter().zip(&counts) {
-        let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
-        tasks.push((run(start), part));
+    for (run, start) in counts.iter().zip((0..transactions.len()).step_by(PER_TASK)) {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(count(run));
+        tasks.push((start..transactions.len().min(start + PER_TASK), part));
         rest = tail;
     }
     tasks.into_par_iter().for_each(|(range, part)| {
@@ -723,6 +737,7 @@ pub fn allocate(
         }
     }
     let key_count = scopes.iter().map(|s| s.key as usize + 1).max().unwrap_or(0);
+    let key_counts = counts_by_key(transactions, key_count);
     // Ties in a split go to the smaller transaction id: compare ranks, not
     // strings (`None`: sorted, the rank is the index).
     let id_rank = id_ranks(transactions);
@@ -785,7 +800,7 @@ pub fn allocate(
         };
         let scope = &mut scopes[scope_id as usize];
         if r == 0 || run_keys[r - 1] != run_keys[r] {
-            with_key = with_units(transactions, scope.key); // the last key's was taken
+            with_key = with_units(transactions, scope.key, &key_counts); // the last key's was taken
         }
         let list = if run_keys.get(r + 1) != Some(&run_keys[r]) {
             Cow::Owned(std::mem::take(&mut with_key))
