@@ -338,15 +338,6 @@ impl<'a> Doc<'a> {
         scan::plain_digits(m[field as usize]?.as_bytes())
     }
 
-    /// Reads the field into `usage` when it is a flat object of at most
-    /// `usage.len()` distinct plain names (no escapes) with plain integer
-    /// values below 2^53, the usual shape: how many; `None` for anything else,
-    /// for the general path.
-    fn plain_counters<'s>(&'s self, field: Field, usage: &mut [(&'s str, u64)]) -> Option<usize> {
-        let Doc::Members(m) = self else { return None };
-        scan::flat_counters(m[field as usize]?, MAX_DRIVER_VALUE, usage)
-    }
-
     /// The field as a value of the whole document; `None` for a document
     /// read by its members ([`LogReader::parse`] parses whole a document
     /// whose member is read this way).
@@ -982,14 +973,18 @@ impl LogReader<'_> {
     /// the first of its events is absorbed, so their memory is fetched together,
     /// not an event at a time.
     fn handle_messages(&self, path: &Path, messages: &[Message<'_>], acc: &mut Acc) {
-        let docs: Vec<Option<Doc<'_>>> = (messages.iter())
-            .map(|m| self.parse(path, m, acc))
-            .collect();
+        let mut docs: Vec<Option<Parsed<'_>>> = Vec::with_capacity(messages.len());
+        // Every event's usage counters, each event's a range of them.
         let mut usage: Vec<(&str, u64)> = Vec::new();
+        docs.extend(
+            messages
+                .iter()
+                .map(|m| self.parse(path, m, &mut usage, acc)),
+        );
         let mut events: Vec<Pending<'_>> = Vec::with_capacity(docs.len());
-        for (message, doc) in messages.iter().zip(&docs) {
-            if let Some(doc) = doc
-                && let Some(event) = self.event(path, message, doc, &mut usage, acc)
+        for (message, parsed) in messages.iter().zip(&docs) {
+            if let Some(parsed) = parsed
+                && let Some(event) = self.event(path, message, parsed, &mut usage, acc)
             {
                 events.push(event);
             }
@@ -1028,9 +1023,16 @@ impl LogReader<'_> {
     }
 
     /// The message as JSON: `None` (counted) when it is not JSON or not
-    /// valid. An object whose `usage` the scanner cannot read as flat counters
-    /// is parsed whole, so every field read from it borrows from the batch.
-    fn parse<'m>(&self, path: &Path, message: &Message<'m>, acc: &mut Acc) -> Option<Doc<'m>> {
+    /// valid. A flat `usage` the scanner reads is added to `usage`; an object
+    /// whose `usage` it cannot read that way is parsed whole, so every field
+    /// read from it borrows from the batch.
+    fn parse<'m>(
+        &self,
+        path: &Path,
+        message: &Message<'m>,
+        usage: &mut Vec<(&'m str, u64)>,
+        acc: &mut Acc,
+    ) -> Option<Parsed<'m>> {
         let text = message.text;
         let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
         if !matches!(first, Some(b'{') | Some(b'[')) {
@@ -1039,19 +1041,34 @@ impl LogReader<'_> {
             return None;
         }
         let parsed = Doc::parse(text, &acc.pointers).and_then(|doc| {
-            let mut room = [("", 0); PLAIN_COUNTERS];
-            match doc {
-                Doc::Members(m)
-                    if m[Field::Usage as usize].is_some()
-                        && doc.plain_counters(Field::Usage, &mut room).is_none() =>
-                {
-                    serde_json::from_slice(text).map(Doc::Value)
+            let Doc::Members(members) = &doc else {
+                return Ok(Parsed { doc, usage: None });
+            };
+            let start = usage.len();
+            let Some(raw) = members[Field::Usage as usize] else {
+                return Ok(Parsed {
+                    doc,
+                    usage: Some(start..start),
+                });
+            };
+            usage.resize(start + PLAIN_COUNTERS, ("", 0));
+            match scan::flat_counters(raw, MAX_DRIVER_VALUE, &mut usage[start..]) {
+                Some(n) => {
+                    usage.truncate(start + n);
+                    Ok(Parsed {
+                        doc,
+                        usage: Some(start..start + n),
+                    })
                 }
-                doc => Ok(doc),
+                None => {
+                    usage.truncate(start);
+                    let doc = serde_json::from_slice(text).map(Doc::Value)?;
+                    Ok(Parsed { doc, usage: None })
+                }
             }
         });
         match parsed {
-            Ok(doc) => Some(doc),
+            Ok(parsed) => Some(parsed),
             Err(e) => {
                 acc.malformed(path, message.line_no, e.to_string());
                 None
@@ -1066,10 +1083,11 @@ impl LogReader<'_> {
         &self,
         path: &Path,
         message: &Message<'_>,
-        doc: &'d Doc<'_>,
+        parsed: &'d Parsed<'_>,
         usage: &mut Vec<(&'d str, u64)>,
         acc: &mut Acc,
     ) -> Option<Pending<'d>> {
+        let doc = &parsed.doc;
         let line_no = message.line_no;
         let f = &acc.pointers;
         // A non-empty string, or an integer taken as its decimal text (SPEC 2.4).
@@ -1133,14 +1151,12 @@ impl LogReader<'_> {
                 },
             },
         };
-        // The usual `usage` is read by the scanner into the batch's room; any
-        // other from the whole document ([`LogReader::parse`] made it one).
-        let start = usage.len();
-        usage.resize(start + PLAIN_COUNTERS, ("", 0));
-        match doc.plain_counters(Field::Usage, &mut usage[start..]) {
-            Some(n) => usage.truncate(start + n),
+        // The usual `usage` was read by the scanner ([`LogReader::parse`]);
+        // any other is read from the whole document.
+        let counters = match &parsed.usage {
+            Some(read) => read.clone(),
             None => {
-                usage.truncate(start);
+                let start = usage.len();
                 match doc.value(f, Field::Usage) {
                     None | Some(Value::Null) => {}
                     Some(Value::Object(counters)) => {
@@ -1163,8 +1179,9 @@ impl LogReader<'_> {
                         return None;
                     }
                 }
+                start..usage.len()
             }
-        }
+        };
         let [flow, transaction_type, route, status] = [
             Field::Flow,
             Field::TransactionType,
@@ -1185,7 +1202,7 @@ impl LogReader<'_> {
             route,
             status,
             duration_ms,
-            usage: start..usage.len(),
+            usage: counters,
         })
     }
 }
@@ -1194,6 +1211,13 @@ impl LogReader<'_> {
 /// ahead, at most this many lines, and this many bytes unless one line is longer.
 const BATCH_EVENTS: usize = 1024;
 const BATCH_BYTES: usize = 384 * 1024;
+
+/// A message's JSON, and when the scanner read its `usage` (or found none),
+/// the range of the batch's usage counters that are its.
+struct Parsed<'m> {
+    doc: Doc<'m>,
+    usage: Option<std::ops::Range<usize>>,
+}
 
 /// One message of a batch: a line's JSON text (for an export line, after its
 /// timestamp, which is `envelope_ts`), or a Firehose event's.
