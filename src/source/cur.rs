@@ -780,54 +780,21 @@ fn parse_utc_micros(text: &[u8]) -> Option<i64> {
     {
         return None;
     }
-    let digit = |at: usize| i64::from(head[at] - b'0');
+    let digit = |at: usize| u32::from(head[at] - b'0');
     let pair = |at: usize| digit(at) * 10 + digit(at + 1);
-    let (year, month, day) = (pair(0) * 100 + pair(2), pair(5), pair(8));
-    let (hour, minute, second) = (pair(11), pair(14), pair(17));
     let micros = match &text[19..text.len() - 1] {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
             let (kept, dropped) = digits.split_at(digits.len().min(6));
             decimal(dropped)?; // digits past the microsecond: checked, then dropped
-            i64::from(decimal(kept)?) * 10i64.pow(6 - kept.len() as u32)
+            decimal(kept)? * 10u32.pow(6 - kept.len() as u32)
         }
         _ => return None,
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        28 + i64::from(leap),
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    // Days from 1970-01-01 to the date (the proleptic Gregorian calendar,
-    // years counted from March so a leap day ends its year).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    Some(seconds * 1_000_000 + micros)
+    // chrono checks the calendar and the clock (a second of 60 is refused here).
+    let date = NaiveDate::from_ymd_opt((pair(0) * 100 + pair(2)) as i32, pair(5), pair(8))?;
+    let time = date.and_hms_micro_opt(pair(11), pair(14), pair(17), micros)?;
+    Some(time.and_utc().timestamp_micros())
 }
 
 /// ASCII digits (at most 9) as their number; `None` if any byte is not a digit.
