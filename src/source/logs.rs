@@ -271,7 +271,7 @@ enum Field {
 #[derive(Debug, Clone)]
 struct Pointers {
     list: [Pointer; 9],
-    members: Option<Vec<(String, usize)>>,
+    members: Option<scan::Names>,
 }
 
 impl Pointers {
@@ -293,7 +293,8 @@ impl Pointers {
             .enumerate()
             .filter_map(|(i, p)| p.0.as_ref().map(|tokens| (i, tokens)))
             .map(|(i, tokens)| (tokens.len() == 1).then(|| (tokens[0].clone(), i)))
-            .collect();
+            .collect::<Option<_>>()
+            .map(scan::Names::new);
         Self { list, members }
     }
 }
@@ -313,7 +314,7 @@ impl<'a> Doc<'a> {
             if let Some(found) = scan::members(text, members) {
                 return Ok(Doc::Members(found));
             }
-            if let Some(found) = selective(text, members) {
+            if let Some(found) = selective(text, members.list()) {
                 return Ok(Doc::Members(found.map(|raw| raw.map(RawValue::get))));
             }
         }
@@ -361,7 +362,7 @@ impl<'a> Doc<'a> {
                     return None;
                 }
                 let inner = &raw[1..raw.len() - 1];
-                if !inner.contains('\\') {
+                if scan::is_plain(inner) {
                     return Some(Cow::Borrowed(inner)); // a valid string: no escape, no control character
                 }
                 serde_json::from_str::<String>(raw).ok().map(Cow::Owned) // escapes
@@ -1418,7 +1419,7 @@ mod tests {
                 continue;
             };
             read += 1;
-            let by_serde = selective(text, members)
+            let by_serde = selective(text, members.list())
                 .unwrap_or_else(|| panic!("scanned, but serde_json refuses: {text}"));
             assert_eq!(scanned, by_serde.map(|r| r.map(RawValue::get)), "{text}");
         }

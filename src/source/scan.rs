@@ -8,13 +8,38 @@
 /// Deepest nesting of a skipped value that is scanned (serde_json allows 128).
 pub const MAX_DEPTH: usize = 32;
 
+/// The wanted members' names, each with its slot, and grouped by length so
+/// that a key is compared only with the names of its length.
+#[derive(Debug, Clone)]
+pub struct Names {
+    list: Vec<(String, usize)>,
+    by_len: Vec<Vec<(String, usize)>>,
+}
+
+impl Names {
+    pub fn new(list: Vec<(String, usize)>) -> Self {
+        let longest = list.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        let mut by_len = vec![Vec::new(); longest + 1];
+        for (name, slot) in &list {
+            by_len[name.len()].push((name.clone(), *slot));
+        }
+        Self { list, by_len }
+    }
+
+    /// Every name with its slot, in the order given.
+    pub fn list(&self) -> &[(String, usize)] {
+        &self.list
+    }
+
+    fn of_len(&self, len: usize) -> &[(String, usize)] {
+        self.by_len.get(len).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The raw text of each wanted top-level member of the object `text` (for a
 /// name listed twice, both slots; for a member repeated in `text`, the last),
 /// or `None` when `text` is not an object this scanner reads.
-pub fn members<'a, const N: usize>(
-    text: &'a str,
-    wanted: &[(String, usize)],
-) -> Option<[Option<&'a str>; N]> {
+pub fn members<'a, const N: usize>(text: &'a str, wanted: &Names) -> Option<[Option<&'a str>; N]> {
     let mut s = Scanner::new(text);
     let mut found = [None; N];
     s.whitespace();
@@ -28,12 +53,8 @@ pub fn members<'a, const N: usize>(
         s.value(0)?;
         // Both ends are ASCII bytes of the value's grammar: char boundaries.
         let raw = &text[start..s.at];
-        for (name, slot) in wanted {
-            // The first byte decides most mismatches without a call to memcmp.
-            if name.len() == key.len()
-                && name.as_bytes().first() == key.as_bytes().first()
-                && name == key
-            {
+        for (name, slot) in wanted.of_len(key.len()) {
+            if same_name(name.as_bytes(), key.as_bytes()) {
                 found[*slot] = Some(raw);
             }
         }
@@ -66,6 +87,58 @@ pub fn flat_counters<'a>(raw: &'a str, below: u64, out: &mut [(&'a str, u64)]) -
         Some(())
     })?;
     s.end().then_some(count)
+}
+
+/// Whether `text`, the inside of a valid JSON string, has no escape: no
+/// backslash (a valid string has no bare quote or control character).
+pub fn is_plain(text: &str) -> bool {
+    string_stop(text.as_bytes(), 0).is_none()
+}
+
+/// The first quote, backslash or control character at or after `at`: eight
+/// bytes at a time, each test a byte-wise comparison in one 64-bit word. Of
+/// such a test, the lowest byte flagged is exact (a false flag only follows a
+/// true one, through the subtraction's borrow), so the lowest byte flagged by
+/// any of the three is the first that stops the string.
+fn string_stop(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let stops = below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1)
+            | below(word, 0x20);
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    (bytes.get(at..)?.iter())
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+/// `a == b` for member names, without a call to memcmp for those of up to 16
+/// bytes: their first and last words compared (overlapping when shorter).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+        bytes[at..at + N].try_into().expect("N bytes")
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    match len {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => {
+            word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4)
+        }
+        8..=16 => {
+            word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8)
+        }
+        _ => a == b,
+    }
 }
 
 /// Plain digits (no sign, fraction, exponent or leading zero), at most 16 of them.
@@ -154,12 +227,11 @@ impl<'a> Scanner<'a> {
     /// A string's bytes through its next quote or backslash (the byte before
     /// `at` says which); `None` at a control character or the end of the text.
     fn string_run(&mut self) -> Option<()> {
-        let rest = &self.bytes[self.at..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        if rest[..end].iter().any(|&b| b < 0x20) {
+        let stop = string_stop(self.bytes, self.at)?;
+        if self.bytes[stop] < 0x20 {
             return None;
         }
-        self.at += end + 1;
+        self.at = stop + 1;
         Some(())
     }
 
@@ -248,6 +320,77 @@ impl<'a> Scanner<'a> {
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             _ => self.number(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-wise search finds the byte a byte-by-byte search finds, on
+    /// texts of the bytes that stop a string and of those one above them,
+    /// which a borrow between bytes would flag wrongly.
+    #[test]
+    fn string_stop_is_the_first_stopping_byte() {
+        let alphabet = [
+            0x00, 0x01, 0x1f, 0x20, 0x21, b'"', b'#', b'\\', b']', b'a', 0x7f, 0x80, 0xff,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..100_000 {
+            let text: Vec<u8> = (0..random(40))
+                .map(|_| match random(4) {
+                    0 => alphabet[random(alphabet.len())],
+                    _ => b'a',
+                })
+                .collect();
+            let at = random(text.len() + 2);
+            let expected = text.get(at..).and_then(|rest| {
+                rest.iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                    .map(|i| at + i)
+            });
+            assert_eq!(string_stop(&text, at), expected, "{text:?} from {at}");
+        }
+    }
+
+    #[test]
+    fn same_name_is_equality() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "usage",
+            "service",
+            "flow_id",
+            "duration_ms",
+            "transaction_id",
+            "transaction_ix",
+            "a_name_of_sixteen",
+            "a_name_longer_than_sixteen",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+                let mut changed = b.as_bytes().to_vec();
+                for i in 0..changed.len() {
+                    changed[i] ^= 1;
+                    assert_eq!(
+                        same_name(a.as_bytes(), &changed),
+                        a.as_bytes() == changed,
+                        "{a} {b} {i}"
+                    );
+                    changed[i] ^= 1;
+                }
+            }
         }
     }
 }
