@@ -298,7 +298,8 @@ impl TransactionAcc {
         // value is found once (a usage counter by name), then read twice.
         additions.clear();
         additions.extend(
-            (keys.for_service(event.service)).map(|&(key, driver)| (key, value_of(key, driver))),
+            (keys.for_service(event.service).iter())
+                .map(|&(key, driver)| (key, value_of(key, driver))),
         );
         self.units.add(additions.iter().copied()).map_err(|key| {
             let what = match keys.driver(key) {

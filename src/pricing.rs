@@ -374,24 +374,28 @@ impl UnitKeys {
         if let Some(i) = self.keys.iter().position(|k| *k == wanted) {
             return Some(i as u16);
         }
+        // Keys are numbered in order, so each list, appended to, stays ascending.
         let key = self.keys.len() as u16;
         match service {
-            None => self.unfiltered.push((key, driver)),
+            None => {
+                self.unfiltered.push((key, driver));
+                for keys in self.by_service.values_mut() {
+                    keys.push((key, driver));
+                }
+            }
             Some(s) => self
                 .by_service
                 .entry(s.to_string())
-                .or_default()
+                .or_insert_with(|| self.unfiltered.clone())
                 .push((key, driver)),
         }
         self.keys.push(wanted);
         Some(key)
     }
 
-    /// Keys an event of `service` contributes to.
-    pub fn for_service(&self, service: &str) -> impl Iterator<Item = &(u16, Driver)> + Clone {
-        self.unfiltered
-            .iter()
-            .chain(self.by_service.get(service).into_iter().flatten())
+    /// Keys an event of `service` contributes to, ascending.
+    pub fn for_service(&self, service: &str) -> &[(u16, Driver)] {
+        self.by_service.get(service).unwrap_or(&self.unfiltered)
     }
 
     pub fn driver(&self, key: u16) -> Driver {
@@ -432,6 +436,23 @@ impl UnitKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service's keys are the unfiltered ones and its own, ascending,
+    /// whichever order they were interned in.
+    #[test]
+    fn a_service_keys_are_ascending() {
+        let mut keys = UnitKeys::default();
+        let events = keys.intern("events", None).expect("key");
+        let ledger_ms = keys.intern("duration_ms", Some("ledger-svc")).expect("key");
+        let kms = keys.intern("usage.kms_requests", None).expect("key");
+        let kyc = keys.intern("transactions", Some("kyc-svc")).expect("key");
+        let listed = |service: &str| -> Vec<u16> {
+            keys.for_service(service).iter().map(|(k, _)| *k).collect()
+        };
+        assert_eq!(listed("ledger-svc"), [events, ledger_ms, kms]);
+        assert_eq!(listed("kyc-svc"), [events, kms, kyc]);
+        assert_eq!(listed("auth-svc"), [events, kms]);
+    }
 
     fn write(dir: &Path, name: &str, body: &str) {
         std::fs::write(dir.join(name), body).unwrap();

@@ -77,9 +77,12 @@ impl Units {
             "distinct keys"
         );
         // Checked first, applied after: a refused addition changes nothing.
+        // Keys in ascending order (as `UnitKeys` lists them) are found in one
+        // walk over the words, each search going on from where the last ended.
         let mut words_needed = 0;
+        let mut resume = Resume::default();
         for (key, units) in additions.clone().filter(|&(_, u)| u > 0) {
-            let (words, now) = match self.place(key) {
+            let (words, now) = match resume.place(self.words(), key) {
                 Place::At(_, now) => (words_for(now), now),
                 Place::Before(_) => (0, 0),
             };
@@ -89,8 +92,9 @@ impl Units {
         let mut len = self.words().len();
         let grown = len + words_needed;
         let room = self.room(grown);
+        let mut resume = Resume::default();
         for (key, units) in additions.filter(|&(_, u)| u > 0) {
-            add_to(room, &mut len, key, units);
+            add_to(room, &mut len, &mut resume, key, units);
         }
         if let Words::Inline { len: held, .. } = &mut self.0 {
             *held = len as u8; // <= INLINE
@@ -164,7 +168,11 @@ fn pair_at(words: &[u32], at: usize) -> (u16, u64, usize) {
 }
 
 fn place(words: &[u32], key: u16) -> Place {
-    let mut at = 0;
+    place_from(words, 0, key)
+}
+
+/// [`place`], the walk starting at the pair at `at` (every key before it below `key`).
+fn place_from(words: &[u32], mut at: usize, key: u16) -> Place {
     while at < words.len() {
         let (k, units, next) = pair_at(words, at);
         if k == key {
@@ -178,16 +186,38 @@ fn place(words: &[u32], key: u16) -> Place {
     Place::Before(at)
 }
 
+/// Where the last search of a run of them ended, and its key: the next search
+/// starts there when its key is greater, else from the first pair.
+#[derive(Default)]
+struct Resume {
+    last: Option<(u16, usize)>,
+}
+
+impl Resume {
+    fn place(&mut self, words: &[u32], key: u16) -> Place {
+        let from = match self.last {
+            Some((last, at)) if last < key => at,
+            _ => 0,
+        };
+        let place = place_from(words, from, key);
+        let (Place::At(at, _) | Place::Before(at)) = place;
+        self.last = Some((key, at));
+        place
+    }
+}
+
 /// Adds `units` to `key` in the first `len` of `words`, which has room for
 /// what it grows by (the sum is known not to overflow).
-fn add_to(words: &mut [u32], len: &mut usize, key: u16, units: u64) {
-    let (at, grows, sum) = match place(&words[..*len], key) {
+fn add_to(words: &mut [u32], len: &mut usize, resume: &mut Resume, key: u16, units: u64) {
+    let (at, grows, sum) = match resume.place(&words[..*len], key) {
         Place::At(at, now) => (at, words_for(now + units) - words_for(now), now + units),
         Place::Before(at) => (at, words_for(units), units),
     };
     // The words from `at` on move up by what the pair grows, and it is written at `at`.
-    words.copy_within(at..*len, at + grows);
-    *len += grows;
+    if grows > 0 {
+        words.copy_within(at..*len, at + grows);
+        *len += grows;
+    }
     if words_for(sum) == 1 {
         words[at] = pack(key, sum);
     } else {

@@ -302,7 +302,7 @@ impl Pointers {
 /// An event parsed: only its wanted top-level members' raw text, borrowed (the
 /// fast path), or the whole document (any other shape).
 enum Doc<'a> {
-    Members([Option<&'a str>; 9]),
+    Members(scan::Found<'a, 9>),
     Value(Value),
 }
 
@@ -315,7 +315,8 @@ impl<'a> Doc<'a> {
                 return Ok(Doc::Members(found));
             }
             if let Some(found) = selective(text, members.list()) {
-                return Ok(Doc::Members(found.map(|raw| raw.map(RawValue::get))));
+                let raw = found.map(|raw| raw.map(RawValue::get));
+                return Ok(Doc::Members(scan::Found::of(raw)));
             }
         }
         serde_json::from_slice(message).map(Doc::Value)
@@ -325,7 +326,7 @@ impl<'a> Doc<'a> {
     fn get(&self, pointers: &Pointers, field: Field) -> Option<Cow<'_, Value>> {
         match self {
             Doc::Value(v) => pointers.list[field as usize].get(v).map(Cow::Borrowed),
-            Doc::Members(m) => m[field as usize]
+            Doc::Members(m) => m.raw[field as usize]
                 .and_then(|raw| serde_json::from_str(raw).ok())
                 .map(Cow::Owned),
         }
@@ -336,7 +337,7 @@ impl<'a> Doc<'a> {
     /// building a value. Anything else is `None`, for the general path.
     fn plain_integer(&self, field: Field) -> Option<u64> {
         let Doc::Members(m) = self else { return None };
-        scan::plain_digits(m[field as usize]?.as_bytes())
+        scan::plain_digits(m.raw[field as usize]?.as_bytes())
     }
 
     /// The field as a value of the whole document; `None` for a document
@@ -357,13 +358,12 @@ impl<'a> Doc<'a> {
                 .and_then(Value::as_str)
                 .map(Cow::Borrowed),
             Doc::Members(m) => {
-                let raw = m[field as usize]?;
+                if let Some(text) = m.plain_text(field as usize) {
+                    return Some(Cow::Borrowed(text));
+                }
+                let raw = m.raw[field as usize]?;
                 if !raw.starts_with('"') {
                     return None;
-                }
-                let inner = &raw[1..raw.len() - 1];
-                if scan::is_plain(inner) {
-                    return Some(Cow::Borrowed(inner)); // a valid string: no escape, no control character
                 }
                 serde_json::from_str::<String>(raw).ok().map(Cow::Owned) // escapes
             }
@@ -1046,7 +1046,7 @@ impl LogReader<'_> {
                 return Ok(Parsed { doc, usage: None });
             };
             let start = usage.len();
-            let Some(raw) = members[Field::Usage as usize] else {
+            let Some(raw) = members.raw[Field::Usage as usize] else {
                 return Ok(Parsed {
                     doc,
                     usage: Some(start..start),
@@ -1421,7 +1421,8 @@ mod tests {
             read += 1;
             let by_serde = selective(text, members.list())
                 .unwrap_or_else(|| panic!("scanned, but serde_json refuses: {text}"));
-            assert_eq!(scanned, by_serde.map(|r| r.map(RawValue::get)), "{text}");
+            let by_serde = scan::Found::of(by_serde.map(|raw| raw.map(RawValue::get)));
+            assert_eq!(scanned, by_serde, "{text}");
         }
         assert!(read * 3 > cases, "read {read} of {cases}");
     }

@@ -36,12 +36,44 @@ impl Names {
     }
 }
 
-/// The raw text of each wanted top-level member of the object `text` (for a
+/// The wanted members of an object: each one's raw JSON text, by slot, and
+/// the slots whose value is a string without escapes (one bit each).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found<'a, const N: usize> {
+    pub raw: [Option<&'a str>; N],
+    pub plain: u32,
+}
+
+impl<'a, const N: usize> Found<'a, N> {
+    /// The members of `raw`, each one valid JSON value.
+    pub fn of(raw: [Option<&'a str>; N]) -> Self {
+        let plain = (raw.iter().enumerate())
+            .filter(|(_, r)| r.and_then(string_inside).is_some_and(is_plain))
+            .fold(0, |bits, (slot, _)| bits | 1 << slot);
+        Self { raw, plain }
+    }
+
+    /// The text of slot's string when it has no escapes.
+    pub fn plain_text(&self, slot: usize) -> Option<&'a str> {
+        (self.plain >> slot & 1 == 1).then(|| string_inside(self.raw[slot]?))?
+    }
+}
+
+/// The text between the quotes of a JSON string's raw text.
+fn string_inside(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')?.strip_suffix('"')
+}
+
+/// The value of each wanted top-level member of the object `text` (for a
 /// name listed twice, both slots; for a member repeated in `text`, the last),
 /// or `None` when `text` is not an object this scanner reads.
-pub fn members<'a, const N: usize>(text: &'a str, wanted: &Names) -> Option<[Option<&'a str>; N]> {
+pub fn members<'a, const N: usize>(text: &'a str, wanted: &Names) -> Option<Found<'a, N>> {
+    const { assert!(N <= 32, "a bit per slot") };
     let mut s = Scanner::new(text);
-    let mut found = [None; N];
+    let mut found = Found {
+        raw: [None; N],
+        plain: 0,
+    };
     s.whitespace();
     s.expect(b'{')?;
     s.items(b'}', |s| {
@@ -50,12 +82,18 @@ pub fn members<'a, const N: usize>(text: &'a str, wanted: &Names) -> Option<[Opt
         s.expect(b':')?;
         s.whitespace();
         let start = s.at;
-        s.value(0)?;
+        let plain = if s.peek() == Some(b'"') {
+            s.string()?
+        } else {
+            s.value(0)?;
+            false
+        };
         // Both ends are ASCII bytes of the value's grammar: char boundaries.
         let raw = &text[start..s.at];
-        for (name, slot) in wanted.of_len(key.len()) {
+        for &(ref name, slot) in wanted.of_len(key.len()) {
             if same_name(name.as_bytes(), key.as_bytes()) {
-                found[*slot] = Some(raw);
+                found.raw[slot] = Some(raw);
+                found.plain = found.plain & !(1 << slot) | u32::from(plain) << slot;
             }
         }
         Some(())
@@ -91,7 +129,7 @@ pub fn flat_counters<'a>(raw: &'a str, below: u64, out: &mut [(&'a str, u64)]) -
 
 /// Whether `text`, the inside of a valid JSON string, has no escape: no
 /// backslash (a valid string has no bare quote or control character).
-pub fn is_plain(text: &str) -> bool {
+fn is_plain(text: &str) -> bool {
     string_stop(text.as_bytes(), 0).is_none()
 }
 
@@ -202,14 +240,17 @@ impl<'a> Scanner<'a> {
         (self.bytes[self.at - 1] == b'"').then(|| &self.text[start..self.at - 1])
     }
 
-    /// One string, escapes checked as serde_json checks a skipped one.
-    fn string(&mut self) -> Option<()> {
+    /// One string, escapes checked as serde_json checks a skipped one:
+    /// whether it has none.
+    fn string(&mut self) -> Option<bool> {
         self.expect(b'"')?;
+        let mut plain = true;
         loop {
             self.string_run()?;
             if self.bytes[self.at - 1] == b'"' {
-                return Some(());
+                return Some(plain);
             }
+            plain = false;
             match self.next()? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
                 b'u' => {
@@ -300,7 +341,7 @@ impl<'a> Scanner<'a> {
     /// One value of any kind, `depth` levels inside the top-level object.
     fn value(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string(),
+            b'"' => self.string().map(|_| ()),
             b'{' | b'[' if depth >= MAX_DEPTH => None,
             b'{' => {
                 self.at += 1;
