@@ -498,6 +498,7 @@ impl Shard {
             };
             acc.finish(id, catalog, &mut names, &mut type_conflicts)
         }));
+        transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         (transactions, type_conflicts)
     }
 }
@@ -533,8 +534,9 @@ impl Accs {
     }
 }
 
-/// The day's transactions as they accumulate, shared by the workers: sharded by a
-/// hash of the id, each shard behind its own lock, so each transaction is held once.
+/// The day's transactions as they accumulate, shared by the workers: sharded by
+/// the id's first bytes ([`Shards::number`]), each shard behind its own lock,
+/// so each transaction is held once.
 struct Shards(
     Vec<Mutex<Shard>>,
     Vec<Mutex<std::collections::HashSet<u128>>>,
@@ -570,8 +572,7 @@ impl Shards {
     }
 
     /// The hash of `id` (`uuid`: its bits, when it is a canonical UUID): its
-    /// top bits choose the shard, its low 32 bits are the UUID's fingerprint
-    /// in the shard's [`UuidTable`].
+    /// low 32 bits are the UUID's fingerprint in the shard's [`UuidTable`].
     fn hash(id: &str, uuid: Option<u128>) -> u64 {
         use std::hash::BuildHasher;
         let hasher = foldhash::fast::FixedState::default();
@@ -581,9 +582,31 @@ impl Shards {
         }
     }
 
-    /// The number of the shard of the id whose [`Shards::hash`] is `hash`.
-    fn number(hash: u64) -> usize {
-        (hash >> 58) as usize % Self::COUNT
+    /// The shard of `id` (`uuid`: its bits, when it is a canonical UUID), by
+    /// its first two bytes, so that the shards hold ranges of ids in order:
+    /// sorted one by one, they are the day's transactions sorted. The 256 hex
+    /// prefixes of UUIDs fall four to a shard (a UUID's shard is its top six
+    /// bits); any other id goes where its prefix sorts among theirs.
+    fn number(id: &str, uuid: Option<u128>) -> usize {
+        if let Some(bits) = uuid {
+            return (bits >> 122) as usize;
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // The prefixes that start shards 1 to 63: those of rank 4, 8, ..., 252.
+        const BOUNDS: [u16; Shards::COUNT - 1] = {
+            let mut bounds = [0; Shards::COUNT - 1];
+            let mut i = 0;
+            while i < bounds.len() {
+                let rank = 4 * (i + 1);
+                bounds[i] = (HEX[rank / 16] as u16) << 8 | HEX[rank % 16] as u16;
+                i += 1;
+            }
+            bounds
+        };
+        let bytes = id.as_bytes();
+        let prefix = u16::from(bytes.first().copied().unwrap_or(0)) << 8
+            | u16::from(bytes.get(1).copied().unwrap_or(0));
+        BOUNDS.partition_point(|&bound| bound <= prefix)
     }
 
     fn lock(&self, number: usize) -> std::sync::MutexGuard<'_, Shard> {
@@ -758,7 +781,8 @@ impl LogReader<'_> {
             }
             crate::memory::release_freed();
         }
-        transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        // Each shard's transactions sorted, the shards in order of their ids.
+        debug_assert!(transactions.is_sorted_by(|a, b| a.id < b.id));
         corrupt.sort();
         counters.skipped_files = skipped.len() as u64;
         LogDay {
@@ -991,7 +1015,7 @@ impl LogReader<'_> {
             }
         }
         let mut order: Vec<(u32, u32)> = (events.iter().enumerate())
-            .map(|(i, e)| (Shards::number(e.hash) as u32, i as u32))
+            .map(|(i, e)| (Shards::number(&e.id, e.uuid) as u32, i as u32))
             .collect();
         order.sort_unstable();
         let shards = acc.shards;
@@ -1347,6 +1371,52 @@ fn describe_read_error(e: &std::io::Error, lines: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shards hold ranges of ids: an id that sorts before another is in
+    /// the same shard or an earlier one (so the shards, each sorted, are the
+    /// day sorted), a UUID's shard is its text's, and UUIDs fill every shard.
+    #[test]
+    fn shards_hold_ranges_of_ids() {
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        let mut random = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"0123456789abcdefgzABF-_ ~\x7f";
+        let mut ids: Vec<TransactionId> = Vec::new();
+        let mut uuid_shards = std::collections::BTreeSet::new();
+        for _ in 0..20_000 {
+            let bits = u128::from(random()) << 64 | u128::from(random());
+            let uuid = TransactionId::Uuid(uuid_words(bits)).to_string();
+            assert_eq!(parse_uuid(&uuid), Some(bits));
+            let shard = Shards::number(&uuid, Some(bits));
+            assert_eq!(Shards::number(&uuid, None), shard, "{uuid}");
+            uuid_shards.insert(shard);
+            ids.push(TransactionId::new(&uuid));
+            let len = random() % 4 + 1;
+            let text: String = (0..len)
+                .map(|_| char::from(alphabet[(random() % alphabet.len() as u64) as usize]))
+                .collect();
+            ids.push(TransactionId::new(&text));
+            ids.push(TransactionId::new(&uuid.to_uppercase())); // a text, not canonical
+        }
+        assert_eq!(uuid_shards.len(), Shards::COUNT);
+        ids.sort();
+        let shard = |id: &TransactionId| {
+            let text = id.to_string();
+            Shards::number(&text, parse_uuid(&text))
+        };
+        for pair in ids.windows(2) {
+            assert!(
+                shard(&pair[0]) <= shard(&pair[1]),
+                "{} {}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
 
     /// The scanner finds what serde_json's selective parse finds, on every
     /// text it reads: events cut, spliced and sprinkled with the bytes JSON
