@@ -1007,9 +1007,14 @@ impl LogReader<'_> {
                 .map(|m| self.parse(path, m, &mut usage, acc)),
         );
         let mut events: Vec<Pending<'_>> = Vec::with_capacity(docs.len());
+        let day_start = (self.date.and_hms_opt(0, 0, 0))
+            .expect("midnight")
+            .and_utc()
+            .timestamp_millis();
+        let day_ms = day_start..day_start + 86_400_000;
         for (message, parsed) in messages.iter().zip(&docs) {
             if let Some(parsed) = parsed
-                && let Some(event) = self.event(path, message, parsed, &mut usage, acc)
+                && let Some(event) = self.event(path, message, parsed, &day_ms, &mut usage, acc)
             {
                 events.push(event);
             }
@@ -1109,6 +1114,7 @@ impl LogReader<'_> {
         path: &Path,
         message: &Message<'_>,
         parsed: &'d Parsed<'_>,
+        day_ms: &std::ops::Range<i64>,
         usage: &mut Vec<(&'d str, u64)>,
         acc: &mut Acc,
     ) -> Option<Pending<'d>> {
@@ -1152,13 +1158,7 @@ impl LogReader<'_> {
             acc.counters.bad_timestamp += 1;
             return None;
         };
-        let day_start = self
-            .date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc()
-            .timestamp_millis();
-        if ts < day_start || ts >= day_start + 86_400_000 {
+        if !day_ms.contains(&ts) {
             acc.counters.out_of_day += 1;
             return None;
         }
