@@ -432,15 +432,15 @@ impl Shard {
 
     /// Asks for the table line where the event's UUID is filed.
     fn prefetch_slot(&self, event: &Pending<'_>) {
-        if event.uuid.is_some() {
-            self.uuids.prefetch(event.hash as u32);
+        if let Some((_, fingerprint)) = event.uuid {
+            self.uuids.prefetch(fingerprint);
         }
     }
 
     /// Asks for the accumulator the event's UUID is most likely filed with.
     fn prefetch_acc(&self, event: &Pending<'_>) {
-        if event.uuid.is_some()
-            && let Some(index) = self.uuids.candidates(event.hash as u32).next()
+        if let Some((_, fingerprint)) = event.uuid
+            && let Some(index) = self.uuids.candidates(fingerprint).next()
         {
             prefetch(self.accs.get(index));
         }
@@ -451,9 +451,8 @@ impl Shard {
     fn entry(&mut self, event: &Pending<'_>) -> (&mut TransactionAcc, &mut Texts) {
         let accs = &mut self.accs;
         let index = match event.uuid {
-            Some(key) => {
+            Some((key, fingerprint)) => {
                 let words = uuid_words(key);
-                let fingerprint = event.hash as u32;
                 let found = self
                     .uuids
                     .candidates(fingerprint)
@@ -571,15 +570,10 @@ impl Shards {
             .insert(key)
     }
 
-    /// The hash of `id` (`uuid`: its bits, when it is a canonical UUID): its
-    /// low 32 bits are the UUID's fingerprint in the shard's [`UuidTable`].
-    fn hash(id: &str, uuid: Option<u128>) -> u64 {
+    /// A UUID's fingerprint in its shard's [`UuidTable`]: the low 32 bits of its hash.
+    fn fingerprint(uuid: u128) -> u32 {
         use std::hash::BuildHasher;
-        let hasher = foldhash::fast::FixedState::default();
-        match uuid {
-            Some(key) => hasher.hash_one(key),
-            None => hasher.hash_one(id),
-        }
+        foldhash::fast::FixedState::default().hash_one(uuid) as u32
     }
 
     /// The shard of `id` (`uuid`: its bits, when it is a canonical UUID), by
@@ -1020,7 +1014,12 @@ impl LogReader<'_> {
             }
         }
         let mut order: Vec<(u32, u32)> = (events.iter().enumerate())
-            .map(|(i, e)| (Shards::number(&e.id, e.uuid) as u32, i as u32))
+            .map(|(i, e)| {
+                (
+                    Shards::number(&e.id, e.uuid.map(|(bits, _)| bits)) as u32,
+                    i as u32,
+                )
+            })
             .collect();
         order.sort_unstable();
         let shards = acc.shards;
@@ -1214,10 +1213,9 @@ impl LogReader<'_> {
             Field::Status,
         ]
         .map(|field| doc.text(f, field));
-        let uuid = parse_uuid(&transaction_id);
+        let uuid = parse_uuid(&transaction_id).map(|bits| (bits, Shards::fingerprint(bits)));
         Some(Pending {
             line_no,
-            hash: Shards::hash(&transaction_id, uuid),
             uuid,
             ts_ms: ts,
             id: transaction_id,
@@ -1253,11 +1251,11 @@ struct Message<'m> {
 }
 
 /// An event of the day, parsed, waiting for its shard: what [`Event`] holds,
-/// its usage counters as a range of the batch's, and the id's hash and UUID.
+/// its usage counters as a range of the batch's, and, when its id is a
+/// canonical UUID, the UUID's bits and fingerprint.
 struct Pending<'d> {
     line_no: u64,
-    hash: u64,
-    uuid: Option<u128>,
+    uuid: Option<(u128, u32)>,
     ts_ms: i64,
     id: Cow<'d, str>,
     service: Cow<'d, str>,
@@ -1377,13 +1375,8 @@ mod tests {
     /// day sorted), a UUID's shard is its text's, and UUIDs fill every shard.
     #[test]
     fn shards_hold_ranges_of_ids() {
-        let mut state = 0x853c_49e6_748f_ea9b_u64;
-        let mut random = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut xorshift = crate::source::XorShift(0x853c_49e6_748f_ea9b_u64);
+        let mut random = || xorshift.next();
         let alphabet = b"0123456789abcdefgzABF-_ ~\x7f";
         let mut ids: Vec<TransactionId> = Vec::new();
         let mut uuid_shards = std::collections::BTreeSet::new();
@@ -1457,13 +1450,8 @@ mod tests {
             "\u{e9}".as_bytes(),
             b"\"a\":1,",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut random = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut xorshift = crate::source::XorShift(0x2545_f491_4f6c_dd1d_u64);
+        let mut random = |n: usize| xorshift.below(n);
         let (mut read, mut cases) = (0, 0);
         for _ in 0..30_000 {
             let mut text = events[random(events.len())].as_bytes().to_vec();

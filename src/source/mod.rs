@@ -6,3 +6,23 @@ pub mod files;
 pub mod logs;
 mod scan;
 mod uuid_table;
+
+/// A xorshift generator for the sources' tests: the same texts every run,
+/// without a dependency.
+#[cfg(test)]
+struct XorShift(u64);
+
+#[cfg(test)]
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
