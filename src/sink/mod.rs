@@ -1,6 +1,6 @@
 //! Sinks: the stages that shape and write outputs.
 
-mod labels;
+mod list_leaf;
 pub mod parquet;
 pub mod publish;
 pub mod publish_s3;

@@ -24,7 +24,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use parquet::schema::types::SchemaDescriptor;
 
-use super::labels::LabelLeaf;
+use super::list_leaf::{ListLeaf, ListLevels};
 use crate::money::{self, Money};
 use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
@@ -325,6 +325,12 @@ pub fn write_to<W: std::io::Write + Send>(
                 ]);
                 props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
                 props = props.set_column_data_page_row_count_limit(path.clone(), LIST_PAGE_ROWS);
+                if let Ok(l) = std::env::var("EXP_LEVEL") {
+                    props = props.set_column_compression(
+                        path.clone(),
+                        Compression::ZSTD(ZstdLevel::try_new(l.parse().unwrap()).unwrap()),
+                    );
+                }
                 if *child.data_type() != DataType::Utf8 {
                     props = props.set_column_dictionary_enabled(path, false);
                 }
@@ -354,10 +360,10 @@ struct Column {
 enum ColumnPlan {
     /// By arrow-rs, every leaf.
     Arrow,
-    /// A `list<struct<...>>` whose dictionary fields are written from their
-    /// keys ([`LabelLeaf`]) and the other fields (`rest`) by arrow-rs, from
-    /// the list projected to them (`projected`).
-    Labels {
+    /// A `list<struct<...>>` whose dictionary and integer fields are written
+    /// from the batch's arrays ([`ListLeaf`]) and the other fields (`rest`) by
+    /// arrow-rs, from the list projected to them (`projected`).
+    Lists {
         rest: Vec<usize>,
         projected: Option<Projection>,
     },
@@ -371,24 +377,24 @@ struct Projection {
     children: Fields,
 }
 
-/// A Parquet file written row group by row group: the label leaves of list
-/// columns from their dictionary keys, every other leaf by arrow-rs.
+/// A Parquet file written row group by row group: the leaves of list columns
+/// by [`ListLeaf`], every other leaf by arrow-rs.
 struct FileWriter<W: std::io::Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     columns: Vec<Column>,
     /// The row group being written: arrow-rs's writer for each leaf (those of
-    /// label leaves unused), and the label leaves by leaf index.
+    /// list leaves unused), and the list leaves by leaf index.
     writers: Vec<ArrowColumnWriter>,
-    labels: Vec<Option<LabelLeaf>>,
+    list_leaves: Vec<Option<ListLeaf>>,
     rows: usize,
     max_rows: usize,
 }
 
 impl<W: std::io::Write + Send> FileWriter<W> {
     /// `schema` is the file's (texts as `Utf8`), `batch_schema` the batches'
-    /// (label texts as dictionaries).
+    /// (list entries' texts as dictionaries).
     fn new(
         file: SerializedFileWriter<W>,
         factory: ArrowRowGroupWriterFactory,
@@ -397,21 +403,21 @@ impl<W: std::io::Write + Send> FileWriter<W> {
     ) -> Self {
         let props = file.properties().clone();
         let mut columns = Vec::new();
-        let mut labels = Vec::new();
+        let mut list_leaves = Vec::new();
         for (field, batch_field) in schema.fields().iter().zip(batch_schema.fields()) {
-            let first_leaf = labels.len();
-            labels.extend((0..leaf_count(field.data_type())).map(|_| None));
-            let leaves = first_leaf..labels.len();
-            let plan =
-                match labels_plan(field, batch_field, first_leaf, file.schema_descr(), &props) {
-                    Some((plan, label_leaves)) => {
-                        for (leaf, label) in label_leaves {
-                            labels[leaf] = Some(label);
-                        }
-                        plan
+            let first_leaf = list_leaves.len();
+            list_leaves.extend((0..leaf_count(field.data_type())).map(|_| None));
+            let leaves = first_leaf..list_leaves.len();
+            let plan = match list_plan(field, batch_field, first_leaf, file.schema_descr(), &props)
+            {
+                Some((plan, ours)) => {
+                    for (leaf, writer) in ours {
+                        list_leaves[leaf] = Some(writer);
                     }
-                    None => ColumnPlan::Arrow,
-                };
+                    plan
+                }
+                None => ColumnPlan::Arrow,
+            };
             columns.push(Column { leaves, plan });
         }
         let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX);
@@ -421,7 +427,7 @@ impl<W: std::io::Write + Send> FileWriter<W> {
             schema,
             columns,
             writers: Vec::new(),
-            labels,
+            list_leaves,
             rows: 0,
             max_rows,
         }
@@ -456,10 +462,11 @@ impl<W: std::io::Write + Send> FileWriter<W> {
                         writer.write(leaf)?;
                     }
                 }
-                ColumnPlan::Labels { rest, projected } => {
+                ColumnPlan::Lists { rest, projected } => {
                     let list = column.as_list::<i32>();
-                    for label in self.labels[leaves.clone()].iter_mut().flatten() {
-                        label.write(list)?;
+                    let levels = ListLevels::of(list, field.is_nullable());
+                    for leaf in self.list_leaves[leaves.clone()].iter_mut().flatten() {
+                        leaf.write(list, &levels)?;
                     }
                     if let Some(Projection {
                         field,
@@ -495,10 +502,10 @@ impl<W: std::io::Write + Send> FileWriter<W> {
             return Ok(());
         }
         let mut group = self.file.next_row_group()?;
-        for (writer, label) in writers.into_iter().zip(&mut self.labels) {
-            match label {
-                Some(label) => {
-                    let (bytes, close) = label.finish()?;
+        for (writer, list_leaf) in writers.into_iter().zip(&mut self.list_leaves) {
+            match list_leaf {
+                Some(leaf) => {
+                    let (bytes, close) = leaf.finish()?;
                     group.append_column(&bytes, close)?;
                 }
                 None => writer.close()?.append_to_row_group(&mut group)?,
@@ -515,16 +522,15 @@ impl<W: std::io::Write + Send> FileWriter<W> {
     }
 }
 
-/// The plan of a `list<struct<...>>` column with `Dictionary(UInt32, Utf8)`
-/// fields (`parquet::Entries`), with its label leaves by leaf index; `None`
-/// for any other column.
-fn labels_plan(
+/// The plan of a `list<struct<...>>` column (`parquet::Entries`) with the
+/// leaves [`ListLeaf`] writes, by leaf index; `None` for any other column.
+fn list_plan(
     field: &Field,
     batch_field: &Field,
     first_leaf: usize,
     descriptor: &SchemaDescriptor,
     props: &WriterProperties,
-) -> Option<(ColumnPlan, Vec<(usize, LabelLeaf)>)> {
+) -> Option<(ColumnPlan, Vec<(usize, ListLeaf)>)> {
     let (DataType::List(item), DataType::List(batch_item)) =
         (field.data_type(), batch_field.data_type())
     else {
@@ -542,13 +548,14 @@ fn labels_plan(
     for (i, child) in batch_children.iter().enumerate() {
         let descr = descriptor.column(first_leaf + i);
         let compression = props.compression(descr.path());
-        let is_label = matches!(child.data_type(), DataType::Dictionary(k, v)
-            if **k == DataType::UInt32 && **v == DataType::Utf8);
-        match is_label
-            .then(|| LabelLeaf::new(descr, i, field.is_nullable(), compression))
-            .flatten()
-        {
-            Some(label) => leaves.push((first_leaf + i, label)),
+        match ListLeaf::new(
+            descr,
+            i,
+            child.data_type(),
+            field.is_nullable(),
+            compression,
+        ) {
+            Some(leaf) => leaves.push((first_leaf + i, leaf)),
             None => rest.push(i),
         }
     }
@@ -566,7 +573,7 @@ fn labels_plan(
             children,
         }
     });
-    Some((ColumnPlan::Labels { rest, projected }, leaves))
+    Some((ColumnPlan::Lists { rest, projected }, leaves))
 }
 
 /// The Parquet leaves a column of this type has.

@@ -1,6 +1,7 @@
-//! The Parquet sink's own column writer: list columns' label leaves are written
-//! from their dictionary keys (`sink::labels`), so the files must read back as
-//! the same table arrow-rs's writer makes of the same batches.
+//! The Parquet sink's own column writer: list columns' leaves are written from
+//! the batch's arrays (`sink::list_leaf`: the labels from their dictionary
+//! keys, the numbers copied once), so the files must read back as the same
+//! table arrow-rs's writer makes of the same batches.
 
 use std::sync::Arc;
 
@@ -29,7 +30,13 @@ fn batch(first: usize, rows: usize) -> RecordBatch {
     for r in first..first + rows {
         for e in 0..r % 5 {
             keys.push(((r + e) % LABELS.len()) as u32);
-            costs.push((r * 7 + e) as Money);
+            // Signed, and up to the largest DECIMAL(18,10).
+            let magnitude = if e == 3 {
+                999_999_999_999_999_999 - r as Money
+            } else {
+                (r * 7 + e) as Money
+            };
+            costs.push(if e % 2 == 1 { -magnitude } else { magnitude });
         }
         offsets.push(keys.len() as i32);
     }
@@ -63,7 +70,7 @@ fn read(path: &std::path::Path) -> (Vec<RecordBatch>, usize) {
 }
 
 #[test]
-fn label_leaves_written_from_their_keys_read_back_as_arrow_rs_writes_them() {
+fn list_leaves_written_from_the_batch_read_back_as_arrow_rs_writes_them() {
     let dir = tempfile::tempdir().unwrap();
     // Batches across a row group's end (16,384 rows), the last one short.
     let sizes = [4_096, 10_000, 4_096, 1];

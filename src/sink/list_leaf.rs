@@ -1,0 +1,449 @@
+//! The leaves of list columns (`costs`' product, rule, category and cost,
+//! `units`' key and units) written as Parquet column chunks straight from the
+//! batch's arrays, one data page per batch. The texts are already keys into a
+//! handful of texts (`parquet::Entries`); arrow-rs would hash and compare every
+//! entry's text again to rebuild that dictionary (apache/arrow-rs#10465). Here
+//! a batch's keys are mapped once to the row group's dictionary and bit-packed
+//! (`RLE_DICTIONARY`, after a `PLAIN` dictionary page of the row group's
+//! texts, as arrow-rs lays them out). The numbers are copied once into the
+//! page (`PLAIN`, 8 bytes each), where arrow-rs would narrow a decimal column
+//! into a new array, then copy it into a growing page buffer. A list's
+//! repetition and definition levels are the same for all its leaves:
+//! [`ListLevels`] encodes them once a batch.
+
+use std::collections::HashMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type, UInt32Type};
+use arrow_array::{Array, ListArray};
+use arrow_schema::DataType;
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding, Type as PhysicalType};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// One leaf of a `list<struct<...>>` column, for the row group being written.
+pub(super) struct ListLeaf {
+    descr: ColumnDescPtr,
+    /// Which of the struct's fields this leaf is.
+    field: usize,
+    values: Values,
+    /// The row group's data pages so far, compressed.
+    pages: Vec<DataPage>,
+    rows: usize,
+    compression: Compression,
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+/// What a leaf holds, and so how its values are encoded.
+enum Values {
+    /// Texts as `Dictionary(UInt32, Utf8)`: the row group's dictionary, its
+    /// texts in order of first use.
+    Labels {
+        texts: Vec<String>,
+        index: HashMap<String, u32>,
+    },
+    /// 64-bit integers: `Int64`, or `Decimal128` of at most 18 digits (an
+    /// `INT64` leaf).
+    Integers,
+}
+
+struct DataPage {
+    compressed: Bytes,
+    uncompressed_len: usize,
+    levels: u32,
+    rows: usize,
+    encoding: Encoding,
+}
+
+/// The repetition and definition levels of a batch of a list column, encoded
+/// as a data page (v1) starts: the same for every leaf of the list.
+pub(super) struct ListLevels {
+    encoded: Vec<u8>,
+    levels: u32,
+}
+
+impl ListLevels {
+    /// The levels of `list`, a list (nullable or not: `list_nullable`) whose
+    /// entries and their fields are nullable, as `parquet::Entries` makes
+    /// them, and none of them ever null (refused by [`ListLeaf::write`]): an
+    /// empty list defines the list only, an entry all three levels below it.
+    pub(super) fn of(list: &ListArray, list_nullable: bool) -> Self {
+        let (empty_level, entry_level) = ListLeaf::definition_levels(list_nullable);
+        let mut repetition = LevelRuns::new(1);
+        let mut definition = LevelRuns::new(bit_width(entry_level as u32));
+        for row in list.value_offsets().windows(2) {
+            let len = (row[1] - row[0]) as usize;
+            repetition.push(0, 1);
+            if len == 0 {
+                definition.push(empty_level as u32, 1);
+            } else {
+                repetition.push(1, len - 1);
+                definition.push(entry_level as u32, len);
+            }
+        }
+        let levels = repetition.levels as u32;
+        let mut encoded = Vec::new();
+        repetition.finish_into(&mut encoded);
+        definition.finish_into(&mut encoded);
+        Self { encoded, levels }
+    }
+}
+
+impl ListLeaf {
+    /// The definition levels of an empty list and of an entry: list (optional
+    /// or required) > repeated group > optional struct > optional leaf.
+    fn definition_levels(list_nullable: bool) -> (i16, i16) {
+        let empty = i16::from(list_nullable);
+        (empty, empty + 3)
+    }
+
+    /// The leaf `field` (of type `data_type` in the batches) of a list column
+    /// whose list is nullable or not (`list_nullable`), as [`ListLevels::of`]
+    /// takes it. `None` for any other shape or type.
+    pub(super) fn new(
+        descr: ColumnDescPtr,
+        field: usize,
+        data_type: &DataType,
+        list_nullable: bool,
+        compression: Compression,
+    ) -> Option<Self> {
+        let Compression::ZSTD(level) = compression else {
+            return None;
+        };
+        let (_, entry_level) = Self::definition_levels(list_nullable);
+        if descr.max_def_level() != entry_level || descr.max_rep_level() != 1 {
+            return None;
+        }
+        let values = match data_type {
+            DataType::Dictionary(k, v) if **k == DataType::UInt32 && **v == DataType::Utf8 => {
+                Values::Labels {
+                    texts: Vec::new(),
+                    index: HashMap::new(),
+                }
+            }
+            DataType::Int64 | DataType::Decimal128(..=18, _)
+                if descr.physical_type() == PhysicalType::INT64 =>
+            {
+                Values::Integers
+            }
+            _ => return None,
+        };
+        Some(Self {
+            descr,
+            field,
+            values,
+            pages: Vec::new(),
+            rows: 0,
+            compression,
+            compressor: zstd::bulk::Compressor::new(level.compression_level()).ok()?,
+        })
+    }
+
+    /// Adds a batch's rows of the list column (whose levels are `levels`) as one data page.
+    pub(super) fn write(&mut self, list: &ListArray, levels: &ListLevels) -> Result<()> {
+        let entries = list.values().as_struct();
+        let column = entries.column(self.field);
+        if [list.null_count(), entries.null_count(), column.null_count()]
+            .iter()
+            .any(|&n| n > 0)
+        {
+            return Err(ParquetError::General("a list or entry is null".into()));
+        }
+        let offsets = list.value_offsets();
+        let used = offsets[0] as usize..offsets[list.len()] as usize;
+        let mut page = Vec::with_capacity(levels.encoded.len() + used.len() * 8 + 64);
+        page.extend_from_slice(&levels.encoded);
+        let encoding = match &mut self.values {
+            Values::Labels { texts, index } => {
+                let labels = column.as_dictionary_opt::<UInt32Type>().ok_or_else(|| {
+                    ParquetError::General("a label leaf is not a dictionary".into())
+                })?;
+                let label_texts = labels.values().as_string::<i32>();
+                if label_texts.null_count() > 0 {
+                    return Err(ParquetError::General("a label text is null".into()));
+                }
+                let to_group: Vec<u32> = (0..label_texts.len())
+                    .map(|i| intern(texts, index, label_texts.value(i)))
+                    .collect();
+                // Every row's entries, one after the other.
+                let indices: Vec<u32> = labels.keys().values()[used]
+                    .iter()
+                    .map(|&k| to_group[k as usize])
+                    .collect();
+                let width = bit_width(texts.len().saturating_sub(1) as u32).max(1);
+                page.push(width as u8);
+                bit_pack(&mut page, width, &indices);
+                Encoding::RLE_DICTIONARY
+            }
+            Values::Integers => {
+                if let Some(numbers) = column.as_primitive_opt::<Int64Type>() {
+                    for value in &numbers.values()[used] {
+                        page.extend_from_slice(&value.to_le_bytes());
+                    }
+                } else if let Some(decimals) = column.as_primitive_opt::<Decimal128Type>() {
+                    for &value in &decimals.values()[used] {
+                        let value = i64::try_from(value).map_err(|_| {
+                            ParquetError::General(format!("decimal {value} does not fit 18 digits"))
+                        })?;
+                        page.extend_from_slice(&value.to_le_bytes());
+                    }
+                } else {
+                    return Err(ParquetError::General(format!(
+                        "an integer leaf is {}",
+                        column.data_type()
+                    )));
+                }
+                Encoding::PLAIN
+            }
+        };
+        let compressed = self
+            .compressor
+            .compress(&page)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        self.pages.push(DataPage {
+            compressed: compressed.into(),
+            uncompressed_len: page.len(),
+            levels: levels.levels,
+            rows: list.len(),
+            encoding,
+        });
+        self.rows += list.len();
+        Ok(())
+    }
+
+    /// The row group's column chunk (its bytes and what the row group needs to
+    /// know of them); the leaf is then ready for the next row group.
+    pub(super) fn finish(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut writer = SerializedPageWriter::new(&mut sink);
+        let mut uncompressed_size = 0;
+        let (mut dictionary_page_offset, mut data_page_offset) = (None, 0);
+        let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
+        if let Values::Labels { texts, index } = &mut self.values {
+            let mut dictionary = Vec::new();
+            for text in texts.iter() {
+                dictionary.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                dictionary.extend_from_slice(text.as_bytes());
+            }
+            let compressed = self
+                .compressor
+                .compress(&dictionary)
+                .map_err(|e| ParquetError::External(Box::new(e)))?;
+            let written = writer.write_page(CompressedPage::new(
+                Page::DictionaryPage {
+                    buf: compressed.into(),
+                    num_values: texts.len() as u32,
+                    encoding: Encoding::PLAIN,
+                    is_sorted: false,
+                },
+                dictionary.len(),
+            ))?;
+            uncompressed_size += written.uncompressed_size;
+            dictionary_page_offset = Some(0);
+            data_page_offset = written.bytes_written as i64;
+            encodings.push(Encoding::RLE_DICTIONARY);
+            texts.clear();
+            index.clear();
+        }
+        // The data pages follow the dictionary page, if any.
+        let mut locations = Vec::with_capacity(self.pages.len());
+        let (mut levels, mut first_row) = (0i64, 0i64);
+        for page in self.pages.drain(..) {
+            let written = writer.write_page(CompressedPage::new(
+                Page::DataPage {
+                    buf: page.compressed,
+                    num_values: page.levels,
+                    encoding: page.encoding,
+                    def_level_encoding: Encoding::RLE,
+                    rep_level_encoding: Encoding::RLE,
+                    statistics: None,
+                },
+                page.uncompressed_len,
+            ))?;
+            locations.push(PageLocation {
+                offset: written.offset as i64,
+                compressed_page_size: written.compressed_size as i32,
+                first_row_index: first_row,
+            });
+            uncompressed_size += written.uncompressed_size;
+            levels += i64::from(page.levels);
+            first_row += page.rows as i64;
+        }
+        writer.close()?;
+        let bytes = Bytes::from(sink.into_inner()?);
+        let metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(self.compression)
+            .set_encodings(encodings)
+            .set_num_values(levels)
+            .set_total_compressed_size(bytes.len() as i64)
+            .set_total_uncompressed_size(uncompressed_size as i64)
+            .set_dictionary_page_offset(dictionary_page_offset)
+            .set_data_page_offset(data_page_offset)
+            .build()?;
+        let close = ColumnCloseResult {
+            bytes_written: bytes.len() as u64,
+            rows_written: self.rows as u64,
+            metadata,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: Some(OffsetIndexMetaData {
+                page_locations: locations,
+                unencoded_byte_array_data_bytes: None,
+            }),
+        };
+        self.rows = 0;
+        Ok((bytes, close))
+    }
+}
+
+/// `text`'s index in the row group's dictionary, added if new.
+fn intern(texts: &mut Vec<String>, index: &mut HashMap<String, u32>, text: &str) -> u32 {
+    if let Some(&i) = index.get(text) {
+        return i;
+    }
+    let i = texts.len() as u32;
+    texts.push(text.to_owned());
+    index.insert(text.to_owned(), i);
+    i
+}
+
+/// The bits that hold `max`.
+fn bit_width(max: u32) -> u32 {
+    32 - max.leading_zeros()
+}
+
+/// Levels as runs of one value, written in Parquet's RLE/bit-packed hybrid
+/// with a 4-byte length in front (data page v1).
+struct LevelRuns {
+    width: u32,
+    encoded: Vec<u8>,
+    run: Option<(u32, usize)>,
+    levels: usize,
+}
+
+impl LevelRuns {
+    fn new(width: u32) -> Self {
+        Self {
+            width,
+            encoded: Vec::new(),
+            run: None,
+            levels: 0,
+        }
+    }
+
+    fn push(&mut self, value: u32, count: usize) {
+        if count == 0 {
+            return;
+        }
+        self.levels += count;
+        match &mut self.run {
+            Some((v, n)) if *v == value => *n += count,
+            run => {
+                if let Some((v, n)) = run.replace((value, count)) {
+                    rle_run(&mut self.encoded, self.width, v, n);
+                }
+            }
+        }
+    }
+
+    fn finish_into(mut self, page: &mut Vec<u8>) {
+        if let Some((v, n)) = self.run.take() {
+            rle_run(&mut self.encoded, self.width, v, n);
+        }
+        page.extend_from_slice(&(self.encoded.len() as u32).to_le_bytes());
+        page.extend_from_slice(&self.encoded);
+    }
+}
+
+fn rle_run(out: &mut Vec<u8>, width: u32, value: u32, count: usize) {
+    uleb128(out, (count as u64) << 1);
+    out.extend_from_slice(&value.to_le_bytes()[..width.div_ceil(8) as usize]);
+}
+
+/// Bit-packed runs of at most 63 groups of 8 values (a one-byte header, as
+/// every reader expects), the last group padded with zeros.
+fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
+    const RUN: usize = 63 * 8;
+    for run in values.chunks(RUN) {
+        let groups = run.len().div_ceil(8);
+        uleb128(out, ((groups as u64) << 1) | 1);
+        for group in run.chunks(8) {
+            if width <= 8 {
+                // 8 values of up to 8 bits: one word.
+                let packed = (group.iter().enumerate())
+                    .fold(0u64, |p, (j, &v)| p | u64::from(v) << (j as u32 * width));
+                out.extend_from_slice(&packed.to_le_bytes()[..width as usize]);
+                continue;
+            }
+            // 8 values of up to 32 bits: at most 256 bits, packed low bits first.
+            let mut packed = [0u64; 4];
+            for (j, &value) in group.iter().enumerate() {
+                let bit = j as u32 * width;
+                let (word, shift) = ((bit / 64) as usize, bit % 64);
+                packed[word] |= u64::from(value) << shift;
+                if shift + width > 64 {
+                    packed[word + 1] |= u64::from(value) >> (64 - shift);
+                }
+            }
+            let mut bytes = [0u8; 32];
+            for (chunk, word) in bytes.chunks_exact_mut(8).zip(packed) {
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+            out.extend_from_slice(&bytes[..width as usize]);
+        }
+    }
+}
+
+fn uleb128(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parquet's bit packing, one bit at a time: value `i`'s bit `b` is bit
+    /// `i * width + b` of the run, counting from the first byte's lowest bit.
+    fn packed_bit_by_bit(width: u32, values: &[u32]) -> Vec<u8> {
+        let mut out = vec![0u8; values.len().div_ceil(8) * width as usize];
+        for (i, &value) in values.iter().enumerate() {
+            for b in 0..width {
+                let bit = i * width as usize + b as usize;
+                out[bit / 8] |= (((value >> b) & 1) as u8) << (bit % 8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bit_packing_matches_the_format_at_every_width() {
+        for width in 1..=32u32 {
+            let max = if width == 32 {
+                u32::MAX
+            } else {
+                (1 << width) - 1
+            };
+            let values: Vec<u32> = (0..1_000u32)
+                .map(|i| i.wrapping_mul(2_654_435_761) & max)
+                .collect();
+            let mut out = Vec::new();
+            bit_pack(&mut out, width, &values);
+            let mut expected = Vec::new();
+            for run in values.chunks(504) {
+                uleb128(&mut expected, ((run.len().div_ceil(8) as u64) << 1) | 1);
+                expected.extend(packed_bit_by_bit(width, run));
+            }
+            assert_eq!(out, expected, "width {width}");
+        }
+    }
+}
