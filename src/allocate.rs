@@ -154,10 +154,42 @@ pub struct Split {
     bonus: Vec<u64>,
     /// `|C| = q U + r`, so `floor(|C| u / U) = q u + floor(r u / U)` and the
     /// remainder is `r u mod U`: in 64 bits when `U * max u_i` fits (`narrow`),
-    /// the usual case, instead of a 128-bit division per input.
+    /// the usual case, instead of a 128-bit division per input; and by a
+    /// multiplication ([`Divisor`]), since every input is divided by `U`.
     q: u64,
     r: u64,
     narrow: bool,
+    divisor: Divisor,
+}
+
+/// Exact division of 64-bit numbers by one divisor `d`, by a multiplication
+/// with `m = floor((2^64 - 1) / d)`: `floor(x m / 2^64)` is `floor(x / d)`
+/// or one below it (`m >= (2^64 - d) / d`, so `x m / 2^64 > x / d - 1`),
+/// which one branch-free step corrects. A division instruction costs several
+/// times the multiplication, and a day divides 27 times a transaction in
+/// each of three passes (the split's plan, its shares, the breakdowns).
+#[derive(Debug, Clone, Copy)]
+struct Divisor {
+    d: u64,
+    m: u64,
+}
+
+impl Divisor {
+    fn new(d: u64) -> Self {
+        assert!(d > 0, "division by zero");
+        Self { d, m: u64::MAX / d }
+    }
+
+    /// `(x / d, x % d)`.
+    #[inline]
+    fn div_rem(self, x: u64) -> (u64, u64) {
+        let mut q = ((u128::from(x) * u128::from(self.m)) >> 64) as u64;
+        let mut r = x - q * self.d; // q <= x / d
+        let over = u64::from(r >= self.d);
+        q += over;
+        r -= over * self.d;
+        (q, r)
+    }
 }
 
 impl Split {
@@ -187,6 +219,7 @@ impl Split {
             q,
             r,
             narrow,
+            divisor: Divisor::new(if narrow { total_units as u64 } else { 1 }),
         };
         split.bonus = if narrow && total_units <= u128::from(u32::MAX) {
             // Remainders are below U: in 32 bits, 8 bytes a member to select from.
@@ -208,9 +241,9 @@ impl Split {
     /// `floor(|C| u / U)` and `|C| u mod U` in 64 bits (only when `narrow`).
     #[inline]
     fn narrow_floor_and_remainder(&self, units: u64) -> (u64, u64) {
-        let total = self.total_units as u64;
         let scaled = self.r * units; // r < U and U * u < 2^64
-        (self.q * units + scaled / total, scaled % total) // the floor <= |C| < 2^64
+        let (floor, remainder) = self.divisor.div_rem(scaled);
+        (self.q * units + floor, remainder) // the floor <= |C| < 2^64
     }
 
     /// `floor(|C| u / U)` and `|C| u mod U`.
@@ -546,8 +579,11 @@ pub struct Allocation {
     scopes: Vec<Scope>,
     /// Each transaction's (type, flow) group.
     group_of: Vec<u32>,
-    /// The allocated pools of each unit key.
-    by_unit_key: Vec<Vec<u32>>,
+    /// The allocated pools that charge a transaction of group `g` for its
+    /// units of key `k`, at `g * keys + k`: each pool's scope admits `g`.
+    charging: Vec<Vec<u32>>,
+    /// The unit keys [`Allocation::charging`] is laid out by.
+    keys: usize,
     /// The breakdown lines: (product code, rule), sorted.
     pub lines: Vec<(String, RuleRef)>,
     pub flow_costs: Vec<FlowCost>,
@@ -871,9 +907,12 @@ pub fn allocate(
             });
         }
     }
-    let mut by_unit_key: Vec<Vec<u32>> = vec![Vec::new(); key_count];
+    let mut charging: Vec<Vec<u32>> = vec![Vec::new(); groups.len() * key_count];
     for (p, pool) in allocated_pools.iter().enumerate() {
-        by_unit_key[pool.unit_key as usize].push(p as u32);
+        let admits = &scopes[pool.scope as usize].admits;
+        for group in (0..groups.len()).filter(|&g| admits[g]) {
+            charging[group * key_count + pool.unit_key as usize].push(p as u32);
+        }
     }
 
     let mut flow_costs: Vec<FlowCost> = flow_acc
@@ -965,7 +1004,8 @@ pub fn allocate(
         allocated: allocated_pools,
         scopes,
         group_of,
-        by_unit_key,
+        charging,
+        keys: key_count,
         lines,
         flow_costs,
         flow_summary,
@@ -1082,27 +1122,30 @@ impl Allocation {
             costs: Vec::with_capacity(entries),
         };
         out.offsets.push(0);
-        // One transaction's cost per line (`None`: no entry), emptied as it is emitted.
-        let mut per_line: Vec<Option<Money>> = vec![None; self.lines.len()];
+        // One transaction's cost per line, and which lines have an entry (a
+        // bit each), both emptied as they are emitted.
+        let mut per_line: Vec<Money> = vec![0; self.lines.len()];
+        let mut charged: Vec<u64> = vec![0; self.lines.len().div_ceil(64)];
         for index in range {
             let group = self.group_of[index] as usize;
+            let charging = &self.charging[group * self.keys..(group + 1) * self.keys];
             for (key, units) in &transactions[index].units {
-                for &p in self.by_unit_key.get(key as usize).into_iter().flatten() {
+                for &p in charging.get(key as usize).into_iter().flatten() {
                     let pool = &self.allocated[p as usize];
-                    let scope = &mut cursors[p as usize];
-                    if !self.scopes[pool.scope as usize].admits[group] {
-                        continue; // out of this pool's scope
-                    }
-                    let share = pool.split.share_with(units, pool.split.extra(*scope));
-                    *scope += 1;
-                    let entry = per_line[pool.line as usize].get_or_insert(0);
-                    *entry += share;
+                    let position = &mut cursors[p as usize];
+                    let share = pool.split.share_with(units, pool.split.extra(*position));
+                    *position += 1;
+                    let line = pool.line as usize;
+                    per_line[line] += share;
+                    charged[line / 64] |= 1 << (line % 64);
                 }
             }
-            for (line, cost) in per_line.iter_mut().enumerate() {
-                if let Some(cost) = cost.take() {
+            for (word, bits) in charged.iter_mut().enumerate() {
+                while *bits != 0 {
+                    let line = word * 64 + bits.trailing_zeros() as usize;
+                    *bits &= *bits - 1;
                     out.lines.push(line as u32);
-                    out.costs.push(cost);
+                    out.costs.push(std::mem::take(&mut per_line[line]));
                 }
             }
             let end = i32::try_from(out.lines.len()).expect("fewer than 2^31 entries a chunk");
@@ -1202,6 +1245,29 @@ pub fn by_reason(unallocated: &[(Pool, Unallocated)]) -> Vec<&(Pool, Unallocated
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn divisor_divides_exactly() {
+        let mut rng = crate::source::XorShift(7);
+        let edges = [0, 1, 2, 3, u64::MAX - 1, u64::MAX, 1 << 32, (1 << 63) + 1];
+        let mut divisors: Vec<u64> = edges.iter().copied().filter(|&d| d > 0).collect();
+        let mut numbers = edges.to_vec();
+        for bits in [8, 20, 32, 40, 63, 64] {
+            for _ in 0..200 {
+                divisors.push((rng.next() >> (64 - bits)).max(1));
+                numbers.push(rng.next() >> (64 - bits));
+            }
+        }
+        for &d in &divisors {
+            let divisor = Divisor::new(d);
+            for &x in numbers
+                .iter()
+                .chain(&[d - 1, d, d.saturating_add(1), d.saturating_mul(3)])
+            {
+                assert_eq!(divisor.div_rem(x), (x / d, x % d), "{x} / {d}");
+            }
+        }
+    }
 
     #[test]
     fn split_hands_leftovers_to_largest_remainders() {

@@ -7,14 +7,14 @@ pub mod logs;
 mod scan;
 mod uuid_table;
 
-/// A xorshift generator for the sources' tests: the same texts every run,
+/// A xorshift generator for the library's tests: the same inputs every run,
 /// without a dependency.
 #[cfg(test)]
-struct XorShift(u64);
+pub(crate) struct XorShift(pub(crate) u64);
 
 #[cfg(test)]
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -22,7 +22,7 @@ impl XorShift {
     }
 
     /// A number below `n`.
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
