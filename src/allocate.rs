@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -152,6 +153,10 @@ pub struct Split {
     sign: Money,
     /// The positions (in the input) that get the extra unit: one bit each.
     bonus: Vec<u64>,
+    /// The last position (in remainder-descending, id-ascending order) that
+    /// got an extra unit, and its remainder: every position before it in that
+    /// order did, none after.
+    last_extra: Option<(u128, u32)>,
     /// `|C| = q U + r`, so `floor(|C| u / U) = q u + floor(r u / U)` and the
     /// remainder is `r u mod U`: in 64 bits when `U * max u_i` fits (`narrow`),
     /// the usual case, instead of a 128-bit division per input; and by a
@@ -216,12 +221,13 @@ impl Split {
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
             bonus: Vec::new(),
+            last_extra: None,
             q,
             r,
             narrow,
             divisor: Divisor::new(if narrow { total_units as u64 } else { 1 }),
         };
-        split.bonus = if narrow && total_units <= u128::from(u32::MAX) {
+        (split.bonus, split.last_extra) = if narrow && total_units <= u128::from(u32::MAX) {
             // Remainders are below U: in 32 bits, 8 bytes a member to select from.
             largest_remainders(units, magnitude, |u| {
                 let (floor, remainder) = split.narrow_floor_and_remainder(u);
@@ -271,20 +277,6 @@ impl Split {
             .sum()
     }
 
-    /// The positions that get the extra unit, ascending.
-    fn extra_positions(&self) -> impl Iterator<Item = u32> + '_ {
-        self.bonus.iter().enumerate().flat_map(|(w, &word)| {
-            let mut bits = word;
-            std::iter::from_fn(move || {
-                (bits != 0).then(|| {
-                    let bit = bits.trailing_zeros();
-                    bits &= bits - 1;
-                    (w * 64) as u32 + bit
-                })
-            })
-        })
-    }
-
     fn share_with(&self, units: u64, extra: bool) -> Money {
         let (floor, _) = self.floor_and_remainder(units);
         self.sign * (floor + u128::from(extra)) as Money
@@ -301,13 +293,13 @@ impl Split {
 }
 
 /// The positions of the `|C| - sum of floors` largest remainders, ties to the
-/// smaller id, one bit each; `R` is the remainder's width (64 bits when they
-/// fit).
-fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
+/// smaller id, one bit each, and the last of them in that order with its
+/// remainder; `R` is the remainder's width (64 bits when they fit).
+fn largest_remainders<Id: Ord, R: Ord + Copy + Default + Into<u128>>(
     units: &[(Id, u64)],
     magnitude: u128,
     floor_and_remainder: impl Fn(u64) -> (u128, R),
-) -> Vec<u64> {
+) -> (Vec<u64>, Option<(u128, u32)>) {
     // The same units for every input (a driver of one a transaction): the same
     // remainder for all, so the extra units go to the smallest ids, the first
     // positions when the ids ascend; nothing to select.
@@ -315,10 +307,10 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
         && units.iter().all(|(_, u)| *u == same)
         && units.windows(2).all(|w| w[0].0 < w[1].0)
     {
-        let (floor, _) = floor_and_remainder(same);
+        let (floor, remainder) = floor_and_remainder(same);
         let leftover = (magnitude - floor * units.len() as u128) as usize; // < the inputs
         if leftover == 0 {
-            return Vec::new();
+            return (Vec::new(), None);
         }
         let mut bonus = vec![0u64; units.len().div_ceil(64)];
         let (full_words, bits) = (leftover / 64, leftover % 64);
@@ -326,7 +318,7 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
         if bits > 0 {
             bonus[full_words] = (1 << bits) - 1;
         }
-        return bonus;
+        return (bonus, Some((remainder.into(), leftover as u32 - 1)));
     }
     let mut handed = 0u128;
     // At most one a member: sized once, not doubled (a scope can hold every transaction).
@@ -341,20 +333,28 @@ fn largest_remainders<Id: Ord, R: Ord + Copy + Default>(
     // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
     let leftover = (magnitude - handed) as usize;
     if leftover == 0 {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let order = |a: &(R, u32), b: &(R, u32)| {
         b.0.cmp(&a.0)
             .then_with(|| units[a.1 as usize].0.cmp(&units[b.1 as usize].0))
     };
-    if leftover < remainders.len() {
+    // The `leftover` first in that order; the last of them is in its place
+    // after a selection, found among them when all are taken.
+    let last = if leftover < remainders.len() {
         remainders.select_nth_unstable_by(leftover - 1, order);
-    }
+        remainders[leftover - 1]
+    } else {
+        *remainders
+            .iter()
+            .max_by(|a, b| order(a, b))
+            .expect("a leftover has a remainder")
+    };
     let mut bonus = vec![0u64; units.len().div_ceil(64)];
     for &(_, i) in &remainders[..leftover] {
         bonus[i as usize / 64] |= 1 << (i % 64);
     }
-    bonus
+    (bonus, Some((last.0.into(), last.1)))
 }
 
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
@@ -514,20 +514,6 @@ pub struct PoolRow<'a> {
     pub last_extra: Option<(u128, u32)>,
 }
 
-impl Split {
-    /// The last position (in remainder-descending, id-ascending order) that got
-    /// an extra unit: every position before it in that order did, none after.
-    fn last_extra<Id: Ord>(&self, units: &[(Id, u64)]) -> Option<(u128, u32)> {
-        let remainder = |pos: u32| self.floor_and_remainder(units[pos as usize].1).1;
-        self.extra_positions()
-            .map(|pos| (remainder(pos), pos))
-            .min_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| units[b.1 as usize].0.cmp(&units[a.1 as usize].0))
-            })
-    }
-}
-
 /// One row of `flow_costs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowCost {
@@ -669,6 +655,72 @@ impl Scope {
     }
 }
 
+/// The day's (type, flow) groups, in order, each transaction's and how many
+/// transactions each has.
+struct Groups<'a> {
+    groups: Vec<(&'a str, &'a str)>,
+    counts: Vec<u64>,
+    of: Vec<u32>,
+}
+
+impl<'a> Groups<'a> {
+    /// A transaction's group follows from its [`Kind`](crate::classify::Kind),
+    /// which the transactions alike share: the distinct kinds (a few hundred)
+    /// are found by pointer and grouped by their texts, then each transaction
+    /// looks its kind up, in parallel.
+    fn of(transactions: &'a [Transaction]) -> Self {
+        let kind = |t: &Transaction| Arc::as_ptr(&t.kind) as usize;
+        let mut kinds: Vec<&'a Transaction> = transactions
+            .par_chunks(PER_TASK)
+            .map(|run| {
+                let mut seen: FastMap<usize, &'a Transaction> = FastMap::default();
+                let mut last = None;
+                for t in run {
+                    if last != Some(kind(t)) {
+                        seen.entry(kind(t)).or_insert(t);
+                        last = Some(kind(t));
+                    }
+                }
+                seen.into_values().collect::<Vec<_>>()
+            })
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        kinds.sort_unstable_by_key(|t| kind(t));
+        kinds.dedup_by_key(|t| kind(t));
+        let group = |t: &'a Transaction| (t.type_name(), &*t.kind.flow);
+        let mut groups: Vec<(&str, &str)> = kinds.iter().map(|t| group(t)).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let group_of_kind: FastMap<usize, u32> = (kinds.iter())
+            .map(|t| {
+                let id = groups.binary_search(&group(t)).expect("every kind's group");
+                (kind(t), id as u32)
+            })
+            .collect();
+        let of: Vec<u32> = (transactions.par_iter())
+            .map(|t| group_of_kind[&kind(t)])
+            .collect();
+        let counts = (of.par_chunks(PER_TASK))
+            .map(|run| {
+                let mut counts = vec![0u64; groups.len()];
+                for &g in run {
+                    counts[g as usize] += 1;
+                }
+                counts
+            })
+            .reduce(
+                || vec![0; groups.len()],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        Self { groups, counts, of }
+    }
+}
+
 /// Transactions a task of [`with_units`] and [`counts_by_key`] takes.
 const PER_TASK: usize = 64 * 1024;
 
@@ -728,24 +780,11 @@ pub fn allocate(
     transactions: &[Transaction],
     pricing: &Pricing,
 ) -> Result<Allocation> {
-    // (type, flow) groups, numbered once per transaction.
-    let mut group_ids: FastMap<(&str, &str), u32> = FastMap::default();
-    let mut groups: Vec<(&str, &str)> = Vec::new();
-    let mut group_counts: Vec<u64> = Vec::new();
-    let group_of: Vec<u32> = transactions
-        .iter()
-        .map(|t| {
-            let next = group_ids.len() as u32;
-            let group = (t.type_name(), &*t.kind.flow);
-            let id = *group_ids.entry(group).or_insert(next);
-            if id == next {
-                groups.push(group);
-                group_counts.push(0);
-            }
-            group_counts[id as usize] += 1;
-            id
-        })
-        .collect();
+    let Groups {
+        groups,
+        counts: group_counts,
+        of: group_of,
+    } = Groups::of(transactions);
     // Scopes (the transactions with units for a key, of a flow and type), made
     // once and shared by the pools that have the same one, each with the groups
     // it admits (a flow and type test per group, not per transaction).
@@ -894,7 +933,7 @@ pub fn allocate(
                 }
             }
             let last_extra = split
-                .last_extra(in_scope)
+                .last_extra
                 .map(|(r, pos)| (r, members[pos as usize].0));
             allocated_pools.push(AllocatedPool {
                 line,
@@ -1017,7 +1056,7 @@ pub fn allocate(
 /// Each transaction's position in id order; `None` when it is its index (sorted,
 /// as the log reader delivers them).
 fn id_ranks(transactions: &[Transaction]) -> Option<Vec<u32>> {
-    if transactions.windows(2).all(|w| w[0].id <= w[1].id) {
+    if transactions.par_windows(2).all(|w| w[0].id <= w[1].id) {
         return None;
     }
     let mut order: Vec<u32> = (0..transactions.len() as u32).collect();

@@ -10,11 +10,13 @@
 /// freed to its heap and return the pages left empty to the OS. Harmless (a
 /// walk over empty heaps) when mimalloc is not the global allocator.
 pub fn release_freed() {
-    rayon::broadcast(|_| collect());
-    collect();
+    rayon::broadcast(|_| release_freed_here());
+    release_freed_here();
 }
 
-fn collect() {
+/// [`release_freed`] for the calling thread only: a task that freed memory
+/// other threads allocated, and allocated some of its own, between others.
+pub fn release_freed_here() {
     // SAFETY: `mi_collect` takes no pointer and only walks the calling
     // thread's own heap; any thread may call it at any time.
     unsafe { libmimalloc_sys::mi_collect(true) }

@@ -747,34 +747,42 @@ impl LogReader<'_> {
             mut corrupt,
             first_unused,
         } = found;
-        // A shard per core at a time, made into its transactions in parallel
-        // and appended (a few MB copied), so each shard's map is freed as its
-        // transactions are made; after each round the workers take back what
-        // was freed (their blocks), so the transactions reuse the shards'
-        // memory (after every fourth round: 50-60 MiB more at the 5M day's peak).
-        let count = shards
-            .0
-            .iter()
-            .map(|s| s.lock().map_or(0, |m| m.len()))
-            .sum();
-        let mut transactions: Vec<Transaction> = Vec::with_capacity(count); // no doubling copies
-        let mut shards = (shards.0.into_iter())
+        // Each shard is made into its transactions, sorted, by a task of its
+        // own, straight into its part of the day's vector (the shards hold
+        // ranges of ids, in order): no copy of the day, no core waiting for
+        // another's shard. A shard's map is freed as its transactions are made.
+        let shards: Vec<Shard> = (shards.0.into_iter())
             .map(|s| {
                 s.into_inner()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             })
-            .peekable();
-        while shards.peek().is_some() {
-            let round: Vec<Shard> = shards.by_ref().take(rayon::current_num_threads()).collect();
-            let made: Vec<(Vec<Transaction>, u64)> = (round.into_par_iter())
-                .map(|shard| shard.into_transactions(self.catalog))
-                .collect();
-            for (part, type_conflicts) in made {
-                transactions.extend(part);
-                counters.type_conflicts += type_conflicts;
-            }
-            crate::memory::release_freed();
+            .collect();
+        let count = shards.iter().map(Shard::len).sum();
+        let mut transactions: Vec<Transaction> = Vec::with_capacity(count);
+        let mut parts = Vec::with_capacity(shards.len());
+        let mut rest = &mut transactions.spare_capacity_mut()[..count];
+        for shard in shards {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(shard.len());
+            parts.push((shard, part));
+            rest = tail;
         }
+        counters.type_conflicts += (parts.into_par_iter())
+            .map(|(shard, part)| {
+                let (made, type_conflicts) = shard.into_transactions(self.catalog);
+                assert_eq!(made.len(), part.len(), "a transaction per accumulator");
+                for (slot, transaction) in part.iter_mut().zip(made) {
+                    slot.write(transaction);
+                }
+                // The shard's memory, freed, is what the next parts are written to.
+                crate::memory::release_freed_here();
+                type_conflicts
+            })
+            .sum::<u64>();
+        // SAFETY: the first `count` slots are the shards' parts, each written
+        // whole by its task above (which checked its length); had a task
+        // panicked, this line would not run and the written ones would leak.
+        unsafe { transactions.set_len(count) };
+        crate::memory::release_freed();
         // Each shard's transactions sorted, the shards in order of their ids.
         debug_assert!(transactions.is_sorted_by(|a, b| a.id < b.id));
         corrupt.sort();
