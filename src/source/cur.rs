@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int16Type, Int32Type};
@@ -184,6 +186,9 @@ pub fn read_parquet_bytes(
     reader.read_guarded(&name.to_path_buf(), bytes)
 }
 
+/// Decoded CUR batches being folded at once, at most.
+const FOLDS_IN_FLIGHT: usize = 4;
+
 struct DayReader<'a> {
     date: NaiveDate,
     basis: CostBasis,
@@ -319,15 +324,44 @@ impl<'a> DayReader<'a> {
             .with_batch_size(65_536)
             .build()
             .map_err(parquet_err)?;
+        // Batches are decoded in turn and folded by tasks of their own, in
+        // parallel with the next batch's decoding; a few at a time, so the
+        // decoded batches waiting for a core stay few.
+        let folded: Mutex<Vec<(u64, Result<CurDay>)>> = Mutex::default();
+        let pending = AtomicUsize::new(0);
+        let rows = rayon::scope(|scope| -> Result<u64> {
+            let mut first_row = 0u64;
+            for batch in batches {
+                let batch =
+                    batch.map_err(|e| Error::input(path, format!("reading Parquet: {e}")))?;
+                while pending.load(Ordering::Acquire) >= FOLDS_IN_FLIGHT {
+                    rayon::yield_now(); // folds a waiting batch here
+                }
+                pending.fetch_add(1, Ordering::AcqRel);
+                let rows = batch.num_rows() as u64;
+                let (folded, pending) = (&folded, &pending);
+                scope.spawn(move |_| {
+                    let mut day = CurDay::default();
+                    let mut rule_cache = HashMap::new();
+                    let result =
+                        (self.fold_batch(path, &batch, first_row, &mut day, &mut rule_cache))
+                            .map(|()| day);
+                    let mut folded = folded.lock().unwrap_or_else(PoisonError::into_inner);
+                    folded.push((first_row, result));
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                });
+                first_row += rows;
+            }
+            Ok(first_row)
+        })?;
+        let mut folded = folded.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // In the file's order: the first bad row is the one reported.
+        folded.sort_by_key(|(first_row, _)| *first_row);
         let mut day = CurDay::default();
-        let mut rule_cache: HashMap<(String, String, String), RuleRef> = HashMap::new();
-        let mut first_row = 0u64;
-        for batch in batches {
-            let batch = batch.map_err(|e| Error::input(path, format!("reading Parquet: {e}")))?;
-            self.fold_batch(path, &batch, first_row, &mut day, &mut rule_cache)?;
-            first_row += batch.num_rows() as u64;
+        for (_, part) in folded {
+            day.merge(part?);
         }
-        scan.rows_scanned = first_row;
+        scan.rows_scanned = rows;
         scan.bytes_fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
         Ok((day, scan))
     }

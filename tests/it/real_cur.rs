@@ -420,3 +420,75 @@ fn cur_2_0_tags_come_from_the_resource_tags_map() {
         ]
     );
 }
+
+/// A file of several decoding batches (65,536 rows each) is folded batch by
+/// batch in parallel: the day's sums are every row's, and of two bad rows in
+/// different batches the first in the file is the one reported.
+#[test]
+fn a_cur_of_many_batches_sums_every_row_and_reports_its_first_bad_row() {
+    use arrow_array::{Float64Array, TimestampMicrosecondArray};
+    const ROWS: usize = 200_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let day = 1_795_392_000_000_000i64; // 2026-11-23T00:00:00Z in microseconds
+    let file = |costs: Vec<f64>| {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "line_item_usage_start_date",
+                Arc::new(
+                    TimestampMicrosecondArray::from(
+                        (0..ROWS as i64)
+                            .map(|r| day + r * 400_000)
+                            .collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
+                ) as ArrayRef,
+            ),
+            (
+                "line_item_product_code",
+                Arc::new(StringArray::from(vec!["AWSLambda"; ROWS])) as ArrayRef,
+            ),
+            (
+                "line_item_usage_type",
+                Arc::new(StringArray::from(vec!["Request"; ROWS])) as ArrayRef,
+            ),
+            (
+                "line_item_operation",
+                Arc::new(StringArray::from(vec!["Invoke"; ROWS])) as ArrayRef,
+            ),
+            (
+                "line_item_line_item_type",
+                Arc::new(StringArray::from(vec!["Usage"; ROWS])) as ArrayRef,
+            ),
+            (
+                "line_item_unblended_cost",
+                Arc::new(Float64Array::from(costs)) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let path = tmp.path().join("cur.parquet");
+        write_parquet(&path, &batch);
+        let none: Vec<String> = Vec::new();
+        read_cur(
+            &Location::Local(path),
+            date("2026-11-23"),
+            CostBasis::Unblended,
+            &none,
+            &default_tags(),
+            &pricing(),
+        )
+    };
+    // Row r costs r x 1e-4 USD: the day's total is 1e-4 x (0 + ... + 199,999).
+    let (d, scan) = file((0..ROWS).map(|r| r as f64 / 10_000.0).collect()).unwrap();
+    assert_eq!((d.rows, scan.rows_scanned), (ROWS as u64, ROWS as u64));
+    assert_eq!(d.total, usd("1999990.0000"));
+    assert_eq!(d.pools.values().sum::<i128>(), d.total);
+
+    let mut costs = vec![0.5; ROWS];
+    costs[150_000] = f64::NAN; // the third batch
+    costs[70_000] = f64::INFINITY; // the second
+    let err = file(costs).unwrap_err().to_string();
+    assert!(
+        err.contains("row 70001: line_item_unblended_cost"),
+        "the first bad row in the file: {err}"
+    );
+}
