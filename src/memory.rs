@@ -1,10 +1,11 @@
 //! Handing back memory that threads freed for each other. The log stage's
-//! workers allocate the accumulators and their maps; the main
-//! thread frees them while it makes the day's transactions. mimalloc (the
-//! binary's allocator, `main.rs`) queues a block freed by another thread on
-//! its owner's heap until the owner allocates again, which idle workers do not:
-//! without this, the log stage's memory stayed resident under the transactions
-//! made from it, about 100 MB at 1M transactions (`docs/performance.md`).
+//! workers allocate the accumulators and their maps; the tasks that make the
+//! day's transactions free them, a shard each, whichever worker allocated
+//! them. mimalloc (the binary's allocator, `main.rs`) queues a block freed by
+//! another thread on its owner's heap until the owner allocates again, which
+//! idle workers do not: without this, the log stage's memory stayed resident
+//! under the transactions made from it, about 100 MB at 1M transactions
+//! (`docs/performance.md`).
 
 /// Has every thread of the rayon pool, and the caller, take back the blocks
 /// freed to its heap and return the pages left empty to the OS. Harmless (a
