@@ -325,12 +325,6 @@ pub fn write_to<W: std::io::Write + Send>(
                 ]);
                 props = props.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
                 props = props.set_column_data_page_row_count_limit(path.clone(), LIST_PAGE_ROWS);
-                if let Ok(l) = std::env::var("EXP_LEVEL") {
-                    props = props.set_column_compression(
-                        path.clone(),
-                        Compression::ZSTD(ZstdLevel::try_new(l.parse().unwrap()).unwrap()),
-                    );
-                }
                 if *child.data_type() != DataType::Utf8 {
                     props = props.set_column_dictionary_enabled(path, false);
                 }
