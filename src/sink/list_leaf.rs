@@ -58,7 +58,6 @@ struct DataPage {
     uncompressed_len: usize,
     levels: u32,
     rows: usize,
-    encoding: Encoding,
 }
 
 /// The repetition and definition levels of a batch of a list column, encoded
@@ -159,7 +158,7 @@ impl ListLeaf {
         let used = offsets[0] as usize..offsets[list.len()] as usize;
         let mut page = Vec::with_capacity(levels.encoded.len() + used.len() * 8 + 64);
         page.extend_from_slice(&levels.encoded);
-        let encoding = match &mut self.values {
+        match &mut self.values {
             Values::Labels { texts, index } => {
                 let labels = column.as_dictionary_opt::<UInt32Type>().ok_or_else(|| {
                     ParquetError::General("a label leaf is not a dictionary".into())
@@ -179,7 +178,6 @@ impl ListLeaf {
                 let width = bit_width(texts.len().saturating_sub(1) as u32).max(1);
                 page.push(width as u8);
                 bit_pack(&mut page, width, &indices);
-                Encoding::RLE_DICTIONARY
             }
             Values::Integers => {
                 if let Some(numbers) = column.as_primitive_opt::<Int64Type>() {
@@ -189,7 +187,7 @@ impl ListLeaf {
                 } else if let Some(decimals) = column.as_primitive_opt::<Decimal128Type>() {
                     for &value in &decimals.values()[used] {
                         let value = i64::try_from(value).map_err(|_| {
-                            ParquetError::General(format!("decimal {value} does not fit 18 digits"))
+                            ParquetError::General(format!("decimal {value} does not fit 64 bits"))
                         })?;
                         page.extend_from_slice(&value.to_le_bytes());
                     }
@@ -199,9 +197,8 @@ impl ListLeaf {
                         column.data_type()
                     )));
                 }
-                Encoding::PLAIN
             }
-        };
+        }
         let compressed = self
             .compressor
             .compress(&page)
@@ -211,7 +208,6 @@ impl ListLeaf {
             uncompressed_len: page.len(),
             levels: levels.levels,
             rows: list.len(),
-            encoding,
         });
         self.rows += list.len();
         Ok(())
@@ -225,6 +221,8 @@ impl ListLeaf {
         let mut uncompressed_size = 0;
         let (mut dictionary_page_offset, mut data_page_offset) = (None, 0);
         let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
+        // A label leaf's data pages hold dictionary indices, an integer leaf's its values.
+        let mut data_encoding = Encoding::PLAIN;
         if let Values::Labels { texts, index } = &mut self.values {
             let mut dictionary = Vec::new();
             for text in texts.iter() {
@@ -248,6 +246,7 @@ impl ListLeaf {
             dictionary_page_offset = Some(0);
             data_page_offset = written.bytes_written as i64;
             encodings.push(Encoding::RLE_DICTIONARY);
+            data_encoding = Encoding::RLE_DICTIONARY;
             texts.clear();
             index.clear();
         }
@@ -259,7 +258,7 @@ impl ListLeaf {
                 Page::DataPage {
                     buf: page.compressed,
                     num_values: page.levels,
-                    encoding: page.encoding,
+                    encoding: data_encoding,
                     def_level_encoding: Encoding::RLE,
                     rep_level_encoding: Encoding::RLE,
                     statistics: None,
