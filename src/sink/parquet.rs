@@ -286,8 +286,73 @@ pub fn write_file(path: &Path, batches: super::tables::Batches<'_>) -> Result<()
         path,
         std::io::Error::from(std::io::ErrorKind::StorageFull)
     )));
-    let file = write_to(file, &path.display().to_string(), batches)?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+    let file = write_to(WriteBehind::new(file), &path.display().to_string(), batches)?;
+    file.file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// A file whose written bytes the kernel starts writing to disk every
+/// [`WriteBehind::EVERY`] bytes, while the sink goes on: the `sync_all`
+/// that ends the file then waits for its last few megabytes, not all of
+/// them (on the 1M day the two `transactions` files' syncs took 0.09-0.14 s,
+/// with both cores idle).
+struct WriteBehind {
+    file: File,
+    written: u64,
+    /// Where the range not yet handed to the kernel's writeback starts.
+    behind: u64,
+}
+
+impl WriteBehind {
+    const EVERY: u64 = 1 << 20;
+
+    fn new(file: File) -> Self {
+        Self {
+            file,
+            written: 0,
+            behind: 0,
+        }
+    }
+
+    /// Starts the writeback of the bytes written since the last call
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`: no wait, no durability;
+    /// `sync_all` gives that). Only Linux has it; elsewhere the final sync
+    /// does all the work, as before.
+    fn start_writeback(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (offset, len) = (
+                self.behind as libc::off64_t,
+                (self.written - self.behind) as libc::off64_t,
+            );
+            // SAFETY: the descriptor is this open file's; the call reads no memory of ours.
+            // Its failure costs only the early start: `sync_all` reports real errors.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    offset,
+                    len,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.behind = self.written;
+    }
+}
+
+impl std::io::Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.behind >= Self::EVERY {
+            self.start_writeback();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Writes `batches` as one Parquet file into `sink` (a file, an S3 upload); returns the sink.
