@@ -199,11 +199,37 @@ impl Divisor {
 
 impl Split {
     /// Plans the split of `cost` over `units`; `U` must be positive.
-    pub fn new<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Self {
-        let total_units: u128 = units.iter().map(|(_, u)| *u as u128).sum();
+    pub fn new<Id: Ord + Sync>(cost: Money, units: &[(Id, u64)]) -> Self {
+        Self::plan(&[cost], units).pop().expect("a split per cost")
+    }
+
+    /// Plans the splits of `costs` over the same `units` (the pools of one
+    /// scope) together, in parallel: each pass over the members serves
+    /// every pool; `U` must be positive.
+    pub fn plan<Id: Ord + Sync>(costs: &[Money], units: &[(Id, u64)]) -> Vec<Self> {
+        let (total_units, max_units) = units
+            .par_chunks(64 * WORDS_PER_TASK)
+            .map(|run| {
+                let total: u128 = run.iter().map(|(_, u)| u128::from(*u)).sum();
+                (total, run.iter().map(|(_, u)| *u).max().unwrap_or(0))
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1.max(b.1)));
         assert!(total_units > 0, "split needs driver units");
+        let mut splits: Vec<Self> = (costs.iter())
+            .map(|&cost| Self::unselected(cost, total_units, max_units))
+            .collect();
+        let selected = largest_remainders(&splits, units);
+        for (split, (bonus, last_extra)) in splits.iter_mut().zip(selected) {
+            split.bonus = bonus;
+            split.last_extra = last_extra;
+        }
+        splits
+    }
+
+    /// The split of `cost` over units that sum to `total_units` (at most
+    /// `max_units` each), before the largest remainders are selected.
+    fn unselected(cost: Money, total_units: u128, max_units: u64) -> Self {
         let magnitude = cost.unsigned_abs();
-        let max_units = units.iter().map(|(_, u)| *u).max().unwrap_or(0);
         let narrow = magnitude < 1 << 64
             && total_units
                 .checked_mul(max_units as u128)
@@ -216,7 +242,7 @@ impl Split {
         } else {
             (0, 0)
         };
-        let mut split = Self {
+        Self {
             magnitude,
             total_units,
             sign: if cost < 0 { -1 } else { 1 },
@@ -226,22 +252,7 @@ impl Split {
             r,
             narrow,
             divisor: Divisor::new(if narrow { total_units as u64 } else { 1 }),
-        };
-        (split.bonus, split.last_extra) = if narrow && total_units <= u128::from(u32::MAX) {
-            // Remainders are below U: in 32 bits, 8 bytes a member to select from.
-            largest_remainders(units, magnitude, |u| {
-                let (floor, remainder) = split.narrow_floor_and_remainder(u);
-                (u128::from(floor), remainder as u32)
-            })
-        } else if narrow {
-            largest_remainders(units, magnitude, |u| {
-                let (floor, remainder) = split.narrow_floor_and_remainder(u);
-                (u128::from(floor), remainder)
-            })
-        } else {
-            largest_remainders(units, magnitude, |u| split.floor_and_remainder(u))
-        };
-        split
+        }
     }
 
     /// `floor(|C| u / U)` and `|C| u mod U` in 64 bits (only when `narrow`).
@@ -292,73 +303,352 @@ impl Split {
     }
 }
 
-/// The positions of the `|C| - sum of floors` largest remainders, ties to the
-/// smaller id, one bit each, and the last of them in that order with its
-/// remainder; `R` is the remainder's width (64 bits when they fit).
-fn largest_remainders<Id: Ord, R: Ord + Copy + Default + Into<u128>>(
-    units: &[(Id, u64)],
-    magnitude: u128,
-    floor_and_remainder: impl Fn(u64) -> (u128, R),
-) -> (Vec<u64>, Option<(u128, u32)>) {
+/// A split's extra units: one bit a position, and the last (its remainder,
+/// its position) in remainder-descending, id-ascending order.
+type Extras = (Vec<u64>, Option<(u128, u32)>);
+
+/// For each of `splits` (one `U`, the sum of `units`): the positions of its
+/// `|C| - sum of floors` largest remainders, ties to the smaller id, one bit
+/// each, and the last of them in that order with its remainder.
+///
+/// In parallel, and without a list of every remainder (a radix selection):
+/// a pass counts the remainders in [`BUCKETS`] ranges of equal width (the
+/// first also sums the floors); the ranges above the one that holds the last
+/// extra unit all get one, and that range is counted again in finer ranges
+/// until it holds at most [`SELECT_AMONG`] members or one remainder. A last
+/// pass sets the bits above it and lists its members, among which the rest
+/// are selected; or, when it is one remainder and the ids ascend (ties in
+/// position order), counts them, and the first are set by one more pass.
+/// Each pass serves every split, a run of members at a time.
+fn largest_remainders<Id: Ord + Sync>(splits: &[Split], units: &[(Id, u64)]) -> Vec<Extras> {
+    let words = units.len().div_ceil(64);
+    let tasks = words.div_ceil(WORDS_PER_TASK);
+    let ids_ascend = units.par_windows(2).all(|w| w[0].0 < w[1].0);
     // The same units for every input (a driver of one a transaction): the same
     // remainder for all, so the extra units go to the smallest ids, the first
     // positions when the ids ascend; nothing to select.
     if let Some(&(_, same)) = units.first()
-        && units.iter().all(|(_, u)| *u == same)
-        && units.windows(2).all(|w| w[0].0 < w[1].0)
+        && ids_ascend
+        && units.par_iter().all(|(_, u)| *u == same)
     {
-        let (floor, remainder) = floor_and_remainder(same);
-        let leftover = (magnitude - floor * units.len() as u128) as usize; // < the inputs
-        if leftover == 0 {
-            return (Vec::new(), None);
-        }
-        let mut bonus = vec![0u64; units.len().div_ceil(64)];
-        let (full_words, bits) = (leftover / 64, leftover % 64);
-        bonus[..full_words].fill(u64::MAX);
-        if bits > 0 {
-            bonus[full_words] = (1 << bits) - 1;
-        }
-        return (bonus, Some((remainder.into(), leftover as u32 - 1)));
+        return (splits.iter())
+            .map(|split| {
+                let (floor, remainder) = split.floor_and_remainder(same);
+                let leftover = (split.magnitude - floor * units.len() as u128) as usize; // < the inputs
+                if leftover == 0 {
+                    return (Vec::new(), None);
+                }
+                let mut bonus = vec![0u64; words];
+                let (full_words, bits) = (leftover / 64, leftover % 64);
+                bonus[..full_words].fill(u64::MAX);
+                if bits > 0 {
+                    bonus[full_words] = (1 << bits) - 1;
+                }
+                (bonus, Some((remainder, leftover as u32 - 1)))
+            })
+            .collect();
     }
-    let mut handed = 0u128;
-    // At most one a member: sized once, not doubled (a scope can hold every transaction).
-    let mut remainders: Vec<(R, u32)> = Vec::with_capacity(units.len());
-    for (i, (_, u)) in units.iter().enumerate() {
-        let (floor, remainder) = floor_and_remainder(*u);
-        handed += floor;
-        if remainder > R::default() {
-            remainders.push((remainder, i as u32));
+    // Every search starts over all remainders, below U.
+    let mut searches: Vec<Search> = (splits.iter())
+        .map(|split| Search {
+            lo: 0,
+            span: 128 - (split.total_units - 1).leading_zeros(),
+            wanted: 0,
+            done: false,
+        })
+        .collect();
+    let everyone: Vec<usize> = (0..splits.len()).collect();
+    let (handed, counts) = count_remainders(splits, units, &searches, &everyone);
+    for (p, search) in searches.iter_mut().enumerate() {
+        search.wanted = (splits[p].magnitude - handed[p]) as usize; // the leftover
+        if search.wanted == 0 {
+            search.done = true; // no extra unit: nothing to select
+        } else {
+            search.narrow(&counts[p * BUCKETS..][..BUCKETS]);
         }
     }
-    // The leftover is the sum of fractional parts: fewer than the inputs with a remainder.
-    let leftover = (magnitude - handed) as usize;
-    if leftover == 0 {
-        return (Vec::new(), None);
+    loop {
+        let counting: Vec<usize> = (0..splits.len()).filter(|&p| !searches[p].done).collect();
+        if counting.is_empty() {
+            break;
+        }
+        let (_, counts) = count_remainders(splits, units, &searches, &counting);
+        for (j, &p) in counting.iter().enumerate() {
+            searches[p].narrow(&counts[j * BUCKETS..][..BUCKETS]);
+        }
     }
-    let order = |a: &(R, u32), b: &(R, u32)| {
-        b.0.cmp(&a.0)
-            .then_with(|| units[a.1 as usize].0.cmp(&units[b.1 as usize].0))
+    let selecting: Vec<usize> = (0..splits.len())
+        .filter(|&p| searches[p].wanted > 0)
+        .collect();
+    // One remainder in the last range, ids ascending: its first members get the rest.
+    let in_order = |p: usize| ids_ascend && searches[p].span == 0;
+    let mut bonuses: Vec<Vec<u64>> = (searches.iter())
+        .map(|s| {
+            if s.wanted > 0 {
+                vec![0u64; words]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    // Per task, per selecting split: its members in the last range, listed
+    // (unless `in_order`) and counted; the bits above the range set.
+    let found: Vec<Vec<(Vec<u32>, u32)>> = task_parts(&mut bonuses, &selecting, tasks)
+        .into_par_iter()
+        .zip(units.par_chunks(64 * WORDS_PER_TASK))
+        .enumerate()
+        .map(|(task, (mut parts, run))| {
+            let first = task * 64 * WORDS_PER_TASK;
+            (selecting.iter().zip(&mut parts))
+                .map(|(&p, words)| {
+                    let (split, search) = (&splits[p], searches[p]);
+                    let above = search.lo + (1 << search.span);
+                    let (mut listed, mut count) = (Vec::new(), 0);
+                    for (i, (_, u)) in run.iter().enumerate() {
+                        let (_, remainder) = split.floor_and_remainder(*u);
+                        if remainder >= above {
+                            words[i / 64] |= 1 << (i % 64);
+                        } else if remainder >= search.lo {
+                            count += 1;
+                            if !in_order(p) {
+                                listed.push((first + i) as u32);
+                            }
+                        }
+                    }
+                    (listed, count)
+                })
+                .collect()
+        })
+        .collect();
+    let mut last_extras: Vec<Option<u32>> = vec![None; splits.len()];
+    // Ties in position order: each task sets the bits of as many of its
+    // members in the range as the tasks before it left.
+    let ordered: Vec<usize> = (selecting.iter().copied())
+        .filter(|&p| in_order(p))
+        .collect();
+    let quotas: Vec<Vec<u32>> = {
+        let mut left: Vec<u32> = (ordered.iter())
+            .map(|&p| searches[p].wanted as u32)
+            .collect();
+        (found.iter())
+            .map(|task| {
+                (ordered.iter().zip(&mut left))
+                    .map(|(&p, left)| {
+                        let j = selecting.binary_search(&p).expect("selecting");
+                        let quota = task[j].1.min(*left);
+                        *left -= quota;
+                        quota
+                    })
+                    .collect()
+            })
+            .collect()
     };
-    // The `leftover` first in that order; the last of them is in its place
-    // after a selection, found among them when all are taken.
-    let last = if leftover < remainders.len() {
-        remainders.select_nth_unstable_by(leftover - 1, order);
-        remainders[leftover - 1]
-    } else {
-        *remainders
-            .iter()
-            .max_by(|a, b| order(a, b))
-            .expect("a leftover has a remainder")
-    };
-    let mut bonus = vec![0u64; units.len().div_ceil(64)];
-    for &(_, i) in &remainders[..leftover] {
-        bonus[i as usize / 64] |= 1 << (i % 64);
+    let lasts: Vec<Vec<Option<u32>>> = task_parts(&mut bonuses, &ordered, tasks)
+        .into_par_iter()
+        .zip(units.par_chunks(64 * WORDS_PER_TASK))
+        .zip(&quotas)
+        .enumerate()
+        .map(|(task, ((mut parts, run), quotas))| {
+            let first = task * 64 * WORDS_PER_TASK;
+            (ordered.iter().zip(&mut parts).zip(quotas))
+                .map(|((&p, words), &quota)| {
+                    let (split, lo) = (&splits[p], searches[p].lo);
+                    let mut last = None;
+                    let mut members = run.iter().enumerate();
+                    for _ in 0..quota {
+                        let i = (members.by_ref())
+                            .find(|(_, (_, u))| split.floor_and_remainder(*u).1 == lo)
+                            .expect("counted")
+                            .0;
+                        words[i / 64] |= 1 << (i % 64);
+                        last = Some((first + i) as u32);
+                    }
+                    last
+                })
+                .collect()
+        })
+        .collect();
+    for (k, &p) in ordered.iter().enumerate() {
+        last_extras[p] = lasts.iter().filter_map(|task| task[k]).next_back();
     }
-    (bonus, Some((last.0.into(), last.1)))
+    // Otherwise selected from the list: remainder descending, then id
+    // ascending (by id alone at one remainder).
+    let listed: Vec<(usize, Vec<u32>)> = (selecting.iter().enumerate())
+        .filter(|&(_, &p)| !in_order(p))
+        .map(|(j, &p)| {
+            (
+                p,
+                found.iter().flat_map(|task| &task[j].0).copied().collect(),
+            )
+        })
+        .collect();
+    let selected: Vec<(usize, u32, Vec<u32>)> = (listed.into_par_iter())
+        .map(|(p, mut in_range)| {
+            let (split, taken) = (&splits[p], searches[p].wanted);
+            let remainder = |i: u32| split.floor_and_remainder(units[i as usize].1).1;
+            let id = |i: u32| &units[i as usize].0;
+            let by_id = |a: &u32, b: &u32| id(*a).cmp(id(*b));
+            let by_remainder =
+                |a: &u32, b: &u32| remainder(*b).cmp(&remainder(*a)).then_with(|| by_id(a, b));
+            let order: &(dyn Fn(&u32, &u32) -> std::cmp::Ordering + Sync) = if searches[p].span == 0
+            {
+                &by_id
+            } else {
+                &by_remainder
+            };
+            // The `taken` first in that order; the last of them is in its
+            // place after a selection, found among them when all are taken.
+            let last = if taken < in_range.len() {
+                in_range.select_nth_unstable_by(taken - 1, order);
+                in_range[taken - 1]
+            } else {
+                *in_range
+                    .iter()
+                    .max_by(|a, b| order(a, b))
+                    .expect("the last range has the members counted")
+            };
+            in_range.truncate(taken);
+            (p, last, in_range)
+        })
+        .collect();
+    for (p, last, taken) in selected {
+        for i in taken {
+            bonuses[p][i as usize / 64] |= 1 << (i % 64);
+        }
+        last_extras[p] = Some(last);
+    }
+    (bonuses.into_iter().zip(last_extras).enumerate())
+        .map(|(p, (bonus, last))| {
+            let last = last.map(|i| (splits[p].floor_and_remainder(units[i as usize].1).1, i));
+            (bonus, last)
+        })
+        .collect()
 }
 
+/// Each task's words ([`WORDS_PER_TASK`] a task) of the bonus sets at
+/// `which` (ascending), in that order.
+fn task_parts<'b>(
+    bonuses: &'b mut [Vec<u64>],
+    which: &[usize],
+    tasks: usize,
+) -> Vec<Vec<&'b mut [u64]>> {
+    let mut parts: Vec<Vec<&mut [u64]>> = (0..tasks)
+        .map(|_| Vec::with_capacity(which.len()))
+        .collect();
+    for (_, bonus) in
+        (bonuses.iter_mut().enumerate()).filter(|(p, _)| which.binary_search(p).is_ok())
+    {
+        for (task, part) in parts.iter_mut().zip(bonus.chunks_mut(WORDS_PER_TASK)) {
+            task.push(part);
+        }
+    }
+    parts
+}
+
+/// Where a split's last extra unit is being looked for: among the remainders
+/// of `lo..lo + 2^span`, of which the `wanted` largest get one (every
+/// remainder above the range does); `done` once the range is small enough to
+/// select among.
+#[derive(Debug, Clone, Copy)]
+struct Search {
+    lo: u128,
+    span: u32,
+    wanted: usize,
+    done: bool,
+}
+
+impl Search {
+    /// The range's buckets are `2^shift` wide: [`BUCKETS`] of them, or fewer
+    /// of width one.
+    fn shift(self) -> u32 {
+        self.span.saturating_sub(BUCKET_BITS)
+    }
+
+    /// The bucket of `remainder`, if it is in the range.
+    #[inline]
+    fn bucket(self, remainder: u128) -> Option<usize> {
+        let offset = remainder.checked_sub(self.lo)?;
+        (offset >> self.span == 0).then_some((offset >> self.shift()) as usize)
+    }
+
+    /// Narrows the range to the bucket of `counts` (the range's, counted)
+    /// that holds the last extra unit.
+    fn narrow(&mut self, counts: &[u32]) {
+        let mut above = 0;
+        let (bucket, members) = (0..BUCKETS)
+            .rev()
+            .find_map(|b| {
+                let count = counts[b] as usize;
+                if above + count >= self.wanted {
+                    Some((b, count))
+                } else {
+                    above += count;
+                    None
+                }
+            })
+            .expect("the range holds the wanted remainders");
+        self.wanted -= above;
+        self.lo += (bucket as u128) << self.shift();
+        self.span = self.shift();
+        self.done = members <= SELECT_AMONG || self.span == 0;
+    }
+}
+
+/// For the `splits` at `which`: their members' remainders counted in the
+/// [`BUCKETS`] ranges of each one's search (in `which`'s order), and the sum
+/// of each split's floors (at the split's index).
+fn count_remainders<Id: Sync>(
+    splits: &[Split],
+    units: &[(Id, u64)],
+    searches: &[Search],
+    which: &[usize],
+) -> (Vec<u128>, Vec<u32>) {
+    units
+        .par_chunks(64 * WORDS_PER_TASK)
+        .map(|run| {
+            let mut handed = vec![0u128; splits.len()];
+            let mut counts = vec![0u32; which.len() * BUCKETS];
+            for (&p, counts) in which.iter().zip(counts.chunks_mut(BUCKETS)) {
+                let (split, search) = (&splits[p], searches[p]);
+                for (_, u) in run {
+                    let (floor, remainder) = split.floor_and_remainder(*u);
+                    handed[p] += floor;
+                    if let Some(b) = search.bucket(remainder) {
+                        counts[b] += 1;
+                    }
+                }
+            }
+            (handed, counts)
+        })
+        .reduce(
+            || (vec![0; splits.len()], vec![0; which.len() * BUCKETS]),
+            |(mut handed, mut counts), (more_handed, more_counts)| {
+                handed
+                    .iter_mut()
+                    .zip(more_handed)
+                    .for_each(|(a, b)| *a += b);
+                counts
+                    .iter_mut()
+                    .zip(more_counts)
+                    .for_each(|(a, b)| *a += b); // < the inputs < 2^32
+                (handed, counts)
+            },
+        )
+}
+
+/// Ranges a pass of [`largest_remainders`] counts remainders in.
+const BUCKETS: usize = 1 << BUCKET_BITS;
+const BUCKET_BITS: u32 = 12;
+
+/// A last range of at most this many members is selected among; a larger
+/// one is counted again in finer ranges (unless it is one remainder).
+const SELECT_AMONG: usize = 64 * 1024;
+
+/// Bonus words (64 members each) a task of [`largest_remainders`] takes.
+const WORDS_PER_TASK: usize = 1024;
+
 /// SPEC 4.3: splits `cost` over `units` exactly; shares in input order, summing to `cost`.
-pub fn split<Id: Ord>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
+pub fn split<Id: Ord + Sync>(cost: Money, units: &[(Id, u64)]) -> Vec<Money> {
     let plan = Split::new(cost, units);
     plan.shares(units.iter().map(|(_, u)| *u)).collect()
 }
@@ -895,12 +1185,10 @@ pub fn allocate(
             }
             continue;
         }
-        // The scope's pools are planned in parallel (each a pass over the
-        // scope and a selection of its largest remainders), then applied in order.
-        let splits: Vec<Split> = run
-            .par_iter()
-            .map(|pool| Split::new(pool.cost, in_scope))
-            .collect();
+        // The scope's pools are planned together, in parallel over runs of
+        // its members (two passes serve them all, [`largest_remainders`]).
+        let pool_costs: Vec<Money> = run.iter().map(|pool| pool.cost).collect();
+        let splits = Split::plan(&pool_costs, in_scope);
         // Then applied in parallel over runs of the scope: each task adds its
         // members' shares to their costs (disjoint) and sums its own (units,
         // cost) per group per pool; the integer sums are merged in task order.
@@ -1304,6 +1592,66 @@ mod tests {
                 .chain(&[d - 1, d, d.saturating_add(1), d.saturating_mul(3)])
             {
                 assert_eq!(divisor.div_rem(x), (x / d, x % d), "{x} / {d}");
+            }
+        }
+    }
+
+    /// The largest remainders the plain way: every share's remainder, sorted
+    /// (remainder descending, id ascending), the first `|C| - sum of floors`.
+    fn reference_extras(cost: Money, units: &[(u32, u64)]) -> (Vec<bool>, Option<(u128, u32)>) {
+        let total: u128 = units.iter().map(|(_, u)| u128::from(*u)).sum();
+        let magnitude = cost.unsigned_abs();
+        let (mut handed, mut order) = (0, Vec::new());
+        for (position, &(id, u)) in units.iter().enumerate() {
+            let product = magnitude * u128::from(u);
+            handed += product / total;
+            order.push((std::cmp::Reverse(product % total), id, position as u32));
+        }
+        order.sort_unstable();
+        let leftover = (magnitude - handed) as usize;
+        let mut extra = vec![false; units.len()];
+        for &(_, _, position) in &order[..leftover] {
+            extra[position as usize] = true;
+        }
+        let last = leftover.checked_sub(1).map(|l| (order[l].0.0, order[l].2));
+        (extra, last)
+    }
+
+    #[test]
+    fn splits_select_the_largest_remainders_as_a_full_sort_does() {
+        let mut rng = crate::source::XorShift(11);
+        // Past one selection (`SELECT_AMONG`) and one task's members, with
+        // remainders spread, few (ties), tiny (the cost below U) and wide.
+        let n = 3 * 64 * WORDS_PER_TASK + 77;
+        let spread: Vec<u64> = (0..n).map(|_| 1 + rng.next() % 5_000).collect();
+        let few: Vec<u64> = (0..n).map(|_| 1 + rng.next() % 3).collect();
+        let mostly_one: Vec<u64> = (0..n).map(|i| if i % 1_000 == 0 { 2 } else { 1 }).collect();
+        let ascending: Vec<u32> = (0..n as u32).collect();
+        let mut shuffled = ascending.clone();
+        for i in (1..n).rev() {
+            shuffled.swap(i, rng.below(i + 1));
+        }
+        for units in [&spread, &few, &mostly_one] {
+            for ids in [&ascending, &shuffled] {
+                let members: Vec<(u32, u64)> =
+                    ids.iter().copied().zip(units.iter().copied()).collect();
+                let total: u64 = units.iter().sum();
+                let costs: Vec<Money> = vec![
+                    123_456_789_012_345,
+                    -(total as Money) / 3 - 1,
+                    n as Money / 2 + 5, // below U: every remainder is the product itself
+                    999_999_999_999_999_999,
+                    (1 << 70) + 12_345, // past 64 bits: the wide path
+                ];
+                let splits = Split::plan(&costs, &members);
+                for (split, &cost) in splits.iter().zip(&costs) {
+                    let (extra, last) = reference_extras(cost, &members);
+                    let planned: Vec<bool> = (0..n).map(|p| split.extra(p)).collect();
+                    assert!(planned == extra, "extra units of {cost} differ");
+                    assert_eq!(split.last_extra, last, "last extra unit of {cost}");
+                    let shares: Money = split.shares(units.iter().copied()).sum();
+                    assert_eq!(shares, cost, "shares of {cost} sum to it");
+                }
             }
         }
     }
