@@ -17,6 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
+use super::lines::{Line, Lines};
 use super::scan;
 use super::uuid_table::{UuidTable, prefetch};
 use crate::classify::{Event, FlowCatalog, FlowNumber, Names, Texts, Transaction, TransactionAcc};
@@ -142,6 +143,8 @@ struct Acc<'s> {
     first_unused: Option<Sample>,
     route_cache: FastMap<Box<str>, Option<FlowNumber>>,
     additions: Vec<(u16, u64)>,
+    /// The block a worker's files are read into ([`Lines`]), kept from file to file.
+    block: Vec<u8>,
 }
 
 /// An [`Acc`] without its borrow of the shards.
@@ -163,6 +166,7 @@ impl<'s> Acc<'s> {
             first_unused: None,
             route_cache: FastMap::default(),
             additions: Vec::new(),
+            block: Vec::new(),
         }
     }
 
@@ -853,73 +857,57 @@ impl LogReader<'_> {
     fn read_lines(
         &self,
         path: &Path,
-        mut reader: Box<dyn BufRead>,
+        reader: Box<dyn BufRead>,
         acc: &mut Acc,
     ) -> std::result::Result<(), String> {
-        // The lines of a batch, one after another, and each one's message.
-        let mut bytes: Vec<u8> = Vec::with_capacity(BATCH_BYTES + 4096);
-        let mut lines: Vec<(u64, Option<i64>, std::ops::Range<usize>)> = Vec::new();
+        let mut lines = Lines::new(reader, self.max_line_bytes, std::mem::take(&mut acc.block));
+        let mut batch = Vec::with_capacity(BATCH_EVENTS);
         let mut line_no = 0u64;
         loop {
-            bytes.clear();
-            lines.clear();
-            // The end of the input, or the error that ends it: the lines read
-            // before it are handled first, as if read one by one.
-            let mut ended = None;
-            while lines.len() < BATCH_EVENTS && bytes.len() < BATCH_BYTES {
-                let start = bytes.len();
-                let read = read_line_bounded(&mut reader, &mut bytes, self.max_line_bytes);
-                let fits = match read {
-                    Ok(Some(fits)) => fits,
-                    Ok(None) => {
-                        ended = Some(Ok(()));
-                        break;
-                    }
-                    Err(e) => {
-                        ended = Some(Err(describe_read_error(&e, line_no)));
-                        break;
-                    }
-                };
+            // The error that ends the input comes after the lines read before
+            // it, as if read one by one.
+            match lines.batch(BATCH_EVENTS, &mut batch) {
+                Ok(true) => {}
+                Ok(false) => {
+                    acc.block = lines.into_block();
+                    return Ok(());
+                }
+                Err(e) => return Err(describe_read_error(&e, line_no)),
+            }
+            let block = lines.block();
+            let mut messages: Vec<Message<'_>> = Vec::with_capacity(batch.len());
+            for line in &batch {
                 line_no += 1;
                 acc.counters.lines += 1;
-                if !fits {
+                let Line::Text(range) = line else {
                     acc.counters.oversized += 1;
                     continue;
-                }
-                let line = trim_line_end(&bytes[start..]);
+                };
+                let line = trim_line_end(&block[range.clone()]);
                 if line.iter().all(u8::is_ascii_whitespace) {
                     acc.counters.blank += 1;
-                    bytes.truncate(start);
                     continue;
                 }
-                let end = start + line.len();
-                let (envelope_ts, message) = match self.format {
+                let (envelope_ts, text) = match self.format {
                     LogFormat::CloudwatchExport => match split_export_line(line) {
-                        Some((ts, message)) => (Some(ts), end - message.len()..end),
+                        Some((ts, message)) => (Some(ts), message),
                         // A line without the export's timestamp: a continuation of a
                         // multi-line message (stack trace), plain text by definition.
                         None => {
                             acc.counters.non_json += 1;
                             acc.unused(path, line_no, line);
-                            bytes.truncate(start);
                             continue;
                         }
                     },
-                    _ => (None, start..end),
+                    _ => (None, line),
                 };
-                lines.push((line_no, envelope_ts, message));
+                messages.push(Message {
+                    line_no,
+                    envelope_ts,
+                    text,
+                });
             }
-            let messages: Vec<Message<'_>> = (lines.iter())
-                .map(|(line_no, envelope_ts, range)| Message {
-                    line_no: *line_no,
-                    envelope_ts: *envelope_ts,
-                    text: &bytes[range.clone()],
-                })
-                .collect();
             self.handle_messages(path, &messages, acc);
-            if let Some(end) = ended {
-                return end;
-            }
         }
     }
 
@@ -1238,10 +1226,9 @@ impl LogReader<'_> {
     }
 }
 
-/// Events parsed and absorbed together: what [`LogReader::read_lines`] reads
-/// ahead, at most this many lines, and this many bytes unless one line is longer.
+/// Events parsed and absorbed together: at most this many lines of a block
+/// ([`Lines`]) at a time.
 const BATCH_EVENTS: usize = 1024;
-const BATCH_BYTES: usize = 384 * 1024;
 
 /// A message's JSON, and when the scanner read its `usage` (or found none),
 /// the range of the batch's usage counters that are its.
@@ -1308,47 +1295,6 @@ fn driver_value(v: &Value) -> Option<u64> {
                 .map(|f| f as u64)
         })
         .filter(|n| *n < MAX_DRIVER_VALUE)
-}
-
-/// Reads the next line onto the end of `buf`, holding at most `max` bytes of
-/// it: `None` at the end of the input, `Some(false)` when the line was longer
-/// than `max` (then consumed to its newline, `buf` left as it was), else `Some(true)`.
-fn read_line_bounded(
-    reader: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<Option<bool>> {
-    let start = buf.len();
-    let mut read_any = false;
-    let mut fits = true;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(read_any.then_some(fits));
-        }
-        read_any = true;
-        let (take, done) = match memchr::memchr(b'\n', available) {
-            Some(i) => (i + 1, true),
-            None => (available.len(), false),
-        };
-        if fits {
-            // The line's bytes without its newline.
-            if buf.len() - start + take - usize::from(done) > max {
-                fits = false;
-                buf.truncate(start);
-            } else {
-                buf.extend_from_slice(&available[..take]);
-            }
-        }
-        reader.consume(take);
-        if done {
-            return Ok(Some(fits));
-        }
-    }
 }
 
 fn trim_line_end(buf: &[u8]) -> &[u8] {

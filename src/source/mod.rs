@@ -3,6 +3,7 @@
 pub mod athena;
 pub mod cur;
 pub mod files;
+mod lines;
 pub mod logs;
 mod scan;
 mod uuid_table;
