@@ -610,13 +610,31 @@ fn count_remainders<Id: Sync>(
             let mut counts = vec![0u32; which.len() * BUCKETS];
             for (&p, counts) in which.iter().zip(counts.chunks_mut(BUCKETS)) {
                 let (split, search) = (&splits[p], searches[p]);
-                for (_, u) in run {
-                    let (floor, remainder) = split.floor_and_remainder(*u);
-                    handed[p] += floor;
-                    if let Some(b) = search.bucket(remainder) {
-                        counts[b] += 1;
+                handed[p] = if split.narrow {
+                    // Remainders below U < 2^64: the range in 64 bits, and
+                    // the floors sum to at most |C| < 2^64.
+                    let (lo, span, shift) = (search.lo as u64, search.span, search.shift());
+                    let mut handed = 0u64;
+                    for (_, u) in run {
+                        let (floor, remainder) = split.narrow_floor_and_remainder(*u);
+                        handed += floor;
+                        let offset = remainder.wrapping_sub(lo);
+                        if remainder >= lo && offset.checked_shr(span).unwrap_or(0) == 0 {
+                            counts[(offset >> shift) as usize] += 1;
+                        }
                     }
-                }
+                    u128::from(handed)
+                } else {
+                    let mut handed = 0u128;
+                    for (_, u) in run {
+                        let (floor, remainder) = split.floor_and_remainder(*u);
+                        handed += floor;
+                        if let Some(b) = search.bucket(remainder) {
+                            counts[b] += 1;
+                        }
+                    }
+                    handed
+                };
             }
             (handed, counts)
         })
