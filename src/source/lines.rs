@@ -17,17 +17,19 @@ pub enum Line {
     Oversized,
 }
 
-/// How a stream's lines ended.
-enum End {
-    Reading,
-    /// The input ended: its unterminated last line, if any, is a line.
-    Input,
-    /// The input failed: the unfinished line is dropped, the error reported
-    /// once the whole lines before it are handed out.
+/// Where the input is.
+enum Input {
+    Open,
+    /// Ended: its unterminated last line, if any, is a line.
+    Ended,
+    /// Failed: the unfinished line is dropped, the error reported once the
+    /// whole lines before it are handed out.
     Failed(std::io::Error),
-    Reported,
+    /// Ended or failed, and said so.
+    Done,
 }
 
+/// A stream's lines, batch by batch ([`Lines::batch`]), as ranges of one block.
 pub struct Lines<R> {
     reader: R,
     block: Vec<u8>,
@@ -38,7 +40,7 @@ pub struct Lines<R> {
     max: usize,
     /// In the middle of a line longer than `max`.
     skipping: bool,
-    state: End,
+    input: Input,
 }
 
 /// Room for reads beside the longest line: past a `BufReader`'s 256 KiB, so
@@ -57,7 +59,7 @@ impl<R: Read> Lines<R> {
             end: 0,
             max,
             skipping: false,
-            state: End::Reading,
+            input: Input::Open,
         }
     }
 
@@ -103,10 +105,10 @@ impl<R: Read> Lines<R> {
             if !out.is_empty() {
                 return Ok(true);
             }
-            match std::mem::replace(&mut self.state, End::Reading) {
-                End::Reading => self.read(),
-                End::Input => {
-                    self.state = End::Reported;
+            match std::mem::replace(&mut self.input, Input::Open) {
+                Input::Open => self.read(),
+                Input::Ended => {
+                    self.input = Input::Done;
                     if self.skipping {
                         self.skipping = false;
                         out.push(Line::Oversized);
@@ -116,12 +118,12 @@ impl<R: Read> Lines<R> {
                     self.start = self.end;
                     return Ok(!out.is_empty());
                 }
-                End::Failed(e) => {
-                    self.state = End::Reported;
+                Input::Failed(e) => {
+                    self.input = Input::Done;
                     return Err(e);
                 }
-                End::Reported => {
-                    self.state = End::Reported;
+                Input::Done => {
+                    self.input = Input::Done;
                     return Ok(false);
                 }
             }
@@ -136,7 +138,7 @@ impl<R: Read> Lines<R> {
         loop {
             match self.reader.read(&mut self.block[self.end..]) {
                 Ok(0) => {
-                    self.state = End::Input;
+                    self.input = Input::Ended;
                     return;
                 }
                 Ok(n) => {
@@ -148,7 +150,7 @@ impl<R: Read> Lines<R> {
                     // The unfinished line goes with the error.
                     self.end = 0;
                     self.skipping = false;
-                    self.state = End::Failed(e);
+                    self.input = Input::Failed(e);
                     return;
                 }
             }
