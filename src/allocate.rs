@@ -1204,7 +1204,7 @@ pub fn allocate(
             continue;
         }
         // The scope's pools are planned together, in parallel over runs of
-        // its members (two passes serve them all, [`largest_remainders`]).
+        // its members: each pass of [`largest_remainders`] serves them all.
         let pool_costs: Vec<Money> = run.iter().map(|pool| pool.cost).collect();
         let splits = Split::plan(&pool_costs, in_scope);
         // Then applied in parallel over runs of the scope: each task adds its

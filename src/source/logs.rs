@@ -1297,12 +1297,11 @@ fn driver_value(v: &Value) -> Option<u64> {
         .filter(|n| *n < MAX_DRIVER_VALUE)
 }
 
-fn trim_line_end(buf: &[u8]) -> &[u8] {
-    let mut end = buf.len();
-    while end > 0 && (buf[end - 1] == b'\n' || buf[end - 1] == b'\r') {
-        end -= 1;
-    }
-    &buf[..end]
+/// A line without the carriage returns at its end ([`Lines`] hands it out
+/// without its newline).
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let end = line.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
+    &line[..end]
 }
 
 /// `2026-11-23T14:02:11.532Z {"transaction_id":...}` -> (epoch ms, message).
