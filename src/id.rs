@@ -102,46 +102,55 @@ pub fn uuid_words(bits: u128) -> [u64; 2] {
 /// The 128 bits of a canonical UUID (`8-4-4-4-12` lowercase hex digits), whose
 /// text [`format_uuid`] gives back exactly; `None` for any other text.
 pub fn parse_uuid(id: &str) -> Option<u128> {
-    let bytes = id.as_bytes();
-    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
+    let bytes: &[u8; 36] = id.as_bytes().try_into().ok()?;
+    if [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
         return None;
     }
-    // The 32 digits' places: 16 for each 64-bit half (shifts of a u128 cost
-    // two or three instructions each).
-    const PLACES: [[usize; 16]; 2] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17],
-        [
-            19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
-        ],
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().expect("four bytes"),
+        ))
+    };
+    // The 32 digits as four words of eight, each read eight at a time.
+    let digits = [
+        word(0),
+        half(9) | half(14) << 32,
+        half(19) | half(24) << 32,
+        word(28),
     ];
-    let mut bad = 0u8;
-    let mut halves = [0u64; 2];
-    for (half, places) in halves.iter_mut().zip(&PLACES) {
-        for &at in places {
-            let digit = HEX_DIGIT[bytes[at] as usize];
-            bad |= digit; // 0x80 marks a byte that is not a lowercase hex digit
-            *half = *half << 4 | u64::from(digit & 0xf);
-        }
+    let mut bad = false;
+    let mut nibbles = [0u64; 4];
+    for (value, &text) in nibbles.iter_mut().zip(&digits) {
+        let (n, ok) = hex_word(text);
+        *value = n;
+        bad |= !ok;
     }
-    let [high, low] = halves;
-    (bad & 0x80 == 0).then_some(u128::from(high) << 64 | u128::from(low))
+    (!bad).then_some(
+        u128::from(nibbles[0] << 32 | nibbles[1]) << 64 | u128::from(nibbles[2] << 32 | nibbles[3]),
+    )
 }
 
-/// Each byte's value as a lowercase hex digit, or 0x80.
-const HEX_DIGIT: [u8; 256] = {
-    let mut table = [0x80u8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
+/// Eight lowercase hex digits (the first in the lowest byte) as their 32-bit
+/// number, and whether they all are such digits: byte-wise tests in one word.
+fn hex_word(text: u64) -> (u64, bool) {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // Of a byte below 0x80, whether it is at least `n`: the high bit of its
+    // sum with 0x80 - n (no carry reaches the next byte; above 0x7f, the
+    // word is refused whatever the sum).
+    let at_least = |n: u8| text.wrapping_add(ONES * u64::from(0x80 - n)) & HIGH;
+    let in_range = |low: u8, high: u8| at_least(low) & !at_least(high + 1);
+    let ascii = text & HIGH == 0;
+    let hex = in_range(b'0', b'9') | in_range(b'a', b'f');
+    // '0'..'9' are their low four bits; 'a'..'f' (0x61..0x66) those plus 9.
+    let values = (text & ONES * 0x0f) + (text >> 6 & ONES) * 9;
+    // The nibbles joined in text order: pairs, then fours, then all eight.
+    let pairs = (values & 0x00ff_00ff_00ff_00ff) << 4 | (values >> 8 & 0x00ff_00ff_00ff_00ff);
+    let fours = (pairs & 0x0000_ffff_0000_ffff) << 8 | (pairs >> 16 & 0x0000_ffff_0000_ffff);
+    let eight = (fours & 0xffff_ffff) << 16 | fours >> 32;
+    (eight, ascii && hex == HIGH)
+}
 
 /// The canonical text of a UUID's 128 bits.
 fn format_uuid(value: u128) -> [u8; 36] {
@@ -186,6 +195,42 @@ mod tests {
             assert_eq!(parse_uuid(id), None, "{id}");
             assert_eq!(TransactionId::new(id), TransactionId::Text(id.into()));
             assert_eq!(TransactionId::new(id).to_string(), id);
+        }
+    }
+
+    /// Every byte in every place of a canonical UUID: read when it is a
+    /// lowercase hex digit where a digit goes (as that digit) or the hyphen
+    /// where one goes, refused otherwise.
+    #[test]
+    fn uuid_bytes_are_read_or_refused_in_every_place() {
+        let id = *b"0123abcd-ef45-6789-a0b1-c2d3e4f56789";
+        let expected = u128::from_str_radix(&String::from_utf8_lossy(&id).replace('-', ""), 16);
+        assert_eq!(parse_uuid(std::str::from_utf8(&id).unwrap()), expected.ok());
+        for place in 0..id.len() {
+            for byte in 0..=255u8 {
+                let mut text = id;
+                text[place] = byte;
+                let Ok(text) = std::str::from_utf8(&text) else {
+                    continue; // not a &str, so never an id
+                };
+                let hyphen = [8, 13, 18, 23].contains(&place);
+                let allowed = if hyphen {
+                    byte == b'-'
+                } else {
+                    byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)
+                };
+                let value = u128::from_str_radix(&text.replace('-', ""), 16).ok();
+                assert_eq!(parse_uuid(text), value.filter(|_| allowed), "{text:?}");
+            }
+        }
+        // Bytes above 0x7f come in characters of two or more.
+        for place in 0..id.len() - 1 {
+            for c in '\u{80}'..='\u{7ff}' {
+                let mut text = id;
+                c.encode_utf8(&mut text[place..place + 2]);
+                let text = std::str::from_utf8(&text).unwrap();
+                assert_eq!(parse_uuid(text), None, "{text:?}");
+            }
         }
     }
 

@@ -803,20 +803,29 @@ pub fn parse_iso8601_micros(text: &str) -> Option<i64> {
 /// write) as epoch microseconds, read by position; `None` for any other text,
 /// which [`parse_iso8601_micros`] reads the general way. A leap second (`:60`)
 /// is left to it too.
-fn parse_utc_micros(text: &[u8]) -> Option<i64> {
-    let (Some((head, _)), Some(b'Z')) = (text.split_first_chunk::<19>(), text.last()) else {
+pub(super) fn parse_utc_micros(text: &[u8]) -> Option<i64> {
+    let (head, rest) = text.split_first_chunk::<19>()?;
+    let (b'Z', fraction) = rest.split_last()? else {
         return None;
     };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    if separators.iter().any(|&(at, s)| head[at] != s)
-        || digits.iter().any(|&at| !head[at].is_ascii_digit())
-    {
+    // Each byte less '0' (a digit is then below 10), in one pass with its
+    // check: a digit where the form has '0', else the form's own byte.
+    const FORM: &[u8; 19] = b"0000-00-00T00:00:00";
+    let mut digits = [0u8; 19];
+    let mut wrong = false;
+    for ((digit, &byte), &form) in digits.iter_mut().zip(head).zip(FORM) {
+        *digit = byte.wrapping_sub(b'0');
+        wrong |= if form == b'0' {
+            *digit > 9
+        } else {
+            byte != form
+        };
+    }
+    if wrong {
         return None;
     }
-    let digit = |at: usize| u32::from(head[at] - b'0');
-    let pair = |at: usize| digit(at) * 10 + digit(at + 1);
-    let micros = match &text[19..text.len() - 1] {
+    let pair = |at: usize| u32::from(digits[at]) * 10 + u32::from(digits[at + 1]);
+    let micros = match fraction {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
             let (kept, dropped) = digits.split_at(digits.len().min(6));
@@ -825,10 +834,42 @@ fn parse_utc_micros(text: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    // chrono checks the calendar and the clock (a second of 60 is refused here).
-    let date = NaiveDate::from_ymd_opt((pair(0) * 100 + pair(2)) as i32, pair(5), pair(8))?;
-    let time = date.and_hms_micro_opt(pair(11), pair(14), pair(17), micros)?;
-    Some(time.and_utc().timestamp_micros())
+    let (year, month, day) = ((pair(0) * 100 + pair(2)) as i64, pair(5), pair(8));
+    let (hour, minute, second) = (pair(11), pair(14), pair(17));
+    // The calendar and the clock checked as chrono checks them (a second of
+    // 60 is left to it), the time counted as it counts it.
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
+    Some(seconds * 1_000_000 + i64::from(micros))
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (a
+/// valid one): years counted from March, in eras of 400 years.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = i64::from((153 * ((month + 9) % 12) + 2) / 5 + day - 1);
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// ASCII digits (at most 9) as their number; `None` if any byte is not a digit.

@@ -1307,11 +1307,15 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 /// `2026-11-23T14:02:11.532Z {"transaction_id":...}` -> (epoch ms, message).
 fn split_export_line(line: &[u8]) -> Option<(i64, &[u8])> {
     let space = memchr::memchr(b' ', line)?;
-    let ts = std::str::from_utf8(&line[..space]).ok()?;
-    if !ts.starts_with(|c: char| c.is_ascii_digit()) {
+    let ts = &line[..space];
+    if !ts.first()?.is_ascii_digit() {
         return None;
     }
-    let micros = super::cur::parse_iso8601_micros(ts)?;
+    // The export's own form read by position, any other the general way.
+    let micros = match super::cur::parse_utc_micros(ts) {
+        Some(micros) => micros,
+        None => super::cur::parse_iso8601_micros(std::str::from_utf8(ts).ok()?)?,
+    };
     Some((micros.div_euclid(1000), &line[space + 1..]))
 }
 

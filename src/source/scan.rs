@@ -133,12 +133,35 @@ fn is_plain(text: &str) -> bool {
     string_stop(text.as_bytes(), 0).is_none()
 }
 
-/// The first quote, backslash or control character at or after `at`: eight
-/// bytes at a time, each test a byte-wise comparison in one 64-bit word. Of
-/// such a test, the lowest byte flagged is exact (a false flag only follows a
-/// true one, through the subtraction's borrow), so the lowest byte flagged by
-/// any of the three is the first that stops the string.
+/// The first quote, backslash or control character at or after `at`: sixteen
+/// bytes at a time by SSE2 (every x86-64 has it), then eight at a time, each
+/// test a byte-wise comparison in one 64-bit word. Of such a test, the lowest
+/// byte flagged is exact (a false flag only follows a true one, through the
+/// subtraction's borrow), so the lowest byte flagged by any of the three is
+/// the first that stops the string.
 fn string_stop(bytes: &[u8], mut at: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+            _mm_set1_epi8,
+        };
+        let word = |i: usize| i64::from_le_bytes(chunk[i..i + 8].try_into().expect("eight bytes"));
+        // SAFETY: SSE2 is part of x86-64 itself; these take and return values only.
+        let stops = unsafe {
+            let v = _mm_set_epi64x(word(8), word(0));
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Below 0x20 exactly where max(byte, 0x1f) is 0x1f.
+            let low = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        if stops != 0 {
+            return Some(at + stops.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = ONES << 7;
     let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
@@ -267,6 +290,7 @@ impl<'a> Scanner<'a> {
 
     /// A string's bytes through its next quote or backslash (the byte before
     /// `at` says which); `None` at a control character or the end of the text.
+    #[inline(always)]
     fn string_run(&mut self) -> Option<()> {
         let stop = string_stop(self.bytes, self.at)?;
         if self.bytes[stop] < 0x20 {
