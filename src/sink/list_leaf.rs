@@ -5,9 +5,10 @@
 //! entry's text again to rebuild that dictionary (apache/arrow-rs#10465). Here
 //! a batch's keys are mapped once to the row group's dictionary and bit-packed
 //! (`RLE_DICTIONARY`, after a `PLAIN` dictionary page of the row group's
-//! texts, as arrow-rs lays them out). The numbers are copied once into the
+//! texts, as arrow-rs lays them out). The amounts are copied once into the
 //! page (`PLAIN`, 8 bytes each), where arrow-rs would narrow a decimal column
-//! into a new array, then copy it into a growing page buffer. A list's
+//! into a new array, then copy it into a growing page buffer; the counts are
+//! written as differences (`DELTA_BINARY_PACKED`). A list's
 //! repetition and definition levels are the same for all its leaves:
 //! [`ListLevels`] encodes them once a batch.
 
@@ -48,8 +49,12 @@ enum Values {
         texts: Vec<String>,
         index: HashMap<String, u32>,
     },
-    /// 64-bit integers: `Int64`, or `Decimal128` of at most 18 digits (an
-    /// `INT64` leaf).
+    /// `Decimal128` amounts of at most 18 digits (an `INT64` leaf), `PLAIN`:
+    /// a transaction's amounts repeat the last one's, and ZSTD finds the
+    /// repeats in the plain bytes.
+    Decimals,
+    /// `Int64` counts, `DELTA_BINARY_PACKED`: small numbers, whose plain
+    /// 8 bytes ZSTD compresses slowly (docs/performance.md).
     Integers,
 }
 
@@ -126,11 +131,10 @@ impl ListLeaf {
                     index: HashMap::new(),
                 }
             }
-            DataType::Int64 | DataType::Decimal128(..=18, _)
-                if descr.physical_type() == PhysicalType::INT64 =>
-            {
-                Values::Integers
+            DataType::Decimal128(..=18, _) if descr.physical_type() == PhysicalType::INT64 => {
+                Values::Decimals
             }
+            DataType::Int64 if descr.physical_type() == PhysicalType::INT64 => Values::Integers,
             _ => return None,
         };
         Some(Self {
@@ -179,24 +183,22 @@ impl ListLeaf {
                 page.push(width as u8);
                 bit_pack(&mut page, width, &indices);
             }
-            Values::Integers => {
-                if let Some(numbers) = column.as_primitive_opt::<Int64Type>() {
-                    for value in &numbers.values()[used] {
-                        page.extend_from_slice(&value.to_le_bytes());
-                    }
-                } else if let Some(decimals) = column.as_primitive_opt::<Decimal128Type>() {
-                    for &value in &decimals.values()[used] {
-                        let value = i64::try_from(value).map_err(|_| {
-                            ParquetError::General(format!("decimal {value} does not fit 64 bits"))
-                        })?;
-                        page.extend_from_slice(&value.to_le_bytes());
-                    }
-                } else {
-                    return Err(ParquetError::General(format!(
-                        "an integer leaf is {}",
-                        column.data_type()
-                    )));
+            Values::Decimals => {
+                let decimals = column.as_primitive_opt::<Decimal128Type>().ok_or_else(|| {
+                    ParquetError::General(format!("a decimal leaf is {}", column.data_type()))
+                })?;
+                for &value in &decimals.values()[used] {
+                    let value = i64::try_from(value).map_err(|_| {
+                        ParquetError::General(format!("decimal {value} does not fit 64 bits"))
+                    })?;
+                    page.extend_from_slice(&value.to_le_bytes());
                 }
+            }
+            Values::Integers => {
+                let numbers = column.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+                    ParquetError::General(format!("an integer leaf is {}", column.data_type()))
+                })?;
+                delta_pack(&mut page, &numbers.values()[used]);
             }
         }
         let compressed = self
@@ -221,8 +223,14 @@ impl ListLeaf {
         let mut uncompressed_size = 0;
         let (mut dictionary_page_offset, mut data_page_offset) = (None, 0);
         let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
-        // A label leaf's data pages hold dictionary indices, an integer leaf's its values.
-        let mut data_encoding = Encoding::PLAIN;
+        // A label leaf's data pages hold dictionary indices, a number leaf's its values.
+        let mut data_encoding = match self.values {
+            Values::Integers => Encoding::DELTA_BINARY_PACKED,
+            _ => Encoding::PLAIN,
+        };
+        if data_encoding != Encoding::PLAIN {
+            encodings.push(data_encoding);
+        }
         if let Values::Labels { texts, index } = &mut self.values {
             let mut dictionary = Vec::new();
             for text in texts.iter() {
@@ -315,6 +323,58 @@ fn intern(texts: &mut Vec<String>, index: &mut HashMap<String, u32>, text: &str)
 /// The bits that hold `max`.
 fn bit_width(max: u32) -> u32 {
     32 - max.leading_zeros()
+}
+
+/// `values` in Parquet's `DELTA_BINARY_PACKED`: a header (values a block,
+/// miniblocks a block, how many values, the first), then each block of 128
+/// differences between neighbours: their least (zigzag), each miniblock's bit
+/// width, and the 32 differences of each miniblock less the least, bit-packed
+/// low bits first (the last miniblock's padded with zeros; the last block's
+/// unneeded miniblocks have width 0 and no bytes).
+fn delta_pack(out: &mut Vec<u8>, values: &[i64]) {
+    const BLOCK: usize = 128;
+    const MINIBLOCK: usize = 32;
+    let zigzag = |n: i64| ((n << 1) ^ (n >> 63)) as u64;
+    uleb128(out, BLOCK as u64);
+    uleb128(out, (BLOCK / MINIBLOCK) as u64);
+    uleb128(out, values.len() as u64);
+    uleb128(out, zigzag(values.first().copied().unwrap_or(0)));
+    // Block k's differences are those of values k*128 .. k*128 + 128 with their next.
+    for start in (1..values.len()).step_by(BLOCK) {
+        let mut deltas = [0i64; BLOCK];
+        let neighbours = values[start - 1..values.len().min(start + BLOCK)].windows(2);
+        let count = neighbours.len();
+        for (delta, pair) in deltas.iter_mut().zip(neighbours) {
+            *delta = pair[1].wrapping_sub(pair[0]);
+        }
+        let least = deltas[..count]
+            .iter()
+            .copied()
+            .min()
+            .expect("a block has a value");
+        uleb128(out, zigzag(least));
+        let widths = out.len();
+        out.extend_from_slice(&[0; BLOCK / MINIBLOCK]);
+        for (i, miniblock) in deltas[..count].chunks(MINIBLOCK).enumerate() {
+            let mut above = [0u64; MINIBLOCK];
+            for (a, &d) in above.iter_mut().zip(miniblock) {
+                *a = d.wrapping_sub(least) as u64;
+            }
+            let width = 64 - above.iter().fold(0, |all, &a| all | a).leading_zeros();
+            out[widths + i] = width as u8;
+            // 32 values of `width` bits: 4 * width bytes.
+            let (mut pending, mut bits) = (0u128, 0);
+            for a in above {
+                pending |= u128::from(a) << bits;
+                bits += width;
+                if bits >= 64 {
+                    out.extend_from_slice(&(pending as u64).to_le_bytes());
+                    (pending, bits) = (pending >> 64, bits - 64);
+                }
+            }
+            out.extend_from_slice(&pending.to_le_bytes()[..bits as usize / 8]);
+        }
+    }
 }
 
 /// Levels as runs of one value, written in Parquet's RLE/bit-packed hybrid

@@ -24,7 +24,7 @@ const LABELS: [[&str; 2]; 4] = [
 ];
 
 /// `rows` rows from `first`: row `r` has `r % 5` cost entries (none every fifth
-/// row) and `r % 3` unit entries, labels and amounts varying with the row.
+/// row) and `r % 3` unit entries ([`units`]), labels and amounts varying with the row.
 fn batch(first: usize, rows: usize) -> RecordBatch {
     let (mut offsets, mut keys, mut costs) = (vec![0i32], Vec::new(), Vec::<Money>::new());
     for r in first..first + rows {
@@ -56,9 +56,21 @@ fn batch(first: usize, rows: usize) -> RecordBatch {
         .unit_list(
             "units",
             &key_names,
-            (first..first + rows).map(|r| (0..r % 3).map(move |k| (k as u16, (r * k) as i64))),
+            (first..first + rows).map(|r| (0..r % 3).map(move |k| (k as u16, units(r, k)))),
         )
         .into_batch()
+}
+
+/// Row `r`'s units of key `k`: mostly small, now and then the extremes of
+/// 64 bits, so that neighbours differ by every width, past 2^63 too.
+fn units(r: usize, k: usize) -> i64 {
+    match (r * 3 + k) % 97 {
+        0 => i64::MAX,
+        1 => i64::MIN,
+        2 => 0,
+        3 => -(r as i64),
+        _ => (r * k) as i64,
+    }
 }
 
 fn read(path: &std::path::Path) -> (Vec<RecordBatch>, usize) {
