@@ -301,7 +301,7 @@ impl TransactionAcc {
             (keys.for_service(event.service).iter())
                 .map(|&(key, driver)| (key, value_of(key, driver))),
         );
-        self.units.add(additions.iter().copied()).map_err(|key| {
+        self.units.add(additions).map_err(|key| {
             let what = match keys.driver(key) {
                 Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
                 Driver::DurationMs => "duration_ms".to_string(),

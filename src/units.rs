@@ -41,19 +41,13 @@ impl Default for Units {
     }
 }
 
-/// Where a key is: the word of its pair and its units, or the word it would go before.
-enum Place {
-    At(usize, u64),
-    Before(usize),
-}
-
 impl Units {
     /// The units of `key` (0 when it has none).
     pub fn get(&self, key: u16) -> u64 {
-        match self.place(key) {
-            Place::At(_, units) => units,
-            Place::Before(_) => 0,
-        }
+        (self.iter())
+            .take_while(|&(k, _)| k <= key)
+            .find(|&(k, _)| k == key)
+            .map_or(0, |(_, units)| units)
     }
 
     /// The pairs, by key.
@@ -62,64 +56,83 @@ impl Units {
     }
 
     /// Adds every (key, units) of `additions` (distinct keys), or, when a sum
-    /// would pass 2^64 - 1, nothing: `Err` names the key. Grows at most once:
-    /// in place up to [`INLINE`] words, else to a heap block of exactly the
-    /// words it needs.
-    pub fn add<I>(&mut self, additions: I) -> Result<(), u16>
-    where
-        I: Iterator<Item = (u16, u64)> + Clone,
-    {
+    /// would pass 2^64 - 1, nothing: `Err` names the key. The pairs held and
+    /// the additions (sorted by key, as `UnitKeys` lists them) are merged in
+    /// one walk; the result is held in place up to [`INLINE`] words, else in a
+    /// heap block of exactly the words it needs.
+    pub fn add(&mut self, additions: &[(u16, u64)]) -> Result<(), u16> {
         debug_assert!(
             additions
-                .clone()
+                .iter()
                 .enumerate()
-                .all(|(n, (key, _))| additions.clone().take(n).all(|(k, _)| k != key)),
+                .all(|(n, (key, _))| additions[..n].iter().all(|(k, _)| k != key)),
             "distinct keys"
         );
-        // Checked first, applied after: a refused addition changes nothing.
-        // Keys in ascending order (as `UnitKeys` lists them) are found in one
-        // walk over the words, each search going on from where the last ended.
-        let mut words_needed = 0;
-        let mut resume = Resume::default();
-        for (key, units) in additions.clone().filter(|&(_, u)| u > 0) {
-            let (words, now) = match resume.place(self.words(), key) {
-                Place::At(_, now) => (words_for(now), now),
-                Place::Before(_) => (0, 0),
-            };
+        if !additions.is_sorted_by_key(|&(key, _)| key) {
+            let mut sorted = additions.to_vec();
+            sorted.sort_unstable_by_key(|&(key, _)| key);
+            return self.add(&sorted);
+        }
+        const ON_STACK: usize = 64;
+        let words = self.words();
+        let most = words.len() + 3 * additions.len();
+        let (mut stack, mut heap) = ([0u32; ON_STACK], Vec::new());
+        let merged: &mut [u32] = if most <= ON_STACK {
+            &mut stack
+        } else {
+            heap.resize(most, 0);
+            &mut heap
+        };
+        // Checked as merged: a refused addition returns before anything changes.
+        let (mut at, mut len) = (0, 0);
+        for &(key, units) in additions.iter().filter(|&&(_, u)| u > 0) {
+            let mut now = 0;
+            while at < words.len() {
+                let (k, held, next) = pair_at(words, at);
+                if k > key {
+                    break;
+                }
+                if k == key {
+                    now = held;
+                } else if next - at == 1 {
+                    merged[len] = words[at];
+                    len += 1;
+                } else {
+                    merged[len..len + 3].copy_from_slice(&words[at..next]);
+                    len += 3;
+                }
+                at = next;
+            }
             let sum = now.checked_add(units).ok_or(key)?;
-            words_needed += words_for(sum) - words;
+            if words_for(sum) == 1 {
+                merged[len] = pack(key, sum);
+                len += 1;
+            } else {
+                merged[len..len + 3].copy_from_slice(&pack_big(key, sum));
+                len += 3;
+            }
         }
-        let mut len = self.words().len();
-        let grown = len + words_needed;
-        let room = self.room(grown);
-        let mut resume = Resume::default();
-        for (key, units) in additions.filter(|&(_, u)| u > 0) {
-            add_to(room, &mut len, &mut resume, key, units);
-        }
-        if let Words::Inline { len: held, .. } = &mut self.0 {
-            *held = len as u8; // <= INLINE
-        }
-        debug_assert_eq!(len, grown);
+        let rest = &words[at..];
+        merged[len..len + rest.len()].copy_from_slice(rest);
+        len += rest.len();
+        self.hold(&merged[..len]);
         Ok(())
     }
 
-    /// Room for `grown` words, those held kept: in place while they fit (a
-    /// heap block holds exactly its words), else a new heap block of exactly
-    /// `grown`.
-    fn room(&mut self, grown: usize) -> &mut [u32] {
-        let fits = match &self.0 {
-            Words::Inline { .. } => grown <= INLINE,
-            Words::Heap(words) => grown <= words.len(),
-        };
-        if !fits {
-            let held = self.words();
-            let mut block = vec![0; grown].into_boxed_slice();
-            block[..held.len()].copy_from_slice(held);
-            self.0 = Words::Heap(block);
-        }
+    /// Holds `words` in place when they fit, else in a heap block of exactly
+    /// their number (the one held when it is that size).
+    fn hold(&mut self, words: &[u32]) {
         match &mut self.0 {
-            Words::Inline { words, .. } => words,
-            Words::Heap(words) => words,
+            Words::Heap(block) if block.len() == words.len() => block.copy_from_slice(words),
+            _ if words.len() <= INLINE => {
+                let mut inline = [0; INLINE];
+                inline[..words.len()].copy_from_slice(words);
+                self.0 = Words::Inline {
+                    len: words.len() as u8,
+                    words: inline,
+                };
+            }
+            _ => self.0 = Words::Heap(words.into()),
         }
     }
 
@@ -129,10 +142,6 @@ impl Units {
             Words::Inline { len, words } => &words[..usize::from(*len)],
             Words::Heap(words) => words,
         }
-    }
-
-    fn place(&self, key: u16) -> Place {
-        place(self.words(), key)
     }
 }
 
@@ -167,70 +176,12 @@ fn pair_at(words: &[u32], at: usize) -> (u16, u64, usize) {
     }
 }
 
-fn place(words: &[u32], key: u16) -> Place {
-    place_from(words, 0, key)
-}
-
-/// [`place`], the walk starting at the pair at `at` (every key before it below `key`).
-fn place_from(words: &[u32], mut at: usize, key: u16) -> Place {
-    while at < words.len() {
-        let (k, units, next) = pair_at(words, at);
-        if k == key {
-            return Place::At(at, units);
-        }
-        if k > key {
-            break;
-        }
-        at = next;
-    }
-    Place::Before(at)
-}
-
-/// Where the last search of a run of them ended, and its key: the next search
-/// starts there when its key is greater, else from the first pair.
-#[derive(Default)]
-struct Resume {
-    last: Option<(u16, usize)>,
-}
-
-impl Resume {
-    fn place(&mut self, words: &[u32], key: u16) -> Place {
-        let from = match self.last {
-            Some((last, at)) if last < key => at,
-            _ => 0,
-        };
-        let place = place_from(words, from, key);
-        let (Place::At(at, _) | Place::Before(at)) = place;
-        self.last = Some((key, at));
-        place
-    }
-}
-
-/// Adds `units` to `key` in the first `len` of `words`, which has room for
-/// what it grows by (the sum is known not to overflow).
-fn add_to(words: &mut [u32], len: &mut usize, resume: &mut Resume, key: u16, units: u64) {
-    let (at, grows, sum) = match resume.place(&words[..*len], key) {
-        Place::At(at, now) => (at, words_for(now + units) - words_for(now), now + units),
-        Place::Before(at) => (at, words_for(units), units),
-    };
-    // The words from `at` on move up by what the pair grows, and it is written at `at`.
-    if grows > 0 {
-        words.copy_within(at..*len, at + grows);
-        *len += grows;
-    }
-    if words_for(sum) == 1 {
-        words[at] = pack(key, sum);
-    } else {
-        words[at..at + 3].copy_from_slice(&pack_big(key, sum));
-    }
-}
-
 impl FromIterator<(u16, u64)> for Units {
     /// The pairs of `pairs` with units (summed by key, which must not overflow).
     fn from_iter<T: IntoIterator<Item = (u16, u64)>>(pairs: T) -> Self {
         let mut sum = Units::default();
         for pair in pairs {
-            sum.add(std::iter::once(pair))
+            sum.add(&[pair])
                 .unwrap_or_else(|key| panic!("units of key {key} pass 2^64 - 1"));
         }
         sum
@@ -321,7 +272,7 @@ mod tests {
                         None => overflow.push(key),
                     }
                 }
-                match packed.add(event.iter().copied()) {
+                match packed.add(&event) {
                     Ok(()) => {
                         prop_assert!(overflow.is_empty());
                         sums.retain(|_, u| *u > 0);
