@@ -44,10 +44,16 @@ impl Default for Units {
 impl Units {
     /// The units of `key` (0 when it has none).
     pub fn get(&self, key: u16) -> u64 {
-        (self.iter())
-            .take_while(|&(k, _)| k <= key)
-            .find(|&(k, _)| k == key)
-            .map_or(0, |(_, units)| units)
+        let words = self.words();
+        let mut at = 0;
+        while at < words.len() {
+            let (k, units, next) = pair_at(words, at);
+            if k >= key {
+                return if k == key { units } else { 0 };
+            }
+            at = next;
+        }
+        0
     }
 
     /// The pairs, by key.
