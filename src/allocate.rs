@@ -28,7 +28,7 @@ pub struct PoolKey {
 /// The day's CUR, reduced: pool costs, excluded costs, totals.
 #[derive(Debug, Default, Clone)]
 pub struct CurDay {
-    pub pools: HashMap<PoolKey, Money>,
+    pub pools: FastMap<PoolKey, Money>,
     /// Excluded cost per line item type (SPEC 2.3).
     pub excluded: BTreeMap<String, Money>,
     /// Every row of the day, excluded ones included.
@@ -150,7 +150,8 @@ pub fn plan_pools(day: &CurDay, pricing: &Pricing, catalog: &FlowCatalog) -> (Ve
 pub struct Split {
     magnitude: u128,
     total_units: u128,
-    sign: Money,
+    /// C < 0: each share is negated.
+    negative: bool,
     /// The positions (in the input) that get the extra unit: one bit each.
     bonus: Vec<u64>,
     /// The last position (in remainder-descending, id-ascending order) that
@@ -245,7 +246,7 @@ impl Split {
         Self {
             magnitude,
             total_units,
-            sign: if cost < 0 { -1 } else { 1 },
+            negative: cost < 0,
             bonus: Vec::new(),
             last_extra: None,
             q,
@@ -290,7 +291,8 @@ impl Split {
 
     fn share_with(&self, units: u64, extra: bool) -> Money {
         let (floor, _) = self.floor_and_remainder(units);
-        self.sign * (floor + u128::from(extra)) as Money
+        let share = (floor + u128::from(extra)) as Money;
+        if self.negative { -share } else { share }
     }
 
     /// The shares of all inputs in order, walking the bonus set once.

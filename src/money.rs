@@ -67,8 +67,16 @@ fn parse_at(text: &str, scale: u32) -> Option<i128> {
     {
         return None;
     }
-    // digits * 10^(exponent - frac_len) USD, scaled by 10^SCALE.
-    let digits = format!("{int_part}{frac_part}");
+    // digits * 10^(exponent - frac_len) USD, scaled by 10^SCALE; the digits
+    // joined on the stack when they fit (a double's always do).
+    let mut joined = Text::default();
+    let long;
+    let digits = if joined.push(int_part) && joined.push(frac_part) {
+        joined.as_str()
+    } else {
+        long = format!("{int_part}{frac_part}");
+        &long
+    };
     let digits = digits.trim_start_matches('0');
     let shift = exponent.checked_sub(frac_part.len() as i32)? + scale as i32;
     let magnitude = scale_digits(digits, shift)?;
@@ -129,8 +137,48 @@ fn round_f64(value: f64, scale: u32) -> Option<i128> {
         return None;
     }
     // `{:e}` is the shortest string that round-trips, in exponent form (compact
-    // for 1e-300 and 1e300 alike).
-    parse_at(&format!("{value:e}"), scale)
+    // for 1e-300 and 1e300 alike: 24 bytes at most), written on the stack.
+    let mut text = Text::default();
+    std::fmt::Write::write_fmt(&mut text, format_args!("{value:e}")).ok()?;
+    parse_at(text.as_str(), scale)
+}
+
+/// ASCII text of up to 64 bytes, on the stack.
+struct Text {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Text {
+    /// Appends `s` if it fits.
+    fn push(&mut self, s: &str) -> bool {
+        let end = self.len + s.len();
+        let Some(room) = self.bytes.get_mut(self.len..end) else {
+            return false;
+        };
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        true
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("whole strs pushed")
+    }
+}
+
+impl std::fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push(s).then_some(()).ok_or(std::fmt::Error)
+    }
 }
 
 /// A decimal with `places` places (e.g. a Parquet DECIMAL) in [`Exact`] units.
@@ -226,6 +274,45 @@ mod tests {
         assert_eq!(from_f64(1e-12), Some(0));
         assert_eq!(from_f64(21.6), Some(216_000_000_000));
         assert_eq!(from_f64(f64::NAN), None);
+    }
+
+    /// A double's text is written on the stack, digits of any length are
+    /// joined: the same numbers as texts made on the heap.
+    #[test]
+    fn texts_on_the_stack_read_as_on_the_heap() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let specials = [
+            0.0,
+            -0.0,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e-13,
+            0.1,
+        ];
+        let random = std::iter::repeat_with(|| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            f64::from_bits(state)
+        });
+        for value in specials.into_iter().chain(random.take(100_000)) {
+            let heap = parse_at(&format!("{value:e}"), EXACT_SCALE);
+            assert_eq!(
+                exact_from_f64(value),
+                heap.filter(|_| value.is_finite()),
+                "{value:e}"
+            );
+        }
+        // 70 and 130 digits: joined on the heap.
+        let long = format!("0.{}15", "0".repeat(68));
+        assert_eq!(parse_at(&long, 69), Some(2)); // 1.5, to even
+        let long = format!("{}.{}", "1".repeat(30), "9".repeat(100));
+        assert_eq!(
+            parse_at(&long, 0),
+            Some("1".repeat(29).parse::<i128>().unwrap() * 10 + 2)
+        );
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! with column projection and row-group pruning on the usage date, prices each
 //! row (cost basis + pricing rule) and folds it into the day's pools.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -23,7 +22,7 @@ use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::money::{self, Exact};
 use crate::pricing::{Pricing, RuleRef};
 use crate::storage::{Chunks, Location, Object, ParquetSource, Store};
-use crate::{Error, Result};
+use crate::{Error, FastMap, Result};
 
 /// The usage date column the day predicate applies to.
 pub const USAGE_START: &str = "line_item_usage_start_date";
@@ -342,7 +341,7 @@ impl<'a> DayReader<'a> {
                 let (folded, pending) = (&folded, &pending);
                 scope.spawn(move |_| {
                     let mut day = CurDay::default();
-                    let mut rule_cache = HashMap::new();
+                    let mut rule_cache = FastMap::default();
                     let result =
                         (self.fold_batch(path, &batch, first_row, &mut day, &mut rule_cache))
                             .map(|()| day);
@@ -372,7 +371,7 @@ impl<'a> DayReader<'a> {
         batch: &RecordBatch,
         first_row: u64,
         day: &mut CurDay,
-        rule_cache: &mut HashMap<(String, String, String), RuleRef>,
+        rule_cache: &mut FastMap<(String, String, String), RuleRef>,
     ) -> Result<()> {
         let text = |name: &str| -> Result<Option<Text<'_>>> {
             batch
