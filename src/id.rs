@@ -144,7 +144,7 @@ fn hex_word(text: u64) -> (u64, bool) {
     let ascii = text & HIGH == 0;
     let hex = in_range(b'0', b'9') | in_range(b'a', b'f');
     // '0'..'9' are their low four bits; 'a'..'f' (0x61..0x66) those plus 9.
-    let values = (text & ONES * 0x0f) + (text >> 6 & ONES) * 9;
+    let values = (text & (ONES * 0x0f)) + ((text >> 6) & ONES) * 9;
     // The nibbles joined in text order: pairs, then fours, then all eight.
     let pairs = (values & 0x00ff_00ff_00ff_00ff) << 4 | (values >> 8 & 0x00ff_00ff_00ff_00ff);
     let fours = (pairs & 0x0000_ffff_0000_ffff) << 8 | (pairs >> 16 & 0x0000_ffff_0000_ffff);
