@@ -810,12 +810,12 @@ pub(super) fn parse_utc_micros(text: &[u8]) -> Option<i64> {
     // Each byte less '0' (a digit is then below 10), in one pass with its
     // check: a digit where the form has '0', else the form's own byte.
     const FORM: &[u8; 19] = b"0000-00-00T00:00:00";
-    let mut digits = [0u8; 19];
+    let mut values = [0u8; 19];
     let mut wrong = false;
-    for ((digit, &byte), &form) in digits.iter_mut().zip(head).zip(FORM) {
-        *digit = byte.wrapping_sub(b'0');
+    for ((value, &byte), &form) in values.iter_mut().zip(head).zip(FORM) {
+        *value = byte.wrapping_sub(b'0');
         wrong |= if form == b'0' {
-            *digit > 9
+            *value > 9
         } else {
             byte != form
         };
@@ -823,7 +823,7 @@ pub(super) fn parse_utc_micros(text: &[u8]) -> Option<i64> {
     if wrong {
         return None;
     }
-    let pair = |at: usize| u32::from(digits[at]) * 10 + u32::from(digits[at + 1]);
+    let pair = |at: usize| u32::from(values[at]) * 10 + u32::from(values[at + 1]);
     let micros = match fraction {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
