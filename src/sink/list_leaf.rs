@@ -224,9 +224,10 @@ impl ListLeaf {
         let (mut dictionary_page_offset, mut data_page_offset) = (None, 0);
         let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
         // A label leaf's data pages hold dictionary indices, a number leaf's its values.
-        let mut data_encoding = match self.values {
+        let data_encoding = match self.values {
+            Values::Labels { .. } => Encoding::RLE_DICTIONARY,
+            Values::Decimals => Encoding::PLAIN,
             Values::Integers => Encoding::DELTA_BINARY_PACKED,
-            _ => Encoding::PLAIN,
         };
         if data_encoding != Encoding::PLAIN {
             encodings.push(data_encoding);
@@ -253,8 +254,6 @@ impl ListLeaf {
             uncompressed_size += written.uncompressed_size;
             dictionary_page_offset = Some(0);
             data_page_offset = written.bytes_written as i64;
-            encodings.push(Encoding::RLE_DICTIONARY);
-            data_encoding = Encoding::RLE_DICTIONARY;
             texts.clear();
             index.clear();
         }
@@ -362,17 +361,7 @@ fn delta_pack(out: &mut Vec<u8>, values: &[i64]) {
             }
             let width = 64 - above.iter().fold(0, |all, &a| all | a).leading_zeros();
             out[widths + i] = width as u8;
-            // 32 values of `width` bits: 4 * width bytes.
-            let (mut pending, mut bits) = (0u128, 0);
-            for a in above {
-                pending |= u128::from(a) << bits;
-                bits += width;
-                if bits >= 64 {
-                    out.extend_from_slice(&(pending as u64).to_le_bytes());
-                    (pending, bits) = (pending >> 64, bits - 64);
-                }
-            }
-            out.extend_from_slice(&pending.to_le_bytes()[..bits as usize / 8]);
+            pack_bits(out, width, above); // 32 values: 4 * width bytes
         }
     }
 }
@@ -440,23 +429,30 @@ fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
                 out.extend_from_slice(&packed.to_le_bytes()[..width as usize]);
                 continue;
             }
-            // 8 values of up to 32 bits: at most 256 bits, packed low bits first.
-            let mut packed = [0u64; 4];
-            for (j, &value) in group.iter().enumerate() {
-                let bit = j as u32 * width;
-                let (word, shift) = ((bit / 64) as usize, bit % 64);
-                packed[word] |= u64::from(value) << shift;
-                if shift + width > 64 {
-                    packed[word + 1] |= u64::from(value) >> (64 - shift);
-                }
-            }
-            let mut bytes = [0u8; 32];
-            for (chunk, word) in bytes.chunks_exact_mut(8).zip(packed) {
-                chunk.copy_from_slice(&word.to_le_bytes());
-            }
-            out.extend_from_slice(&bytes[..width as usize]);
+            // 8 values of up to 32 bits: `width` bytes.
+            let padded = group
+                .iter()
+                .map(|&v| u64::from(v))
+                .chain(std::iter::repeat(0));
+            pack_bits(out, width, padded.take(8));
         }
     }
+}
+
+/// `values` of `width` bits each (at most 64), packed low bits first as
+/// Parquet packs bits; together they fill whole bytes.
+fn pack_bits(out: &mut Vec<u8>, width: u32, values: impl IntoIterator<Item = u64>) {
+    let (mut pending, mut bits) = (0u128, 0);
+    for value in values {
+        pending |= u128::from(value) << bits;
+        bits += width;
+        if bits >= 64 {
+            out.extend_from_slice(&(pending as u64).to_le_bytes());
+            (pending, bits) = (pending >> 64, bits - 64);
+        }
+    }
+    debug_assert_eq!(bits % 8, 0, "whole bytes");
+    out.extend_from_slice(&pending.to_le_bytes()[..bits as usize / 8]);
 }
 
 fn uleb128(out: &mut Vec<u8>, mut value: u64) {
