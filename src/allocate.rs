@@ -931,25 +931,59 @@ impl Scope {
         let admitted = |&(i, _): &(u32, u64)| self.admits[group_of[i as usize] as usize];
         let members = match with_key {
             all if self.admits.iter().all(|&a| a) => all,
+            // In parallel, in place: each run keeps its admitted members at its
+            // front, then the runs are moved together.
             Cow::Owned(mut list) => {
-                list.retain(admitted);
+                let kept: Vec<usize> = (list.par_chunks_mut(PER_TASK))
+                    .map(|run| {
+                        let mut kept = 0;
+                        for at in 0..run.len() {
+                            if admitted(&run[at]) {
+                                run[kept] = run[at];
+                                kept += 1;
+                            }
+                        }
+                        kept
+                    })
+                    .collect();
+                let mut len = 0;
+                for (run, kept) in kept.into_iter().enumerate() {
+                    list.copy_within(run * PER_TASK..run * PER_TASK + kept, len);
+                    len += kept;
+                }
+                list.truncate(len);
                 Cow::Owned(list)
             }
+            // Counted first, then copied, both in parallel: sized once.
             Cow::Borrowed(list) => {
-                // Counted first: sized once, not doubled.
-                let mut admitted_list =
-                    Vec::with_capacity(list.iter().filter(|m| admitted(m)).count());
-                admitted_list.extend(list.iter().filter(|m| admitted(m)));
+                let counts: Vec<usize> = (list.par_chunks(PER_TASK))
+                    .map(|run| run.iter().filter(|m| admitted(m)).count())
+                    .collect();
+                let mut admitted_list = vec![(0, 0); counts.iter().sum()];
+                (cut(&mut admitted_list, counts).into_par_iter())
+                    .zip(list.par_chunks(PER_TASK))
+                    .for_each(|(part, run)| {
+                        (part.iter_mut())
+                            .zip(run.iter().filter(|m| admitted(m)))
+                            .for_each(|(slot, m)| *slot = *m);
+                    });
                 Cow::Owned(admitted_list)
             }
         };
+        // In parallel over runs of blocks, each walking its own members.
         let mut before = vec![0u32; n.div_ceil(Self::BLOCK) + 1];
-        for &(i, _) in members.iter() {
-            before[i as usize / Self::BLOCK + 1] += 1;
-        }
-        for b in 1..before.len() {
-            before[b] += before[b - 1];
-        }
+        const BLOCKS_PER_TASK: usize = PER_TASK / Scope::BLOCK;
+        (before.par_chunks_mut(BLOCKS_PER_TASK).enumerate()).for_each(|(task, part)| {
+            let first = task * BLOCKS_PER_TASK * Self::BLOCK;
+            let mut at = members.partition_point(|&(i, _)| (i as usize) < first);
+            for (b, slot) in part.iter_mut().enumerate() {
+                let end = first + b * Self::BLOCK;
+                while members.get(at).is_some_and(|&(i, _)| (i as usize) < end) {
+                    at += 1;
+                }
+                *slot = at as u32;
+            }
+        });
         self.members = members.len() as u64;
         self.before = before;
         members
@@ -970,6 +1004,8 @@ impl Scope {
 struct Groups<'a> {
     groups: Vec<(&'a str, &'a str)>,
     counts: Vec<u64>,
+    /// Per run of [`PER_TASK`] transactions, how many each group has.
+    task_counts: Vec<Vec<usize>>,
     of: Vec<u32>,
 }
 
@@ -1012,22 +1048,24 @@ impl<'a> Groups<'a> {
         let of: Vec<u32> = (transactions.par_iter())
             .map(|t| group_of_kind[&kind(t)])
             .collect();
-        let counts = (of.par_chunks(PER_TASK))
+        let task_counts: Vec<Vec<usize>> = (of.par_chunks(PER_TASK))
             .map(|run| {
-                let mut counts = vec![0u64; groups.len()];
+                let mut counts = vec![0; groups.len()];
                 for &g in run {
                     counts[g as usize] += 1;
                 }
                 counts
             })
-            .reduce(
-                || vec![0; groups.len()],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            );
-        Self { groups, counts, of }
+            .collect();
+        let counts = (0..groups.len())
+            .map(|g| task_counts.iter().map(|run| run[g] as u64).sum())
+            .collect();
+        Self {
+            groups,
+            counts,
+            task_counts,
+            of,
+        }
     }
 }
 
@@ -1062,23 +1100,31 @@ fn counts_by_key(transactions: &[Transaction], keys: usize) -> Vec<Vec<usize>> {
 fn with_units(transactions: &[Transaction], key: u16, counts: &[Vec<usize>]) -> Vec<(u32, u64)> {
     let count = |run: &Vec<usize>| run[key as usize];
     let mut list = vec![(0, 0); counts.iter().map(count).sum()];
-    let mut tasks = Vec::with_capacity(counts.len());
-    let mut rest = list.as_mut_slice();
-    for (run, start) in counts.iter().zip((0..transactions.len()).step_by(PER_TASK)) {
-        let (part, tail) = std::mem::take(&mut rest).split_at_mut(count(run));
-        tasks.push((start..transactions.len().min(start + PER_TASK), part));
-        rest = tail;
-    }
-    tasks.into_par_iter().for_each(|(range, part)| {
-        let mut slots = part.iter_mut();
-        for i in range {
-            let units = transactions[i].units.get(key);
-            if units > 0 {
-                *slots.next().expect("counted") = (i as u32, units);
+    let parts = cut(&mut list, counts.iter().map(count));
+    (parts.into_par_iter())
+        .zip(transactions.par_chunks(PER_TASK))
+        .enumerate()
+        .for_each(|(task, (part, run))| {
+            let mut slots = part.iter_mut();
+            for (i, t) in (task * PER_TASK..).zip(run) {
+                let units = t.units.get(key);
+                if units > 0 {
+                    *slots.next().expect("counted") = (i as u32, units);
+                }
             }
-        }
-    });
+        });
     list
+}
+
+/// `list` cut into consecutive parts of `lengths` (which sum to at most its length).
+fn cut<T>(mut list: &mut [T], lengths: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    (lengths.into_iter())
+        .map(|length| {
+            let (part, rest) = std::mem::take(&mut list).split_at_mut(length);
+            list = rest;
+            part
+        })
+        .collect()
 }
 
 /// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
@@ -1093,6 +1139,7 @@ pub fn allocate(
     let Groups {
         groups,
         counts: group_counts,
+        task_counts: group_task_counts,
         of: group_of,
     } = Groups::of(transactions);
     // Scopes (the transactions with units for a key, of a flow and type), made
@@ -1141,7 +1188,10 @@ pub fn allocate(
             .expect("every pool has a line") as u32
     };
 
-    let mut costs = vec![TransactionCost::default(); transactions.len()];
+    let mut costs: Vec<TransactionCost> = (0..transactions.len())
+        .into_par_iter()
+        .map(|_| TransactionCost::default())
+        .collect();
     let mut flow_acc: HashMap<(u32, u32, bool), (u128, Money)> = HashMap::new();
     let mut unallocated = Vec::new();
     let mut allocated_pools = Vec::new();
@@ -1340,7 +1390,7 @@ pub fn allocate(
     for (t, c) in transactions.iter().zip(&costs) {
         money::check_decimal_18(c.total(), || format!("cost of transaction {:?}", t.id))?;
     }
-    let flow_summary = summarize(&groups, &group_of, &costs);
+    let flow_summary = summarize(&groups, &group_of, &group_task_counts, &costs);
     for s in &flow_summary {
         money::check_decimal_18(s.cost, || {
             format!("cost of flow {} ({})", s.flow, s.transaction_type)
@@ -1524,21 +1574,46 @@ impl Breakdowns {
 
 /// Per (type, flow) group: count, total, unit cost and nearest-rank
 /// percentiles, in (type, flow) order.
+///
+/// Each group's totals are gathered into one list of every transaction's,
+/// in parallel: each run of [`PER_TASK`] transactions fills its own part of
+/// each group's (`group_counts`, per run: [`Groups`]).
 fn summarize(
     groups: &[(&str, &str)],
     group_of: &[u32],
+    group_counts: &[Vec<usize>],
     costs: &[TransactionCost],
 ) -> Vec<FlowSummary> {
-    let mut values: Vec<Vec<Money>> = vec![Vec::new(); groups.len()];
-    for (&g, c) in group_of.iter().zip(costs) {
-        values[g as usize].push(c.total());
+    let runs = group_counts.len();
+    let mut totals = vec![0i64; costs.len()];
+    // Group by group, run by run: a group's totals lie together.
+    let lengths = (0..groups.len()).flat_map(|g| group_counts.iter().map(move |run| run[g]));
+    let mut parts_of_runs: Vec<Vec<&mut [i64]>> = (0..runs).map(|_| Vec::new()).collect();
+    for (k, part) in cut(&mut totals, lengths).into_iter().enumerate() {
+        parts_of_runs[k % runs].push(part);
     }
-    let mut rows: Vec<FlowSummary> = (groups.par_iter().zip(values))
-        .map(|(&(ty, flow), mut values)| {
+    (parts_of_runs.into_par_iter())
+        .zip(
+            group_of
+                .par_chunks(PER_TASK)
+                .zip(costs.par_chunks(PER_TASK)),
+        )
+        .for_each(|(parts, (group_of, costs))| {
+            let mut slots: Vec<_> = parts.into_iter().map(|p| p.iter_mut()).collect();
+            for (&g, c) in group_of.iter().zip(costs) {
+                *slots[g as usize].next().expect("counted") = c.total;
+            }
+        });
+    let lists = cut(
+        &mut totals,
+        (0..groups.len()).map(|g| group_counts.iter().map(|run| run[g]).sum()),
+    );
+    let mut rows: Vec<FlowSummary> = (groups.par_iter().zip(lists))
+        .map(|(&(ty, flow), values)| {
             let n = values.len();
-            let total: Money = values.iter().sum();
-            let max = *values.iter().max().expect("a group has a transaction");
-            let [p99, p95, p50] = nearest_ranks(&mut values, [99, 95, 50]);
+            let total: Money = values.iter().map(|&v| Money::from(v)).sum();
+            let max = Money::from(*values.iter().max().expect("a group has a transaction"));
+            let [p99, p95, p50] = nearest_ranks(values, [99, 95, 50]).map(Money::from);
             FlowSummary {
                 transaction_type: ty.to_string(),
                 flow: flow.to_string(),
@@ -1560,7 +1635,10 @@ fn summarize(
 /// percent of `values` (not empty) at or below it; `values` are reordered.
 /// Selected, not sorted: each selection leaves the smaller values before it,
 /// where the next one looks.
-pub fn nearest_ranks<const N: usize>(values: &mut [Money], percents: [usize; N]) -> [Money; N] {
+pub fn nearest_ranks<T: Ord + Copy, const N: usize>(
+    values: &mut [T],
+    percents: [usize; N],
+) -> [T; N] {
     let mut upto = values.len();
     percents.map(|percent| {
         let rank = (percent * values.len()).div_ceil(100).max(1);
@@ -1592,6 +1670,74 @@ pub fn by_reason(unallocated: &[(Pool, Unallocated)]) -> Vec<&(Pool, Unallocated
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scope's members and block counts, made in parallel over runs of
+    /// [`PER_TASK`], equal a sequential filter's, from an owned list and a
+    /// borrowed one; and the per-flow summary equals one of sorted lists.
+    #[test]
+    fn parallel_scope_and_summary_match_sequential_ones() {
+        let mut rng = crate::source::XorShift(5);
+        let n = 3 * PER_TASK + 1_234;
+        let group_of: Vec<u32> = (0..n).map(|_| (rng.next() % 3) as u32).collect();
+        let with_key: Vec<(u32, u64)> = (0..n as u32)
+            .filter_map(|i| {
+                let draw = rng.next();
+                (!draw.is_multiple_of(4)).then_some((i, 1 + draw / 4 % 100))
+            })
+            .collect();
+        let admits = vec![true, false, true];
+        let expected: Vec<(u32, u64)> = (with_key.iter().copied())
+            .filter(|&(i, _)| admits[group_of[i as usize] as usize])
+            .collect();
+        let expected_before: Vec<u32> = (0..=n.div_ceil(Scope::BLOCK))
+            .map(|b| expected.partition_point(|&(i, _)| (i as usize) < b * Scope::BLOCK) as u32)
+            .collect();
+        for owned in [false, true] {
+            let mut scope = Scope {
+                key: 0,
+                admits: admits.clone(),
+                members: 0,
+                before: Vec::new(),
+            };
+            let list = if owned {
+                Cow::Owned(with_key.clone())
+            } else {
+                Cow::Borrowed(with_key.as_slice())
+            };
+            let members = scope.collect(list, &group_of, n);
+            assert_eq!(*members, *expected, "owned: {owned}");
+            assert_eq!(scope.before, expected_before, "owned: {owned}");
+            assert_eq!(scope.members, expected.len() as u64);
+        }
+
+        let groups = [("a", "x"), ("b", "y"), ("c", "z")];
+        let costs: Vec<TransactionCost> = (0..n)
+            .map(|_| TransactionCost {
+                total: (rng.next() % 1_000_000) as i64 - 1_000,
+                direct: 0,
+            })
+            .collect();
+        let task_counts: Vec<Vec<usize>> = (group_of.chunks(PER_TASK))
+            .map(|run| {
+                (0..3)
+                    .map(|g| run.iter().filter(|&&of| of == g).count())
+                    .collect()
+            })
+            .collect();
+        let summary = summarize(&groups, &group_of, &task_counts, &costs);
+        for (g, row) in summary.iter().enumerate() {
+            let mut values: Vec<Money> = (group_of.iter().zip(&costs))
+                .filter(|&(&of, _)| of == g as u32)
+                .map(|(_, c)| c.total())
+                .collect();
+            values.sort_unstable();
+            let rank = |percent: usize| values[(percent * values.len()).div_ceil(100) - 1];
+            assert_eq!(row.transactions, values.len() as u64);
+            assert_eq!(row.cost, values.iter().sum::<Money>());
+            assert_eq!((row.p50, row.p95, row.p99), (rank(50), rank(95), rank(99)));
+            assert_eq!(row.max, *values.last().unwrap());
+        }
+    }
 
     #[test]
     fn divisor_divides_exactly() {

@@ -281,7 +281,18 @@ fn compute_and_publish(
                 .root
                 .local()
                 .expect("a local hold is for a local root");
-            publish::publish_local(root, date, run_id, batches, &report, lock)?;
+            let staged = publish::stage(root, date, run_id, batches, &report)?;
+            // The day's transactions and allocation are written: freed, and
+            // their pages returned, on another thread while the commit
+            // removes the files it supersedes.
+            let (transactions, allocation) = (logs.transactions, allocation);
+            std::thread::scope(|s| {
+                s.spawn(move || {
+                    drop((transactions, allocation));
+                    crate::memory::release_freed_here();
+                });
+                publish::commit(root, date, run_id, &staged, lock)
+            })?;
         }
         Hold::S3(lease) => {
             publish_s3::publish(store, &plan.output, date, run_id, batches, &report, lease)?;

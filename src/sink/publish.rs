@@ -207,10 +207,37 @@ fn roll_forward(root: &Path, journal: &Journal) -> Result<()> {
     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     sync_dir(path.parent().expect("journal has a directory"))?;
     crash_point!("publish::committed");
-    for (table, _) in &journal.tables {
-        remove_dir(&replaced_dir(root, table, date, run))?;
+    let replaced: Vec<PathBuf> = (journal.tables.iter())
+        .map(|(table, _)| replaced_dir(root, table, date, run))
+        .collect();
+    remove_dirs(&replaced)
+}
+
+/// Removes directories of files (a run's superseded partitions) with their
+/// files unlinked in parallel: the kernel frees a large file's cached pages
+/// as it is unlinked (0.15 s for each of the 5M day's two `transactions`
+/// files), and files apart free apart.
+fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
+    use rayon::prelude::*;
+    let mut files = Vec::new();
+    for dir in dirs {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    files.push(entry.map_err(|e| Error::io(dir, e))?.path());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(dir, e)),
+        }
     }
-    Ok(())
+    files
+        .par_iter()
+        .try_for_each(|file| match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(file, e)),
+            _ => Ok(()),
+        })?;
+    dirs.iter().try_for_each(|dir| remove_dir(dir))
 }
 
 /// Puts run `run`'s staging of `table` in place as `dt=D`; the previous partition
@@ -435,28 +462,21 @@ pub fn inspect(root: &Path) -> Result<Vec<String>> {
 /// The run report's pseudo-table: published with the tables, before `reconciliation`.
 pub const RUN_REPORTS: &str = "_run_reports";
 
-/// Stages every table (parts written in parallel) and the run report, then
-/// commits them: the whole local publish of one day. On a failure before the
-/// journal, everything this run staged is removed.
-pub fn publish_local(
+/// Stages every table (parts written in parallel) and the run report, for
+/// [`commit`]: the first half of the local publish of one day. On a failure,
+/// everything this run staged is removed.
+pub fn stage(
     root: &Path,
     date: NaiveDate,
     run_id: &str,
     tables: Vec<(&'static str, super::tables::Parts<'_>)>,
     report: &[u8],
-    lock: &DayLock,
-) -> Result<()> {
+) -> Result<Vec<StagedTable>> {
     let mut names: Vec<&str> = tables.iter().map(|(t, _)| *t).collect();
     names.insert(names.len() - 1, RUN_REPORTS);
-    let staged = stage_local(root, date, run_id, tables, report);
-    let staged = match staged {
-        Ok(staged) => staged,
-        Err(e) => {
-            discard_staging(root, &names, date, run_id);
-            return Err(e);
-        }
-    };
-    commit(root, date, run_id, &staged, lock)
+    stage_local(root, date, run_id, tables, report).inspect_err(|_| {
+        discard_staging(root, &names, date, run_id);
+    })
 }
 
 fn stage_local(
