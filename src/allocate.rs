@@ -959,7 +959,7 @@ impl Scope {
                 let counts: Vec<usize> = (list.par_chunks(PER_TASK))
                     .map(|run| run.iter().filter(|m| admitted(m)).count())
                     .collect();
-                let mut admitted_list = vec![(0, 0); counts.iter().sum()];
+                let mut admitted_list = zeroed(counts.iter().sum());
                 (cut(&mut admitted_list, counts).into_par_iter())
                     .zip(list.par_chunks(PER_TASK))
                     .for_each(|(part, run)| {
@@ -1099,7 +1099,7 @@ fn counts_by_key(transactions: &[Transaction], keys: usize) -> Vec<Vec<usize>> {
 /// run of transactions filling its own part of the list in parallel.
 fn with_units(transactions: &[Transaction], key: u16, counts: &[Vec<usize>]) -> Vec<(u32, u64)> {
     let count = |run: &Vec<usize>| run[key as usize];
-    let mut list = vec![(0, 0); counts.iter().map(count).sum()];
+    let mut list = zeroed(counts.iter().map(count).sum());
     let parts = cut(&mut list, counts.iter().map(count));
     (parts.into_par_iter())
         .zip(transactions.par_chunks(PER_TASK))
@@ -1114,6 +1114,13 @@ fn with_units(transactions: &[Transaction], key: u16, counts: &[Vec<usize>]) -> 
             }
         });
     list
+}
+
+/// A list of `n` zeros, written in parallel: a list of a million members or
+/// more is new memory, which the OS hands out zeroed page by page as it is
+/// first written; `vec![0; n]` has one thread fault in every page.
+fn zeroed<T: Default + Send>(n: usize) -> Vec<T> {
+    (0..n).into_par_iter().map(|_| T::default()).collect()
 }
 
 /// `list` cut into consecutive parts of `lengths` (which sum to at most its length).
@@ -1188,10 +1195,7 @@ pub fn allocate(
             .expect("every pool has a line") as u32
     };
 
-    let mut costs: Vec<TransactionCost> = (0..transactions.len())
-        .into_par_iter()
-        .map(|_| TransactionCost::default())
-        .collect();
+    let mut costs: Vec<TransactionCost> = zeroed(transactions.len());
     let mut flow_acc: HashMap<(u32, u32, bool), (u128, Money)> = HashMap::new();
     let mut unallocated = Vec::new();
     let mut allocated_pools = Vec::new();
@@ -1585,7 +1589,7 @@ fn summarize(
     costs: &[TransactionCost],
 ) -> Vec<FlowSummary> {
     let runs = group_counts.len();
-    let mut totals = vec![0i64; costs.len()];
+    let mut totals: Vec<i64> = zeroed(costs.len());
     // Group by group, run by run: a group's totals lie together.
     let lengths = (0..groups.len()).flat_map(|g| group_counts.iter().map(move |run| run[g]));
     let mut parts_of_runs: Vec<Vec<&mut [i64]>> = (0..runs).map(|_| Vec::new()).collect();
