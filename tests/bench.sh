@@ -15,7 +15,8 @@
 # RUNS rounds (default: the RUNS variable, else 3) each time the floor, costjob and
 # the peers in turn; the table gives medians. PEERS=none leaves the peers out. A
 # command whose processes pass BENCH_MEMORY_BUDGET_MIB (default 80% of the
-# machine's memory) is stopped and reported as not fitting. Prints one line per
+# machine's memory) is stopped and reported as not fitting (in a median, slower than every run that
+# finished; the median is "does not fit" when it is such a run). Prints one line per
 # measurement, then one table of every size with the SPEC 8
 # targets, met or not; docs/performance.md records the figures.
 set -euo pipefail
@@ -150,20 +151,27 @@ PY
 
   events=$(python3 -c 'import json, sys; print(next(json.loads(l) for l in open(sys.argv[1]) if "\"stage\":\"logs\"" in l)["events"])' "$work/run.log")
   python3 - "$results" "$events" "$gz_bytes" "$raw_bytes" "$n" "$summary" <<'PY'
-import statistics, sys
+import math, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 events, gz, raw = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 walls, rsss = {}, {}
 for label, wall, rss in rows:
     walls.setdefault(label, []).append(float(wall))
     rsss.setdefault(label, []).append(float(rss))
-median = {k: statistics.median(v) for k, v in walls.items()}  # nan when any run did not fit
+def median(runs):
+    # A run that did not fit (nan) counts as slower than every run that
+    # finished; the median is nan when it is such a run.
+    m = statistics.median([math.inf if math.isnan(w) else w for w in runs])
+    return math.nan if math.isinf(m) else m
+def peak(rss):  # over the runs that finished
+    return max((r for r in rss if not math.isnan(r)), default=math.nan)
+median = {k: median(v) for k, v in walls.items()}
 print(f"{events:,} events, {gz / 1e6:.0f} MB of gzip, {raw / 1e6:.0f} MB of JSON; "
       f"median of {max(len(v) for v in walls.values())} runs each (the table comes at the end)")
 with open(sys.argv[6], "a") as summary:  # size, engine, median wall, runs, events, gz bytes, peak RSS
     for label, w in median.items():
         print(sys.argv[5], label, w, " ".join(f"{x:.2f}" for x in walls[label]), events, gz,
-              max(rsss[label]), sep="\t", file=summary)
+              peak(rsss[label]), sep="\t", file=summary)
 PY
 
   s3_day "$n" "$work"
@@ -223,7 +231,7 @@ for size, label, w, runs, events, gz, peak in rows:
     if math.isnan(w):
         print(f"| {day} | {label} | does not fit (memory budget) | {runs.replace(' ', ', ').replace('nan', 'did not fit')} | | | |")
     elif events:
-        print(f"| {day} | {label} | {w:.2f} s | {runs.replace(' ', ', ')} | {int(events) / w / 1e6:.2f} M | {int(gz) / w / 1e6:.0f} | {float(peak):,.0f} MiB |")
+        print(f"| {day} | {label} | {w:.2f} s | {runs.replace(' ', ', ').replace('nan', 'did not fit')} | {int(events) / w / 1e6:.2f} M | {int(gz) / w / 1e6:.0f} | {float(peak):,.0f} MiB |")
     else:
         print(f"| {day} | {label} | {w:.2f} s | one run | | | {float(peak):,.0f} MiB |")
 print("\nSPEC 8 targets (MiB figures in MB, 10^6 bytes, too):")
