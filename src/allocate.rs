@@ -709,6 +709,26 @@ fn apply_shares(
         .map(|(positions, base, costs)| {
             let mut sums = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
             for ((split, &direct), sums) in splits.iter().zip(direct).zip(&mut sums) {
+                if split.narrow && split.magnitude < 1 << 63 {
+                    // In 64 bits: a share is at most |C| < 2^63, a group's
+                    // units of the run at most U < 2^64, its shares at most |C|.
+                    let mut narrow_sums = vec![(0u64, 0i64); groups];
+                    for position in positions.clone() {
+                        let (i, units) = members[position];
+                        let i = i as usize;
+                        let (floor, _) = split.narrow_floor_and_remainder(units);
+                        let share = (floor + u64::from(split.extra(position))) as i64;
+                        let share = if split.negative { -share } else { share };
+                        (costs[i - base].add_narrow(share, direct)).map_err(|sum| (i, sum))?;
+                        let g = &mut narrow_sums[group_of[i] as usize];
+                        g.0 += units;
+                        g.1 += share;
+                    }
+                    for (sum, (units, cost)) in sums.iter_mut().zip(narrow_sums) {
+                        *sum = (u128::from(units), Money::from(cost));
+                    }
+                    continue;
+                }
                 for position in positions.clone() {
                     let (i, units) = members[position];
                     let i = i as usize;
@@ -769,6 +789,18 @@ impl TransactionCost {
     /// Cost from untagged pools.
     pub fn shared(&self) -> Money {
         self.total() - self.direct()
+    }
+
+    /// [`TransactionCost::add`] of a share that fits 64 bits.
+    #[inline]
+    fn add_narrow(&mut self, share: i64, direct: bool) -> Result<(), Money> {
+        let sum = |to: i64| (to.checked_add(share)).ok_or(Money::from(to) + Money::from(share));
+        let total = sum(self.total)?;
+        if direct {
+            self.direct = sum(self.direct)?;
+        }
+        self.total = total;
+        Ok(())
     }
 
     /// Adds a share of a pool (`direct`: a tagged one), or returns the sum
