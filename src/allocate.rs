@@ -295,6 +295,20 @@ impl Split {
         if self.negative { -share } else { share }
     }
 
+    /// Whether every share fits 64 bits signed: [`Split::narrow_share`] applies.
+    fn shares_fit_64(&self) -> bool {
+        self.narrow && self.magnitude < 1 << 63
+    }
+
+    /// [`Split::share_with`] in 64 bits (only when [`Split::shares_fit_64`]):
+    /// a share is at most |C| < 2^63.
+    #[inline]
+    fn narrow_share(&self, units: u64, extra: bool) -> i64 {
+        let (floor, _) = self.narrow_floor_and_remainder(units);
+        let share = (floor + u64::from(extra)) as i64;
+        if self.negative { -share } else { share }
+    }
+
     /// The shares of all inputs in order, walking the bonus set once.
     pub fn shares<'a>(
         &'a self,
@@ -709,16 +723,14 @@ fn apply_shares(
         .map(|(positions, base, costs)| {
             let mut sums = vec![vec![(0u128, 0 as Money); groups]; splits.len()];
             for ((split, &direct), sums) in splits.iter().zip(direct).zip(&mut sums) {
-                if split.narrow && split.magnitude < 1 << 63 {
-                    // In 64 bits: a share is at most |C| < 2^63, a group's
-                    // units of the run at most U < 2^64, its shares at most |C|.
+                if split.shares_fit_64() {
+                    // In 64 bits: a group's units of the run are at most
+                    // U < 2^64, its shares at most |C| < 2^63.
                     let mut narrow_sums = vec![(0u64, 0i64); groups];
                     for position in positions.clone() {
                         let (i, units) = members[position];
                         let i = i as usize;
-                        let (floor, _) = split.narrow_floor_and_remainder(units);
-                        let share = (floor + u64::from(split.extra(position))) as i64;
-                        let share = if split.negative { -share } else { share };
+                        let share = split.narrow_share(units, split.extra(position));
                         (costs[i - base].add_narrow(share, direct)).map_err(|sum| (i, sum))?;
                         let g = &mut narrow_sums[group_of[i] as usize];
                         g.0 += units;
@@ -791,27 +803,19 @@ impl TransactionCost {
         self.total() - self.direct()
     }
 
+    /// Adds a share of a pool (`direct`: a tagged one), or returns the sum
+    /// that does not fit 64 bits, changing nothing.
+    fn add(&mut self, share: Money, direct: bool) -> Result<(), Money> {
+        match i64::try_from(share) {
+            Ok(share) => self.add_narrow(share, direct),
+            Err(_) => Err(Money::from(self.total) + share),
+        }
+    }
+
     /// [`TransactionCost::add`] of a share that fits 64 bits.
     #[inline]
     fn add_narrow(&mut self, share: i64, direct: bool) -> Result<(), Money> {
         let sum = |to: i64| (to.checked_add(share)).ok_or(Money::from(to) + Money::from(share));
-        let total = sum(self.total)?;
-        if direct {
-            self.direct = sum(self.direct)?;
-        }
-        self.total = total;
-        Ok(())
-    }
-
-    /// Adds a share of a pool (`direct`: a tagged one), or returns the sum
-    /// that does not fit 64 bits, changing nothing.
-    fn add(&mut self, share: Money, direct: bool) -> Result<(), Money> {
-        let sum = |to: i64| {
-            i64::try_from(share)
-                .ok()
-                .and_then(|s| to.checked_add(s))
-                .ok_or(Money::from(to) + share)
-        };
         let total = sum(self.total)?;
         if direct {
             self.direct = sum(self.direct)?;

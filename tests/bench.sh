@@ -15,10 +15,10 @@
 # RUNS rounds (default: the RUNS variable, else 3) each time the floor, costjob and
 # the peers in turn; the table gives medians. PEERS=none leaves the peers out. A
 # command whose processes pass BENCH_MEMORY_BUDGET_MIB (default 80% of the
-# machine's memory) is stopped and reported as not fitting (in a median, slower than every run that
-# finished; the median is "does not fit" when it is such a run). Prints one line per
-# measurement, then one table of every size with the SPEC 8
-# targets, met or not; docs/performance.md records the figures.
+# machine's memory) is stopped and reported as not fitting (in a median, slower
+# than every run that finished; the median is "does not fit" when it is such a
+# run). Prints one line per measurement, then one table of every size with the
+# SPEC 8 targets, met or not; docs/performance.md records the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=()
