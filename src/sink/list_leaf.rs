@@ -175,23 +175,32 @@ impl ListLeaf {
                     .map(|i| intern(texts, index, label_texts.value(i)))
                     .collect();
                 // Every row's entries, one after the other.
-                let indices: Vec<u32> = labels.keys().values()[used]
-                    .iter()
-                    .map(|&k| to_group[k as usize])
-                    .collect();
                 let width = bit_width(texts.len().saturating_sub(1) as u32).max(1);
                 page.push(width as u8);
-                bit_pack(&mut page, width, &indices);
+                bit_pack(&mut page, width, &labels.keys().values()[used], |k| {
+                    to_group[k as usize]
+                });
             }
             Values::Decimals => {
                 let decimals = column.as_primitive_opt::<Decimal128Type>().ok_or_else(|| {
                     ParquetError::General(format!("a decimal leaf is {}", column.data_type()))
                 })?;
-                for &value in &decimals.values()[used] {
-                    let value = i64::try_from(value).map_err(|_| {
-                        ParquetError::General(format!("decimal {value} does not fit 64 bits"))
-                    })?;
-                    page.extend_from_slice(&value.to_le_bytes());
+                // Each amount's low 8 bytes, then one test that all fit them.
+                let amounts = &decimals.values()[used];
+                let start = page.len();
+                page.resize(start + amounts.len() * 8, 0);
+                let mut fit = true;
+                for (bytes, &amount) in page[start..].chunks_exact_mut(8).zip(amounts) {
+                    let low = amount as i64;
+                    fit &= i128::from(low) == amount;
+                    bytes.copy_from_slice(&low.to_le_bytes());
+                }
+                if !fit {
+                    let wide = amounts.iter().find(|a| i64::try_from(**a).is_err());
+                    return Err(ParquetError::General(format!(
+                        "decimal {} does not fit 64 bits",
+                        wide.expect("an amount that does not fit")
+                    )));
                 }
             }
             Values::Integers => {
@@ -414,9 +423,10 @@ fn rle_run(out: &mut Vec<u8>, width: u32, value: u32, count: usize) {
     out.extend_from_slice(&value.to_le_bytes()[..width.div_ceil(8) as usize]);
 }
 
-/// Bit-packed runs of at most 63 groups of 8 values (a one-byte header, as
-/// every reader expects), the last group padded with zeros.
-fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
+/// `map` of each of `values`, in bit-packed runs of at most 63 groups of 8
+/// (a one-byte header, as every reader expects), the last group padded with
+/// zeros.
+fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32], map: impl Fn(u32) -> u32) {
     const RUN: usize = 63 * 8;
     for run in values.chunks(RUN) {
         let groups = run.len().div_ceil(8);
@@ -424,15 +434,16 @@ fn bit_pack(out: &mut Vec<u8>, width: u32, values: &[u32]) {
         for group in run.chunks(8) {
             if width <= 8 {
                 // 8 values of up to 8 bits: one word.
-                let packed = (group.iter().enumerate())
-                    .fold(0u64, |p, (j, &v)| p | u64::from(v) << (j as u32 * width));
+                let packed = (group.iter().enumerate()).fold(0u64, |p, (j, &v)| {
+                    p | u64::from(map(v)) << (j as u32 * width)
+                });
                 out.extend_from_slice(&packed.to_le_bytes()[..width as usize]);
                 continue;
             }
             // 8 values of up to 32 bits: `width` bytes.
             let padded = group
                 .iter()
-                .map(|&v| u64::from(v))
+                .map(|&v| u64::from(map(v)))
                 .chain(std::iter::repeat(0));
             pack_bits(out, width, padded.take(8));
         }
@@ -492,7 +503,7 @@ mod tests {
                 .map(|i| i.wrapping_mul(2_654_435_761) & max)
                 .collect();
             let mut out = Vec::new();
-            bit_pack(&mut out, width, &values);
+            bit_pack(&mut out, width, &values, |v| v);
             let mut expected = Vec::new();
             for run in values.chunks(504) {
                 uleb128(&mut expected, ((run.len().div_ceil(8) as u64) << 1) | 1);
