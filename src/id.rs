@@ -24,6 +24,15 @@ impl TransactionId {
         }
     }
 
+    /// The UUID's bits, high word first, when the id is a UUID: for UUIDs,
+    /// their order is the ids' order.
+    pub fn as_uuid(&self) -> Option<[u64; 2]> {
+        match self {
+            Self::Uuid(words) => Some(*words),
+            Self::Text(_) => None,
+        }
+    }
+
     /// The id's text, without allocating.
     pub fn text(&self) -> IdText<'_> {
         match self {

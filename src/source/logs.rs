@@ -487,7 +487,8 @@ impl Shard {
         let mut type_conflicts = 0;
         // The ids that are not UUIDs, by their accumulator's index.
         let mut texts: Vec<Option<Box<str>>> = Vec::new();
-        if !self.by_text.is_empty() {
+        let every_id_a_uuid = self.by_text.is_empty();
+        if !every_id_a_uuid {
             texts.resize_with(self.len(), || None);
             for (text, index) in self.by_text {
                 texts[index as usize] = Some(text);
@@ -501,7 +502,14 @@ impl Shard {
             };
             acc.finish(id, catalog, &mut names, &mut type_conflicts)
         }));
-        transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        if every_id_a_uuid {
+            // By their bits: each key read once, each transaction moved once
+            // (a sort by `id` matches the enum and moves the transactions at
+            // every step: 3% of the 1M day's time, `perf`).
+            transactions.sort_by_cached_key(|t| t.id.as_uuid());
+        } else {
+            transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        }
         (transactions, type_conflicts)
     }
 }
@@ -1009,25 +1017,38 @@ impl LogReader<'_> {
                 events.push(event);
             }
         }
-        let mut order: Vec<(u32, u32)> = (events.iter().enumerate())
-            .map(|(i, e)| {
-                (
-                    Shards::number(&e.id, e.uuid.map(|(bits, _)| bits)) as u32,
-                    i as u32,
-                )
-            })
+        // The events by shard, each shard's in batch order (a counting sort).
+        const { assert!(Shards::COUNT <= 256, "a shard's number is a byte") };
+        let shard_of: Vec<u8> = (events.iter())
+            .map(|e| Shards::number(&e.id, e.uuid.map(|(bits, _)| bits)) as u8)
             .collect();
-        order.sort_unstable();
+        let mut starts = [0u32; Shards::COUNT + 1];
+        for &s in &shard_of {
+            starts[s as usize + 1] += 1;
+        }
+        for s in 1..starts.len() {
+            starts[s] += starts[s - 1];
+        }
+        let mut order = vec![0u32; events.len()];
+        let mut next = starts;
+        for (i, &s) in shard_of.iter().enumerate() {
+            order[next[s as usize] as usize] = i as u32;
+            next[s as usize] += 1;
+        }
         let shards = acc.shards;
-        for run in order.chunk_by(|a, b| a.0 == b.0) {
-            let mut shard = shards.lock(run[0].0 as usize);
-            for &(_, i) in run {
+        for (number, run) in starts.windows(2).enumerate() {
+            let run = &order[run[0] as usize..run[1] as usize];
+            if run.is_empty() {
+                continue;
+            }
+            let mut shard = shards.lock(number);
+            for &i in run {
                 shard.prefetch_slot(&events[i as usize]);
             }
-            for &(_, i) in run {
+            for &i in run {
                 shard.prefetch_acc(&events[i as usize]);
             }
-            for &(_, i) in run {
+            for &i in run {
                 let pending = &events[i as usize];
                 let (transaction, texts) = shard.entry(pending);
                 let event = pending.event(&usage);
