@@ -1545,11 +1545,18 @@ impl Allocation {
         range: std::ops::Range<usize>,
         transactions: &[Transaction],
     ) -> Breakdowns {
-        let mut cursors: Vec<usize> = self
-            .allocated
-            .iter()
-            .map(|p| {
-                self.scopes[p.scope as usize].position(range.start, transactions, &self.group_of)
+        // Each pool's walk through its scope's members, side by side (a pool
+        // is 336 bytes): the next member's position, and how its share is made.
+        let mut walks: Vec<Walk<'_>> = (self.allocated.iter())
+            .map(|p| Walk {
+                split: &p.split,
+                narrow: p.split.shares_fit_64(),
+                position: (self.scopes[p.scope as usize]).position(
+                    range.start,
+                    transactions,
+                    &self.group_of,
+                ),
+                line: p.line as usize,
             })
             .collect();
         let entries = range.len() * self.lines.len().min(32);
@@ -1568,13 +1575,9 @@ impl Allocation {
             let charging = &self.charging[group * self.keys..(group + 1) * self.keys];
             for (key, units) in &transactions[index].units {
                 for &p in charging.get(key as usize).into_iter().flatten() {
-                    let pool = &self.allocated[p as usize];
-                    let position = &mut cursors[p as usize];
-                    let share = pool.split.share_with(units, pool.split.extra(*position));
-                    *position += 1;
-                    let line = pool.line as usize;
-                    per_line[line] += share;
-                    charged[line / 64] |= 1 << (line % 64);
+                    let walk = &mut walks[p as usize];
+                    per_line[walk.line] += walk.next_share(units);
+                    charged[walk.line / 64] |= 1 << (walk.line % 64);
                 }
             }
             for (word, bits) in charged.iter_mut().enumerate() {
@@ -1589,6 +1592,30 @@ impl Allocation {
             out.offsets.push(end);
         }
         out
+    }
+}
+
+/// A pool's split as [`Allocation::breakdowns`] walks its scope's members.
+struct Walk<'a> {
+    split: &'a Split,
+    /// [`Split::shares_fit_64`].
+    narrow: bool,
+    /// The next member's position in the split.
+    position: usize,
+    line: usize,
+}
+
+impl Walk<'_> {
+    /// The next member's share, for its `units`.
+    #[inline]
+    fn next_share(&mut self, units: u64) -> Money {
+        let extra = self.split.extra(self.position);
+        self.position += 1;
+        if self.narrow {
+            Money::from(self.split.narrow_share(units, extra))
+        } else {
+            self.split.share_with(units, extra)
+        }
     }
 }
 
