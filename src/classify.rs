@@ -423,12 +423,18 @@ pub struct Kind {
     pub status: Option<Arc<str>>,
 }
 
+impl Kind {
+    /// `monetary`, `non-monetary` or `unclassified`.
+    pub fn type_name(&self) -> &'static str {
+        self.transaction_type
+            .map_or(UNCLASSIFIED, TransactionType::as_str)
+    }
+}
+
 impl Transaction {
     /// `monetary`, `non-monetary` or `unclassified`.
     pub fn type_name(&self) -> &'static str {
-        self.kind
-            .transaction_type
-            .map_or(UNCLASSIFIED, TransactionType::as_str)
+        self.kind.type_name()
     }
 
     /// The last event's time (epoch ms).

@@ -62,6 +62,25 @@ impl Table {
         self
     }
 
+    /// Texts that rows share, as each row's index into `texts` (`None`:
+    /// null): a dictionary column, no text copied per row (the file's
+    /// schema says `string`, see [`file_schema`]).
+    pub fn label<S: AsRef<str>>(
+        mut self,
+        name: &str,
+        texts: impl IntoIterator<Item = S>,
+        keys: impl IntoIterator<Item = Option<u32>>,
+    ) -> Self {
+        let texts = StringArray::from_iter_values(texts);
+        let keys = arrow_array::UInt32Array::from_iter(keys);
+        let array = arrow_array::DictionaryArray::try_new(keys, Arc::new(texts))
+            .expect("keys into the texts");
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), true));
+        self.columns.push(Arc::new(array));
+        self
+    }
+
     pub fn int(mut self, name: &str, values: impl IntoIterator<Item = i64>) -> Self {
         self.fields.push(Field::new(name, DataType::Int64, false));
         self.columns
@@ -433,6 +452,8 @@ struct Column {
 enum ColumnPlan {
     /// By arrow-rs, every leaf.
     Arrow,
+    /// A top-level `Dictionary(UInt32, Utf8)` column, by [`ListLeaf::flat`].
+    Labels,
     /// A `list<struct<...>>` whose dictionary and integer fields are written
     /// from the batch's arrays ([`ListLeaf`]) and the other fields (`rest`) by
     /// arrow-rs, from the list projected to them (`projected`).
@@ -481,15 +502,26 @@ impl<W: std::io::Write + Send> FileWriter<W> {
             let first_leaf = list_leaves.len();
             list_leaves.extend((0..leaf_count(field.data_type())).map(|_| None));
             let leaves = first_leaf..list_leaves.len();
-            let plan = match list_plan(field, batch_field, first_leaf, file.schema_descr(), &props)
+            let descr = file.schema_descr();
+            let flat = matches!(field.data_type(), DataType::Utf8)
+                .then(|| {
+                    let leaf = descr.column(first_leaf);
+                    let compression = props.compression(leaf.path());
+                    ListLeaf::flat(leaf, batch_field.data_type(), compression)
+                })
+                .flatten();
+            let plan = if let Some(writer) = flat {
+                list_leaves[first_leaf] = Some(writer);
+                ColumnPlan::Labels
+            } else if let Some((plan, ours)) =
+                list_plan(field, batch_field, first_leaf, descr, &props)
             {
-                Some((plan, ours)) => {
-                    for (leaf, writer) in ours {
-                        list_leaves[leaf] = Some(writer);
-                    }
-                    plan
+                for (leaf, writer) in ours {
+                    list_leaves[leaf] = Some(writer);
                 }
-                None => ColumnPlan::Arrow,
+                plan
+            } else {
+                ColumnPlan::Arrow
             };
             columns.push(Column { leaves, plan });
         }
@@ -533,6 +565,12 @@ impl<W: std::io::Write + Send> FileWriter<W> {
                     for (writer, leaf) in self.writers[leaves.clone()].iter_mut().zip(&arrow_leaves)
                     {
                         writer.write(leaf)?;
+                    }
+                }
+                ColumnPlan::Labels => {
+                    let levels = ListLevels::flat(column.as_ref());
+                    for leaf in self.list_leaves[leaves.clone()].iter_mut().flatten() {
+                        leaf.write_flat(column.as_ref(), &levels)?;
                     }
                 }
                 ColumnPlan::Lists { rest, projected } => {

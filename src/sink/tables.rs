@@ -2,9 +2,11 @@
 
 use arrow_array::RecordBatch;
 
-use crate::Result;
 use crate::allocate::{self, Allocation, RowChunk, RowPart};
-use crate::classify::Transaction;
+use crate::{FastMap, Result};
+use std::sync::Arc;
+
+use crate::classify::{Kind, Transaction};
 use crate::money::Money;
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
@@ -56,11 +58,38 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
             ]
         })
         .collect();
+    // The rows' kinds (flow, type and status; a few hundred a day, shared
+    // by pointer), each listed once: those columns are keys into their texts.
+    let mut kinds: Vec<&Kind> = Vec::new();
+    let mut kind_index: FastMap<*const Kind, u32> = FastMap::default();
+    let kind_of: Vec<u32> = (rows.iter())
+        .map(|t| {
+            *kind_index.entry(Arc::as_ptr(&t.kind)).or_insert_with(|| {
+                kinds.push(&t.kind);
+                kinds.len() as u32 - 1
+            })
+        })
+        .collect();
+    let every_row = |key: u32| rows.iter().map(move |_| Some(key));
     Ok(Table::default()
         .text("transaction_id", rows.iter().map(|t| Some(t.id.text())))
-        .text("transaction_type", rows.iter().map(|t| Some(t.type_name())))
-        .text("flow", rows.iter().map(|t| Some(&*t.kind.flow)))
-        .text("status", rows.iter().map(|t| t.kind.status.as_deref()))
+        .label(
+            "transaction_type",
+            kinds.iter().map(|k| k.type_name()),
+            kind_of.iter().map(|&k| Some(k)),
+        )
+        .label(
+            "flow",
+            kinds.iter().map(|k| &*k.flow),
+            kind_of.iter().map(|&k| Some(k)),
+        )
+        .label(
+            "status",
+            kinds
+                .iter()
+                .map(|k| k.status.as_deref().unwrap_or_default()),
+            (kind_of.iter()).map(|&k| kinds[k as usize].status.is_some().then_some(k)),
+        )
         .timestamp("first_event_at", rows.iter().map(|t| t.first_ts))
         .timestamp("last_event_at", rows.iter().map(Transaction::last_ts))
         .int("events", rows.iter().map(|t| t.events as i64))
@@ -68,7 +97,7 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
         .money("cost_usd", costs.iter().map(|c| Some(c.total())))?
         .money("direct_cost_usd", costs.iter().map(|c| Some(c.direct())))?
         .money("shared_cost_usd", costs.iter().map(|c| Some(c.shared())))?
-        .text("cost_basis", rows.iter().map(|_| Some(cost_basis)))
+        .label("cost_basis", [cost_basis], every_row(0))
         .money_list(
             "costs",
             ["product_code", "rule_id", "category"],
@@ -87,7 +116,7 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
                     .map(|(key, u)| (key, i64::try_from(u).unwrap_or(i64::MAX)))
             }),
         )
-        .text("run_id", rows.iter().map(|_| Some(run_id)))
+        .label("run_id", [run_id], every_row(0))
         .into_batch())
 }
 

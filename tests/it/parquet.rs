@@ -1,7 +1,8 @@
-//! The Parquet sink's own column writer: list columns' leaves are written from
-//! the batch's arrays (`sink::list_leaf`: the labels from their dictionary
-//! keys, the numbers copied once), so the files must read back as the same
-//! table arrow-rs's writer makes of the same batches.
+//! The Parquet sink's own column writer: list columns' leaves and top-level
+//! label columns are written from the batch's arrays (`sink::list_leaf`: the
+//! labels from their dictionary keys, the numbers copied once), so the files
+//! must read back as the same table arrow-rs's writer makes of the same
+//! batches, with the same statistics for the top-level columns.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use costjob::money::Money;
 use costjob::sink::parquet::{Table, write_file};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::properties::WriterProperties;
 
 const LABELS: [[&str; 2]; 4] = [
     ["AmazonEC2", "compute"],
@@ -43,6 +45,16 @@ fn batch(first: usize, rows: usize) -> RecordBatch {
     let key_names: Vec<String> = ["requests", "bytes", "seconds"].map(String::from).to_vec();
     Table::default()
         .int("row", (first..first + rows).map(|r| r as i64))
+        // Null every fourth row; "WAITING", in every batch's texts, used
+        // only by the first 5,000 rows (the first row group's largest).
+        .label(
+            "status",
+            ["OK", "", "WAITING"],
+            (first..first + rows).map(|r| {
+                let used = if r < 5_000 { 3 } else { 2 };
+                (r % 4 != 0).then_some((r % used) as u32)
+            }),
+        )
         .money_list(
             "costs",
             ["product_code", "category"],
@@ -97,10 +109,10 @@ fn list_leaves_written_from_the_batch_read_back_as_arrow_rs_writes_them() {
             .collect::<Vec<_>>()
     };
 
-    let ours = dir.path().join("ours.parquet");
-    write_file(&ours, Box::new(batches().into_iter().map(Ok))).unwrap();
+    let ours_path = dir.path().join("ours.parquet");
+    write_file(&ours_path, Box::new(batches().into_iter().map(Ok))).unwrap();
 
-    let (ours, row_groups) = read(&ours);
+    let (ours, row_groups) = read(&ours_path);
     assert_eq!(row_groups, 2, "16,384 rows a row group");
 
     // The reference: arrow-rs's writer given the same batches, their
@@ -108,7 +120,10 @@ fn list_leaves_written_from_the_batch_read_back_as_arrow_rs_writes_them() {
     let reference = dir.path().join("arrow-rs.parquet");
     let schema = ours[0].schema();
     let file = std::fs::File::create(&reference).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(16_384))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
     for batch in batches() {
         let columns = batch
             .columns()
@@ -122,6 +137,38 @@ fn list_leaves_written_from_the_batch_read_back_as_arrow_rs_writes_them() {
     writer.close().unwrap();
     let (expected, _) = read(&reference);
 
+    // The label column's chunk statistics, row group by row group.
+    let status_statistics = |path: &std::path::Path| {
+        let file = std::fs::File::open(path).unwrap();
+        let metadata = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .metadata()
+            .clone();
+        (metadata.row_groups().iter())
+            .map(|group| {
+                let column = group
+                    .columns()
+                    .iter()
+                    .find(|c| c.column_path().string() == "status");
+                let statistics = column.unwrap().statistics().unwrap();
+                (
+                    statistics.min_bytes_opt().map(<[u8]>::to_vec),
+                    statistics.max_bytes_opt().map(<[u8]>::to_vec),
+                    statistics.null_count_opt(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let statistics = status_statistics(&ours_path);
+    assert_eq!(statistics, status_statistics(&reference));
+    assert_eq!(statistics[0].1.as_deref(), Some(&b"WAITING"[..]));
+    assert_eq!(
+        statistics[1].1.as_deref(),
+        Some(&b"OK"[..]),
+        "WAITING unused"
+    );
+    assert_eq!(statistics[0].2, Some(16_384 / 4), "a null every fourth row");
+
     let concat = |b: &[RecordBatch]| concat_batches(&b[0].schema(), b).unwrap();
     let (ours, expected) = (concat(&ours), concat(&expected));
     assert_eq!(ours.num_rows(), sizes.iter().sum::<usize>());
@@ -132,6 +179,10 @@ fn list_leaves_written_from_the_batch_read_back_as_arrow_rs_writes_them() {
 fn plain(array: &ArrayRef, to: &DataType) -> ArrayRef {
     if array.data_type() == to {
         return array.clone();
+    }
+    if let DataType::Dictionary(..) = array.data_type() {
+        let dict = array.as_dictionary::<UInt32Type>();
+        return take(dict.values().as_ref(), dict.keys(), None).unwrap();
     }
     let list = array.as_list::<i32>();
     let DataType::List(item) = to else {
