@@ -8,9 +8,10 @@
 # /tmp/costjob-bench-SIZE), kept for the next run, then measures:
 #   - costjob run: wall time, events/s, MB/s of gzip read, peak RSS;
 #   - zcat of every log file, split over both cores (the decompression floor);
-#   - DuckDB and Polars (2 threads each) doing the same whole job on the same files:
-#     per-transaction units, pools, pro-rata split, per-transaction Parquet written
-#     (tests/bench/duckdb_job.sql, tests/bench/peer.py);
+#   - DuckDB, chDB (embedded ClickHouse) and Polars (2 threads each) doing the
+#     same whole job on the same files: per-transaction units, pools, pro-rata
+#     split, per-transaction Parquet written (tests/bench/duckdb_job.sql,
+#     chdb_job.sql, peer.py);
 #   - costjob run again with the logs read from S3 (a loopback moto server): peak RSS.
 # RUNS rounds (default: the RUNS variable, else 3) each time the floor, costjob and
 # the peers in turn; the table gives medians. PEERS=none leaves the peers out. A
@@ -34,7 +35,7 @@ date=2026-11-23
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/costjob-target}"
 cargo build --release --locked --quiet
 bin="$CARGO_TARGET_DIR/release/costjob"
-python3 -c 'import duckdb, polars' 2>/dev/null || python3 -m pip install --quiet 'duckdb>=1' 'polars>=1'
+python3 -c 'import duckdb, polars, chdb' 2>/dev/null || python3 -m pip install --quiet 'duckdb>=1' 'polars>=1' 'chdb>=3'
 
 measure() {  # label, command...: wall seconds and peak RSS (MiB) of the command and its children
   # A command whose processes together pass the memory budget (default 80% of
@@ -129,8 +130,8 @@ TOML
 
   # RUNS rounds (default 3), each timing every engine once, in turn: the
   # machine's drift over minutes then weighs on all of them alike, and the
-  # summary takes each one's median. PEERS=none leaves DuckDB and Polars out.
-  peers=${PEERS:-duckdb polars}
+  # summary takes each one's median. PEERS=none leaves the peers out.
+  peers=${PEERS:-duckdb chdb polars}
   [ "$peers" = none ] && peers=
   for round in $(seq "$runs"); do
     echo "round $round of $runs"
@@ -242,7 +243,7 @@ for n in sizes:
     cj = wall.get((n, "costjob"))
     floor = next(v for (m, k), v in wall.items() if m == n and k.startswith("zcat"))
     day = f"{n / 1e6:g}M"
-    for peer, need in (("duckdb", 3), ("polars", 1)):
+    for peer, need in (("duckdb", 3), ("chdb", 1), ("polars", 1)):
         if (n, peer) in wall:
             w = wall[(n, peer)]
             if math.isnan(w):

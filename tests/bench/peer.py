@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The peers of the SPEC 8 benchmark doing costjob's whole job on the same day
-(tests/bench.sh): DuckDB runs duckdb_job.sql, Polars the same plan in its lazy
-API. Both with 2 threads; each prints the transactions it wrote.
+(tests/bench.sh): DuckDB runs duckdb_job.sql, chDB (embedded ClickHouse)
+chdb_job.sql, Polars the same plan in its lazy API. Each with 2 threads;
+each prints the transactions it wrote.
 
-    python3 tests/bench/peer.py duckdb|polars LOGS_DIR CUR_DIR DAY OUT_DIR
+    python3 tests/bench/peer.py duckdb|chdb|polars LOGS_DIR CUR_DIR DAY OUT_DIR
 """
 import os
 import sys
@@ -21,6 +22,16 @@ def duckdb_job(logs, cur, day, out):
         sql = sql.replace("{" + k + "}", v)
     db.execute(sql)
     return db.execute(f"SELECT count(*) FROM '{out}/transactions.parquet'").fetchone()[0], duckdb.__version__
+
+
+def chdb_job(logs, cur, day, out):
+    import chdb
+    sql = Path(__file__).with_name("chdb_job.sql").read_text()
+    for k, v in {"logs": logs, "cur": cur, "day": day, "out": out}.items():
+        sql = sql.replace("{" + k + "}", v)
+    chdb.query(sql)
+    n = chdb.query(f"SELECT count() FROM file('{out}/transactions.parquet', Parquet)", "CSV")
+    return int(str(n).strip()), chdb.__version__
 
 
 def polars_job(logs, cur, day, out):
@@ -104,5 +115,5 @@ if __name__ == "__main__":
     engine, logs, cur, day, out = sys.argv[1:6]
     os.makedirs(out, exist_ok=True)
     t = time.monotonic()
-    n, version = {"duckdb": duckdb_job, "polars": polars_job}[engine](logs, cur, day, out)
+    n, version = {"duckdb": duckdb_job, "polars": polars_job, "chdb": chdb_job}[engine](logs, cur, day, out)
     print(f"{engine} {version} (2 threads): {n} transactions in {time.monotonic() - t:.2f} s")
