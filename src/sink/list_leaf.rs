@@ -1,9 +1,10 @@
 //! The leaves of list columns (`costs`' product, rule, category and cost,
 //! `units`' key and units), and the top-level label columns (`flow`,
 //! `status`, `run_id`, ...: [`ListLeaf::flat`]), written as Parquet column
-//! chunks straight from the batch's arrays, one data page per batch. The texts are already keys into a
-//! handful of texts (`parquet::Entries`); arrow-rs would hash and compare every
-//! entry's text again to rebuild that dictionary (apache/arrow-rs#10465). Here
+//! chunks straight from the batch's arrays, one data page per batch. The
+//! texts are already keys into a handful of texts (`parquet::Entries`,
+//! `Table::label`); arrow-rs would hash and compare every entry's text again
+//! to rebuild that dictionary (apache/arrow-rs#10465). Here
 //! a batch's keys are mapped once to the row group's dictionary and bit-packed
 //! (`RLE_DICTIONARY`, after a `PLAIN` dictionary page of the row group's
 //! texts, as arrow-rs lays them out). The amounts are copied once into the
@@ -104,9 +105,7 @@ impl ListLevels {
         definition.finish_into(&mut encoded);
         Self { encoded, levels }
     }
-}
 
-impl ListLevels {
     /// The levels of a top-level nullable column: a definition level a row
     /// (1 when it has a value), no repetition levels.
     pub(super) fn flat(column: &dyn Array) -> Self {

@@ -1,16 +1,16 @@
 //! Builds the output tables of SPEC 5 (and `pools`, SPEC 11) from a day's allocation. Pure.
 
+use std::sync::Arc;
+
 use arrow_array::RecordBatch;
 
 use crate::allocate::{self, Allocation, RowChunk, RowPart};
-use crate::{FastMap, Result};
-use std::sync::Arc;
-
 use crate::classify::{Kind, Transaction};
 use crate::money::Money;
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
 use crate::source::logs::LogCounters;
+use crate::{FastMap, Result};
 
 /// What the reconciliation row says about the run itself.
 pub struct RunInfo<'a> {
@@ -70,19 +70,16 @@ fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch>
             })
         })
         .collect();
+    let by_kind = || kind_of.iter().map(|&k| Some(k));
     let every_row = |key: u32| rows.iter().map(move |_| Some(key));
     Ok(Table::default()
         .text("transaction_id", rows.iter().map(|t| Some(t.id.text())))
         .label(
             "transaction_type",
             kinds.iter().map(|k| k.type_name()),
-            kind_of.iter().map(|&k| Some(k)),
+            by_kind(),
         )
-        .label(
-            "flow",
-            kinds.iter().map(|k| &*k.flow),
-            kind_of.iter().map(|&k| Some(k)),
-        )
+        .label("flow", kinds.iter().map(|k| &*k.flow), by_kind())
         .label(
             "status",
             kinds
