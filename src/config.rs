@@ -213,6 +213,12 @@ defaults! {
 fn default_retain_superseded_hours() -> u64 {
     6
 }
+/// Bounds of `[output] lease_seconds`.
+pub const MIN_LEASE_SECONDS: u64 = 60;
+pub const MAX_LEASE_SECONDS: u64 = 86_400;
+/// The bound of `[output] retain_superseded_hours` (a year; none would overflow the clock arithmetic).
+pub const MAX_RETAIN_SUPERSEDED_HOURS: u64 = 8_760;
+
 fn default_lease_seconds() -> u64 {
     900
 }
@@ -378,6 +384,16 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let mut problems = Vec::new();
     let mut from_env = Vec::new();
     for (key, value) in env {
+        // An empty `COSTJOB_*` variable is an error, whatever the setting: a
+        // task definition's blank value is ambiguous, and must never quietly
+        // mean "none" (an empty exclusion list would allocate Tax, Credit and
+        // Refund) nor quietly mean "the file's value".
+        if value.trim().is_empty() {
+            problems.push(format!(
+                "environment {key} is set but empty (an empty path, list or value): unset it to use the file's setting, or give a value"
+            ));
+            continue;
+        }
         match apply_env(&mut file, key, value) {
             Ok(field) => from_env.push(field),
             Err(message) => problems.push(format!("environment {key}: {message}")),
@@ -441,11 +457,18 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         )),
         _ => {}
     }
-    if file.output.lease_seconds < 60 {
+    if !(MIN_LEASE_SECONDS..=MAX_LEASE_SECONDS).contains(&file.output.lease_seconds) {
         problems.push(format!(
-            "{}: [output] lease_seconds = {}: at least 60 (a lease shorter than a run would be taken over from a live run)",
+            "{}: [output] lease_seconds = {}: from {MIN_LEASE_SECONDS} (the lease is renewed every third of it) to {MAX_LEASE_SECONDS} (a day: how long a crashed run's lease blocks the day)",
             path.display(),
             file.output.lease_seconds
+        ));
+    }
+    if file.output.retain_superseded_hours > MAX_RETAIN_SUPERSEDED_HOURS {
+        problems.push(format!(
+            "{}: [output] retain_superseded_hours = {}: at most {MAX_RETAIN_SUPERSEDED_HOURS} (a year)",
+            path.display(),
+            file.output.retain_superseded_hours
         ));
     }
     if file.logs.max_line_bytes < 1024 {

@@ -94,6 +94,9 @@ struct Days {
     /// Last day of a range (inclusive), in the same forms as --date.
     #[arg(long, value_parser = parse_day, requires = "from")]
     to: Option<NaiveDate>,
+    /// The most days a range may span (a typo in a year must not run or read decades).
+    #[arg(long, default_value_t = 366, value_parser = clap::value_parser!(u32).range(1..))]
+    max_days: u32,
 }
 
 #[derive(Args)]
@@ -194,6 +197,13 @@ fn days(days: &Days) -> Result<Vec<NaiveDate>, costjob::Error> {
     match (days.date, days.from, days.to) {
         (Some(d), _, _) => Ok(vec![d]),
         (None, Some(from), Some(to)) if from <= to => {
+            let span = (to - from).num_days() + 1;
+            if span > i64::from(days.max_days) {
+                return Err(costjob::Error::Config(vec![format!(
+                    "--from {from} --to {to} spans {span} days, more than --max-days {} allows",
+                    days.max_days
+                )]));
+            }
             Ok(from.iter_days().take_while(|d| *d <= to).collect())
         }
         (None, Some(from), Some(to)) => Err(costjob::Error::Config(vec![format!(

@@ -76,8 +76,14 @@ pub fn run_day(
     let started_at = Utc::now();
     let mut hold = Hold::take(plan, store, date, run_id)?;
     let outcome = compute_and_publish(plan, store, date, run_id, started_at, progress, &mut hold);
-    hold.release(store, plan);
-    outcome
+    let released = hold.release(store);
+    let outcome = outcome?;
+    // The day is published; a lease left behind would block its next run.
+    released.map_err(|e| Error::Storage {
+        what: format!("{date} was published by run {run_id}"),
+        message: e.to_string(),
+    })?;
+    Ok(outcome)
 }
 
 /// The right to publish a day: a local `flock`, or an S3 lease.
@@ -122,10 +128,13 @@ impl Hold {
         }
     }
 
-    fn release(self, store: &Store, plan: &RunPlan) {
+    fn release(self, store: &Store) -> Result<()> {
         match self {
-            Hold::Local(lock) => drop(lock),
-            Hold::S3(lease) => lease.release(store, &plan.output),
+            Hold::Local(lock) => {
+                drop(lock);
+                Ok(())
+            }
+            Hold::S3(lease) => lease.release(store),
         }
     }
 }
@@ -160,6 +169,7 @@ fn compute_and_publish(
         CurSource::Files(location) => location,
         CurSource::Athena(athena) => athena,
     };
+    crate::sink::publish::pause_point!("run::inputs");
     let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
     let query = scan.query.clone();
     info!(
@@ -297,7 +307,8 @@ fn compute_and_publish(
         Hold::S3(lease) => {
             publish_s3::publish(store, &plan.output, date, run_id, batches, &report, lease)?;
             // The day is published; a failed clean-up is retried by the next run.
-            match publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES) {
+            match publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES, lease, run_id)
+            {
                 Ok(removed) => {
                     info!(stage = "gc", %date, removed = removed.len(), "removed superseded runs and killed runs' uploads")
                 }

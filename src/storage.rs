@@ -41,9 +41,35 @@ impl Location {
                 if !valid {
                     return Err(format!("{text:?}: {bucket:?} is not an S3 bucket name"));
                 }
+                let key = key.strip_suffix('/').unwrap_or(key);
+                // S3 takes any key, so a typo would silently name another
+                // place: no empty, `.` or `..` segment, no space or control character.
+                if !key.is_empty() {
+                    if let Some(bad) = key
+                        .split('/')
+                        .find(|s| s.is_empty() || *s == "." || *s == "..")
+                    {
+                        return Err(format!(
+                            "{text:?}: the key has a {} segment; write the prefix without it",
+                            if bad.is_empty() {
+                                "empty (`//`)"
+                            } else {
+                                "`.` or `..`"
+                            }
+                        ));
+                    }
+                    if let Some(c) = key
+                        .chars()
+                        .find(|c| c.is_whitespace() || c.is_control() || *c == '\\')
+                    {
+                        return Err(format!(
+                            "{text:?}: the key has the character {c:?}, which costjob refuses in S3 prefixes"
+                        ));
+                    }
+                }
                 Ok(Self::S3 {
                     bucket: bucket.to_string(),
-                    key: key.trim_end_matches('/').to_string(),
+                    key: key.to_string(),
                 })
             }
             None if text.contains("://") => Err(format!(
@@ -296,13 +322,12 @@ impl Store {
                 let aws = self.aws();
                 let (tx, rx) = tokio::sync::mpsc::channel(16);
                 let client = aws.s3.clone();
-                let (bucket, key) = (bucket.clone(), key.clone());
+                let (bucket, key, size) = (bucket.clone(), key.clone(), object.size);
                 aws.runtime
-                    .spawn(async move { stream_object(client, bucket, key, tx).await });
+                    .spawn(async move { stream_object(client, bucket, key, size, tx).await });
                 Ok(Box::new(ChannelReader {
                     rx,
                     current: Bytes::new(),
-                    name: object.name(),
                 }))
             }
         }
@@ -544,12 +569,53 @@ fn s3_error<E: std::error::Error>(url: &str, e: E) -> Error {
     Error::input(url, describe(&e))
 }
 
-/// Reads `s3://bucket/key` into `tx` chunk by chunk; on a transient error,
-/// resumes at the byte it stopped with a ranged GET of the same version (ETag).
+/// An input whose bytes could not be read (a network failure that outlived
+/// its retries, a short body, a local I/O error), as opposed to bytes that were
+/// read and do not decode. Travels inside a `std::io::Error` through the
+/// decompressor and the line reader, so the sources can tell one from the
+/// other: `--allow-corrupt-input` covers corrupt content only.
+#[derive(Debug)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+impl Unreadable {
+    /// Whether an I/O error is (or wraps) an [`Unreadable`] input.
+    pub fn is(e: &std::io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<Unreadable>())
+    }
+}
+
+/// A source's bytes with every read error marked [`Unreadable`].
+pub struct MarkUnreadable<R>(pub R);
+
+impl<R: Read> Read for MarkUnreadable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted || Unreadable::is(&e) {
+                e
+            } else {
+                std::io::Error::other(Unreadable(e.to_string()))
+            }
+        })
+    }
+}
+
+/// Reads `s3://bucket/key` into `tx` chunk by chunk; on a transient error or a
+/// body that ends before the object's listed `size`, resumes at the byte it
+/// stopped with a ranged GET of the same version (ETag). An object that keeps
+/// failing, or whose length is not the listed one, ends the stream with an error.
 async fn stream_object(
     client: aws_sdk_s3::Client,
     bucket: String,
     key: String,
+    size: u64,
     tx: tokio::sync::mpsc::Sender<std::result::Result<Bytes, String>>,
 ) {
     let mut offset = 0u64;
@@ -571,6 +637,14 @@ async fn stream_object(
                     match out.body.next().await {
                         Some(Ok(chunk)) => {
                             offset += chunk.len() as u64;
+                            if offset > size {
+                                let _ = tx
+                                    .send(Err(format!(
+                                        "the object is longer than the {size} bytes it was listed with: it changed while being read"
+                                    )))
+                                    .await;
+                                return;
+                            }
                             failures = 0;
                             if tx.send(Ok(chunk)).await.is_err() {
                                 return; // the reader is gone
@@ -584,7 +658,10 @@ async fn stream_object(
                     }
                 }
                 match cut {
-                    None => return,
+                    None if offset == size => return,
+                    // A body that ends early without an error (a short
+                    // Content-Length, a proxy): resumed like a cut one.
+                    None => format!("short body: the object ended at byte {offset} of {size}"),
                     Some(message) => message,
                 }
             }
@@ -612,11 +689,10 @@ async fn stream_object(
     }
 }
 
-/// The synchronous end of [`stream_object`].
+/// The synchronous end of [`stream_object`]; its errors are [`Unreadable`].
 struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<std::result::Result<Bytes, String>>,
     current: Bytes,
-    name: PathBuf,
 }
 
 impl Read for ChannelReader {
@@ -625,10 +701,7 @@ impl Read for ChannelReader {
             match self.rx.blocking_recv() {
                 Some(Ok(chunk)) => self.current = chunk,
                 Some(Err(message)) => {
-                    return Err(std::io::Error::other(format!(
-                        "{}: {message}",
-                        self.name.display()
-                    )));
+                    return Err(std::io::Error::other(Unreadable(message)));
                 }
                 None => return Ok(0),
             }
@@ -658,6 +731,31 @@ mod tests {
         assert!(Location::parse("").is_err());
         assert!(Location::parse("s3://A_B/x").is_err());
         assert!(Location::parse("gs://bucket/x").is_err());
+        // Issue 34.8: keys that name another place than they seem to.
+        for bad in [
+            "s3://bucket/../x",
+            "s3://bucket//x",
+            "s3://bucket/a//b",
+            "s3://bucket/a/./b",
+            "s3://bucket/a/..",
+            "s3://bucket/my logs",
+            "s3://bucket/tab\tx",
+            "s3://bucket/a\\b",
+        ] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "s3://bucket",
+            "s3://bucket/",
+            "s3://bucket/a/b/",
+            "s3://bucket/x/{date}/y=1",
+        ] {
+            assert!(Location::parse(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            Location::parse("s3://bucket/a/b/").unwrap().to_string(),
+            "s3://bucket/a/b"
+        );
         assert_eq!(
             Location::parse("s3://bucket")
                 .unwrap()

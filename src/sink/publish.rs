@@ -28,6 +28,35 @@ macro_rules! crash_point {
 }
 pub(crate) use crash_point;
 
+/// A pause point: with the `failpoints` feature,
+/// `FAILPOINTS=pause::<name>=return(DIR)` makes the run create `DIR/reached`
+/// there and wait until `DIR/go` exists, so a test can act (start a second
+/// run, delete an object) while this one is held at a known step.
+macro_rules! pause_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        if let Some(Some(dir)) = fail::eval(concat!("pause::", $name), |arg| arg) {
+            $crate::sink::publish::wait_at(std::path::Path::new(&dir));
+        }
+    };
+}
+pub(crate) use pause_point;
+
+/// Marks `dir/reached` and waits for `dir/go` (at most ten minutes, then the
+/// process aborts: a test that forgot to let it go fails rather than hangs).
+#[cfg(feature = "failpoints")]
+pub fn wait_at(dir: &Path) {
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join("reached"), std::process::id().to_string());
+    let started = std::time::Instant::now();
+    while !dir.join("go").exists() {
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            std::process::abort();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The marker file inside every directory a run stages: which run wrote it.
 /// Readers (Athena, Hive, Spark, [`super::parquet::read_partition`]) ignore `_` names.
 const MARKER: &str = "_costjob_run";
@@ -123,11 +152,23 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
+/// Removes a directory tree; a link is removed itself, never followed
+/// (`remove_dir_all` does not follow links).
 fn remove_dir(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
         _ => Ok(()),
     }
+}
+
+/// Whether `path` is a symbolic link (not followed).
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Whether a directory entry exists at `path` (a link, dangling or not, counts).
+fn entry_exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
 }
 
 /// Swaps two directory entries atomically (both must exist).
@@ -221,6 +262,12 @@ fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
     use rayon::prelude::*;
     let mut files = Vec::new();
     for dir in dirs {
+        // A superseded partition that was a symbolic link: the link goes, what
+        // it points at is not ours and stays.
+        if is_link(dir) {
+            std::fs::remove_file(dir).map_err(|e| Error::io(dir, e))?;
+            continue;
+        }
         match std::fs::read_dir(dir) {
             Ok(entries) => {
                 for entry in entries {
@@ -250,14 +297,16 @@ fn exchange_in(root: &Path, table: &str, date: NaiveDate, run: &str) -> Result<(
     let staging = staging_dir(root, table, date, run);
     let replaced = replaced_dir(root, table, date, run);
     if marker(&final_dir).as_deref() != Some(run) {
-        if final_dir.exists() {
+        // A partition that is a link is exchanged as a link: the entry moves,
+        // its target is never entered.
+        if entry_exists(&final_dir) {
             exchange(&staging, &final_dir)?;
         } else {
             std::fs::rename(&staging, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
         }
     }
     // After an exchange the staging name holds the superseded partition.
-    if staging.exists() {
+    if entry_exists(&staging) {
         std::fs::rename(&staging, &replaced).map_err(|e| Error::io(&replaced, e))?;
     }
     sync_dir(&root.join(table))
@@ -272,7 +321,7 @@ fn roll_back(root: &Path, journal: &Journal) -> Result<()> {
         let staging = staging_dir(root, table, date, run);
         let replaced = replaced_dir(root, table, date, run);
         if marker(&final_dir).as_deref() == Some(run) {
-            let old = [&replaced, &staging].into_iter().find(|d| d.exists());
+            let old = [&replaced, &staging].into_iter().find(|d| entry_exists(d));
             match old {
                 Some(old) => {
                     exchange(old, &final_dir)?;

@@ -19,7 +19,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::publish::{RUN_REPORTS, crash_point};
+use std::sync::PoisonError;
+
+use super::publish::{RUN_REPORTS, crash_point, pause_point};
 use crate::config::Output;
 use crate::storage::{Aws, Location, Store, describe};
 use crate::{Error, Result};
@@ -206,13 +208,103 @@ struct LeaseBody {
     expires_at: i64,
 }
 
-/// A held lease on (root, day): released on [`Lease::release`]; a crashed
-/// holder's lease expires after `lease_seconds`.
+/// A held lease on (root, day), kept alive by a heartbeat for as long as the
+/// run lives and released on [`Lease::release`]; a crashed holder's lease
+/// expires after `lease_seconds`.
+///
+/// The heartbeat renews the lease (`If-Match` on its ETag) every third of
+/// `lease_seconds`. Before every step that must not overlap another writer
+/// the run calls [`Lease::ensure`], which renews at once when less than a
+/// third is left, and fails when the lease was taken over ([`Error::Held`],
+/// naming the new holder) or cannot be renewed: the run then stops rather
+/// than write over a day someone else may hold.
 pub struct Lease {
+    renewer: Renewer,
+    date: NaiveDate,
+    runtime: tokio::runtime::Handle,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What renews a lease: shared by the heartbeat and the run, one renewal at
+/// a time (two with the same ETag would make the second look taken over).
+#[derive(Clone)]
+struct Renewer {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
     key: String,
-    etag: String,
     run_id: String,
     seconds: u64,
+    state: std::sync::Arc<std::sync::Mutex<LeaseState>>,
+    one_at_a_time: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Where a lease stands.
+struct LeaseState {
+    etag: String,
+    /// When the lease runs out unless renewed (the last renewal's request
+    /// time, plus `lease_seconds`).
+    valid_until: std::time::Instant,
+    /// Set when a renewal found the lease taken over: the new holder.
+    lost_to: Option<String>,
+    /// The last renewal's error, while renewals fail.
+    failing: Option<String>,
+}
+
+impl Renewer {
+    fn state(&self) -> std::sync::MutexGuard<'_, LeaseState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// Renews the lease once; afterwards the state says how it went.
+    async fn renew(&self) {
+        let _one = self.one_at_a_time.lock().await;
+        if self.state().lost_to.is_some() {
+            return;
+        }
+        let etag = self.state().etag.clone();
+        let requested = std::time::Instant::now();
+        let renewed = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .if_match(&etag)
+            .body(ByteStream::from(lease_body(&self.run_id, self.seconds)))
+            .send()
+            .await;
+        match renewed {
+            Ok(out) => {
+                let mut state = self.state();
+                state.etag = out.e_tag().unwrap_or_default().to_string();
+                state.valid_until = requested + std::time::Duration::from_secs(self.seconds);
+                state.failing = None;
+                drop(state);
+                crash_point!("lease::renewed");
+            }
+            Err(e) if precondition_failed(&e) => {
+                let holder = current_holder(&self.s3, &self.bucket, &self.key).await;
+                self.state().lost_to = Some(holder);
+            }
+            // Tried again at the next beat; the lease still runs.
+            Err(e) => self.state().failing = Some(describe(&e)),
+        }
+    }
+
+    /// Renews every third of the lease's life until it is lost (or aborted).
+    async fn heartbeat(self) {
+        let period = std::time::Duration::from_millis(self.seconds * 1000 / 3);
+        loop {
+            tokio::time::sleep(period).await;
+            self.renew().await;
+            if self.state().lost_to.is_some() {
+                return;
+            }
+        }
+    }
 }
 
 fn lease_key(output: &Output, date: NaiveDate) -> String {
@@ -227,25 +319,57 @@ fn lease_body(run_id: &str, seconds: u64) -> Vec<u8> {
     .expect("serializable")
 }
 
-/// Whether an S3 error is a failed precondition (another writer got there first).
+/// Whether an S3 error is a failed precondition (another writer got there
+/// first), or the conditional write found no object (the lease was taken
+/// over and released meanwhile).
 fn precondition_failed<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
     e.as_service_error()
         .and_then(|s| s.code())
-        .is_some_and(|c| c == "PreconditionFailed" || c == "ConditionalRequestConflict")
+        .is_some_and(|c| {
+            c == "PreconditionFailed" || c == "ConditionalRequestConflict" || c == "NoSuchKey"
+        })
+}
+
+/// How long a lease lives: `[output] lease_seconds` (the tests shorten it
+/// with the `lease::seconds` failpoint, compiled in only for them).
+fn lease_seconds(output: &Output) -> u64 {
+    #[cfg(feature = "failpoints")]
+    if let Some(Some(seconds)) =
+        fail::eval("lease::seconds", |arg| arg.and_then(|a| a.parse().ok()))
+    {
+        return seconds;
+    }
+    output.lease_seconds
+}
+
+/// The run named by the lease object now, for an error that names the holder.
+async fn current_holder(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    let got = s3.get_object().bucket(bucket).key(key).send().await;
+    let body = match got {
+        Ok(out) => out.body.collect().await.ok().map(|b| b.into_bytes()),
+        Err(_) => None,
+    };
+    body.and_then(|b| serde_json::from_slice::<LeaseBody>(&b).ok())
+        .map_or_else(
+            || "another run (which has released the lease since)".to_string(),
+            |l| l.run_id,
+        )
 }
 
 /// Creates the day's lease (`If-None-Match: *`), or takes over an expired one
 /// (`If-Match` on its ETag); a live lease of another run is [`Error::Held`].
+/// The lease is renewed in the background until released.
 pub fn acquire(store: &Store, output: &Output, date: NaiveDate, run_id: &str) -> Result<Lease> {
     let aws = store.aws();
     let bucket = bucket_of(output);
     let key = lease_key(output, date);
     let url = format!("s3://{bucket}/{key}");
-    let seconds = output.lease_seconds;
-    aws.runtime.block_on(async {
+    let seconds = lease_seconds(output);
+    let requested = std::time::Instant::now();
+    let etag = aws.runtime.block_on(async {
         let created = aws
             .s3
             .put_object()
@@ -255,8 +379,8 @@ pub fn acquire(store: &Store, output: &Output, date: NaiveDate, run_id: &str) ->
             .body(ByteStream::from(lease_body(run_id, seconds)))
             .send()
             .await;
-        let etag = match created {
-            Ok(out) => out.e_tag().unwrap_or_default().to_string(),
+        match created {
+            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
             Err(e) if precondition_failed(&e) => {
                 let current = aws.s3.get_object().bucket(bucket).key(&key).send().await;
                 let current = current.map_err(|e| s3_err(&url, e))?;
@@ -283,70 +407,125 @@ pub fn acquire(store: &Store, output: &Output, date: NaiveDate, run_id: &str) ->
                     .send()
                     .await;
                 match taken {
-                    Ok(out) => out.e_tag().unwrap_or_default().to_string(),
-                    Err(e) if precondition_failed(&e) => {
-                        return Err(Error::Held {
-                            date,
-                            holder: "another run that took over the expired lease first".into(),
-                            lock: url.clone().into(),
-                        });
-                    }
-                    Err(e) => return Err(s3_err(&url, e)),
+                    Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
+                    Err(e) if precondition_failed(&e) => Err(Error::Held {
+                        date,
+                        holder: current_holder(&aws.s3, bucket, &key).await,
+                        lock: url.clone().into(),
+                    }),
+                    Err(e) => Err(s3_err(&url, e)),
                 }
             }
-            Err(e) => return Err(s3_err(&url, e)),
-        };
-        Ok(Lease {
-            key,
-            etag,
-            run_id: run_id.to_string(),
-            seconds,
-        })
+            Err(e) => Err(s3_err(&url, e)),
+        }
+    })?;
+    let state = std::sync::Arc::new(std::sync::Mutex::new(LeaseState {
+        etag,
+        valid_until: requested + std::time::Duration::from_secs(seconds),
+        lost_to: None,
+        failing: None,
+    }));
+    let renewer = Renewer {
+        s3: aws.s3.clone(),
+        bucket: bucket.to_string(),
+        key,
+        run_id: run_id.to_string(),
+        seconds,
+        state,
+        one_at_a_time: Default::default(),
+    };
+    // The `lease::heartbeat` failpoint turns the heartbeat off, for the tests.
+    #[cfg(feature = "failpoints")]
+    let beat = fail::eval("lease::heartbeat", |_| ()).is_none();
+    #[cfg(not(feature = "failpoints"))]
+    let beat = true;
+    let heartbeat = beat.then(|| aws.runtime.spawn(renewer.clone().heartbeat()));
+    Ok(Lease {
+        renewer,
+        date,
+        runtime: aws.runtime.handle().clone(),
+        heartbeat,
     })
 }
 
 impl Lease {
-    /// Extends the lease before a step that must not overlap another writer;
-    /// fails if it was taken over meanwhile.
-    pub fn renew(&mut self, store: &Store, output: &Output, date: NaiveDate) -> Result<()> {
-        let aws = store.aws();
-        let bucket = bucket_of(output);
-        let url = format!("s3://{bucket}/{}", self.key);
-        let renewed = aws.runtime.block_on(
-            aws.s3
-                .put_object()
-                .bucket(bucket)
-                .key(&self.key)
-                .if_match(&self.etag)
-                .body(ByteStream::from(lease_body(&self.run_id, self.seconds)))
-                .send(),
-        );
-        match renewed {
-            Ok(out) => {
-                self.etag = out.e_tag().unwrap_or_default().to_string();
-                Ok(())
-            }
-            Err(e) if precondition_failed(&e) => Err(Error::Held {
-                date,
-                holder: "another run (this run's lease expired and was taken over)".into(),
-                lock: url.into(),
-            }),
-            Err(e) => Err(s3_err(&url, e)),
+    /// Fails unless the lease is still this run's with at least a third of
+    /// its life left (renewing it at once when less is): called before every
+    /// step another writer must not overlap.
+    pub fn ensure(&self) -> Result<()> {
+        let third = std::time::Duration::from_secs(self.renewer.seconds) / 3;
+        let left = || {
+            (self.renewer.state().valid_until).saturating_duration_since(std::time::Instant::now())
+        };
+        if left() < third {
+            self.runtime.block_on(self.renewer.renew());
         }
+        let state = self.renewer.state();
+        if let Some(holder) = &state.lost_to {
+            return Err(Error::Held {
+                date: self.date,
+                holder: format!("{holder} (this run's lease expired and was taken over)"),
+                lock: self.renewer.url().into(),
+            });
+        }
+        drop(state);
+        if left() < third {
+            return Err(Error::Storage {
+                what: self.renewer.url(),
+                message: format!(
+                    "the lease could not be renewed ({}); stopping before another run may take the day over",
+                    (self.renewer.state().failing.clone())
+                        .unwrap_or_else(|| "no renewal succeeded in time".into())
+                ),
+            });
+        }
+        Ok(())
     }
 
-    /// Deletes the lease if it is still this run's.
-    pub fn release(self, store: &Store, output: &Output) {
+    /// Stops the heartbeat (between renewals) and deletes the lease if it is
+    /// still this run's. A lease that cannot be deleted blocks the day's next
+    /// run until it expires, so that is an error.
+    pub fn release(mut self, store: &Store) -> Result<()> {
+        let renewer = self.renewer.clone();
+        let heartbeat = self.heartbeat.take();
+        self.runtime.block_on(async {
+            let _one = renewer.one_at_a_time.lock().await;
+            if let Some(heartbeat) = heartbeat {
+                heartbeat.abort();
+            }
+        });
+        if renewer.state().lost_to.is_some() {
+            return Ok(()); // another run's now
+        }
         let aws = store.aws();
-        let bucket = bucket_of(output);
+        let etag = renewer.state().etag.clone();
         let request = aws
             .s3
             .delete_object()
-            .bucket(bucket)
-            .key(&self.key)
-            .if_match(&self.etag)
+            .bucket(&renewer.bucket)
+            .key(&renewer.key)
+            .if_match(etag)
             .send();
-        let _ = aws.runtime.block_on(request);
+        match aws.runtime.block_on(request) {
+            Ok(_) => Ok(()),
+            Err(e) if precondition_failed(&e) => Ok(()), // taken over meanwhile
+            Err(e) => Err(Error::Storage {
+                what: renewer.url(),
+                message: format!(
+                    "the lease could not be released ({}); the day's next run waits until it expires ({} s)",
+                    describe(&e),
+                    renewer.seconds
+                ),
+            }),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
     }
 }
 
@@ -508,35 +687,6 @@ impl<'a> Catalog<'a> {
             })
         }
     }
-
-    /// Every partition location of a table.
-    fn locations(&self, table: &str) -> Result<BTreeSet<String>> {
-        let mut found = BTreeSet::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .aws
-                .runtime
-                .block_on(
-                    self.glue
-                        .get_partitions()
-                        .database_name(self.database)
-                        .table_name(table)
-                        .set_next_token(token.clone())
-                        .send(),
-                )
-                .map_err(|e| s3_err(&self.what(table), e))?;
-            for p in out.partitions() {
-                if let Some(l) = p.storage_descriptor().and_then(|sd| sd.location()) {
-                    found.insert(l.trim_end_matches('/').to_string() + "/");
-                }
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
-    }
 }
 
 /// What recovery did.
@@ -598,57 +748,69 @@ fn day_of_key(key: &str) -> Option<NaiveDate> {
 
 /// Finishes (or undoes, when its files are not all there) an interrupted
 /// publish of `date`. Requires the day's lease.
-pub fn recover(
-    store: &Store,
-    output: &Output,
-    date: NaiveDate,
-    _lease: &Lease,
-) -> Result<Recovery> {
-    let aws = store.aws();
-    let bucket = bucket_of(output);
-    let jkey = journal_key(output, date);
-    let url = format!("s3://{bucket}/{jkey}");
+pub fn recover(store: &Store, output: &Output, date: NaiveDate, lease: &Lease) -> Result<Recovery> {
     let Some(journal) = read_journal(store, output, date)? else {
         return Ok(Recovery::default());
     };
     let catalog = Catalog::new(store, output);
-    let complete = journal_complete(store, bucket, &journal)?;
+    let bucket = bucket_of(output);
     let mut recovery = Recovery::default();
-    if complete {
-        flip(&catalog, &journal)?;
+    if journal_complete(store, bucket, &journal)?.is_none() {
+        flip(&catalog, &journal, lease)?;
         recovery.rolled_forward = Some(journal.run_id.clone());
     } else {
-        for t in journal
-            .tables
-            .iter()
-            .rev()
-            .filter(|t| t.table != RUN_REPORTS)
-        {
-            let now = catalog.partition_location(&t.table, date)?;
-            if now.as_deref() == Some(t.location.as_str()) {
-                match &t.previous {
-                    Some(previous) => catalog.point(&t.table, date, previous, true)?,
-                    None => {
-                        let request = catalog
-                            .glue
-                            .delete_partition()
-                            .database_name(catalog.database)
-                            .table_name(&t.table)
-                            .partition_values(date.to_string())
-                            .send();
-                        aws.runtime
-                            .block_on(request)
-                            .map_err(|e| s3_err(&catalog.what(&t.table), e))?;
-                    }
+        unflip(&catalog, &journal, lease)?;
+        recovery.rolled_back = Some(journal.run_id.clone());
+    }
+    delete_journal(store, output, date)?;
+    Ok(recovery)
+}
+
+/// Deletes the day's journal: the publish it described is finished or undone.
+fn delete_journal(store: &Store, output: &Output, date: NaiveDate) -> Result<()> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
+    let jkey = journal_key(output, date);
+    aws.runtime
+        .block_on(aws.s3.delete_object().bucket(bucket).key(&jkey).send())
+        .map_err(|e| s3_err(&format!("s3://{bucket}/{jkey}"), e))?;
+    Ok(())
+}
+
+/// Points every table the journal moved back where it was before (or drops
+/// the partition it created), in reverse flip order. Idempotent.
+fn unflip(catalog: &Catalog, journal: &Journal, lease: &Lease) -> Result<()> {
+    let date = journal.date;
+    for t in journal
+        .tables
+        .iter()
+        .rev()
+        .filter(|t| t.table != RUN_REPORTS)
+    {
+        lease.ensure()?;
+        let now = catalog.partition_location(&t.table, date)?;
+        if now.as_deref() == Some(t.location.as_str()) {
+            match &t.previous {
+                Some(previous) => catalog.point(&t.table, date, previous, true)?,
+                None => {
+                    let request = catalog
+                        .glue
+                        .delete_partition()
+                        .database_name(catalog.database)
+                        .table_name(&t.table)
+                        .partition_values(date.to_string())
+                        .send();
+                    catalog
+                        .aws
+                        .runtime
+                        .block_on(request)
+                        .map_err(|e| s3_err(&catalog.what(&t.table), e))?;
                 }
             }
         }
-        recovery.rolled_back = Some(journal.run_id.clone());
+        crash_point!(&format!("publish::unflipped::{}", t.table));
     }
-    aws.runtime
-        .block_on(aws.s3.delete_object().bucket(bucket).key(&jkey).send())
-        .map_err(|e| s3_err(&url, e))?;
-    Ok(recovery)
+    Ok(())
 }
 
 /// Repairs the interrupted publishes of other days whose lease is free (a
@@ -670,8 +832,9 @@ pub fn recover_others(
             Err(e) => return Err(e),
         };
         let recovery = recover(store, output, date, &lease);
-        lease.release(store, output);
+        let released = lease.release(store);
         done.push((date, recovery?));
+        released?;
     }
     Ok(done)
 }
@@ -693,7 +856,7 @@ pub fn inspect(store: &Store, output: &Output) -> Result<Vec<String>> {
             Ok(Some(j)) => findings.push(format!(
                 "{url}: interrupted publish of {date} by run {} (the next run rolls it {})",
                 j.run_id,
-                if journal_complete(store, bucket, &j)? {
+                if journal_complete(store, bucket, &j)?.is_none() {
                     "forward"
                 } else {
                     "back"
@@ -822,33 +985,44 @@ pub fn published_location(
         })
 }
 
-fn journal_complete(store: &Store, bucket: &str, journal: &Journal) -> Result<bool> {
+/// The first file the journal names that is not in place with its size
+/// (`None` when every one is): a publish whose files are all there can be
+/// flipped to, one that lacks any must not be.
+fn journal_complete(store: &Store, bucket: &str, journal: &Journal) -> Result<Option<String>> {
     let aws = store.aws();
     for t in &journal.tables {
         for (file, size) in &t.files {
+            let url = format!("s3://{bucket}/{file}");
             let head = aws
                 .runtime
                 .block_on(aws.s3.head_object().bucket(bucket).key(file).send());
             match head {
                 Ok(h) if h.content_length() == Some(*size as i64) => {}
-                Ok(_) => return Ok(false),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
-                    return Ok(false);
+                Ok(h) => {
+                    return Ok(Some(format!(
+                        "{url} has {} bytes, not {size}",
+                        h.content_length().unwrap_or(0)
+                    )));
                 }
-                Err(e) => return Err(s3_err(&format!("s3://{bucket}/{file}"), e)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                    return Ok(Some(format!("{url} is missing")));
+                }
+                Err(e) => return Err(s3_err(&url, e)),
             }
         }
     }
-    Ok(true)
+    Ok(None)
 }
 
 /// Points every table's partition at the journal's locations, in order
-/// (reconciliation last); the run report needs no catalog entry.
-fn flip(catalog: &Catalog, journal: &Journal) -> Result<()> {
+/// (reconciliation last), each only while the lease is this run's; the run
+/// report needs no catalog entry.
+fn flip(catalog: &Catalog, journal: &Journal, lease: &Lease) -> Result<()> {
     for t in &journal.tables {
         if t.table == RUN_REPORTS {
             continue;
         }
+        lease.ensure()?;
         let now = catalog.partition_location(&t.table, journal.date)?;
         if now.as_deref() != Some(t.location.as_str()) {
             catalog.point(&t.table, journal.date, &t.location, now.is_some())?;
@@ -859,7 +1033,15 @@ fn flip(catalog: &Catalog, journal: &Journal) -> Result<()> {
 }
 
 /// Stages every table and the run report under this run's prefixes, journals,
-/// flips each table's partition (reconciliation last) and deletes the journal.
+/// checks that every staged object is still there, flips each table's
+/// partition (reconciliation last) and deletes the journal.
+///
+/// On a failure the run cleans up after itself: before the journal, it deletes
+/// what it staged; after it, it points every table back at its previous run,
+/// deletes the journal and what it staged, so a reader never sees the day
+/// half-flipped until the next run. Only when that fails too is the journal
+/// left for the next run to roll forward or back. A lease found lost stops the
+/// run at once and touches nothing more: the day is the new holder's.
 pub fn publish(
     store: &Store,
     output: &Output,
@@ -867,8 +1049,77 @@ pub fn publish(
     run_id: &str,
     tables: Vec<(&'static str, super::tables::Parts<'_>)>,
     report: &[u8],
-    lease: &mut Lease,
+    lease: &Lease,
 ) -> Result<()> {
+    let names: Vec<&str> = tables
+        .iter()
+        .map(|(t, _)| *t)
+        .chain([RUN_REPORTS])
+        .collect();
+    let journal = match stage(store, output, date, run_id, tables, report) {
+        Ok(journal) => journal,
+        Err(e) => return Err(discard_staged(store, output, date, run_id, &names, e)),
+    };
+    crash_point!("publish::staged");
+    pause_point!("publish::staged");
+    if let Err(e) = lease
+        .ensure()
+        .and_then(|()| write_journal(store, output, &journal))
+    {
+        return Err(discard_staged(store, output, date, run_id, &names, e));
+    }
+    crash_point!("publish::journaled");
+    let catalog = Catalog::new(store, output);
+    let bucket = bucket_of(output);
+    let flipped = journal_complete(store, bucket, &journal).and_then(|missing| match missing {
+        // Right before the flip: a staged object that is gone (deleted by
+        // another process) would leave a partition pointing at nothing.
+        Some(missing) => Err(Error::Storage {
+            what: format!("the publish of {date}"),
+            message: format!("{missing} right before the flip; nothing was flipped"),
+        }),
+        None => flip(&catalog, &journal, lease),
+    });
+    match flipped {
+        Ok(()) => {}
+        Err(e @ Error::Held { .. }) => return Err(e),
+        Err(e) => {
+            let undone = unflip(&catalog, &journal, lease)
+                .and_then(|()| delete_journal(store, output, date));
+            return Err(match undone {
+                Ok(()) => {
+                    let e = Error::Storage {
+                        what: format!("the publish of {date}"),
+                        message: format!(
+                            "{e}; every table was pointed back at the run it had before"
+                        ),
+                    };
+                    discard_staged(store, output, date, run_id, &names, e)
+                }
+                Err(undo) => Error::Storage {
+                    what: format!("the publish of {date}"),
+                    message: format!(
+                        "{e}; pointing the tables back failed too ({undo}): the journal is left for the next run, which finishes or undoes the publish"
+                    ),
+                },
+            });
+        }
+    }
+    delete_journal(store, output, date)?;
+    crash_point!("publish::committed");
+    Ok(())
+}
+
+/// Writes every table's parts and the run report under this run's prefixes;
+/// returns the journal naming them with their sizes.
+fn stage(
+    store: &Store,
+    output: &Output,
+    date: NaiveDate,
+    run_id: &str,
+    tables: Vec<(&'static str, super::tables::Parts<'_>)>,
+    report: &[u8],
+) -> Result<Journal> {
     use rayon::prelude::*;
     let aws = store.aws();
     let bucket = bucket_of(output);
@@ -926,10 +1177,14 @@ pub fn publish(
             files: vec![(report_key, size)],
         },
     );
-    crash_point!("publish::staged");
-    lease.renew(store, output, date)?;
-    let jkey = journal_key(output, date);
-    let jurl = format!("s3://{bucket}/{jkey}");
+    Ok(journal)
+}
+
+/// Writes the journal: from here a crash is rolled forward or back.
+fn write_journal(store: &Store, output: &Output, journal: &Journal) -> Result<()> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
+    let jkey = journal_key(output, journal.date);
     aws.runtime
         .block_on(
             aws.s3
@@ -937,69 +1192,177 @@ pub fn publish(
                 .bucket(bucket)
                 .key(&jkey)
                 .body(ByteStream::from(
-                    serde_json::to_vec_pretty(&journal).expect("serializable"),
+                    serde_json::to_vec_pretty(journal).expect("serializable"),
                 ))
                 .send(),
         )
-        .map_err(|e| s3_err(&jurl, e))?;
-    crash_point!("publish::journaled");
-    flip(&catalog, &journal)?;
-    aws.runtime
-        .block_on(aws.s3.delete_object().bucket(bucket).key(&jkey).send())
-        .map_err(|e| s3_err(&jurl, e))?;
-    crash_point!("publish::committed");
+        .map_err(|e| s3_err(&format!("s3://{bucket}/{jkey}"), e))?;
     Ok(())
+}
+
+/// Deletes everything this run staged for `date` (no partition points at it)
+/// and returns `error`, the reason, with what the clean-up could not do.
+fn discard_staged(
+    store: &Store,
+    output: &Output,
+    date: NaiveDate,
+    run_id: &str,
+    tables: &[&str],
+    error: Error,
+) -> Error {
+    let bucket = bucket_of(output);
+    let mut failed = Vec::new();
+    for table in tables {
+        let prefix = run_prefix(output, table, date, run_id);
+        let removed = store.list_keys(bucket, &prefix).and_then(|keys| {
+            let keys: Vec<String> = keys.into_iter().map(|(k, _, _)| k).collect();
+            store.delete_keys(bucket, &keys)
+        });
+        if let Err(e) = removed {
+            failed.push(format!("s3://{bucket}/{prefix}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        return error;
+    }
+    Error::Storage {
+        what: error.to_string(),
+        message: format!(
+            "and what the run staged could not all be removed ({}); a later run's garbage collection removes it",
+            failed.join("; ")
+        ),
+    }
+}
+
+/// A run prefix under the root, `<table>/dt=D/run=R/`, as its parts.
+struct RunPrefix {
+    table: String,
+    date: NaiveDate,
+    run: String,
+    /// `s3://bucket/<root>/<table>/dt=D/run=R/`, as partitions name it.
+    url: String,
+}
+
+/// A run prefix's objects: their keys and the newest one's modification.
+struct RunObjects {
+    prefix: RunPrefix,
+    newest: i64,
+    keys: Vec<String>,
+}
+
+/// The run prefix a key under the root belongs to, if it is in one.
+fn run_prefix_of(output: &Output, bucket: &str, k: &str) -> Option<RunPrefix> {
+    let root = key(output, "");
+    let relative = k.strip_prefix(root.as_str())?.trim_start_matches('/');
+    let mut parts = relative.splitn(4, '/');
+    let (table, day, run) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?; // a file inside the run prefix
+    let date = day.strip_prefix("dt=")?.parse().ok()?;
+    let run = run.strip_prefix("run=")?.to_string();
+    Some(RunPrefix {
+        table: table.to_string(),
+        date,
+        url: format!("s3://{bucket}/{}", run_prefix(output, table, date, &run)),
+        run,
+    })
 }
 
 /// Deletes run prefixes that no partition points at (superseded runs, and
 /// staging of runs that died before their journal) once their newest object is
 /// older than `retain_superseded_hours`, and aborts the multipart uploads of
 /// killed runs as old. Returns the prefixes deleted and the uploads aborted.
-pub fn collect_garbage(store: &Store, output: &Output, tables: &[&str]) -> Result<Vec<String>> {
+///
+/// A prefix is only judged under its own day's lease (`held`, this run's, for
+/// its day; taken for any other day, which is skipped while another run holds
+/// it), with the day's partitions read after the listing: no run can flip to a
+/// prefix while it is judged, and one that holds the day is never deprived of
+/// what it staged. A day with an interrupted publish is left to its recovery.
+pub fn collect_garbage(
+    store: &Store,
+    output: &Output,
+    tables: &[&str],
+    held: &Lease,
+    run_id: &str,
+) -> Result<Vec<String>> {
     let aws = store.aws();
     let bucket = bucket_of(output);
     let catalog = Catalog::new(store, output);
     let cutoff = Utc::now().timestamp() - (output.retain_superseded_hours * 3600) as i64;
     let mut deleted = Vec::new();
-    // The run report of a day lives as long as that day's reconciliation run.
-    let mut referenced = BTreeSet::new();
-    for table in tables {
-        for location in catalog.locations(table)? {
-            if *table == "reconciliation" {
-                referenced.insert(location.replacen(
-                    "/reconciliation/",
-                    &format!("/{RUN_REPORTS}/"),
-                    1,
-                ));
-            }
-            referenced.insert(location);
-        }
-    }
+    // day -> run prefix URL -> its objects
+    let mut days: BTreeMap<NaiveDate, BTreeMap<String, RunObjects>> = BTreeMap::new();
     for table in tables.iter().copied().chain([RUN_REPORTS]) {
-        // run prefix -> (newest modification, keys)
-        let mut runs: BTreeMap<String, (i64, Vec<String>)> = BTreeMap::new();
         for (k, modified) in list_keys(store, output, &format!("{table}/"))? {
-            let Some(end) = k
-                .find("/run=")
-                .and_then(|i| k[i + 1..].find('/').map(|j| i + 1 + j + 1))
-            else {
+            let Some(prefix) = run_prefix_of(output, bucket, &k) else {
                 continue;
             };
-            let entry = runs
-                .entry(format!("s3://{bucket}/{}", &k[..end]))
-                .or_default();
-            entry.0 = entry.0.max(modified);
-            entry.1.push(k);
+            let entry = days
+                .entry(prefix.date)
+                .or_default()
+                .entry(prefix.url.clone())
+                .or_insert(RunObjects {
+                    prefix,
+                    newest: i64::MIN,
+                    keys: Vec::new(),
+                });
+            entry.newest = entry.newest.max(modified);
+            entry.keys.push(k);
         }
-        for (run, (modified, keys)) in runs {
-            if referenced.contains(&run) || modified > cutoff {
-                continue;
+    }
+    for (date, runs) in days {
+        let old: Vec<_> = runs
+            .into_values()
+            .filter(|run| run.newest <= cutoff)
+            .collect();
+        if old.is_empty() {
+            continue;
+        }
+        let taken = if date == held.date {
+            None
+        } else {
+            match acquire(store, output, date, run_id) {
+                Ok(lease) => Some(lease),
+                Err(Error::Held { .. }) => continue, // a live run's day
+                Err(e) => return Err(e),
             }
-            store
-                .delete_keys(bucket, &keys)
-                .map_err(|e| s3_err(&run, e))?;
-            deleted.push(run);
-        }
+        };
+        let lease = taken.as_ref().unwrap_or(held);
+        let judged = (|| -> Result<Vec<String>> {
+            if read_journal(store, output, date)?.is_some() {
+                return Ok(Vec::new()); // an interrupted publish: recovery's
+            }
+            let mut live: BTreeMap<&str, Option<String>> = BTreeMap::new();
+            let mut removed = Vec::new();
+            for RunObjects { prefix, keys, .. } in &old {
+                lease.ensure()?;
+                // The run report lives as long as the day's reconciliation run.
+                let table = if prefix.table == RUN_REPORTS {
+                    "reconciliation"
+                } else {
+                    prefix.table.as_str()
+                };
+                if !live.contains_key(table) {
+                    let location = catalog.partition_location(table, date)?;
+                    live.insert(table, location);
+                }
+                let points_here = live[table].as_deref().is_some_and(|l| {
+                    l.trim_end_matches('/')
+                        .ends_with(&format!("/dt={date}/run={}", prefix.run))
+                });
+                if points_here {
+                    continue;
+                }
+                store
+                    .delete_keys(bucket, keys)
+                    .map_err(|e| s3_err(&prefix.url, e))?;
+                removed.push(prefix.url.clone());
+            }
+            Ok(removed)
+        })();
+        // A lease taken for the judgement is released whatever it found.
+        let released = taken.map_or(Ok(()), |lease| lease.release(store));
+        deleted.extend(judged?);
+        released?;
     }
     let leases = leases(store, output)?;
     for upload in dead_uploads(store, output, &live_runs(&leases))? {

@@ -4,6 +4,7 @@
 //! `GetTable`) and a date; identifiers are validated and double-quoted, and
 //! nothing else in it comes from configuration or input.
 
+use std::io::Read as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use super::cur::{self, CurEngine, CurScan, OPTIONAL, REQUIRED, RowRules, USAGE_S
 use crate::allocate::CurDay;
 use crate::config::{AthenaPlan, is_identifier};
 use crate::money::{self, Money};
-use crate::storage::{Aws, Location, Store, describe};
+use crate::storage::{Aws, Location, Object, Store, describe};
 use crate::{Error, Result};
 
 /// What the day's query did, for the run report and the stage's log line.
@@ -155,17 +156,26 @@ impl CurEngine for AthenaPlan {
         let table = table_shape(aws, self)?;
         let target = self.output_location.join(&format!("unload/{run_id}"));
         let sql = unload_sql(self, &table, &rules.tags.columns, date, &target)?;
-        let stats = run_query(aws, self, &sql, run_id)?;
-        let listing = store.list(&target)?;
-        let read = if listing.objects.is_empty() {
-            Ok((CurDay::default(), CurScan::default())) // no row for the day
-        } else {
-            cur::read_day(store, &target, date, rules)
-        };
-        // The unloaded files are this run's scratch: removed whatever the read did.
+        let (stats, manifest) = run_query(aws, self, &sql, run_id)?;
+        let read = unloaded_files(store, &target, manifest.as_deref()).and_then(|files| {
+            if files.is_empty() {
+                Ok((CurDay::default(), CurScan::default())) // no row for the day
+            } else {
+                cur::read_files(store, &files, date, rules)
+            }
+        });
+        // The unloaded files, the manifest and the query's metadata are this
+        // run's scratch: removed whatever the read did.
+        let mut scratch = Vec::new();
         if let Location::S3 { bucket, key } = &target {
+            scratch.push((bucket.clone(), format!("{key}/")));
+        }
+        if let Some(Location::S3 { bucket, key }) = query_results(self, &stats.query_id) {
+            scratch.push((bucket, key));
+        }
+        for (bucket, prefix) in &scratch {
             let keys: Vec<String> = store
-                .list_keys(bucket, &format!("{key}/"))?
+                .list_keys(bucket, prefix)?
                 .into_iter()
                 .map(|(k, _, _)| k)
                 .collect();
@@ -175,6 +185,87 @@ impl CurEngine for AthenaPlan {
         scan.query = Some(stats);
         Ok((day, scan))
     }
+}
+
+/// The prefix of what a query leaves in the results location
+/// (`<id>-manifest.csv`, `<id>.metadata`): `results/<id>`, no `/`.
+fn query_results(plan: &AthenaPlan, query_id: &str) -> Option<Location> {
+    let results = plan.output_location.join(&format!("results/{query_id}"));
+    let Location::S3 { key, .. } = &results else {
+        return None;
+    };
+    // Athena's ids are UUIDs; anything else is not trusted as a prefix to delete.
+    let id_ok = !query_id.is_empty()
+        && query_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && !key.is_empty()).then_some(results)
+}
+
+/// The files an UNLOAD wrote under `target`. Athena names them
+/// `<query>_<uuid>` with no extension and lists them in a data manifest in
+/// the results location (`Statistics.DataManifestLocation`); the manifest is
+/// read when there is one (every file it names must be under `target`),
+/// otherwise every object under `target` is, whatever its name.
+fn unloaded_files(store: &Store, target: &Location, manifest: Option<&str>) -> Result<Vec<Object>> {
+    let Location::S3 { bucket, key } = target else {
+        return Err(Error::config("the UNLOAD target must be an s3:// location"));
+    };
+    let prefix = format!("{key}/");
+    let listed: Vec<Object> = store
+        .list_keys(bucket, &prefix)?
+        .into_iter()
+        .filter(|(k, _, _)| !k.ends_with('/'))
+        .map(|(k, _, size)| Object {
+            location: Location::S3 {
+                bucket: bucket.clone(),
+                key: k,
+            },
+            size,
+        })
+        .collect();
+    let Some(manifest) = manifest.filter(|m| !m.is_empty()) else {
+        return Ok(listed);
+    };
+    let Ok(Location::S3 {
+        bucket: manifest_bucket,
+        key: manifest_key,
+    }) = Location::parse(manifest)
+    else {
+        return Err(Error::input(manifest, "data manifest: not an s3:// URL"));
+    };
+    let size = store
+        .list_keys(&manifest_bucket, &manifest_key)?
+        .into_iter()
+        .find(|(k, _, _)| *k == manifest_key)
+        .map(|(_, _, size)| size)
+        .ok_or_else(|| Error::input(manifest, "data manifest: no such object"))?;
+    let object = Object {
+        location: Location::S3 {
+            bucket: manifest_bucket,
+            key: manifest_key,
+        },
+        size,
+    };
+    let mut text = String::new();
+    store
+        .open(&object)?
+        .read_to_string(&mut text)
+        .map_err(|e| Error::input(manifest, format!("data manifest: unreadable: {e}")))?;
+    let mut files = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let found = listed.iter().find(|o| o.location.to_string() == line);
+        match found {
+            Some(object) => files.push(object.clone()),
+            None => {
+                return Err(Error::input(
+                    manifest,
+                    format!("data manifest names {line}, which is not an object under {target}/"),
+                ));
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// The table's columns and partition keys (Glue `GetTable`).
@@ -295,7 +386,13 @@ fn watch_signals(aws: &Aws) -> &'static tokio::sync::Notify {
 
 /// Starts the query, polls it (0.5 s growing to 5 s) and stops it on timeout
 /// or interruption. A FAILED query is exit 3 when Athena calls it a user error.
-fn run_query(aws: &Aws, plan: &AthenaPlan, sql: &str, run_id: &str) -> Result<QueryStats> {
+/// Returns what the query did and its data manifest's location, when Athena gives one.
+fn run_query(
+    aws: &Aws,
+    plan: &AthenaPlan,
+    sql: &str,
+    run_id: &str,
+) -> Result<(QueryStats, Option<String>)> {
     let client = aws_sdk_athena::Client::new(&aws.config);
     let notify = watch_signals(aws);
     let started = Instant::now();
@@ -349,17 +446,21 @@ fn run_query(aws: &Aws, plan: &AthenaPlan, sql: &str, run_id: &str) -> Result<Qu
             let status = execution.and_then(|q| q.status());
             match status.and_then(|s| s.state()) {
                 Some(QueryExecutionState::Succeeded) => {
-                    let bytes = execution
-                        .and_then(|q| q.statistics())
+                    let statistics = execution.and_then(|q| q.statistics());
+                    let bytes = statistics
                         .and_then(|s| s.data_scanned_in_bytes())
                         .unwrap_or(0)
                         .max(0) as u64;
-                    return Ok(QueryStats {
+                    let manifest = statistics
+                        .and_then(|s| s.data_manifest_location())
+                        .map(str::to_string);
+                    let stats = QueryStats {
                         query_id: id,
                         bytes_scanned: bytes,
                         cost_usd: scan_cost(bytes),
                         seconds: started.elapsed().as_secs_f64(),
-                    });
+                    };
+                    return Ok((stats, manifest));
                 }
                 Some(QueryExecutionState::Failed | QueryExecutionState::Cancelled) => {
                     let error = status.and_then(|s| s.athena_error());

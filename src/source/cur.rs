@@ -151,6 +151,17 @@ pub fn read_day(
             "no CUR Parquet files (*.parquet) found",
         ));
     }
+    read_files(store, &files, date, rules)
+}
+
+/// Reads the given Parquet objects (whatever their names: Athena's UNLOAD
+/// writes them without an extension) for `date` into the day's pools.
+pub fn read_files(
+    store: &Store,
+    files: &[Object],
+    date: NaiveDate,
+    rules: &RowRules<'_>,
+) -> Result<(CurDay, CurScan)> {
     let reader = DayReader::new(date, rules);
     let parts: Vec<Result<(CurDay, CurScan)>> = files
         .par_iter()

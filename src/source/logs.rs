@@ -24,7 +24,7 @@ use crate::classify::{Event, FlowCatalog, FlowNumber, Names, Texts, Transaction,
 use crate::config::{FieldsSection, LogFormat};
 use crate::id::{TransactionId, parse_uuid, uuid_words};
 use crate::pricing::UnitKeys;
-use crate::storage::{Location, Object, Store};
+use crate::storage::{Location, MarkUnreadable, Object, Store, Unreadable};
 use crate::{Error, FastMap, Progress, Result};
 
 /// How many malformed lines are kept, with file and line, for the run report.
@@ -819,7 +819,9 @@ impl LogReader<'_> {
         let path = name.as_path();
         acc.counters.files += 1;
         acc.counters.bytes += object.size;
-        let mut raw = BufReader::with_capacity(256 * 1024, file);
+        // Every error of the bytes' source is marked unreadable, so it is never
+        // taken for corrupt content (which `--allow-corrupt-input` may skip).
+        let mut raw = BufReader::with_capacity(256 * 1024, MarkUnreadable(file));
         let gzip = raw
             .fill_buf()
             .map_err(|e| Error::input(path, format!("unreadable: {e}")))?
@@ -846,7 +848,10 @@ impl LogReader<'_> {
         };
         match outcome {
             Ok(()) => Ok(()),
-            Err(message) if self.allow_corrupt_input => {
+            // Bytes that could not be read are never skipped: what was read of
+            // the object is already counted, the rest would be silently lost.
+            Err(ReadFailure::Unreadable(message)) => Err(Error::input(path, message)),
+            Err(ReadFailure::Corrupt(message)) if self.allow_corrupt_input => {
                 acc.counters.corrupt_files += 1;
                 acc.corrupt.push(Sample {
                     file: path.to_path_buf(),
@@ -855,7 +860,7 @@ impl LogReader<'_> {
                 });
                 Ok(())
             }
-            Err(message) => Err(Error::input(
+            Err(ReadFailure::Corrupt(message)) => Err(Error::input(
                 path,
                 format!("{message} (pass --allow-corrupt-input to count such files and go on)"),
             )),
@@ -867,7 +872,7 @@ impl LogReader<'_> {
         path: &Path,
         reader: Box<dyn BufRead>,
         acc: &mut Acc,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), ReadFailure> {
         let mut lines = Lines::new(reader, self.max_line_bytes, std::mem::take(&mut acc.block));
         let mut batch = Vec::with_capacity(BATCH_EVENTS);
         let mut line_no = 0u64;
@@ -880,7 +885,7 @@ impl LogReader<'_> {
                     acc.block = lines.into_block();
                     return Ok(());
                 }
-                Err(e) => return Err(describe_read_error(&e, line_no)),
+                Err(e) => return Err(describe_read_error(&e, line_no, "lines")),
             }
             let block = lines.block();
             let mut messages: Vec<Message<'_>> = Vec::with_capacity(batch.len());
@@ -924,7 +929,7 @@ impl LogReader<'_> {
         path: &Path,
         reader: Box<dyn BufRead>,
         acc: &mut Acc,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), ReadFailure> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Record {
@@ -947,12 +952,12 @@ impl LogReader<'_> {
         for (index, record) in stream.enumerate() {
             let record = record.map_err(|e| {
                 if e.is_io() {
-                    format!("corrupt or truncated gzip stream after {line_no} events: {e}")
+                    describe_read_error(&std::io::Error::from(e), line_no, "events")
                 } else {
-                    format!(
+                    ReadFailure::Corrupt(format!(
                         "record {} is not a CloudWatch Logs subscription record: {e}",
                         index + 1
-                    )
+                    ))
                 }
             })?;
             if record.message_type == "CONTROL_MESSAGE" {
@@ -1340,8 +1345,23 @@ fn split_export_line(line: &[u8]) -> Option<(i64, &[u8])> {
     Some((micros.div_euclid(1000), &line[space + 1..]))
 }
 
-fn describe_read_error(e: &std::io::Error, lines: u64) -> String {
-    format!("corrupt or truncated gzip stream after {lines} lines: {e}")
+/// Why an object's reading stopped before its end.
+enum ReadFailure {
+    /// Bytes that were read and do not decode (a bad gzip stream, a record
+    /// that is not one): `--allow-corrupt-input` counts the file and goes on.
+    Corrupt(String),
+    /// Bytes that could not be read at all: always an input error.
+    Unreadable(String),
+}
+
+fn describe_read_error(e: &std::io::Error, read: u64, what: &str) -> ReadFailure {
+    if Unreadable::is(e) {
+        ReadFailure::Unreadable(format!("unreadable after {read} {what}: {e}"))
+    } else {
+        ReadFailure::Corrupt(format!(
+            "corrupt or truncated gzip stream after {read} {what}: {e}"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -319,10 +319,99 @@ fn an_empty_output_path_is_a_configuration_error() {
         &[("COSTJOB_OUTPUT_PATH", "")],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("empty path"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("COSTJOB_OUTPUT_PATH is set but empty"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),
         0,
         "nothing written"
     );
+}
+
+/// Issue 34.8: settings that would overflow, name another place than they
+/// seem to, or silently mean "none" are configuration errors (exit 2) before
+/// anything is read or written; a range longer than `--max-days` (366 by
+/// default) is refused by `run` and `report` alike.
+#[test]
+fn settings_that_would_mislead_or_overflow_are_refused_up_front() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = repo().join("examples/costjob.toml");
+    let config = config.to_str().unwrap();
+    let run = ["run", "--config", config, "--date", DEMO_DATE];
+    let cases: [(&[&str], (&str, &str), &str); 9] = [
+        (
+            &run,
+            ("COSTJOB_ALLOCATION_EXCLUDE_LINE_ITEM_TYPES", ""),
+            "set but empty",
+        ),
+        (&run, ("COSTJOB_LOGS_FORMAT", " "), "set but empty"),
+        (
+            &run,
+            ("COSTJOB_OUTPUT_LEASE_SECONDS", "18446744073709551615"),
+            "lease_seconds",
+        ),
+        (
+            &run,
+            ("COSTJOB_OUTPUT_RETAIN_SUPERSEDED_HOURS", "5124095576030431"),
+            "retain_superseded_hours",
+        ),
+        (&run, ("COSTJOB_OUTPUT_PATH", "s3://bucket/../x"), "segment"),
+        (&run, ("COSTJOB_OUTPUT_PATH", "s3://bucket//x"), "segment"),
+        (
+            &run,
+            ("COSTJOB_LOGS_PATH", "s3://logs/exports/{date} /x"),
+            "character ' '",
+        ),
+        (
+            &[
+                "report",
+                "--config",
+                config,
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2026-11-23",
+            ],
+            ("COSTJOB_UNUSED_NOTHING", "x"),
+            "more than --max-days 366",
+        ),
+        (
+            &[
+                "run",
+                "--config",
+                config,
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-11-23",
+                "--max-days",
+                "31",
+            ],
+            ("COSTJOB_UNUSED_NOTHING", "x"),
+            "more than --max-days 31",
+        ),
+    ];
+    for (args, (key, value), said) in cases {
+        let env: Vec<(&str, &str)> = if key == "COSTJOB_UNUSED_NOTHING" {
+            vec![]
+        } else {
+            vec![(key, value)]
+        };
+        let o = costjob(tmp.path(), args, &env);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{key}={value:?} {args:?}: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains(said), "{key}={value:?}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+    }
 }

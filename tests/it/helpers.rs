@@ -199,7 +199,6 @@ pub fn assert_same_day(a: &Path, b: &Path, day: &str) {
 }
 
 /// The run ids of a published table's rows (one when it is whole and from one run).
-#[cfg(feature = "failpoints")]
 pub fn table_run_ids(out: &Path, name: &str, day: &str) -> std::collections::BTreeSet<String> {
     use costjob::sink::parquet::BatchExt;
     let batch = table(out, name, day);

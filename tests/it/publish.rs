@@ -228,3 +228,54 @@ fn a_failed_write_removes_its_staging_and_keeps_the_published_day() {
     assert_eq!(whole_tables(&out), before);
     assert_eq!(debris(&out), Vec::<String>::new());
 }
+
+/// Issue 34.3: a partition that is a symbolic link to a directory elsewhere
+/// is replaced as a link (the link goes, a real partition takes its place) and
+/// the directory it pointed at is left exactly as it was.
+#[test]
+fn a_rerun_over_a_partition_that_is_a_link_never_deletes_the_links_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    for table in PUBLISHED {
+        let partition = out.join(table).join(format!("dt={DEMO_DATE}"));
+        let target = elsewhere.join(table);
+        std::fs::rename(&partition, &target).unwrap();
+        std::fs::write(target.join("keep-me.txt"), "not costjob's").unwrap();
+        std::os::unix::fs::symlink(&target, &partition).unwrap();
+    }
+    let listing = |dir: &Path| -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for table in std::fs::read_dir(dir).unwrap() {
+            let table = table.unwrap().path();
+            for f in std::fs::read_dir(&table).unwrap() {
+                let f = f.unwrap();
+                let bytes = std::fs::read(f.path()).unwrap();
+                names.insert(format!(
+                    "{}/{:?}:{}",
+                    table.display(),
+                    f.file_name(),
+                    bytes.len()
+                ));
+            }
+        }
+        names
+    };
+    let before = listing(&elsewhere);
+    let o = run_demo(&out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        listing(&elsewhere),
+        before,
+        "the links' targets are untouched"
+    );
+    for table in PUBLISHED {
+        let partition = out.join(table).join(format!("dt={DEMO_DATE}"));
+        let meta = std::fs::symlink_metadata(&partition).unwrap();
+        assert!(meta.is_dir(), "{table}: a real partition replaced the link");
+    }
+    whole_tables(&out);
+    assert_eq!(debris(&out), Vec::<String>::new());
+}

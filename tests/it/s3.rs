@@ -105,6 +105,16 @@ fn demo_on_s3(moto: &Moto) {
     ]);
 }
 
+/// The demo day on S3 and a config reading its CloudWatch exports, in a new
+/// temporary directory.
+fn demo_on_s3_exports() -> (Moto, tempfile::TempDir, PathBuf) {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    (moto, tmp, config)
+}
+
 /// A config reading everything from S3 and publishing to [`ROOT`].
 fn s3_config(dir: &Path, format: &str, logs: &str) -> PathBuf {
     let path = dir.join("costjob.toml");
@@ -118,17 +128,26 @@ fn s3_config(dir: &Path, format: &str, logs: &str) -> PathBuf {
 }
 
 fn run(moto: &Moto, dir: &Path, config: &Path, extra: &[(&str, &str)]) -> Output {
-    moto.costjob(
-        dir,
-        &[
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--date",
-            DEMO_DATE,
-        ],
-        extra,
-    )
+    run_with(moto, dir, config, &[], extra)
+}
+
+/// `costjob run` of the demo day with more arguments.
+fn run_with(
+    moto: &Moto,
+    dir: &Path,
+    config: &Path,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Output {
+    let mut all = vec![
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--date",
+        DEMO_DATE,
+    ];
+    all.extend_from_slice(args);
+    moto.costjob(dir, &all, extra)
 }
 
 /// The day as Glue points at it, downloaded under `dest`.
@@ -259,10 +278,7 @@ fn firehose_deliveries_on_s3_with_redeliveries_and_the_next_days_prefix() {
 
 #[test]
 fn a_held_lease_exits_5_and_an_unreadable_object_exits_3_naming_it() {
-    let moto = Moto::start();
-    demo_on_s3(&moto);
-    let tmp = tempfile::tempdir().unwrap();
-    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let (moto, tmp, config) = demo_on_s3_exports();
     // A live lease of another run.
     let lease = tmp.path().join("lease.json");
     let expires = chrono::Utc::now().timestamp() + 600;
@@ -325,10 +341,7 @@ fn expire_lease(moto: &Moto, tmp: &Path) {
 #[cfg(feature = "failpoints")]
 #[test]
 fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
-    let moto = Moto::start();
-    demo_on_s3(&moto);
-    let tmp = tempfile::tempdir().unwrap();
-    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let (moto, tmp, config) = demo_on_s3_exports();
     let o = run(&moto, tmp.path(), &config, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let copy = tmp.path().join("copy");
@@ -400,10 +413,7 @@ fn an_s3_publish_killed_at_every_step_is_whole_per_table_and_rolled_forward() {
 #[cfg(feature = "failpoints")]
 #[test]
 fn check_lists_what_a_killed_s3_run_left_and_the_next_nights_run_repairs_it() {
-    let moto = Moto::start();
-    demo_on_s3(&moto);
-    let tmp = tempfile::tempdir().unwrap();
-    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
+    let (moto, tmp, config) = demo_on_s3_exports();
     let check = || {
         let o = moto.costjob(
             tmp.path(),
@@ -571,38 +581,87 @@ fn the_cur_from_s3_fetches_footers_and_the_kept_column_chunks_only() {
     );
 }
 
+/// `costjob run` of the demo day through a fault proxy applying `rules`; the
+/// run's output and the faults applied.
+fn run_through(
+    moto: &Moto,
+    dir: &Path,
+    config: &Path,
+    rules: serde_json::Value,
+) -> (Output, Vec<serde_json::Value>) {
+    let proxy = FaultProxy::start(moto, rules);
+    let o = run(moto, dir, config, &proxy.env());
+    (o, proxy.faults())
+}
+
+/// The fault proxy (`tests/stand_ins/fault_proxy.py`) in front of a moto
+/// server, applying `rules`; killed on drop.
+pub struct FaultProxy {
+    child: Option<Child>,
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    pub fn start(moto: &Moto, rules: serde_json::Value) -> Self {
+        let port = free_port();
+        let child = Command::new("python3")
+            .arg(repo().join("tests/stand_ins/fault_proxy.py"))
+            .args([&port.to_string(), &moto.endpoint, &rules.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, "the fault proxy");
+        Self {
+            child: Some(child),
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The settings that send the binary's S3 and Glue calls through the proxy.
+    pub fn env(&self) -> [(&'static str, &str); 1] {
+        [("AWS_ENDPOINT_URL", &self.endpoint)]
+    }
+
+    /// Stops the proxy; the faults it applied, in order.
+    pub fn faults(mut self) -> Vec<serde_json::Value> {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
     let moto = Moto::start();
     demo_on_s3(&moto);
-    let port = free_port();
-    // Every log object's first GET is cut halfway by the proxy.
-    let mut proxy = Command::new("python3")
-        .arg(repo().join("tests/stand_ins/flaky_proxy.py"))
-        .args([&port.to_string(), &moto.endpoint, "/exports/2026-11-23/"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, "the flaky proxy");
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("local");
     assert!(run_demo(&local, &[], &[]).status.success());
     let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/exports/{date}");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let o = run(
+    // Every log object's first GET is cut halfway by the proxy.
+    let (o, cuts) = run_through(
         &moto,
         tmp.path(),
         &config,
-        &[("AWS_ENDPOINT_URL", &endpoint)],
+        serde_json::json!([{"method": "GET", "path": "/exports/2026-11-23/", "no_header": "Range",
+                            "fault": "cut", "times": 1, "per_path": true}]),
     );
-    let _ = proxy.kill();
-    let cuts = String::from_utf8(proxy.wait_with_output().unwrap().stdout).unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        cuts.lines().count(),
-        14,
-        "every log object was cut once: {cuts}"
-    );
+    assert_eq!(cuts.len(), 14, "every log object was cut once: {cuts:?}");
     let copy = tmp.path().join("copy");
     published(&moto, &copy);
     let (a, b) = (
@@ -626,4 +685,473 @@ fn objects_cut_mid_stream_are_resumed_and_nothing_is_counted_twice() {
         without_run_id(table(&copy, "transactions", DEMO_DATE)),
         without_run_id(table(&local, "transactions", DEMO_DATE))
     );
+}
+
+/// One demo log object, as its key under the day's export prefix.
+const ONE_LOG_OBJECT: &str = "01352903-export/ecs/auth-svc/0001ce19ecb0e2a4/000000";
+
+/// Issue 34.4: a connection reset that persists past the retries is exit 3
+/// naming the object, `--allow-corrupt-input` or not; before, the flag counted
+/// the object as a corrupt file and the events after the cut were silently lost.
+#[test]
+fn a_network_failure_is_never_skipped_as_corrupt_input() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    let object = format!("/exports/2026-11-23/{ONE_LOG_OBJECT}.gz");
+    let proxy = FaultProxy::start(
+        &moto,
+        serde_json::json!([{"method": "GET", "path": object, "fault": "cut"}]),
+    );
+    let o = run_with(
+        &moto,
+        tmp.path(),
+        &config,
+        &["--allow-corrupt-input"],
+        &proxy.env(),
+    );
+    let faults = proxy.faults();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "s3://logs/exports/2026-11-23/{ONE_LOG_OBJECT}.gz: unreadable"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("corrupt"), "{err}");
+    assert!(faults.len() >= 5, "retried and resumed first: {faults:?}");
+}
+
+/// Issue 34.5: a plain object whose body ends before its listed size (a
+/// Content-Length that agrees with the short body) is resumed where it ended;
+/// one that stays short is exit 3 naming it. Before, the short body was taken
+/// as the whole object: lines lost, exit 0.
+#[test]
+fn a_short_body_is_resumed_or_an_input_error() {
+    let moto = Moto::start();
+    demo_on_s3(&moto);
+    let data = repo().join("examples/data");
+    moto.fixture(&[
+        "upload-plain",
+        data.join("logs").to_str().unwrap(),
+        "s3://logs/plain/2026-11-23",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local");
+    assert!(run_demo(&local, &[], &[]).status.success());
+    let config = s3_config(tmp.path(), "cloudwatch-export", "s3://logs/plain/{date}");
+    // Every object's first GET short: resumed, the day equals the local run.
+    let (o, shorts) = run_through(
+        &moto,
+        tmp.path(),
+        &config,
+        serde_json::json!([{"method": "GET", "path": "/plain/2026-11-23/", "no_header": "Range",
+                            "fault": "short", "times": 1, "per_path": true}]),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(shorts.len(), 14, "{shorts:?}");
+    let copy = tmp.path().join("copy");
+    published(&moto, &copy);
+    assert_eq!(
+        without_run_id(table(&copy, "transactions", DEMO_DATE)),
+        without_run_id(table(&local, "transactions", DEMO_DATE))
+    );
+    let lines = |dir: &Path| {
+        table(dir, "reconciliation", DEMO_DATE)
+            .int("log_lines", 0)
+            .unwrap()
+    };
+    assert_eq!(lines(&copy), lines(&local));
+    // One object short every time: exit 3 naming it, flag or not.
+    let proxy = FaultProxy::start(
+        &moto,
+        serde_json::json!([{"method": "GET", "path": format!("/plain/2026-11-23/{ONE_LOG_OBJECT}"),
+                            "fault": "short"}]),
+    );
+    let o = run_with(
+        &moto,
+        tmp.path(),
+        &config,
+        &["--allow-corrupt-input"],
+        &proxy.env(),
+    );
+    drop(proxy);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "s3://logs/plain/2026-11-23/{ONE_LOG_OBJECT}: unreadable"
+        )) && err.contains("short body"),
+        "{err}"
+    );
+}
+
+/// The run ids of every run prefix under the root.
+fn run_ids_under_root(moto: &Moto) -> std::collections::BTreeSet<String> {
+    moto.fixture(&["list", "s3://costjob-out/costjob/"])
+        .lines()
+        .filter_map(|k| k.split("/run=").nth(1))
+        .filter_map(|rest| rest.split('/').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The run every table's partition of `day` points at (one, or the test fails).
+fn published_run(moto: &Moto, day: &str) -> String {
+    let locations: serde_json::Value =
+        serde_json::from_str(&moto.fixture(&["partitions", "costjob", day])).unwrap();
+    let runs: std::collections::BTreeSet<&str> = costjob::sink::parquet::TABLES
+        .iter()
+        .map(|t| {
+            let l = locations[t]
+                .as_str()
+                .unwrap_or_else(|| panic!("{t} has no partition"));
+            l.split("run=").nth(1).unwrap().trim_end_matches('/')
+        })
+        .collect();
+    assert_eq!(runs.len(), 1, "every table on one run: {locations}");
+    runs.into_iter().next().unwrap().to_string()
+}
+
+/// Issue 34.8: a run whose staging fails removes what it staged at once (the
+/// other tables' parts, written in parallel), and the published day stays.
+#[test]
+fn a_failed_s3_run_removes_what_it_staged() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    assert!(run(&moto, tmp.path(), &config, &[]).status.success());
+    let first = published_run(&moto, DEMO_DATE);
+    let (o, _) = run_through(
+        &moto,
+        tmp.path(),
+        &config,
+        serde_json::json!([{"method": "PUT", "path": "/flow_summary/", "fault": "status",
+                            "status": 500, "code": "InternalError"}]),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(published_run(&moto, DEMO_DATE), first);
+    assert_eq!(
+        run_ids_under_root(&moto),
+        [first].into(),
+        "nothing of the failed run is left"
+    );
+}
+
+/// Issue 34.7: a flip that fails for good (Glue refusing one table's update)
+/// is undone by the run itself before it exits: every table back on the run
+/// it had, no journal, nothing staged left. Before, two tables stayed on the
+/// new run and four on the old until the next night.
+#[test]
+fn a_flip_that_fails_for_good_is_rolled_back_by_the_run() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    assert!(run(&moto, tmp.path(), &config, &[]).status.success());
+    let first = published_run(&moto, DEMO_DATE);
+    let (o, faults) = run_through(
+        &moto,
+        tmp.path(),
+        &config,
+        serde_json::json!([{"target": "AWSGlue.BatchUpdatePartition", "body": "flow_summary",
+                            "fault": "status", "status": 500, "code": "InternalServiceException"}]),
+    );
+    assert!(!faults.is_empty());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("every table was pointed back at the run it had before"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        published_run(&moto, DEMO_DATE),
+        first,
+        "the day is whole, on its run"
+    );
+    let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+    assert!(!keys.contains("_journal/"), "{keys}");
+    assert!(!keys.contains("_leases/"), "{keys}");
+    assert_eq!(run_ids_under_root(&moto), [first].into());
+}
+
+/// A run held at a pause point (`pause::<point>`, compiled in with the
+/// `failpoints` feature): it waits there until [`Held::release`].
+#[cfg(feature = "failpoints")]
+struct Held {
+    dir: PathBuf,
+    child: Child,
+}
+
+#[cfg(feature = "failpoints")]
+impl Held {
+    /// Starts `costjob run` of `date` with this server's environment, held
+    /// at `point` (with `also`, more failpoints), and waits until it is there.
+    fn at(moto: &Moto, tmp: &Path, config: &Path, date: &str, point: &str, also: &str) -> Self {
+        let dir = tmp.join(format!("pause-{}", point.replace("::", "-")));
+        let _ = std::fs::remove_dir_all(&dir);
+        let failpoints = format!("{also}pause::{point}=return({})", dir.display());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_costjob"));
+        cmd.current_dir(tmp)
+            .args(["run", "--config", config.to_str().unwrap(), "--date", date])
+            .env("FAILPOINTS", failpoints)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("COSTJOB_")) {
+            cmd.env_remove(k);
+        }
+        for (k, v) in moto.env() {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let started = std::time::Instant::now();
+        while !dir.join("reached").exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("the run ended ({status}) before {point}: {err}");
+            }
+            assert!(started.elapsed().as_secs() < 120, "{point} not reached");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { dir, child }
+    }
+
+    /// Lets the run go on; its output once it ends.
+    fn release(self) -> Output {
+        std::fs::write(self.dir.join("go"), "").unwrap();
+        self.child.wait_with_output().unwrap()
+    }
+}
+
+/// Every table of `day` from one run, read back whole through Glue; that run.
+fn whole_day(moto: &Moto, tmp: &Path, day: &str) -> String {
+    let run = published_run(moto, day);
+    let copy = tmp.join("copy");
+    let _ = std::fs::remove_dir_all(&copy);
+    moto.fixture(&["download", "costjob", day, copy.to_str().unwrap()]);
+    for name in costjob::sink::parquet::TABLES {
+        assert_eq!(
+            table_run_ids(&copy, name, day),
+            [run.clone()].into(),
+            "{name}"
+        );
+    }
+    run
+}
+
+/// Issue 34.2: with `retain_superseded_hours = 0`, another day's run collecting
+/// garbage while this day's run is between staging and flipping must leave
+/// its staging alone; and a publish whose staged object vanished anyway
+/// (deleted by something else) refuses to flip to it. Before, the other run
+/// deleted the live staging and the day's partitions pointed at nothing.
+#[cfg(feature = "failpoints")]
+#[test]
+fn garbage_collection_never_deletes_what_a_live_run_will_flip_to() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    let held = Held::at(&moto, tmp.path(), &config, DEMO_DATE, "publish::staged", "");
+    let o = moto.costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            "2026-11-24",
+            "--allow-empty",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = held.release();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = whole_day(&moto, tmp.path(), DEMO_DATE);
+
+    // A second run held after staging; one of its staged objects deleted.
+    let held = Held::at(&moto, tmp.path(), &config, DEMO_DATE, "publish::staged", "");
+    let staged: Vec<String> = moto
+        .fixture(&["list", &format!("{ROOT}/flow_summary/dt={DEMO_DATE}/")])
+        .lines()
+        .filter(|k| !k.contains(&first))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    moto.fixture(&["delete", &format!("s3://costjob-out/{}", staged[0])]);
+    let o = held.release();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is missing right before the flip; nothing was flipped"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(whole_day(&moto, tmp.path(), DEMO_DATE), first);
+    let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+    assert!(!keys.contains("_journal/"), "{keys}");
+    let second_day = published_run(&moto, "2026-11-24");
+    assert_eq!(
+        run_ids_under_root(&moto),
+        [first, second_day].into(),
+        "{keys}"
+    );
+}
+
+/// Issue 34.6: a run whose inputs take longer than its lease keeps the lease
+/// (a heartbeat renews it), so a second run of the day exits 5 meanwhile; a
+/// run whose lease was taken over anyway stops with exit 5 naming the new
+/// holder and removes what it staged; a run killed right after renewing
+/// leaves a lease the next run takes over once it expires.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_live_run_keeps_its_lease_and_one_that_lost_it_stops() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    let short_lease = "lease::seconds=return(3);";
+
+    // Inputs held for twice the lease: the heartbeat keeps it.
+    let held = Held::at(
+        &moto,
+        tmp.path(),
+        &config,
+        DEMO_DATE,
+        "run::inputs",
+        short_lease,
+    );
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "the live run's lease was taken: {}",
+        stderr(&o)
+    );
+    let o = held.release();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = whole_day(&moto, tmp.path(), DEMO_DATE);
+
+    // No heartbeat: the lease expires while the run is held after staging,
+    // another run takes the day over; the first stops naming it.
+    let also = format!("{short_lease}lease::heartbeat=return;");
+    let lost = Held::at(
+        &moto,
+        tmp.path(),
+        &config,
+        DEMO_DATE,
+        "publish::staged",
+        &also,
+    );
+    let staged: std::collections::BTreeSet<String> = run_ids_under_root(&moto)
+        .into_iter()
+        .filter(|r| *r != first)
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let taker = Held::at(&moto, tmp.path(), &config, DEMO_DATE, "run::inputs", "");
+    let lease: serde_json::Value = serde_json::from_str(
+        &moto.fixture(&["cat", &format!("{ROOT}/_leases/dt={DEMO_DATE}.json")]),
+    )
+    .unwrap();
+    let holder = lease["run_id"].as_str().unwrap().to_string();
+    let o = lost.release();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&holder),
+        "names the new holder {holder}: {}",
+        stderr(&o)
+    );
+    assert!(
+        run_ids_under_root(&moto).is_disjoint(&staged),
+        "what the stopped run staged is removed"
+    );
+    let o = taker.release();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(whole_day(&moto, tmp.path(), DEMO_DATE), holder);
+
+    // Killed right after a renewal: the lease outlives the run until it expires.
+    let o = run(
+        &moto,
+        tmp.path(),
+        &config,
+        &[(
+            "FAILPOINTS",
+            "lease::seconds=return(1);lease::renewed=return",
+        )],
+    );
+    assert!(!o.status.success());
+    let lease: serde_json::Value = serde_json::from_str(
+        &moto.fixture(&["cat", &format!("{ROOT}/_leases/dt={DEMO_DATE}.json")]),
+    )
+    .unwrap();
+    // The killed run's lease outlives it (read above; a missing one fails the fixture).
+    assert_ne!(lease["run_id"].as_str(), Some(holder.as_str()), "{lease}");
+    expire_lease(&moto, tmp.path());
+    let o = run(&moto, tmp.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    whole_day(&moto, tmp.path(), DEMO_DATE);
+}
+
+/// Issue 34.7, crashed: a run killed while pointing the tables back after a
+/// failed flip leaves its journal; the next run finishes the publish it
+/// describes (its files are whole), then publishes its own, every table whole.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_run_killed_while_rolling_back_a_failed_flip_is_repaired_by_the_next() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    assert!(run(&moto, tmp.path(), &config, &[]).status.success());
+    for point in [
+        "publish::unflipped::unallocated",
+        "publish::unflipped::flow_costs",
+    ] {
+        let proxy = FaultProxy::start(
+            &moto,
+            serde_json::json!([{"target": "AWSGlue.BatchUpdatePartition", "body": "flow_summary",
+                                "fault": "status", "status": 500, "code": "InternalServiceException"}]),
+        );
+        let mut env = proxy.env().to_vec();
+        let failpoint = format!("{point}=return");
+        env.push(("FAILPOINTS", &failpoint));
+        let o = run(&moto, tmp.path(), &config, &env);
+        drop(proxy);
+        assert!(o.status.code().is_none_or(|c| c != 0), "{point}: killed");
+        let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+        assert!(
+            keys.contains("_journal/"),
+            "{point}: the journal is left: {keys}"
+        );
+        expire_lease(&moto, tmp.path());
+        let o = run(&moto, tmp.path(), &config, &[]);
+        assert!(o.status.success(), "{point}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("rolled_forward"),
+            "{point}: {}",
+            stderr(&o)
+        );
+        whole_day(&moto, tmp.path(), DEMO_DATE);
+        let keys = moto.fixture(&["list", "s3://costjob-out/costjob/"]);
+        assert!(!keys.contains("_journal/"), "{point}: {keys}");
+    }
+}
+
+/// Issue 34.8: a lease that cannot be deleted at the end is an error (it
+/// would block the day's next run until it expires), though the day is published.
+#[test]
+fn a_lease_that_cannot_be_released_is_an_error() {
+    let (moto, tmp, config) = demo_on_s3_exports();
+    let (o, _) = run_through(
+        &moto,
+        tmp.path(),
+        &config,
+        serde_json::json!([{"method": "DELETE", "path": "/_leases/", "fault": "status",
+                            "status": 500, "code": "InternalError"}]),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the lease could not be released"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("was published by run"),
+        "{}",
+        stderr(&o)
+    );
+    published_run(&moto, DEMO_DATE);
 }

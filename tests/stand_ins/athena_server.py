@@ -12,7 +12,12 @@ moto's Athena runs no SQL, so this one does:
 - the SELECT is transpiled to DuckDB and run over the table's files with Hive
   partitions (strings, as Athena's partition keys), in UTC;
 - the result is written as ZSTD Parquet under the UNLOAD prefix in moto's S3,
-  which must be empty (HIVE_PATH_ALREADY_EXISTS otherwise);
+  which must be empty (HIVE_PATH_ALREADY_EXISTS otherwise), as Athena writes
+  it: several files (workers write in parallel), each named
+  `<engine query id>_<uuid>` with no extension; the data manifest
+  (`<id>-manifest.csv`, one s3:// URL a line) and `<id>.metadata` go to the
+  query's results location, and `Statistics.DataManifestLocation` names the
+  manifest;
 - states go QUEUED -> RUNNING -> SUCCEEDED with DataScannedInBytes.
 
 Faults on request: --throttle N (the first N API calls answer
@@ -40,6 +45,9 @@ UNLOAD = re.compile(
     r"^\s*UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'(?P<to>s3://[^']*)'\s*WITH\s*\((?P<with>[^)]*)\)\s*$",
     re.S | re.I,
 )
+
+# Files an UNLOAD writes (at most; one per row when there are fewer rows).
+UNLOAD_FILES = 3
 
 queries = {}
 tokens = {}
@@ -106,9 +114,10 @@ def execute(query, text):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=src_bucket, Prefix=src_key):
             for obj in page.get("Contents", []):
                 relative = obj["Key"][len(src_key):]
-                if not relative.endswith(".parquet"):
+                # Athena reads every object of the location but hidden ones, whatever its name.
+                if relative.endswith("/") or any(p[:1] in "._" for p in relative.split("/")):
                     continue
-                target = os.path.join(tmp, "table", relative)
+                target = os.path.join(tmp, "table", relative + ("" if relative.endswith(".parquet") else ".parquet"))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 s3.download_file(src_bucket, obj["Key"], target)
                 scanned += obj["Size"]
@@ -122,16 +131,36 @@ def execute(query, text):
                   hive_types_autocast = false, union_by_name = true)"""
         )
         sql = select.sql(dialect="duckdb")
+        written = []
         try:
-            rows = db.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
-            if rows:
-                out = os.path.join(tmp, "out.parquet")
-                db.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD)")
-                s3.upload_file(out, to_bucket, f"{to_key.rstrip('/')}/{query['QueryExecutionId']}_000000.parquet")
+            db.execute(f"CREATE TABLE unloaded AS {sql}")
+            rows = db.execute("SELECT count(*) FROM unloaded").fetchone()[0]
+            # Athena's workers write in parallel: several files, each named
+            # <engine query id>_<uuid> with no extension, no global order.
+            files = min(rows, UNLOAD_FILES)
+            for k in range(files):
+                out = os.path.join(tmp, f"out-{k}")
+                db.execute(f"COPY (SELECT * FROM unloaded LIMIT {rows // files + (k < rows % files)} "
+                           f"OFFSET {k * (rows // files) + min(k, rows % files)}) "
+                           f"TO '{out}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+                key = f"{to_key.rstrip('/')}/{query['_engine_id']}_{uuid.uuid4()}"
+                s3.upload_file(out, to_bucket, key)
+                written.append(f"s3://{to_bucket}/{key}")
         except duckdb.Error as e:
             return fail(query, f"line 1:1: {e}")
-    query["Statistics"] = {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": 1,
-                           "TotalExecutionTimeInMillis": 1}
+    # The data manifest and the query's metadata go to the results location.
+    results = query["ResultConfiguration"].get("OutputLocation", "").rstrip("/")
+    statistics = {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": 1,
+                  "TotalExecutionTimeInMillis": 1}
+    if results:
+        res_bucket, res_key = split(results + "/")
+        qid = query["QueryExecutionId"]
+        manifest = f"{res_key}{qid}-manifest.csv"
+        s3.put_object(Bucket=res_bucket, Key=manifest, Body="".join(w + "\n" for w in written).encode())
+        s3.put_object(Bucket=res_bucket, Key=f"{res_key}{qid}.metadata", Body=os.urandom(64))
+        statistics["DataManifestLocation"] = f"s3://{res_bucket}/{manifest}"
+        query["ResultConfiguration"]["OutputLocation"] = f"s3://{res_bucket}/{res_key}{qid}"
+    query["Statistics"] = statistics
     query["Status"].update(State="SUCCEEDED", CompletionDateTime=time.time())
 
 
@@ -186,6 +215,8 @@ class Handler(BaseHTTPRequestHandler):
             tokens[token] = qid
             query = {
                 "QueryExecutionId": qid, "Query": text, "StatementType": "DML",
+                "_engine_id": time.strftime("%Y%m%d_%H%M%S_", time.gmtime())
+                + f"{len(queries):05d}_" + uuid.uuid4().hex[:5],
                 "WorkGroup": body.get("WorkGroup", "primary"),
                 "ResultConfiguration": body.get("ResultConfiguration", {}),
                 "Status": {"State": "QUEUED", "SubmissionDateTime": time.time()},

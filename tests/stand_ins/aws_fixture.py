@@ -11,6 +11,9 @@ a moto server on loopback; never against a real account.
   aws_fixture.py partitions DATABASE DAY                 table -> location, as JSON
   aws_fixture.py list s3://bucket/prefix                 keys, one per line
   aws_fixture.py start-upload s3://bucket/key            a multipart upload left unfinished
+  aws_fixture.py upload-plain DIR s3://bucket/prefix     a directory, gzip files decompressed
+  aws_fixture.py delete s3://bucket/key                  one object
+  aws_fixture.py cat s3://bucket/key                     one object's body, to stdout
   aws_fixture.py cur-table DATABASE TABLE LAYOUT SRC_DIR s3://bucket/prefix [DROP_COLUMN ...]
       SRC_DIR's CUR Parquet files as an Athena table: LAYOUT cur1 (year=/month=
       partitions, tag columns), cur2 (billing_period= partitions, tags in a
@@ -227,6 +230,31 @@ def cur_table(database, name, layout, src, url, *drop):
     )
 
 
+def upload_plain(directory, url):
+    """A directory's files, gzip ones decompressed (plain objects, whose
+    length only the listing states)."""
+    s3 = client("s3")
+    bucket, prefix = split(url)
+    base = pathlib.Path(directory)
+    for path in sorted(base.rglob("*")):
+        if path.is_file():
+            body = path.read_bytes()
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            key = f"{prefix.rstrip('/')}/{path.relative_to(base)}".removesuffix(".gz").lstrip("/")
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def delete(url):
+    bucket, key = split(url)
+    client("s3").delete_object(Bucket=bucket, Key=key)
+
+
+def cat(url):
+    bucket, key = split(url)
+    sys.stdout.write(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+
+
 def start_upload(url):
     bucket, key = split(url)
     client("s3").create_multipart_upload(Bucket=bucket, Key=key)
@@ -245,6 +273,9 @@ if __name__ == "__main__":
             "firehose": firehose,
             "download": download,
             "start-upload": start_upload,
+            "upload-plain": upload_plain,
+            "delete": delete,
+            "cat": cat,
             "cur-table": cur_table,
         }
         commands[command](*args)
