@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::classify::TransactionType;
 use crate::money::{Money, format_usd};
-use crate::sink::parquet::BatchExt;
+use crate::output::BatchExt;
 use crate::{Error, Result};
 
 /// One pool's charge to the transaction.

@@ -326,8 +326,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
         Command::Explain(args) => {
             let plan = load_plan_reading(&args.config, &args.output)?;
             let store = Store::default();
-            let read =
-                |table| costjob::sink::parquet::read_day(&store, &plan.output, table, args.date);
+            let read = |table| costjob::output::read_day(&store, &plan.output, table, args.date);
             let explanation = costjob::explain::explain(
                 args.date,
                 &read("transactions")?,
@@ -343,10 +342,8 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
         }
         Command::Check(args) => {
             let plan = load_plan(&args, &Overrides::default())?;
-            let findings = match plan.output.root.local() {
-                Some(root) => costjob::sink::publish::inspect(root)?,
-                None => costjob::sink::publish_s3::inspect(&Store::default(), &plan.output)?,
-            };
+            let store = Store::default();
+            let findings = costjob::output::root(&store, &plan.output).inspect()?;
             if !findings.is_empty() {
                 anyhow::bail!(
                     "output {}: {} problem(s):\n  {}",

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
-use crate::sink::{parquet, publish, publish_s3, tables};
+use crate::output::{self, DayHold, Recovery};
+use crate::sink::tables;
 use crate::source::cur::{self, CurEngine};
 use crate::source::logs::{LogCounters, LogReader, Sample};
 use crate::storage::{Location, Store};
@@ -74,69 +75,32 @@ pub fn run_day(
     progress: &dyn Progress,
 ) -> Result<DayOutcome> {
     let started_at = Utc::now();
-    let mut hold = Hold::take(plan, store, date, run_id)?;
-    let outcome = compute_and_publish(plan, store, date, run_id, started_at, progress, &mut hold);
-    let released = hold.release(store);
+    let publisher = output::root(store, &plan.output);
+    let output::Taken { mut hold, repaired } = publisher.take(date, run_id)?;
+    for (day, r) in repaired {
+        if r != Recovery::default() {
+            info!(stage = "recover", date = %day, rolled_forward = r.rolled_forward.as_deref().unwrap_or(""),
+                rolled_back = r.rolled_back.as_deref().unwrap_or(""), debris_removed = r.debris_removed,
+                "repaired an interrupted publish");
+        }
+    }
+    let outcome = compute_and_publish(
+        plan,
+        store,
+        date,
+        run_id,
+        started_at,
+        progress,
+        hold.as_mut(),
+    );
+    let released = hold.release();
     let outcome = outcome?;
-    // The day is published; a lease left behind would block its next run.
+    // The day is published; a hold left behind would block its next run.
     released.map_err(|e| Error::Storage {
         what: format!("{date} was published by run {run_id}"),
         message: e.to_string(),
     })?;
     Ok(outcome)
-}
-
-/// The right to publish a day: a local `flock`, or an S3 lease.
-enum Hold {
-    Local(publish::DayLock),
-    S3(publish_s3::Lease),
-}
-
-impl Hold {
-    /// Takes the day (exit 5 if another run holds it) and repairs an interrupted
-    /// publish of it and of the other days whose lock is free.
-    fn take(plan: &RunPlan, store: &Store, date: NaiveDate, run_id: &str) -> Result<Self> {
-        let log = |day: NaiveDate, r: &publish::Recovery| {
-            if *r != publish::Recovery::default() {
-                info!(stage = "recover", date = %day, rolled_forward = r.rolled_forward.as_deref().unwrap_or(""),
-                    rolled_back = r.rolled_back.as_deref().unwrap_or(""), debris_removed = r.debris_removed,
-                    "repaired an interrupted publish");
-            }
-        };
-        match plan.output.root.local() {
-            Some(root) => {
-                let lock = publish::lock_day(root, date, run_id)?;
-                crate::sink::publish::crash_point!("run::locked");
-                log(date, &publish::recover(root, date, &lock)?);
-                for (other, r) in publish::recover_others(root, date, run_id)? {
-                    log(other, &r);
-                }
-                Ok(Hold::Local(lock))
-            }
-            None => {
-                let lease = publish_s3::acquire(store, &plan.output, date, run_id)?;
-                crate::sink::publish::crash_point!("run::locked");
-                log(
-                    date,
-                    &publish_s3::recover(store, &plan.output, date, &lease)?,
-                );
-                for (other, r) in publish_s3::recover_others(store, &plan.output, date, run_id)? {
-                    log(other, &r);
-                }
-                Ok(Hold::S3(lease))
-            }
-        }
-    }
-
-    fn release(self, store: &Store) -> Result<()> {
-        match self {
-            Hold::Local(lock) => {
-                drop(lock);
-                Ok(())
-            }
-            Hold::S3(lease) => lease.release(store),
-        }
-    }
 }
 
 /// The log locations of `date`: the configured path with its placeholders
@@ -156,7 +120,7 @@ fn compute_and_publish(
     run_id: &str,
     started_at: chrono::DateTime<Utc>,
     progress: &dyn Progress,
-    hold: &mut Hold,
+    hold: &mut dyn DayHold,
 ) -> Result<DayOutcome> {
     let clock = Instant::now();
     let rules = cur::RowRules {
@@ -169,7 +133,7 @@ fn compute_and_publish(
         CurSource::Files(location) => location,
         CurSource::Athena(athena) => athena,
     };
-    crate::sink::publish::pause_point!("run::inputs");
+    crate::failpoint::pause_point!("run::inputs");
     let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
     let query = scan.query.clone();
     info!(
@@ -266,58 +230,40 @@ fn compute_and_publish(
         &keys,
         &info_row,
     )?;
+    // The day's transactions and allocation are written once staged: freed,
+    // and their pages returned, on another thread while the commit flips the
+    // tables and removes what they supersede.
+    let totals = allocation.totals.clone();
+    let flow_summary = allocation.flow_summary.clone();
+    let transactions = logs.transactions.len();
+    let parts: Vec<(&str, usize)> = batches.iter().map(|(t, p)| (*t, p.len())).collect();
     let outcome = DayOutcome {
         date,
         run_id: run_id.to_string(),
         cost_basis: plan.cost_basis.as_str(),
-        totals: allocation.totals.clone(),
-        transactions: logs.transactions.len(),
+        totals,
+        transactions,
         pools: pools.len(),
         log_counters: logs.counters.clone(),
         malformed_samples: logs.malformed,
         corrupt_files: logs.corrupt,
         skipped_files: logs.skipped,
         cur_query: query,
-        files_written: published_files(plan, date, run_id, &batches),
-        flow_summary: allocation.flow_summary.clone(),
+        files_written: hold.files(&parts),
+        flow_summary,
         started_at,
         seconds: (Utc::now() - started_at).as_seconds_f64(),
     };
     let report = report_json(&outcome);
-    match hold {
-        Hold::Local(lock) => {
-            let root = plan
-                .output
-                .root
-                .local()
-                .expect("a local hold is for a local root");
-            let staged = publish::stage(root, date, run_id, batches, &report)?;
-            // The day's transactions and allocation are written: freed, and
-            // their pages returned, on another thread while the commit
-            // removes the files it supersedes.
-            let (transactions, allocation) = (logs.transactions, allocation);
-            std::thread::scope(|s| {
-                s.spawn(move || {
-                    drop((transactions, allocation));
-                    crate::memory::release_freed_here();
-                });
-                publish::commit(root, date, run_id, &staged, lock)
-            })?;
-        }
-        Hold::S3(lease) => {
-            publish_s3::publish(store, &plan.output, date, run_id, batches, &report, lease)?;
-            // The day is published; a failed clean-up is retried by the next run.
-            match publish_s3::collect_garbage(store, &plan.output, &parquet::TABLES, lease, run_id)
-            {
-                Ok(removed) => {
-                    info!(stage = "gc", %date, removed = removed.len(), "removed superseded runs and killed runs' uploads")
-                }
-                Err(e) => {
-                    warn!(stage = "gc", %date, error = %e, "garbage collection failed; the next run retries it")
-                }
-            }
-        }
-    }
+    hold.stage(batches, &report)?;
+    let (transactions, allocation) = (logs.transactions, allocation);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            drop((transactions, allocation));
+            crate::memory::release_freed_here();
+        });
+        hold.commit()
+    })?;
     info!(stage = "sink", %date, files = outcome.files_written.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "published");
     Ok(outcome)
 }
@@ -372,28 +318,6 @@ fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &crate::source::logs::
         "; check [logs] path, format and [logs.fields], or pass --allow-empty to publish an empty day",
     );
     Error::input(sources.join(", "), message)
-}
-
-/// Where the day's files end up once published (the run report last).
-fn published_files(
-    plan: &RunPlan,
-    date: NaiveDate,
-    run_id: &str,
-    batches: &[(&'static str, tables::Parts<'_>)],
-) -> Vec<String> {
-    let dir = |table: &str| match &plan.output.root {
-        Location::Local(root) => Location::Local(publish::partition_dir(root, table, date)),
-        Location::S3 { .. } => publish_s3::run_location(&plan.output, table, date, run_id),
-    };
-    let mut files: Vec<String> = batches
-        .iter()
-        .flat_map(|(table, parts)| {
-            let dir = dir(table);
-            (0..parts.len()).map(move |i| dir.join(&parquet::part_name(i)).to_string())
-        })
-        .collect();
-    files.push(dir(publish::RUN_REPORTS).join("report.json").to_string());
-    files
 }
 
 /// The run report (`_run_reports/dt=D/report.json`), published with the tables.

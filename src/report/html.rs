@@ -17,7 +17,7 @@ use super::{Published, tables_of, thousands, usd};
 use crate::Result;
 use crate::config::Output;
 use crate::money::{self, Money};
-use crate::sink::parquet::BatchExt;
+use crate::output::BatchExt;
 use crate::storage::Store;
 
 /// How many AWS services get their own colour in the stacked chart; the rest are "other".

@@ -14,7 +14,7 @@ mod svg;
 use crate::Result;
 use crate::config::Output;
 use crate::money::{Money, format_usd_rounded};
-use crate::sink::parquet::{BatchExt, read_day};
+use crate::output::{BatchExt, read_day};
 use crate::storage::Store;
 
 /// Reads the published `flow_summary` and `reconciliation` of `date` and formats them.

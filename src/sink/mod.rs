@@ -2,6 +2,4 @@
 
 mod list_leaf;
 pub mod parquet;
-pub mod publish;
-pub mod publish_s3;
 pub mod tables;

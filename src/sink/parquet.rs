@@ -7,16 +7,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
-use arrow_array::types::Decimal128Type;
 use arrow_array::{
     ArrayRef, BooleanArray, Decimal128Array, Int64Array, ListArray, RecordBatch, StringArray,
     StructArray, TimestampMillisecondArray,
 };
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
-use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -26,7 +24,6 @@ use parquet::schema::types::SchemaDescriptor;
 
 use super::list_leaf::{ListLeaf, ListLevels};
 use crate::money::{self, Money};
-use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
 
 /// The output tables, in the order they are published.
@@ -723,119 +720,3 @@ fn file_schema(batch_schema: &Schema) -> Arc<Schema> {
         batch_schema.metadata().clone(),
     ))
 }
-
-/// Reads the published `date` partition of a table back as one batch (for
-/// `report`): on a local root its `dt=` directory, on S3 the prefix its Glue
-/// partition points at, read by ranged GETs.
-pub fn read_day(
-    store: &Store,
-    output: &crate::config::Output,
-    table: &str,
-    date: NaiveDate,
-) -> Result<RecordBatch> {
-    let location = match output.root.local() {
-        Some(root) => Location::Local(super::publish::partition_dir(root, table, date)),
-        None => {
-            super::publish_s3::published_location(store, output, table, date)?.ok_or_else(|| {
-                let database = output.glue_database.as_deref().unwrap_or_default();
-                Error::input(
-                    format!("glue table {database}.{table}"),
-                    format!("no partition dt={date}: that day was not published"),
-                )
-            })?
-        }
-    };
-    read_location(store, &location)
-}
-
-/// A local root's `date` partition of a table, as one batch (for tests).
-pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
-    let dir = super::publish::partition_dir(root, table, date);
-    read_location(&Store::default(), &Location::Local(dir))
-}
-
-fn read_location(store: &Store, location: &Location) -> Result<RecordBatch> {
-    let name = PathBuf::from(location.to_string());
-    let parquet_err = |e: String| Error::Parquet {
-        path: name.clone(),
-        message: e,
-    };
-    let mut batches = Vec::new();
-    let mut schema = None;
-    for object in store.list(location)?.objects {
-        if object.name().extension().is_none_or(|e| e != "parquet") {
-            continue;
-        }
-        let (s, b) = match store.chunk_reader(&object)? {
-            Chunks::Local(file) => read_batches(file),
-            Chunks::S3(remote) => read_batches(remote),
-        }
-        .map_err(|e| Error::Parquet {
-            path: object.name(),
-            message: e.to_string(),
-        })?;
-        schema.get_or_insert(s);
-        batches.extend(b);
-    }
-    let schema = schema.ok_or_else(|| Error::input(&name, "no Parquet files in this partition"))?;
-    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| parquet_err(e.to_string()))
-}
-
-fn read_batches<R: parquet::file::reader::ChunkReader + 'static>(
-    reader: R,
-) -> std::result::Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), parquet::errors::ParquetError>
-{
-    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)?;
-    let schema = reader.schema().clone();
-    let batches = reader
-        .build()?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
-    Ok((schema, batches))
-}
-
-/// Typed access to a batch read back; a missing or mistyped column is an error.
-pub trait BatchExt {
-    fn text(&self, column: &str, row: usize) -> Result<String>;
-    fn int(&self, column: &str, row: usize) -> Result<i64>;
-    fn money(&self, column: &str, row: usize) -> Result<Option<Money>>;
-}
-
-fn column_error(column: &str, expected: &str) -> Error {
-    Error::Parquet {
-        path: PathBuf::from(column),
-        message: format!("expected a column of type {expected}"),
-    }
-}
-
-impl BatchExt for RecordBatch {
-    fn text(&self, column: &str, row: usize) -> Result<String> {
-        let a = self
-            .column_by_name(column)
-            .and_then(|a| a.as_string_opt::<i32>())
-            .ok_or_else(|| column_error(column, "string"))?;
-        Ok(if a.is_valid(row) {
-            a.value(row).to_string()
-        } else {
-            String::new()
-        })
-    }
-
-    fn int(&self, column: &str, row: usize) -> Result<i64> {
-        let a = self
-            .column_by_name(column)
-            .and_then(|a| a.as_primitive_opt::<arrow_array::types::Int64Type>())
-            .ok_or_else(|| column_error(column, "bigint"))?;
-        Ok(a.value(row))
-    }
-
-    fn money(&self, column: &str, row: usize) -> Result<Option<Money>> {
-        let a = self
-            .column_by_name(column)
-            .and_then(|a| a.as_primitive_opt::<Decimal128Type>())
-            .ok_or_else(|| column_error(column, "decimal(18,10)"))?;
-        Ok(a.is_valid(row).then(|| a.value(row)))
-    }
-}
-
-use arrow_array::Array as _;

@@ -220,7 +220,7 @@ fn the_athena_engine_equals_the_local_engine() {
 }
 
 fn table_of(out: &Path, day: &str) -> i64 {
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     table(out, "reconciliation", day)
         .int("cur_rows", 0)
         .unwrap()

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 
 use crate::helpers::*;
 

@@ -1,7 +1,7 @@
 //! The real binary on the demo day and on broken inputs: outputs, exit codes,
 //! atomic re-runs, environment overrides, `report`, `check` and `sample`.
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 
 use crate::helpers::*;
 
@@ -500,7 +500,7 @@ fn sample_is_deterministic_and_runs() {
 /// flow's money goes, summing to the flow's cost).
 #[test]
 fn report_trends_a_range_and_breaks_flows_down_by_service() {
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     assert!(run_demo(&out, &[], &[]).status.success());
@@ -542,7 +542,7 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
 fn explain_accounts_for_every_cent_of_every_demo_transaction() {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     assert!(run_demo(&out, &[], &[]).status.success());

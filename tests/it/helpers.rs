@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::NaiveDate;
-use costjob::sink::parquet::read_partition;
+use costjob::output::read_partition;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -200,7 +200,7 @@ pub fn assert_same_day(a: &Path, b: &Path, day: &str) {
 
 /// The run ids of a published table's rows (one when it is whole and from one run).
 pub fn table_run_ids(out: &Path, name: &str, day: &str) -> std::collections::BTreeSet<String> {
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     let batch = table(out, name, day);
     (0..batch.num_rows())
         .map(|i| batch.text("run_id", i).unwrap())

@@ -1,7 +1,7 @@
 //! The run's CloudWatch Embedded Metric Format lines (SPEC 11): valid per the
 //! EMF specification, and equal to what the run published.
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 use serde_json::Value;
 
 use crate::helpers::*;

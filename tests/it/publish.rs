@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 
 use crate::helpers::*;
 

@@ -140,7 +140,7 @@ fn workshop_2018_end_to_end_with_logs() {
     );
     let o = costjob(tmp.path(), &["run", "--date", "2018-11-15"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
     assert_eq!(
         recon.money("cur_total_usd", 0).unwrap(),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 
 use crate::helpers::*;
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use costjob::sink::parquet::BatchExt;
+use costjob::output::BatchExt;
 
 use crate::helpers::*;
 
@@ -573,7 +573,7 @@ fn the_cur_from_s3_fetches_footers_and_the_kept_column_chunks_only() {
         chunks < nov_body / 2,
         "only the projected columns of November's row group: {chunks} of {nov_body} bytes"
     );
-    use costjob::sink::parquet::BatchExt;
+    use costjob::output::BatchExt;
     let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
     assert_eq!(
         recon.money("cur_total_usd", 0).unwrap(),
@@ -859,7 +859,7 @@ fn a_flip_that_fails_for_good_is_rolled_back_by_the_run() {
         stderr(&o)
     );
     assert_eq!(
-        published_run(&moto, DEMO_DATE),
+        whole_day(&moto, tmp.path(), DEMO_DATE),
         first,
         "the day is whole, on its run"
     );

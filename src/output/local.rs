@@ -16,49 +16,14 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::failpoint::crash_point;
+use crate::output::{DayHold, Publisher, RUN_REPORTS, Recovery, Taken};
+use crate::sink::tables::Parts;
+use crate::storage::Location;
 use crate::{Error, Result};
 
-/// A crash point: with the `failpoints` feature, `FAILPOINTS=<name>=return`
-/// aborts the process there (no destructors, no flush: like a SIGKILL).
-macro_rules! crash_point {
-    ($name:expr) => {
-        #[cfg(feature = "failpoints")]
-        fail::fail_point!($name, |_| std::process::abort());
-    };
-}
-pub(crate) use crash_point;
-
-/// A pause point: with the `failpoints` feature,
-/// `FAILPOINTS=pause::<name>=return(DIR)` makes the run create `DIR/reached`
-/// there and wait until `DIR/go` exists, so a test can act (start a second
-/// run, delete an object) while this one is held at a known step.
-macro_rules! pause_point {
-    ($name:literal) => {
-        #[cfg(feature = "failpoints")]
-        if let Some(Some(dir)) = fail::eval(concat!("pause::", $name), |arg| arg) {
-            $crate::sink::publish::wait_at(std::path::Path::new(&dir));
-        }
-    };
-}
-pub(crate) use pause_point;
-
-/// Marks `dir/reached` and waits for `dir/go` (at most ten minutes, then the
-/// process aborts: a test that forgot to let it go fails rather than hangs).
-#[cfg(feature = "failpoints")]
-pub fn wait_at(dir: &Path) {
-    let _ = std::fs::create_dir_all(dir);
-    let _ = std::fs::write(dir.join("reached"), std::process::id().to_string());
-    let started = std::time::Instant::now();
-    while !dir.join("go").exists() {
-        if started.elapsed() > std::time::Duration::from_secs(600) {
-            std::process::abort();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 /// The marker file inside every directory a run stages: which run wrote it.
-/// Readers (Athena, Hive, Spark, [`super::parquet::read_partition`]) ignore `_` names.
+/// Readers (Athena, Hive, Spark, [`crate::sink::parquet::read_partition`]) ignore `_` names.
 const MARKER: &str = "_costjob_run";
 
 /// Where a table's partition for `date` lives.
@@ -357,17 +322,6 @@ fn read_journal(path: &Path) -> Option<Journal> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// What recovery did for one day.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// The run whose interrupted publish was rolled forward.
-    pub rolled_forward: Option<String>,
-    /// The run whose interrupted publish was rolled back (incomplete files).
-    pub rolled_back: Option<String>,
-    /// Staging or superseded directories removed.
-    pub debris_removed: usize,
-}
-
 /// Finishes or undoes an interrupted publish of `date` and removes the debris of
 /// killed runs. Requires the day's lock.
 pub fn recover(root: &Path, date: NaiveDate, _lock: &DayLock) -> Result<Recovery> {
@@ -511,9 +465,6 @@ pub fn inspect(root: &Path) -> Result<Vec<String>> {
     Ok(findings)
 }
 
-/// The run report's pseudo-table: published with the tables, before `reconciliation`.
-pub const RUN_REPORTS: &str = "_run_reports";
-
 /// Stages every table (parts written in parallel) and the run report, for
 /// [`commit`]: the first half of the local publish of one day. On a failure,
 /// everything this run staged is removed.
@@ -521,7 +472,7 @@ pub fn stage(
     root: &Path,
     date: NaiveDate,
     run_id: &str,
-    tables: Vec<(&'static str, super::tables::Parts<'_>)>,
+    tables: Vec<(&'static str, Parts<'_>)>,
     report: &[u8],
 ) -> Result<Vec<StagedTable>> {
     let mut names: Vec<&str> = tables.iter().map(|(t, _)| *t).collect();
@@ -535,7 +486,7 @@ fn stage_local(
     root: &Path,
     date: NaiveDate,
     run_id: &str,
-    tables: Vec<(&'static str, super::tables::Parts<'_>)>,
+    tables: Vec<(&'static str, Parts<'_>)>,
     report: &[u8],
 ) -> Result<Vec<StagedTable>> {
     use rayon::prelude::*;
@@ -543,7 +494,9 @@ fn stage_local(
     let mut jobs = Vec::new();
     for (table, parts) in tables {
         let dir = create_staging(root, table, date, run_id)?;
-        let files: Vec<String> = (0..parts.len()).map(super::parquet::part_name).collect();
+        let files: Vec<String> = (0..parts.len())
+            .map(crate::sink::parquet::part_name)
+            .collect();
         for (name, batches) in files.iter().zip(parts) {
             jobs.push((dir.join(name), batches));
         }
@@ -553,7 +506,7 @@ fn stage_local(
         });
     }
     jobs.into_par_iter()
-        .map(|(path, batches)| super::parquet::write_file(&path, batches))
+        .map(|(path, batches)| crate::sink::parquet::write_file(&path, batches))
         .collect::<Result<Vec<()>>>()?;
     crash_point!("publish::staging");
     let dir = create_staging(root, RUN_REPORTS, date, run_id)?;
@@ -566,4 +519,75 @@ fn stage_local(
     let last = staged.len() - 1;
     staged.insert(last, report_table);
     Ok(staged)
+}
+
+/// A local output root: a directory, each table's day a `dt=D` directory
+/// swapped in by one atomic exchange ([`Publisher`]'s guarantees).
+pub struct LocalRoot<'a> {
+    pub root: &'a Path,
+}
+
+/// A day held by a run on a local root: its lock, then what it staged.
+struct LocalDay<'a> {
+    root: &'a Path,
+    date: NaiveDate,
+    run_id: String,
+    lock: DayLock,
+    staged: Vec<StagedTable>,
+}
+
+impl Publisher for LocalRoot<'_> {
+    fn take<'a>(&'a self, date: NaiveDate, run_id: &str) -> Result<Taken<'a>> {
+        let lock = lock_day(self.root, date, run_id)?;
+        crash_point!("run::locked");
+        let mut repaired = vec![(date, recover(self.root, date, &lock)?)];
+        repaired.extend(recover_others(self.root, date, run_id)?);
+        let day = LocalDay {
+            root: self.root,
+            date,
+            run_id: run_id.to_string(),
+            lock,
+            staged: Vec::new(),
+        };
+        Ok(Taken {
+            hold: Box::new(day),
+            repaired,
+        })
+    }
+
+    fn inspect(&self) -> Result<Vec<String>> {
+        inspect(self.root)
+    }
+
+    fn locate(&self, table: &str, date: NaiveDate) -> Result<Option<Location>> {
+        let dir = partition_dir(self.root, table, date);
+        Ok(entry_exists(&dir).then_some(Location::Local(dir)))
+    }
+}
+
+impl DayHold for LocalDay<'_> {
+    fn stage(&mut self, tables: Vec<(&'static str, Parts<'_>)>, report: &[u8]) -> Result<()> {
+        self.staged = stage(self.root, self.date, &self.run_id, tables, report)?;
+        Ok(())
+    }
+
+    fn files(&self, tables: &[(&str, usize)]) -> Vec<String> {
+        let dir = |table: &str| partition_dir(self.root, table, self.date);
+        (tables.iter())
+            .flat_map(|(table, parts)| {
+                let dir = dir(table);
+                (0..*parts).map(move |i| dir.join(crate::sink::parquet::part_name(i)))
+            })
+            .chain([dir(RUN_REPORTS).join("report.json")])
+            .map(|path| path.display().to_string())
+            .collect()
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        commit(self.root, self.date, &self.run_id, &self.staged, &self.lock)
+    }
+
+    fn release(self: Box<Self>) -> Result<()> {
+        Ok(()) // the lock goes with its file
+    }
 }
