@@ -10,64 +10,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::classify::{FlowCatalog, Transaction, TransactionType};
-use crate::money::{self, Money};
-use crate::pricing::{Pricing, RuleRef, UnitKeys};
+use crate::classify::FlowCatalog;
+use crate::model::RuleRef;
+use crate::model::money::{self, Money};
+use crate::model::{CurDay, PoolKey};
+use crate::model::{Transaction, TransactionType};
+use crate::pricing::{Pricing, UnitKeys};
 use crate::{Error, FastMap, Result};
-
-/// SPEC 4.1: what CUR rows are grouped by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PoolKey {
-    pub product_code: String,
-    pub rule: RuleRef,
-    pub tag_transaction_type: Option<String>,
-    pub tag_flow: Option<String>,
-    pub tag_service: Option<String>,
-}
-
-/// The day's CUR, reduced: pool costs, excluded costs, totals.
-#[derive(Debug, Default, Clone)]
-pub struct CurDay {
-    pub pools: FastMap<PoolKey, Money>,
-    /// Excluded cost per line item type (SPEC 2.3).
-    pub excluded: BTreeMap<String, Money>,
-    /// Every row of the day, excluded ones included.
-    pub rows: u64,
-    /// Sum of every row's cost, excluded ones included.
-    pub total: Money,
-    /// Rows with an empty `bill_invoice_id` (the month is not final).
-    pub rows_without_invoice: u64,
-}
-
-impl CurDay {
-    pub fn add(&mut self, key: PoolKey, cost: Money, has_invoice: bool) {
-        self.count(cost, has_invoice);
-        *self.pools.entry(key).or_default() += cost;
-    }
-
-    pub fn add_excluded(&mut self, line_item_type: &str, cost: Money, has_invoice: bool) {
-        self.count(cost, has_invoice);
-        *self.excluded.entry(line_item_type.to_string()).or_default() += cost;
-    }
-
-    fn count(&mut self, cost: Money, has_invoice: bool) {
-        self.rows += 1;
-        self.total += cost;
-        self.rows_without_invoice += u64::from(!has_invoice);
-    }
-
-    pub fn merge(&mut self, other: CurDay) {
-        for (key, cost) in other.pools {
-            *self.pools.entry(key).or_default() += cost;
-        }
-        for (ty, cost) in other.excluded {
-            *self.excluded.entry(ty).or_default() += cost;
-        }
-        self.rows += other.rows;
-        self.total += other.total;
-        self.rows_without_invoice += other.rows_without_invoice;
-    }
-}
 
 /// Why a pool was not allocated (SPEC 4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -1046,7 +995,7 @@ struct Groups<'a> {
 }
 
 impl<'a> Groups<'a> {
-    /// A transaction's group follows from its [`Kind`](crate::classify::Kind),
+    /// A transaction's group follows from its [`Kind`](crate::model::Kind),
     /// which the transactions alike share: the distinct kinds (a few hundred)
     /// are found by pointer and grouped by their texts, then each transaction
     /// looks its kind up, in parallel.

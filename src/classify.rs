@@ -5,44 +5,12 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::Arc;
 
 use regex::Regex;
-use serde::Deserialize;
 
 use crate::FastMap;
-use crate::id::TransactionId;
+use crate::model::id::TransactionId;
+use crate::model::units::Units;
+use crate::model::{Kind, Transaction, TransactionType, UNCLASSIFIED};
 use crate::pricing::{Driver, UnitKeys};
-use crate::units::Units;
-
-/// Flow name of transactions no rule could classify.
-pub const UNCLASSIFIED: &str = "unclassified";
-
-/// The two transaction types of the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TransactionType {
-    /// Moves money: `recarga`, `pago`.
-    Monetary,
-    /// Does not: `onboarding`.
-    NonMonetary,
-}
-
-impl TransactionType {
-    /// The name used in logs, tags and outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Monetary => "monetary",
-            Self::NonMonetary => "non-monetary",
-        }
-    }
-
-    /// Parses [`TransactionType::as_str`] names.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "monetary" => Some(Self::Monetary),
-            "non-monetary" => Some(Self::NonMonetary),
-            _ => None,
-        }
-    }
-}
 
 /// One flow of the catalog.
 #[derive(Debug)]
@@ -392,58 +360,5 @@ impl TransactionAcc {
     }
 }
 
-/// A classified transaction of one day: 112 bytes and its units beyond 13
-/// words (a day holds millions of them until they are written).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transaction {
-    pub id: TransactionId,
-    /// Flow, type and status, shared by the transactions that have them alike.
-    pub kind: Arc<Kind>,
-    /// The first event's time (epoch ms).
-    pub first_ts: i64,
-    /// The last event's time after the first's: under 2^31 ms (24 days).
-    pub last_after_first_ms: u32,
-    pub events: u32,
-    pub duration_ms: u64,
-    /// Driver units per unit key.
-    pub units: Units,
-}
-
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Transaction>() == 112);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<TransactionAcc>() == 120);
-
-/// What the transactions of one flow and status share.
-#[derive(Debug, PartialEq)]
-pub struct Kind {
-    pub flow: Arc<str>,
-    /// `None` when the flow is not in the catalog (`unclassified`).
-    pub transaction_type: Option<TransactionType>,
-    pub status: Option<Arc<str>>,
-}
-
-impl Kind {
-    /// `monetary`, `non-monetary` or `unclassified`.
-    pub fn type_name(&self) -> &'static str {
-        self.transaction_type
-            .map_or(UNCLASSIFIED, TransactionType::as_str)
-    }
-}
-
-impl Transaction {
-    /// `monetary`, `non-monetary` or `unclassified`.
-    pub fn type_name(&self) -> &'static str {
-        self.kind.type_name()
-    }
-
-    /// The last event's time (epoch ms).
-    pub fn last_ts(&self) -> i64 {
-        self.first_ts + i64::from(self.last_after_first_ms)
-    }
-
-    /// This transaction's units for `key` (0 when it has none).
-    pub fn units_for(&self, key: u16) -> u64 {
-        self.units.get(key)
-    }
-}

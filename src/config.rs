@@ -10,8 +10,9 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::classify::{Flow, FlowCatalog, TransactionType};
+use crate::classify::{Flow, FlowCatalog};
 use crate::cost_basis::CostBasis;
+use crate::model::TransactionType;
 use crate::pricing::Pricing;
 use crate::storage::Location;
 use crate::{Error, Result};
@@ -557,7 +558,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let mut flows = Vec::new();
     for entry in &file.flows {
         let name = entry.name.get_ref().trim().to_string();
-        if name.is_empty() || name == crate::classify::UNCLASSIFIED {
+        if name.is_empty() || name == crate::model::UNCLASSIFIED {
             problems.push(format!(
                 "{}: flow name {name:?} is reserved or empty",
                 at(entry.name.span())

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::money::{Exact, Money, round_exact};
+use crate::model::money::{Exact, Money, round_exact};
 
 /// Which cost a row carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -103,7 +103,7 @@ fn exact_cost(basis: CostBasis, t: &CostTerms<'_>) -> Option<Exact> {
 mod tests {
     use super::CostBasis::*;
     use super::*;
-    use crate::money::{parse_decimal, parse_exact};
+    use crate::model::money::{parse_decimal, parse_exact};
 
     fn usd(s: &str) -> Money {
         parse_decimal(s).unwrap()

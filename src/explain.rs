@@ -11,8 +11,8 @@ use arrow_array::{Array, RecordBatch};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::classify::TransactionType;
-use crate::money::{Money, format_usd};
+use crate::model::TransactionType;
+use crate::model::money::{Money, format_usd};
 use crate::output::BatchExt;
 use crate::{Error, Result};
 

@@ -15,10 +15,9 @@ pub mod dates;
 pub mod error;
 pub mod explain;
 mod failpoint;
-pub mod id;
 pub mod memory;
 pub mod metrics;
-pub mod money;
+pub mod model;
 pub mod output;
 pub mod pricing;
 pub mod report;
@@ -27,7 +26,6 @@ pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod storage;
-pub mod units;
 
 pub use error::{Error, Result};
 

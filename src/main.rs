@@ -12,8 +12,9 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use costjob::config::{self, Overrides, RunPlan};
 use costjob::cost_basis::CostBasis;
+use costjob::model::money;
 use costjob::storage::Store;
-use costjob::{money, report, run, sample};
+use costjob::{report, run, sample};
 
 /// mimalloc instead of the system allocator: the log stage makes and drops
 /// millions of small records on both cores, and the sink frees large column

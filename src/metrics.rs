@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::money::{self, Money};
+use crate::model::money::{self, Money};
 use crate::run::DayOutcome;
 
 /// The metric namespace.

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::money::{self, Money};
+use crate::model::RuleRef;
+use crate::model::money::{self, Money};
 use crate::{Error, FastMap, Result};
 
 /// The file every unmatched row falls back to.
@@ -83,13 +84,6 @@ pub struct Model {
     pub category: String,
     pub pricing_model: String,
     pub rules: Vec<Rule>,
-}
-
-/// A rule, by file and position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RuleRef {
-    pub model: u16,
-    pub rule: u16,
 }
 
 /// All pricing models, validated.

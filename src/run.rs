@@ -10,10 +10,11 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
+use crate::model::{LogCounters, Sample};
 use crate::output::{self, DayHold, Recovery};
 use crate::sink::tables;
 use crate::source::cur::{self, CurEngine};
-use crate::source::logs::{LogCounters, LogReader, Sample};
+use crate::source::logs::LogReader;
 use crate::storage::{Location, Store};
 use crate::{Error, Progress, Result};
 
@@ -141,7 +142,7 @@ fn compute_and_publish(
         row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned, bytes_fetched = scan.bytes_fetched,
         query_id = query.as_ref().map(|q| q.query_id.as_str()),
         bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
-        scan_cost_usd = query.as_ref().map(|q| crate::money::format_usd(q.cost_usd)),
+        scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
         rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
         "read the CUR"
     );
@@ -198,8 +199,8 @@ fn compute_and_publish(
     let t = &allocation.totals;
     info!(
         stage = "allocate", %date, pools = pools.len(), unallocated_pools = allocation.unallocated.len(),
-        cur_total_usd = %crate::money::format_usd(t.cur_total), allocated_usd = %crate::money::format_usd(t.allocated),
-        unallocated_usd = %crate::money::format_usd(t.unallocated), excluded_usd = %crate::money::format_usd(t.excluded),
+        cur_total_usd = %crate::model::money::format_usd(t.cur_total), allocated_usd = %crate::model::money::format_usd(t.allocated),
+        unallocated_usd = %crate::model::money::format_usd(t.unallocated), excluded_usd = %crate::model::money::format_usd(t.excluded),
         seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "allocated; conservation holds"
     );
 
@@ -323,7 +324,7 @@ fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &crate::source::logs::
 /// The run report (`_run_reports/dt=D/report.json`), published with the tables.
 fn report_json(outcome: &DayOutcome) -> Vec<u8> {
     let t = &outcome.totals;
-    let money = crate::money::format_usd;
+    let money = crate::model::money::format_usd;
     let body = serde_json::json!({
         "run": outcome,
         "totals_usd": {

@@ -10,7 +10,7 @@ use arrow_array::types::Decimal128Type;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::money::Money;
+use crate::model::money::Money;
 use crate::storage::{Chunks, Location, Store};
 use crate::{Error, Result};
 

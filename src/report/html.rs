@@ -16,7 +16,7 @@ use super::svg::{self, Bars, Dots, Lines, escape};
 use super::{Published, tables_of, thousands, usd};
 use crate::Result;
 use crate::config::Output;
-use crate::money::{self, Money};
+use crate::model::money::{self, Money};
 use crate::output::BatchExt;
 use crate::storage::Store;
 

@@ -13,7 +13,7 @@ mod svg;
 
 use crate::Result;
 use crate::config::Output;
-use crate::money::{Money, format_usd_rounded};
+use crate::model::money::{Money, format_usd_rounded};
 use crate::output::{BatchExt, read_day};
 use crate::storage::Store;
 

@@ -23,7 +23,7 @@ use parquet::schema::types::ColumnPath;
 use parquet::schema::types::SchemaDescriptor;
 
 use super::list_leaf::{ListLeaf, ListLevels};
-use crate::money::{self, Money};
+use crate::model::money::{self, Money};
 use crate::{Error, Result};
 
 /// The output tables, in the order they are published.

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 
 use crate::allocate::{self, Allocation, RowChunk, RowPart};
-use crate::classify::{Kind, Transaction};
-use crate::money::Money;
+use crate::model::LogCounters;
+use crate::model::money::Money;
+use crate::model::{Kind, Transaction};
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::Table;
-use crate::source::logs::LogCounters;
 use crate::{FastMap, Result};
 
 /// What the reconciliation row says about the run itself.

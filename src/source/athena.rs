@@ -14,9 +14,9 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::cur::{self, CurEngine, CurScan, OPTIONAL, REQUIRED, RowRules, USAGE_START};
-use crate::allocate::CurDay;
 use crate::config::{AthenaPlan, is_identifier};
-use crate::money::{self, Money};
+use crate::model::CurDay;
+use crate::model::money::{self, Money};
 use crate::storage::{Aws, Location, Object, Store, describe};
 use crate::{Error, Result};
 

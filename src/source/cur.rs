@@ -16,11 +16,12 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
-use crate::allocate::{CurDay, PoolKey};
 use crate::config::TagColumns;
 use crate::cost_basis::{self, CostBasis, CostTerms};
-use crate::money::{self, Exact};
-use crate::pricing::{Pricing, RuleRef};
+use crate::model::RuleRef;
+use crate::model::money::{self, Exact};
+use crate::model::{CurDay, PoolKey};
+use crate::pricing::Pricing;
 use crate::storage::{Chunks, Location, Object, ParquetSource, Store};
 use crate::{Error, FastMap, Result};
 

@@ -5,10 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use costjob::allocate::{self, CurDay, Pool, PoolKey, Unallocated};
-use costjob::classify::{Kind, Transaction, TransactionType};
-use costjob::id::TransactionId;
-use costjob::money::Money;
+use costjob::allocate::{self, Pool, Unallocated};
+use costjob::model::id::TransactionId;
+use costjob::model::money::Money;
+use costjob::model::{CurDay, PoolKey};
+use costjob::model::{Kind, Transaction, TransactionType};
 use costjob::pricing::Pricing;
 use proptest::prelude::*;
 

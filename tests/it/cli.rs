@@ -515,7 +515,7 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
     assert!(trend.contains("Not published: 2026-11-22"), "{trend}");
     let row = trend.lines().find(|l| l.starts_with(DEMO_DATE)).unwrap();
     for i in 0..summary.num_rows() {
-        let unit = costjob::money::format_usd_rounded(
+        let unit = costjob::model::money::format_usd_rounded(
             summary.money("unit_cost_usd", i).unwrap().unwrap(),
             6,
         );
@@ -524,8 +524,10 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
     let by_service = report(&["--date", DEMO_DATE, "--by", "service"]);
     for i in 0..summary.num_rows() {
         let flow = summary.text("flow", i).unwrap();
-        let cost =
-            costjob::money::format_usd_rounded(summary.money("cost_usd", i).unwrap().unwrap(), 4);
+        let cost = costjob::model::money::format_usd_rounded(
+            summary.money("cost_usd", i).unwrap().unwrap(),
+            4,
+        );
         let total = by_service
             .lines()
             .find(|l| l.split_whitespace().nth(1) == Some(flow.as_str()) && l.contains(" total "))
@@ -600,7 +602,8 @@ fn explain_accounts_for_every_cent_of_every_demo_transaction() {
     };
     let o = explain(&["--transaction", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let cost = costjob::money::format_usd(transactions.money("cost_usd", 0).unwrap().unwrap());
+    let cost =
+        costjob::model::money::format_usd(transactions.money("cost_usd", 0).unwrap().unwrap());
     assert!(
         stdout(&o).contains(&format!("the shares sum to {cost} USD = cost_usd")),
         "{}",

@@ -27,7 +27,7 @@ fn render(batch: &RecordBatch) -> String {
                 continue;
             }
             let value = match field.data_type() {
-                DataType::Decimal128(_, _) => costjob::money::format_usd(
+                DataType::Decimal128(_, _) => costjob::model::money::format_usd(
                     column
                         .as_primitive::<arrow_array::types::Decimal128Type>()
                         .value(i),
@@ -62,7 +62,7 @@ fn arrow_cell(column: &arrow_array::ArrayRef, i: usize) -> String {
                     s.columns()
                         .iter()
                         .map(|c| match c.data_type() {
-                            DataType::Decimal128(_, _) => costjob::money::format_usd(
+                            DataType::Decimal128(_, _) => costjob::model::money::format_usd(
                                 c.as_primitive::<arrow_array::types::Decimal128Type>()
                                     .value(j),
                             ),

@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use costjob::NoProgress;
-use costjob::classify::{Flow, FlowCatalog, TransactionAcc, TransactionType};
+use costjob::classify::{Flow, FlowCatalog, TransactionAcc};
 use costjob::config::{FieldsSection, LogFormat};
-use costjob::id::TransactionId;
+use costjob::model::TransactionType;
+use costjob::model::id::TransactionId;
 use costjob::pricing::UnitKeys;
 use costjob::source::logs::{LogDay, LogReader};
 use regex::Regex;

@@ -81,7 +81,7 @@ fn check_emf(doc: &Value) -> std::collections::BTreeMap<String, f64> {
 }
 
 fn usd(batch: &arrow_array::RecordBatch, column: &str, row: usize) -> f64 {
-    costjob::money::format_usd(batch.money(column, row).unwrap().unwrap())
+    costjob::model::money::format_usd(batch.money(column, row).unwrap().unwrap())
         .parse()
         .unwrap()
 }

@@ -12,7 +12,7 @@ use arrow_array::{Array, ArrayRef, ListArray, RecordBatch, StructArray};
 use arrow_schema::DataType;
 use arrow_select::concat::concat_batches;
 use arrow_select::take::take;
-use costjob::money::Money;
+use costjob::model::money::Money;
 use costjob::sink::parquet::{Table, write_file};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use costjob::config::TagColumns;
 use costjob::cost_basis::CostBasis;
-use costjob::money::parse_decimal;
+use costjob::model::money::parse_decimal;
 use costjob::pricing::Pricing;
 use costjob::source::cur;
 
@@ -49,7 +49,7 @@ fn read_cur(
     excluded_types: &[String],
     tags: &TagColumns,
     pricing: &Pricing,
-) -> costjob::Result<(costjob::allocate::CurDay, cur::CurScan)> {
+) -> costjob::Result<(costjob::model::CurDay, cur::CurScan)> {
     let rules = cur::RowRules {
         basis,
         excluded_types,

@@ -81,14 +81,14 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
         "unallocated_usd",
         "excluded_usd",
     ] {
-        let exact = costjob::money::format_usd(recon.money(column, 0).unwrap().unwrap());
+        let exact = costjob::model::money::format_usd(recon.money(column, 0).unwrap().unwrap());
         assert!(html.contains(&format!(">${exact}<")), "{column} {exact}");
     }
     assert!(html.contains(">$0.0000000000<") && html.contains(">holds exactly<"));
     // Each flow's figures, for people: thousands separators, cents, 6-place unit costs.
     let summary = table(&out, "flow_summary", DEMO_DATE);
     for i in 0..summary.num_rows() {
-        let unit = costjob::money::format_usd_rounded(
+        let unit = costjob::model::money::format_usd_rounded(
             summary.money("unit_cost_usd", i).unwrap().unwrap(),
             6,
         );
