@@ -11,7 +11,6 @@ pub mod allocate;
 pub mod classify;
 pub mod config;
 pub mod cost_basis;
-pub mod dates;
 pub mod error;
 pub mod explain;
 mod failpoint;

@@ -190,7 +190,7 @@ struct SampleArgs {
 /// `YYYY-MM-DD` (a four-digit year, 1000 or later), `today`, `yesterday` or
 /// `today-N` (SPEC 6), in UTC, read from the clock here, at the edge.
 fn parse_day(value: &str) -> Result<NaiveDate, String> {
-    costjob::dates::parse_day(value, chrono::Utc::now().date_naive())
+    costjob::config::parse_day(value, chrono::Utc::now().date_naive())
 }
 
 /// `--date D`, or every day of `--from A --to B` (clap requires one of them).

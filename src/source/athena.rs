@@ -13,8 +13,9 @@ use aws_sdk_athena::types::{QueryExecutionState, ResultConfiguration};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::cur::{self, CurEngine, CurScan, OPTIONAL, REQUIRED, RowRules, USAGE_START};
+use super::cur::{self, CurEngine, CurScan, RowRules};
 use crate::config::{AthenaPlan, is_identifier};
+use crate::config::{OPTIONAL, REQUIRED, USAGE_START};
 use crate::model::CurDay;
 use crate::model::money::{self, Money};
 use crate::storage::{Aws, Location, Object, Store, describe};

@@ -16,7 +16,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
-use crate::config::TagColumns;
+use crate::config::{OPTIONAL, REQUIRED, TagColumns, USAGE_START};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
 use crate::model::money::{self, Exact};
@@ -24,69 +24,6 @@ use crate::model::{CurDay, PoolKey};
 use crate::pricing::Pricing;
 use crate::storage::{Chunks, Location, Object, ParquetSource, Store};
 use crate::{Error, FastMap, Result};
-
-/// The usage date column the day predicate applies to.
-pub const USAGE_START: &str = "line_item_usage_start_date";
-
-/// Columns a CUR file must have (SPEC 2.1).
-pub const REQUIRED: [&str; 6] = [
-    USAGE_START,
-    "line_item_product_code",
-    "line_item_usage_type",
-    "line_item_operation",
-    "line_item_line_item_type",
-    "line_item_unblended_cost",
-];
-
-/// Optional columns read when present; a missing one reads as null.
-pub const OPTIONAL: [&str; 19] = [
-    "line_item_resource_id",
-    "line_item_usage_amount",
-    "line_item_net_unblended_cost",
-    "reservation_effective_cost",
-    "reservation_net_effective_cost",
-    "reservation_unused_amortized_upfront_fee_for_billing_period",
-    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
-    "reservation_unused_recurring_fee",
-    "reservation_net_unused_recurring_fee",
-    "reservation_reservation_a_r_n",
-    "savings_plan_savings_plan_effective_cost",
-    "savings_plan_net_savings_plan_effective_cost",
-    "savings_plan_total_commitment_to_date",
-    "savings_plan_used_commitment",
-    "savings_plan_amortized_upfront_commitment_for_billing_period",
-    "savings_plan_net_amortized_upfront_commitment_for_billing_period",
-    "bill_invoice_id",
-    "resource_tags",
-    "line_item_line_item_description",
-];
-
-/// The CUR 1.0 column of a tag key, by AWS's rule: `user:transaction-type` ->
-/// `resource_tags_user_transaction_type`, `aws:ecs:serviceName` ->
-/// `resource_tags_aws_ecs_service_name`. `None` without a `user:`/`aws:` prefix.
-pub fn tag_column(key: &str) -> Option<String> {
-    let (prefix, rest) = key.split_once(':')?;
-    if prefix != "user" && prefix != "aws" || rest.is_empty() {
-        return None;
-    }
-    let mut mangled = String::with_capacity(rest.len() + 8);
-    for c in rest.chars() {
-        if c.is_uppercase() {
-            mangled.push('_');
-            mangled.extend(c.to_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            mangled.push(c);
-        } else {
-            mangled.push('_');
-        }
-    }
-    let collapsed = mangled
-        .split('_')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    Some(format!("resource_tags_{prefix}_{collapsed}"))
-}
 
 /// What reading the CUR for a day did, for the run's logs.
 #[derive(Debug, Default, Clone)]
@@ -958,38 +895,6 @@ mod tests {
                 prop_assert!(positional.is_some(), "{} not read", text);
             }
         }
-    }
-
-    #[test]
-    fn tag_columns_follow_aws_mangling() {
-        // Tag keys whose columns appear in AWS's own reports (tests/data/real-cur).
-        let cases = [
-            (
-                "user:transaction-type",
-                "resource_tags_user_transaction_type",
-            ),
-            ("aws:ecs:serviceName", "resource_tags_aws_ecs_service_name"),
-            ("user:cost-center", "resource_tags_user_cost_center"),
-            ("aws:createdBy", "resource_tags_aws_created_by"),
-            (
-                "aws:autoscaling:groupName",
-                "resource_tags_aws_autoscaling_group_name",
-            ),
-            (
-                "aws:ec2spot:fleet-request-id",
-                "resource_tags_aws_ec2spot_fleet_request_id",
-            ),
-            ("user:Tag21-Nov", "resource_tags_user_tag21_nov"),
-            ("user:WorkloadType", "resource_tags_user_workload_type"),
-            ("user:tenant_id", "resource_tags_user_tenant_id"),
-            ("user:flow", "resource_tags_user_flow"),
-            ("user:--a  b--", "resource_tags_user_a_b"),
-        ];
-        for (key, column) in cases {
-            assert_eq!(tag_column(key).as_deref(), Some(column), "{key}");
-        }
-        assert_eq!(tag_column("flow"), None);
-        assert_eq!(tag_column("team:flow"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use costjob::storage::{Location, Store};
 use crate::helpers::*;
 
 fn tags(keys: [&str; 3]) -> TagColumns {
-    let columns = keys.map(|k| cur::tag_column(k).unwrap());
+    let columns = keys.map(|k| costjob::config::tag_column(k).unwrap());
     TagColumns {
         map_keys: columns
             .clone()
