@@ -2,7 +2,6 @@
 
 pub mod athena;
 pub mod cur;
-pub mod files;
 mod lines;
 pub mod logs;
 mod scan;

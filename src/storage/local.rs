@@ -1,20 +1,9 @@
-//! Input file discovery shared by the sources: a file, a directory (recursive,
+//! Local files for the [`super::Store`]: a file, a directory (recursive,
 //! sorted), or a glob in the last path component (`data/cur/*.parquet`).
 
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
-
-/// The files under `path` accepted by `keep`, sorted by path. Hidden files and
-/// directories (`.` or `_` prefix, as Hive writers leave them) are skipped.
-pub fn list(path: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
-    let (files, _) = list_with_skipped(path)?;
-    Ok(files
-        .into_iter()
-        .map(|(p, _)| p)
-        .filter(|p| keep(p))
-        .collect())
-}
 
 /// What a walk found: regular files with their sizes, and the names not read.
 pub type Walk = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
