@@ -31,6 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// stage's 250 -> 221-226 MiB, time unchanged (docs/performance.md).
 #[cfg(target_os = "linux")]
 #[used]
+#[allow(unsafe_code)] // a constructor and one mimalloc option, SAFETY below
 #[unsafe(link_section = ".init_array")]
 static COMMIT_ARENAS_LAZILY: extern "C" fn() = {
     extern "C" fn commit_arenas_lazily() {

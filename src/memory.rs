@@ -17,6 +17,7 @@ pub fn release_freed() {
 
 /// [`release_freed`] for the calling thread only: a task that freed memory
 /// other threads allocated, and allocated some of its own, between others.
+#[allow(unsafe_code)] // one mimalloc call, SAFETY below
 pub fn release_freed_here() {
     // SAFETY: `mi_collect` takes no pointer and only walks the calling
     // thread's own heap; any thread may call it at any time.

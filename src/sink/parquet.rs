@@ -352,6 +352,7 @@ impl WriteBehind {
             );
             // SAFETY: the descriptor is this open file's; the call reads no memory of ours.
             // Its failure costs only the early start: `sync_all` reports real errors.
+            #[allow(unsafe_code)]
             unsafe {
                 libc::sync_file_range(
                     self.file.as_raw_fd(),

@@ -720,6 +720,7 @@ impl LogReader<'_> {
         // SAFETY: the first `count` slots are the shards' parts, each written
         // whole by its task above (which checked its length); had a task
         // panicked, this line would not run and the written ones would leak.
+        #[allow(unsafe_code)]
         unsafe { transactions.set_len(count) };
         crate::memory::release_freed();
         // Each shard's transactions sorted, the shards in order of their ids.

@@ -148,6 +148,7 @@ fn string_stop(bytes: &[u8], mut at: usize) -> Option<usize> {
         };
         let word = |i: usize| i64::from_le_bytes(chunk[i..i + 8].try_into().expect("eight bytes"));
         // SAFETY: SSE2 is part of x86-64 itself; these take and return values only.
+        #[allow(unsafe_code)]
         let stops = unsafe {
             let v = _mm_set_epi64x(word(8), word(0));
             let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));

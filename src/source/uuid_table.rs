@@ -93,6 +93,7 @@ fn place(slots: &mut [u64], slot: u64) {
 
 /// A hint that `value` is read soon: its cache line is fetched without
 /// waiting. Reads nothing and changes nothing the program can observe.
+#[allow(unsafe_code)] // one SSE prefetch, its SAFETY below
 pub fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     {
