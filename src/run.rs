@@ -35,7 +35,7 @@ pub struct DayOutcome {
     pub skipped_files: Vec<String>,
     /// The Athena query that read the CUR (engine `athena`): id, bytes scanned, cost.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cur_query: Option<crate::source::athena::QueryStats>,
+    pub cur_query: Option<crate::source::cur::athena::QueryStats>,
     /// Every file published, the run report last.
     pub files_written: Vec<String>,
     /// Unit cost per flow (the `flow_summary` table), for the run's metrics.

@@ -1,11 +1,8 @@
 //! Sources: the stages that read inputs (CUR Parquet or Athena, application logs).
 
-pub mod athena;
 pub mod cur;
-mod lines;
 pub mod logs;
-mod scan;
-mod uuid_table;
+pub mod timestamps;
 
 /// A xorshift generator for the library's tests: the same inputs every run,
 /// without a dependency.

@@ -13,7 +13,7 @@ use aws_sdk_athena::types::{QueryExecutionState, ResultConfiguration};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::cur::{self, CurEngine, CurScan, RowRules};
+use super::{self as cur, CurEngine, CurScan, RowRules};
 use crate::config::{AthenaPlan, is_identifier};
 use crate::config::{OPTIONAL, REQUIRED, USAGE_START};
 use crate::model::CurDay;
@@ -599,7 +599,7 @@ mod tests {
     /// `athena` module's CUR table (CUR 2.0, every SPEC 2.1 column) on 2026-11-23.
     #[test]
     fn sql_cur_query_is_what_the_engine_sends() {
-        let file = include_str!("../../sql/cur_query.sql");
+        let file = include_str!("../../../sql/cur_query.sql");
         let statement: String = file
             .lines()
             .filter(|l| !l.trim_start().starts_with("--"))
