@@ -114,6 +114,67 @@ fn round(v: f64, places: i32) -> f64 {
     (v * f).round() / f
 }
 
+/// One hourly usage line of the demo CUR: product, usage type, operation,
+/// usage per hour, price, and its three tags (`hourly_usage.csv`).
+type HourlyUsage = (
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    f64,
+    [Option<&'static str>; 3],
+);
+
+/// The demo CUR's hourly usage lines, from `hourly_usage.csv`.
+fn hourly_usage() -> Vec<HourlyUsage> {
+    let file = include_str!("hourly_usage.csv");
+    // `a`, `a / b` or `a / b * c`, left to right, as Rust evaluates it.
+    let number = |text: &'static str| -> f64 {
+        let mut tokens = text.split_whitespace();
+        let first = tokens.next().and_then(|t| t.parse().ok());
+        let mut value: f64 = first.expect("hourly_usage.csv: a number");
+        while let (Some(op), Some(operand)) = (tokens.next(), tokens.next()) {
+            let operand: f64 = operand.parse().expect("hourly_usage.csv: a number");
+            value = if op == "/" {
+                value / operand
+            } else {
+                value * operand
+            };
+        }
+        value
+    };
+    let tag = |text: &'static str| (!text.is_empty()).then_some(text);
+    (file.lines())
+        .filter(|line| !line.starts_with('#'))
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&'static str> = line.split(',').collect();
+            let [
+                product,
+                usage_type,
+                operation,
+                usage,
+                price,
+                kind,
+                flow,
+                service,
+            ] = fields[..]
+            else {
+                panic!("hourly_usage.csv: {line:?} has not 8 fields");
+            };
+            let tags = [tag(kind), tag(flow), tag(service)];
+            (
+                product,
+                usage_type,
+                operation,
+                number(usage),
+                number(price),
+                tags,
+            )
+        })
+        .collect()
+}
+
 fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
     let mut rng = Rng(spec.seed ^ 0xC0FFEE);
     let scale = (spec.transactions as f64 / 2_000.0).max(0.05);
@@ -122,299 +183,7 @@ fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
     } else {
         (spec.transactions / 5).max(600)
     };
-    // Hourly usage lines: (product, usage type, operation, usage per hour, price, tags).
-    type Line = (
-        &'static str,
-        &'static str,
-        &'static str,
-        f64,
-        f64,
-        [Option<&'static str>; 3],
-    );
-    let m = Some("monetary");
-    let nm = Some("non-monetary");
-    let hourly: Vec<Line> = vec![
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            2.0,
-            0.04048,
-            [m, Some("pago"), Some("pagos-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-GB-Hours",
-            "FargateTask",
-            4.0,
-            0.004445,
-            [m, Some("pago"), Some("pagos-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            1.0,
-            0.04048,
-            [m, Some("recarga"), Some("recargas-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-GB-Hours",
-            "FargateTask",
-            2.0,
-            0.004445,
-            [m, Some("recarga"), Some("recargas-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            1.0,
-            0.04048,
-            [nm, Some("onboarding"), Some("onboarding-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            1.0,
-            0.04048,
-            [nm, Some("onboarding"), Some("kyc-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            2.0,
-            0.04048,
-            [None, None, Some("ledger-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-GB-Hours",
-            "FargateTask",
-            4.0,
-            0.004445,
-            [None, None, Some("ledger-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            0.5,
-            0.04048,
-            [None, None, Some("notificaciones-svc")],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            0.5,
-            0.04048,
-            [None, None, Some("auth-svc")],
-        ),
-        (
-            "AmazonRDS",
-            "Aurora:StorageUsage",
-            "CreateDBInstance:0021",
-            6.8,
-            0.1 / 730.0 * 24.0,
-            [None, None, None],
-        ),
-        (
-            "AmazonRDS",
-            "Aurora:StorageIOUsage",
-            "CreateDBInstance:0021",
-            90_000.0,
-            0.0000002,
-            [None, None, None],
-        ),
-        (
-            "AWSLambda",
-            "USE1-Lambda-GB-Second",
-            "Invoke",
-            1_800.0,
-            0.0000166667,
-            [None, None, None],
-        ),
-        (
-            "AWSLambda",
-            "USE1-Request",
-            "Invoke",
-            2_000.0,
-            0.0000002,
-            [None, None, None],
-        ),
-        (
-            "AWSQueueService",
-            "USE1-Requests-Tier1",
-            "GetQueueAttributes",
-            12_000.0,
-            0.0000004,
-            [None, None, None],
-        ),
-        (
-            "AmazonSNS",
-            "USE1-Requests-Tier1",
-            "Publish",
-            900.0,
-            0.0000005,
-            [None, None, None],
-        ),
-        (
-            "AmazonSNS",
-            "USE1-SMS-Transactional-EC",
-            "Publish",
-            20.0,
-            0.0514,
-            [None, None, Some("notificaciones-svc")],
-        ),
-        (
-            "awskms",
-            "USE1-KMS-Requests",
-            "Decrypt",
-            9_000.0,
-            0.000003,
-            [None, None, None],
-        ),
-        (
-            "awskms",
-            "USE1-KMS-Keys",
-            "CreateKey",
-            6.0 / 730.0,
-            1.0,
-            [None, None, None],
-        ),
-        (
-            "AWSSecretsManager",
-            "USE1-AWSSecretsManager-Secrets",
-            "StoreSecret",
-            8.0 / 730.0,
-            0.4,
-            [None, None, None],
-        ),
-        (
-            "AWSSecretsManager",
-            "USE1-AWSSecretsManager-APIRequest",
-            "GetSecretValue",
-            300.0,
-            0.000005,
-            [None, None, None],
-        ),
-        (
-            "AmazonApiGateway",
-            "USE1-ApiGatewayHttpRequest",
-            "ApiGatewayHttpApi",
-            6_000.0,
-            0.000001,
-            [None, None, None],
-        ),
-        (
-            "AmazonCloudWatch",
-            "USE1-DataProcessing-Bytes",
-            "PutLogEvents",
-            0.9,
-            0.5,
-            [None, None, None],
-        ),
-        (
-            "AmazonCloudWatch",
-            "USE1-TimedStorage-ByteHrs",
-            "HourlyStorageMetering",
-            4.0,
-            0.03 / 730.0,
-            [None, None, None],
-        ),
-        (
-            "AmazonVPC",
-            "USE1-NatGateway-Hours",
-            "NatGateway",
-            2.0,
-            0.045,
-            [None, None, None],
-        ),
-        (
-            "AmazonVPC",
-            "USE1-NatGateway-Bytes",
-            "NatGateway",
-            3.5,
-            0.045,
-            [None, None, None],
-        ),
-        (
-            "AWSELB",
-            "USE1-LoadBalancerUsage",
-            "LoadBalancing:Application",
-            1.0,
-            0.0225,
-            [None, None, None],
-        ),
-        (
-            "AWSELB",
-            "USE1-LCUUsage",
-            "LoadBalancing:Application",
-            3.0,
-            0.008,
-            [None, None, None],
-        ),
-        (
-            "AmazonS3",
-            "TimedStorage-ByteHrs",
-            "StandardStorage",
-            250.0 / 730.0,
-            0.023,
-            [None, None, None],
-        ),
-        (
-            "AmazonS3",
-            "Requests-Tier1",
-            "PutObject",
-            3_000.0,
-            0.000005,
-            [None, None, None],
-        ),
-        (
-            "AmazonRekognition",
-            "USE1-Group1-ImagesProcessed",
-            "CompareFaces",
-            14.0,
-            0.001,
-            [nm, Some("onboarding"), Some("kyc-svc")],
-        ),
-        (
-            "AmazonTextract",
-            "USE1-SyncAnalyzeIDPages",
-            "AnalyzeID",
-            14.0,
-            0.025,
-            [nm, Some("onboarding"), Some("kyc-svc")],
-        ),
-        (
-            "AWSDataTransfer",
-            "USE1-DataTransfer-Out-Bytes",
-            "",
-            6.0,
-            0.09,
-            [None, None, None],
-        ),
-        (
-            "AWSCostExplorer",
-            "USE1-APIRequest",
-            "GetCostAndUsage",
-            1.0,
-            0.01,
-            [None, None, None],
-        ),
-        (
-            "AmazonECS",
-            "USE1-Fargate-vCPU-Hours:perCPU",
-            "FargateTask",
-            0.25,
-            0.04048,
-            [m, Some("transferencia"), Some("pagos-svc")],
-        ),
-    ];
+    let hourly = hourly_usage();
     let per_line = (target as usize / (hourly.len() * 24)).max(1);
     let mut rows = Vec::new();
     for hour in 0..24i64 {
