@@ -121,12 +121,42 @@ pub fn collect_garbage(
     held: &Lease,
     run_id: &str,
 ) -> Result<Vec<String>> {
-    let aws = store.aws();
-    let bucket = bucket_of(output);
-    let catalog = Catalog::new(store, output);
     let cutoff = Utc::now().timestamp() - (output.retain_superseded_hours * 3600) as i64;
     let mut deleted = Vec::new();
-    // day -> run prefix URL -> its objects
+    for (date, runs) in run_prefixes(store, output, tables)? {
+        let old: Vec<RunObjects> = (runs.into_values())
+            .filter(|run| run.newest <= cutoff)
+            .collect();
+        if old.is_empty() {
+            continue;
+        }
+        let taken = if date == held.date {
+            None
+        } else {
+            match acquire(store, output, date, run_id) {
+                Ok(lease) => Some(lease),
+                Err(Error::Held { .. }) => continue, // a live run's day
+                Err(e) => return Err(e),
+            }
+        };
+        let judged = judge_day(store, output, date, &old, taken.as_ref().unwrap_or(held));
+        // A lease taken for the judgement is released whatever it found.
+        let released = taken.map_or(Ok(()), |lease| lease.release(store));
+        deleted.extend(judged?);
+        released?;
+    }
+    deleted.extend(abort_dead_uploads(store, output, cutoff)?);
+    Ok(deleted)
+}
+
+/// Every run prefix under the tables (and the run reports), by day, with its
+/// objects and their newest modification.
+fn run_prefixes(
+    store: &Store,
+    output: &Output,
+    tables: &[&str],
+) -> Result<BTreeMap<NaiveDate, BTreeMap<String, RunObjects>>> {
+    let bucket = bucket_of(output);
     let mut days: BTreeMap<NaiveDate, BTreeMap<String, RunObjects>> = BTreeMap::new();
     for table in tables.iter().copied().chain([RUN_REPORTS]) {
         for (k, modified) in list_keys(store, output, &format!("{table}/"))? {
@@ -146,62 +176,56 @@ pub fn collect_garbage(
             entry.keys.push(k);
         }
     }
-    for (date, runs) in days {
-        let old: Vec<_> = runs
-            .into_values()
-            .filter(|run| run.newest <= cutoff)
-            .collect();
-        if old.is_empty() {
-            continue;
-        }
-        let taken = if date == held.date {
-            None
-        } else {
-            match acquire(store, output, date, run_id) {
-                Ok(lease) => Some(lease),
-                Err(Error::Held { .. }) => continue, // a live run's day
-                Err(e) => return Err(e),
-            }
-        };
-        let lease = taken.as_ref().unwrap_or(held);
-        let judged = (|| -> Result<Vec<String>> {
-            if read_journal(store, output, date)?.is_some() {
-                return Ok(Vec::new()); // an interrupted publish: recovery's
-            }
-            let mut live: BTreeMap<&str, Option<String>> = BTreeMap::new();
-            let mut removed = Vec::new();
-            for RunObjects { prefix, keys, .. } in &old {
-                lease.ensure()?;
-                // The run report lives as long as the day's reconciliation run.
-                let table = if prefix.table == RUN_REPORTS {
-                    "reconciliation"
-                } else {
-                    prefix.table.as_str()
-                };
-                if !live.contains_key(table) {
-                    let location = catalog.partition_location(table, date)?;
-                    live.insert(table, location);
-                }
-                let points_here = live[table].as_deref().is_some_and(|l| {
-                    l.trim_end_matches('/')
-                        .ends_with(&format!("/dt={date}/run={}", prefix.run))
-                });
-                if points_here {
-                    continue;
-                }
-                store
-                    .delete_keys(bucket, keys)
-                    .map_err(|e| s3_err(&prefix.url, e))?;
-                removed.push(prefix.url.clone());
-            }
-            Ok(removed)
-        })();
-        // A lease taken for the judgement is released whatever it found.
-        let released = taken.map_or(Ok(()), |lease| lease.release(store));
-        deleted.extend(judged?);
-        released?;
+    Ok(days)
+}
+
+/// Deletes the `old` run prefixes of `date` that its partitions (read now,
+/// under `lease`) do not point at; a day with a journal is left alone.
+fn judge_day(
+    store: &Store,
+    output: &Output,
+    date: NaiveDate,
+    old: &[RunObjects],
+    lease: &Lease,
+) -> Result<Vec<String>> {
+    if read_journal(store, output, date)?.is_some() {
+        return Ok(Vec::new()); // an interrupted publish: recovery's
     }
+    let catalog = Catalog::new(store, output);
+    let mut live: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    let mut removed = Vec::new();
+    for RunObjects { prefix, keys, .. } in old {
+        lease.ensure()?;
+        // The run report lives as long as the day's reconciliation run.
+        let table = if prefix.table == RUN_REPORTS {
+            "reconciliation"
+        } else {
+            prefix.table.as_str()
+        };
+        if !live.contains_key(table) {
+            live.insert(table, catalog.partition_location(table, date)?);
+        }
+        let points_here = live[table].as_deref().is_some_and(|l| {
+            l.trim_end_matches('/')
+                .ends_with(&format!("/dt={date}/run={}", prefix.run))
+        });
+        if !points_here {
+            store
+                .delete_keys(bucket_of(output), keys)
+                .map_err(|e| s3_err(&prefix.url, e))?;
+            removed.push(prefix.url.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// Aborts the multipart uploads, started before `cutoff`, of runs that hold
+/// no live lease (killed runs).
+fn abort_dead_uploads(store: &Store, output: &Output, cutoff: i64) -> Result<Vec<String>> {
+    let aws = store.aws();
+    let bucket = bucket_of(output);
     let leases = leases(store, output)?;
+    let mut aborted = Vec::new();
     for upload in dead_uploads(store, output, &live_runs(&leases))? {
         if upload.initiated > cutoff {
             continue;
@@ -215,7 +239,7 @@ pub fn collect_garbage(
             .upload_id(&upload.upload_id)
             .send();
         aws.runtime.block_on(abort).map_err(|e| s3_err(&url, e))?;
-        deleted.push(format!("{url} (multipart upload {})", upload.upload_id));
+        aborted.push(format!("{url} (multipart upload {})", upload.upload_id));
     }
-    Ok(deleted)
+    Ok(aborted)
 }
