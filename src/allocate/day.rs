@@ -11,7 +11,7 @@ use super::pools::{Pool, Unallocated};
 use super::rows::{AllocatedPool, Allocation, FlowCost, ScopeKey, Totals, TransactionCost};
 use super::scope::{Groups, Scope, counts_by_key, with_units, zeroed};
 use super::split::{Split, apply_shares};
-use super::summary::summarize;
+use super::summary::{divide_half_even, summarize};
 use crate::model::CurDay;
 use crate::model::RuleRef;
 use crate::model::Transaction;
@@ -234,6 +234,7 @@ pub fn allocate(
                 driver_units,
                 cost,
                 modelled_cost,
+                unit_cost: divide_half_even(cost, group_counts[group as usize] as i128),
             })
         })
         .collect::<Result<_>>()?;
@@ -264,6 +265,7 @@ pub fn allocate(
         unallocated: unallocated_total,
         excluded,
         excluded_by_type: day.excluded.clone(),
+        delta: day.total - allocated - unallocated_total - excluded,
         cur_final: day.rows > 0 && day.rows_without_invoice == 0,
     };
     if totals.cur_total != allocated + unallocated_total + excluded {

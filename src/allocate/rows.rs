@@ -118,6 +118,8 @@ pub struct FlowCost {
     pub driver_units: u128,
     pub cost: Money,
     pub modelled_cost: Option<Money>,
+    /// `cost / transactions`, half-to-even to 1e-10 USD.
+    pub unit_cost: Money,
 }
 
 /// One row of `flow_summary`.
@@ -143,6 +145,9 @@ pub struct Totals {
     pub unallocated: Money,
     pub excluded: Money,
     pub excluded_by_type: BTreeMap<String, Money>,
+    /// `cur_total - allocated - unallocated - excluded`: 0 once conservation
+    /// is checked (SPEC 4.6), written to show it.
+    pub delta: Money,
     pub cur_final: bool,
 }
 

@@ -189,11 +189,7 @@ pub fn build<'a>(
         )
         .money("cost_usd", fc.iter().map(|r| Some(r.cost)))?
         .money("modelled_cost_usd", fc.iter().map(|r| r.modelled_cost))?
-        .money(
-            "unit_cost_usd",
-            fc.iter()
-                .map(|r| Some(allocate::divide_half_even(r.cost, r.transactions as i128))),
-        )?
+        .money("unit_cost_usd", fc.iter().map(|r| Some(r.unit_cost)))?
         .text("run_id", fc.iter().map(|_| Some(run_id)));
 
     let fs = &allocation.flow_summary;
@@ -289,7 +285,6 @@ pub fn build<'a>(
     let excluded_types: Vec<[&str; 1]> =
         t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
     let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
-    let delta = t.cur_total - t.allocated - t.unallocated - t.excluded;
     let reconciliation = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
         .int("cur_rows", one(t.cur_rows as i64))
@@ -306,7 +301,7 @@ pub fn build<'a>(
             (0..excluded.len() as u32).collect(),
             excluded,
         )?
-        .money("delta_usd", [Some(delta)])?
+        .money("delta_usd", [Some(t.delta)])?
         .boolean("cur_final", [t.cur_final])
         .int("transactions", one(transactions.len() as i64))
         .int("log_files", one(c.files as i64))
