@@ -9,7 +9,8 @@ use regex::Regex;
 
 use super::env::apply_env;
 use super::file::{
-    ConfigFile, CurSection, MAX_LEASE_SECONDS, MAX_RETAIN_SUPERSEDED_HOURS, MIN_LEASE_SECONDS,
+    ConfigFile, CurSection, FieldsSection, FlowEntry, MAX_LEASE_SECONDS,
+    MAX_RETAIN_SUPERSEDED_HOURS, MIN_LEASE_SECONDS, TagsSection,
 };
 use super::plan::{AthenaPlan, CurSource, LogFormat, Output, Overrides, RunPlan, TagColumns};
 use crate::classify::{Flow, FlowCatalog};
@@ -87,6 +88,87 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         },
         None => locate(&file.output.path, "output.path"),
     };
+    check_settings(&file, path, &cur_path, &output_root, &mut problems);
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let at = |span: std::ops::Range<usize>| {
+        if span.is_empty() {
+            path.display().to_string()
+        } else {
+            format!("{}:{}", path.display(), line_of(span.start))
+        }
+    };
+
+    let cur = match overrides.engine.as_deref().unwrap_or(&file.cur.source) {
+        "local" => CurSource::Files(cur_path.clone()),
+        "athena" => CurSource::Athena(athena_plan(&file.cur, path, &mut problems)),
+        other => {
+            problems.push(format!(
+                "{}: [cur] source = {other:?}: expected \"local\" or \"athena\"",
+                path.display()
+            ));
+            CurSource::Files(cur_path.clone())
+        }
+    };
+    let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
+        problems.push(format!(
+            "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
+            at(file.logs.format.span()),
+            file.logs.format.get_ref()
+        ));
+        LogFormat::Jsonl
+    });
+    check_fields(&file.logs.fields, path, &mut problems);
+    let tags = tag_columns(&file.tags, path, &mut problems);
+
+    let flows = flow_list(&file.flows, path, &at, &mut problems);
+
+    let pricing_dir = resolve(&file.pricing.path, "pricing.path");
+    let pricing = match Pricing::load(&pricing_dir) {
+        Ok(pricing) => Some(pricing),
+        Err(Error::Config(found)) => {
+            problems.extend(found);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    if !problems.is_empty() {
+        return Err(Error::Config(problems));
+    }
+    Ok(RunPlan {
+        dates: Vec::new(),
+        cur,
+        logs_path,
+        max_line_bytes: file.logs.max_line_bytes as usize,
+        max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
+            2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        }),
+        log_format,
+        fields: file.logs.fields.clone(),
+        tags,
+        output: Output {
+            root: output_root,
+            glue_database: file.output.glue_database.clone(),
+            retain_superseded_hours: file.output.retain_superseded_hours,
+            lease_seconds: file.output.lease_seconds,
+        },
+        pricing: pricing.expect("no problems means pricing loaded"),
+        catalog: FlowCatalog::new(flows),
+        cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
+        excluded_types: file.allocation.exclude_line_item_types.clone(),
+        allow_corrupt_input: overrides.allow_corrupt_input,
+        allow_empty: overrides.allow_empty,
+    })
+}
+
+/// The settings' own checks: placeholders only where they belong, the Glue
+/// database an S3 root needs, and the numbers' bounds.
+fn check_settings(
+    file: &ConfigFile,
+    path: &Path,
+    cur_path: &Location,
+    output_root: &Location,
+    problems: &mut Vec<String>,
+) {
     if cur_path.has_placeholders() {
         problems.push(format!(
             "{}: [cur] path: placeholders such as {{date}} are for [logs] path",
@@ -137,35 +219,10 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             path.display()
         ));
     }
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let at = |span: std::ops::Range<usize>| {
-        if span.is_empty() {
-            path.display().to_string()
-        } else {
-            format!("{}:{}", path.display(), line_of(span.start))
-        }
-    };
+}
 
-    let cur = match overrides.engine.as_deref().unwrap_or(&file.cur.source) {
-        "local" => CurSource::Files(cur_path.clone()),
-        "athena" => CurSource::Athena(athena_plan(&file.cur, path, &mut problems)),
-        other => {
-            problems.push(format!(
-                "{}: [cur] source = {other:?}: expected \"local\" or \"athena\"",
-                path.display()
-            ));
-            CurSource::Files(cur_path.clone())
-        }
-    };
-    let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
-        problems.push(format!(
-            "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
-            at(file.logs.format.span()),
-            file.logs.format.get_ref()
-        ));
-        LogFormat::Jsonl
-    });
-    let fields = &file.logs.fields;
+/// Every `[logs.fields]` entry is a JSON pointer.
+fn check_fields(fields: &FieldsSection, path: &Path, problems: &mut Vec<String>) {
     for (name, pointer) in [
         ("transaction_id", &fields.transaction_id),
         ("service", &fields.service),
@@ -184,12 +241,16 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             ));
         }
     }
+}
+
+/// The CUR columns (and CUR 2.0 map keys) of the three tag keys.
+fn tag_columns(tags: &TagsSection, path: &Path, problems: &mut Vec<String>) -> TagColumns {
     let mut tag_columns: Vec<String> = Vec::new();
     let mut tag_keys: Vec<String> = Vec::new();
     for (name, key) in [
-        ("transaction_type", &file.tags.transaction_type),
-        ("flow", &file.tags.flow),
-        ("service", &file.tags.service),
+        ("transaction_type", &tags.transaction_type),
+        ("flow", &tags.flow),
+        ("service", &tags.service),
     ] {
         match crate::config::tag_column(key) {
             Some(column) => {
@@ -206,9 +267,21 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             }
         }
     }
+    TagColumns {
+        columns: tag_columns.try_into().expect("three tags"),
+        map_keys: tag_keys.try_into().expect("three tags"),
+    }
+}
 
+/// The flow catalog's entries, each name unique and every route a regular expression.
+fn flow_list(
+    entries: &[FlowEntry],
+    path: &Path,
+    at: &dyn Fn(std::ops::Range<usize>) -> String,
+    problems: &mut Vec<String>,
+) -> Vec<Flow> {
     let mut flows = Vec::new();
-    for entry in &file.flows {
+    for entry in entries {
         let name = entry.name.get_ref().trim().to_string();
         if name.is_empty() || name == crate::model::UNCLASSIFIED {
             problems.push(format!(
@@ -254,46 +327,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             FlowCatalog::MAX_FLOWS
         ));
     }
-
-    let pricing_dir = resolve(&file.pricing.path, "pricing.path");
-    let pricing = match Pricing::load(&pricing_dir) {
-        Ok(pricing) => Some(pricing),
-        Err(Error::Config(found)) => {
-            problems.extend(found);
-            None
-        }
-        Err(other) => return Err(other),
-    };
-    if !problems.is_empty() {
-        return Err(Error::Config(problems));
-    }
-    Ok(RunPlan {
-        dates: Vec::new(),
-        cur,
-        logs_path,
-        max_line_bytes: file.logs.max_line_bytes as usize,
-        max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
-            2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        }),
-        log_format,
-        fields: file.logs.fields.clone(),
-        tags: TagColumns {
-            columns: tag_columns.try_into().expect("three tags"),
-            map_keys: tag_keys.try_into().expect("three tags"),
-        },
-        output: Output {
-            root: output_root,
-            glue_database: file.output.glue_database.clone(),
-            retain_superseded_hours: file.output.retain_superseded_hours,
-            lease_seconds: file.output.lease_seconds,
-        },
-        pricing: pricing.expect("no problems means pricing loaded"),
-        catalog: FlowCatalog::new(flows),
-        cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
-        excluded_types: file.allocation.exclude_line_item_types.clone(),
-        allow_corrupt_input: overrides.allow_corrupt_input,
-        allow_empty: overrides.allow_empty,
-    })
+    flows
 }
 
 /// A Glue/Athena identifier costjob accepts (SPEC 2.7): `^[A-Za-z_][A-Za-z0-9_]*$`.
