@@ -14,6 +14,7 @@ pub mod cost_basis;
 pub mod error;
 pub mod explain;
 mod failpoint;
+pub mod fast_path;
 pub mod memory;
 pub mod metrics;
 pub mod model;

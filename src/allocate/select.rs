@@ -2,9 +2,42 @@
 //! once (SPEC 4.3's extra units, ties to the smaller id): bucketed counts
 //! instead of a sort, in parallel.
 
+use std::cmp::Reverse;
+
 use rayon::prelude::*;
 
 use super::split::{Extras, Split};
+
+/// The plain twin of [`largest_remainders`] (selected by
+/// [`crate::fast_path::plain`]): every input's remainder, sorted (remainder
+/// descending, id ascending, then position), the first `|C| - sum of floors`.
+pub(super) fn largest_remainders_by_sorting<Id: Ord>(
+    splits: &[Split],
+    units: &[(Id, u64)],
+) -> Vec<Extras> {
+    (splits.iter())
+        .map(|split| {
+            let mut handed = 0u128;
+            let mut order = Vec::with_capacity(units.len());
+            for (position, (id, u)) in units.iter().enumerate() {
+                let (floor, remainder) = split.floor_and_remainder(*u);
+                handed += floor;
+                order.push((Reverse(remainder), id, position));
+            }
+            let leftover = (split.magnitude - handed) as usize; // < the inputs
+            if leftover == 0 {
+                return (Vec::new(), None);
+            }
+            order.sort_unstable();
+            let mut bonus = vec![0u64; units.len().div_ceil(64)];
+            for &(_, _, position) in &order[..leftover] {
+                bonus[position / 64] |= 1 << (position % 64);
+            }
+            let (Reverse(remainder), _, position) = order[leftover - 1];
+            (bonus, Some((remainder, position as u32)))
+        })
+        .collect()
+}
 
 /// For each of `splits` (one `U`, the sum of `units`): the positions of its
 /// `|C| - sum of floors` largest remainders, ties to the smaller id, one bit

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::rows::TransactionCost;
-use super::select::{WORDS_PER_TASK, largest_remainders};
+use super::select::{WORDS_PER_TASK, largest_remainders, largest_remainders_by_sorting};
 use crate::model::money::Money;
 /// SPEC 4.3 for one pool: each input's share is `floor(|C| * u_i / U)`, plus one
 /// unit of 1e-10 USD for the inputs in `bonus`: the `|C| - sum` largest remainders
@@ -84,7 +84,11 @@ impl Split {
         let mut splits: Vec<Self> = (costs.iter())
             .map(|&cost| Self::unselected(cost, total_units, max_units))
             .collect();
-        let selected = largest_remainders(&splits, units);
+        let selected = if crate::fast_path::plain() {
+            largest_remainders_by_sorting(&splits, units)
+        } else {
+            largest_remainders(&splits, units)
+        };
         for (split, (bonus, last_extra)) in splits.iter_mut().zip(selected) {
             split.bonus = bonus;
             split.last_extra = last_extra;
@@ -96,7 +100,9 @@ impl Split {
     /// `max_units` each), before the largest remainders are selected.
     pub(super) fn unselected(cost: Money, total_units: u128, max_units: u64) -> Self {
         let magnitude = cost.unsigned_abs();
-        let narrow = magnitude < 1 << 64
+        // The plain twin computes every split in 128 bits.
+        let narrow = !crate::fast_path::plain()
+            && magnitude < 1 << 64
             && total_units
                 .checked_mul(max_units as u128)
                 .is_some_and(|p| p < 1 << 64);

@@ -501,7 +501,9 @@ impl<W: std::io::Write + Send> FileWriter<W> {
             list_leaves.extend((0..leaf_count(field.data_type())).map(|_| None));
             let leaves = first_leaf..list_leaves.len();
             let descr = file.schema_descr();
-            let flat = matches!(field.data_type(), DataType::Utf8)
+            // The plain twin writes every column with arrow-rs.
+            let ours = !crate::fast_path::plain();
+            let flat = (ours && matches!(field.data_type(), DataType::Utf8))
                 .then(|| {
                     let leaf = descr.column(first_leaf);
                     let compression = props.compression(leaf.path());
@@ -511,10 +513,11 @@ impl<W: std::io::Write + Send> FileWriter<W> {
             let plan = if let Some(writer) = flat {
                 list_leaves[first_leaf] = Some(writer);
                 ColumnPlan::Labels
-            } else if let Some((plan, ours)) =
-                list_plan(field, batch_field, first_leaf, descr, &props)
+            } else if let Some((plan, writers)) = ours
+                .then(|| list_plan(field, batch_field, first_leaf, descr, &props))
+                .flatten()
             {
-                for (leaf, writer) in ours {
+                for (leaf, writer) in writers {
                     list_leaves[leaf] = Some(writer);
                 }
                 plan

@@ -286,3 +286,63 @@ fn a_transactions_cost_past_64_bits_is_an_error_not_a_wrapped_sum() {
         "{message}"
     );
 }
+
+/// Issue 35: a transaction's money is computed twice, by the application of
+/// the shares (its `costs` entry) and by the breakdowns the sink writes
+/// (recomputed from the splits); on a day of 200,000 transactions and 40
+/// pools (past one selection of the largest remainders and one task of the
+/// parallel paths) they agree for every transaction, from any start.
+#[test]
+fn breakdowns_equal_the_applied_shares_on_a_day_of_200k_transactions() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let raw_tx: Vec<RawTransaction> = (0..200_000u32)
+        .map(|id| {
+            // Most transactions carry units of keys 0 and 1, so an untagged
+            // pool's scope holds well over 65,536 members.
+            let units = (0..1 + next() % 3)
+                .map(|_| ((next() % 2) as u16, next() % 5_000))
+                .collect();
+            (id, (next() % FLOWS.len() as u64) as usize, units)
+        })
+        .collect();
+    let raw_pools: Vec<RawPool> = (0..40)
+        .map(|_| {
+            let cost = (next() % 2_000_000_000_000_000) as i128 - 1_000_000_000_000_000;
+            let flow = (next() % 2 == 0).then(|| (next() % 3) as usize);
+            let ty = (next() % 3 == 0).then(|| (next() % 2) as usize);
+            (cost, (next() % 2) as u16, flow, ty, (next() % 3) as usize)
+        })
+        .collect();
+    let transactions = build(&raw_tx);
+    let (day, pools) = pools(&raw_pools, 12_345);
+    let a = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing()).unwrap();
+    assert!(a.totals.allocated != 0, "the day allocates money");
+    for start in [0, 1, 64 * 1024 + 3] {
+        let tail = a.breakdowns(start..transactions.len(), &transactions);
+        assert_eq!(tail.iter().len(), transactions.len() - start);
+        for (i, (c, (_, lines))) in a.costs[start..].iter().zip(tail.iter()).enumerate() {
+            assert_eq!(
+                c.total(),
+                c.direct() + c.shared(),
+                "transaction {}",
+                start + i
+            );
+            assert_eq!(
+                lines.iter().sum::<Money>(),
+                c.total(),
+                "transaction {}",
+                start + i
+            );
+        }
+    }
+    assert_eq!(
+        a.costs.iter().map(|c| c.total()).sum::<Money>(),
+        a.totals.allocated
+    );
+}

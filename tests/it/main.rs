@@ -6,6 +6,8 @@ mod athena;
 mod bad_input;
 mod cli;
 mod config;
+#[cfg(feature = "failpoints")]
+mod fast_paths;
 mod fuzz_corpus;
 mod golden;
 mod helpers;
