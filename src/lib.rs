@@ -26,6 +26,8 @@ pub mod sample;
 pub mod sink;
 pub mod source;
 pub mod storage;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{Error, Result};
 

@@ -13,7 +13,7 @@ use crate::model::money::{self, Money};
 /// borrowed one; and the per-flow summary equals one of sorted lists.
 #[test]
 fn parallel_scope_and_summary_match_sequential_ones() {
-    let mut rng = crate::source::XorShift(5);
+    let mut rng = crate::test_rng::XorShift(5);
     let n = 3 * PER_TASK + 1_234;
     let group_of: Vec<u32> = (0..n).map(|_| (rng.next() % 3) as u32).collect();
     let with_key: Vec<(u32, u64)> = (0..n as u32)
@@ -78,7 +78,7 @@ fn parallel_scope_and_summary_match_sequential_ones() {
 
 #[test]
 fn divisor_divides_exactly() {
-    let mut rng = crate::source::XorShift(7);
+    let mut rng = crate::test_rng::XorShift(7);
     let edges = [0, 1, 2, 3, u64::MAX - 1, u64::MAX, 1 << 32, (1 << 63) + 1];
     let mut divisors: Vec<u64> = edges.iter().copied().filter(|&d| d > 0).collect();
     let mut numbers = edges.to_vec();
@@ -122,7 +122,7 @@ fn reference_extras(cost: Money, units: &[(u32, u64)]) -> (Vec<bool>, Option<(u1
 
 #[test]
 fn splits_select_the_largest_remainders_as_a_full_sort_does() {
-    let mut rng = crate::source::XorShift(11);
+    let mut rng = crate::test_rng::XorShift(11);
     // Past one selection (`SELECT_AMONG`) and one task's members, with
     // remainders spread, few (ties), tiny (the cost below U) and wide.
     let n = 3 * 64 * WORDS_PER_TASK + 77;

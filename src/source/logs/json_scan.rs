@@ -402,7 +402,7 @@ mod tests {
         let alphabet = [
             0x00, 0x01, 0x1f, 0x20, 0x21, b'"', b'#', b'\\', b']', b'a', 0x7f, 0x80, 0xff,
         ];
-        let mut xorshift = crate::source::XorShift(0x9e37_79b9_7f4a_7c15_u64);
+        let mut xorshift = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15_u64);
         let mut random = |n: usize| xorshift.below(n);
         for _ in 0..100_000 {
             let text: Vec<u8> = (0..random(40))

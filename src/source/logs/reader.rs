@@ -494,7 +494,7 @@ mod tests {
     /// day sorted), a UUID's shard is its text's, and UUIDs fill every shard.
     #[test]
     fn shards_hold_ranges_of_ids() {
-        let mut xorshift = crate::source::XorShift(0x853c_49e6_748f_ea9b_u64);
+        let mut xorshift = crate::test_rng::XorShift(0x853c_49e6_748f_ea9b_u64);
         let mut random = || xorshift.next();
         let alphabet = b"0123456789abcdefgzABF-_ ~\x7f";
         let mut ids: Vec<TransactionId> = Vec::new();
@@ -569,7 +569,7 @@ mod tests {
             "\u{e9}".as_bytes(),
             b"\"a\":1,",
         ];
-        let mut xorshift = crate::source::XorShift(0x2545_f491_4f6c_dd1d_u64);
+        let mut xorshift = crate::test_rng::XorShift(0x2545_f491_4f6c_dd1d_u64);
         let mut random = |n: usize| xorshift.below(n);
         let (mut read, mut cases) = (0, 0);
         for _ in 0..30_000 {
