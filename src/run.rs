@@ -10,11 +10,13 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
-use crate::model::{LogCounters, Sample};
+use crate::model::{CurDay, LogCounters, Sample};
 use crate::output::{self, DayHold, Recovery};
+use crate::pricing::UnitKeys;
 use crate::sink::tables;
+use crate::source::cur::athena::QueryStats;
 use crate::source::cur::{self, CurEngine};
-use crate::source::logs::LogReader;
+use crate::source::logs::{LogDay, LogReader};
 use crate::storage::{Location, Store};
 use crate::{Error, Progress, Result};
 
@@ -123,76 +125,13 @@ fn compute_and_publish(
     progress: &dyn Progress,
     hold: &mut dyn DayHold,
 ) -> Result<DayOutcome> {
-    let clock = Instant::now();
-    let rules = cur::RowRules {
-        basis: plan.cost_basis,
-        excluded_types: &plan.excluded_types,
-        tags: &plan.tags,
-        pricing: &plan.pricing,
-    };
-    let engine: &dyn CurEngine = match &plan.cur {
-        CurSource::Files(location) => location,
-        CurSource::Athena(athena) => athena,
-    };
     crate::failpoint::pause_point!("run::inputs");
-    let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
-    let query = scan.query.clone();
-    info!(
-        stage = "cur", %date, files = scan.files, row_groups_read = scan.row_groups_read,
-        row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned, bytes_fetched = scan.bytes_fetched,
-        query_id = query.as_ref().map(|q| q.query_id.as_str()),
-        bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
-        scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
-        rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
-        "read the CUR"
-    );
-    if day.rows == 0 && !plan.allow_empty {
-        return Err(Error::input(
-            cur_name(plan),
-            format!(
-                "no CUR row for {date} ({} rows in {} files, {} row groups of other days pruned): the export may not be delivered yet, or [cur] path is wrong; pass --allow-empty to publish an empty day",
-                scan.rows_scanned, scan.files, scan.row_groups_pruned
-            ),
-        ));
-    }
+    let (day, query) = read_cur(plan, store, date, run_id)?;
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
     // The CUR's decoding buffers, freed across threads, returned before the logs.
     crate::memory::release_freed();
 
-    let clock = Instant::now();
-    let reader = LogReader {
-        format: plan.log_format,
-        fields: &plan.fields,
-        date,
-        catalog: &plan.catalog,
-        keys: &keys,
-        allow_corrupt_input: plan.allow_corrupt_input,
-        max_line_bytes: plan.max_line_bytes,
-    };
-    let logs = reader.read(
-        store,
-        &log_sources(plan, date),
-        plan.max_objects_in_flight,
-        progress,
-    )?;
-    let c = &logs.counters;
-    if !c.balanced() {
-        return Err(Error::input(
-            plan.logs_path.to_string(),
-            format!("log line counters do not add up: {c:?}"),
-        ));
-    }
-    if logs.transactions.is_empty() && !plan.allow_empty {
-        return Err(no_transactions(plan, date, &logs));
-    }
-    let seconds = clock.elapsed().as_secs_f64();
-    info!(
-        stage = "logs", %date, files = c.files, mb = c.bytes as f64 / 1e6, lines = c.lines, events = c.events,
-        transactions = logs.transactions.len(), out_of_day = c.out_of_day, non_json = c.non_json,
-        no_transaction = c.no_transaction, malformed = c.malformed, corrupt_files = c.corrupt_files,
-        events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds, peak_rss_mib = peak_rss_mib(),
-        "read the logs"
-    );
+    let logs = read_logs(plan, store, date, &keys, progress)?;
 
     let clock = Instant::now();
     let allocation = allocate::allocate(date, &day, &pools, &logs.transactions, &plan.pricing)?;
@@ -269,6 +208,96 @@ fn compute_and_publish(
     Ok(outcome)
 }
 
+/// The day's CUR, through the configured engine: its pools, and the Athena
+/// query that read them, if one did. A day without a row is exit 3 unless
+/// `--allow-empty`.
+fn read_cur(
+    plan: &RunPlan,
+    store: &Store,
+    date: NaiveDate,
+    run_id: &str,
+) -> Result<(CurDay, Option<QueryStats>)> {
+    let clock = Instant::now();
+    let rules = cur::RowRules {
+        basis: plan.cost_basis,
+        excluded_types: &plan.excluded_types,
+        tags: &plan.tags,
+        pricing: &plan.pricing,
+    };
+    let engine: &dyn CurEngine = match &plan.cur {
+        CurSource::Files(location) => location,
+        CurSource::Athena(athena) => athena,
+    };
+    let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
+    let query = scan.query.clone();
+    info!(
+        stage = "cur", %date, files = scan.files, row_groups_read = scan.row_groups_read,
+        row_groups_pruned = scan.row_groups_pruned, rows_scanned = scan.rows_scanned, bytes_fetched = scan.bytes_fetched,
+        query_id = query.as_ref().map(|q| q.query_id.as_str()),
+        bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
+        scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
+        rows_of_day = day.rows, pools = day.pools.len(), seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(),
+        "read the CUR"
+    );
+    if day.rows == 0 && !plan.allow_empty {
+        return Err(Error::input(
+            cur_name(plan),
+            format!(
+                "no CUR row for {date} ({} rows in {} files, {} row groups of other days pruned): the export may not be delivered yet, or [cur] path is wrong; pass --allow-empty to publish an empty day",
+                scan.rows_scanned, scan.files, scan.row_groups_pruned
+            ),
+        ));
+    }
+    Ok((day, query))
+}
+
+/// The day's transactions from the logs, every line counted (exit 3 when
+/// the counters do not add up, or when no transaction is found unless
+/// `--allow-empty`).
+fn read_logs(
+    plan: &RunPlan,
+    store: &Store,
+    date: NaiveDate,
+    keys: &UnitKeys,
+    progress: &dyn Progress,
+) -> Result<LogDay> {
+    let clock = Instant::now();
+    let reader = LogReader {
+        format: plan.log_format,
+        fields: &plan.fields,
+        date,
+        catalog: &plan.catalog,
+        keys,
+        allow_corrupt_input: plan.allow_corrupt_input,
+        max_line_bytes: plan.max_line_bytes,
+    };
+    let logs = reader.read(
+        store,
+        &log_sources(plan, date),
+        plan.max_objects_in_flight,
+        progress,
+    )?;
+    let c = &logs.counters;
+    if !c.balanced() {
+        return Err(Error::input(
+            plan.logs_path.to_string(),
+            format!("log line counters do not add up: {c:?}"),
+        ));
+    }
+    if logs.transactions.is_empty() && !plan.allow_empty {
+        return Err(no_transactions(plan, date, &logs));
+    }
+    let seconds = clock.elapsed().as_secs_f64();
+    info!(
+        stage = "logs", %date, files = c.files, mb = c.bytes as f64 / 1e6, lines = c.lines, events = c.events,
+        transactions = logs.transactions.len(), out_of_day = c.out_of_day, non_json = c.non_json,
+        no_transaction = c.no_transaction, malformed = c.malformed, corrupt_files = c.corrupt_files,
+        events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds, peak_rss_mib = peak_rss_mib(),
+        "read the logs"
+    );
+    Ok(logs)
+}
+
 /// The CUR source, as errors name it.
 fn cur_name(plan: &RunPlan) -> String {
     match &plan.cur {
@@ -279,7 +308,7 @@ fn cur_name(plan: &RunPlan) -> String {
 
 /// SPEC 2.4: logs that yield no transaction are suspicious. Says what was
 /// found, what the first unused line looks like, and the likely cause.
-fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &crate::source::logs::LogDay) -> Error {
+fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &LogDay) -> Error {
     let c = &logs.counters;
     let sources: Vec<String> = log_sources(plan, date)
         .iter()
