@@ -273,119 +273,134 @@ fn load_plan_reading(args: &ConfigArgs, output: &Option<String>) -> anyhow::Resu
 
 fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run(args) => {
-            let overrides = Overrides {
-                engine: args.engine.map(|e| {
-                    match e {
-                        Engine::Local => "local",
-                        Engine::Athena => "athena",
-                    }
-                    .to_string()
-                }),
-                cost_basis: args.cost_basis,
-                output: args.output.clone(),
-                allow_corrupt_input: args.allow_corrupt_input,
-                allow_empty: args.allow_empty,
-            };
-            let mut plan = load_plan(&args.config, &overrides)?;
-            plan.dates = days(&args.days)?;
-            let progress = TerminalProgress::new(interactive);
-            let store = Store::default();
-            for &date in &plan.dates {
-                let run_id = run::new_run_id();
-                let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
-                    .with_context(|| format!("run {date}"))?;
-                print_outcome(&outcome);
-                // CloudWatch Embedded Metric Format: one JSON line per document,
-                // where the task's logs go (not on a terminal).
-                if !interactive {
-                    for document in costjob::metrics::emf(&outcome) {
-                        println!("{document}");
-                    }
-                }
+        Command::Run(args) => run_days(&args, interactive),
+        Command::Report(args) => show_report(&args),
+        Command::Explain(args) => explain_transaction(&args),
+        Command::Check(args) => check(&args),
+        Command::Sample(args) => make_sample(&args),
+    }
+}
+
+/// `costjob run`: each day in turn, its outcome printed (and its metrics
+/// where the task's logs go).
+fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        engine: args.engine.map(|e| {
+            match e {
+                Engine::Local => "local",
+                Engine::Athena => "athena",
             }
-            Ok(())
-        }
-        Command::Report(args) => {
-            let plan = load_plan_reading(&args.config, &args.output)?;
-            let store = Store::default();
-            let days = days(&args.days)?;
-            if let Some(file) = &args.html {
-                let page = report::html::render(&store, &plan.output, &days)?;
-                std::fs::write(file, page)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                eprintln!("wrote {}", file.display());
-                return Ok(());
+            .to_string()
+        }),
+        cost_basis: args.cost_basis,
+        output: args.output.clone(),
+        allow_corrupt_input: args.allow_corrupt_input,
+        allow_empty: args.allow_empty,
+    };
+    let mut plan = load_plan(&args.config, &overrides)?;
+    plan.dates = days(&args.days)?;
+    let progress = TerminalProgress::new(interactive);
+    let store = Store::default();
+    for &date in &plan.dates {
+        let run_id = run::new_run_id();
+        let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
+            .with_context(|| format!("run {date}"))?;
+        print_outcome(&outcome);
+        // CloudWatch Embedded Metric Format: one JSON line per document,
+        // where the task's logs go (not on a terminal).
+        if !interactive {
+            for document in costjob::metrics::emf(&outcome) {
+                println!("{document}");
             }
-            let text = match (args.by, days.as_slice()) {
-                (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
-                (None, [day]) => report::render(&store, &plan.output, *day)?,
-                (None, _) => report::trend(&store, &plan.output, &days)?,
-            };
-            print!("{text}");
-            Ok(())
-        }
-        Command::Explain(args) => {
-            let plan = load_plan_reading(&args.config, &args.output)?;
-            let store = Store::default();
-            let read = |table| costjob::output::read_day(&store, &plan.output, table, args.date);
-            let explanation = costjob::explain::explain(
-                args.date,
-                &read("transactions")?,
-                &read("pools")?,
-                &args.transaction,
-            )?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&explanation)?);
-            } else {
-                print!("{}", costjob::explain::render(&explanation));
-            }
-            Ok(())
-        }
-        Command::Check(args) => {
-            let plan = load_plan(&args, &Overrides::default())?;
-            let store = Store::default();
-            let findings = costjob::output::root(&store, &plan.output).inspect()?;
-            if !findings.is_empty() {
-                anyhow::bail!(
-                    "output {}: {} problem(s):\n  {}",
-                    plan.output.root,
-                    findings.len(),
-                    findings.join("\n  ")
-                );
-            }
-            let rules: usize = plan.pricing.models().iter().map(|m| m.rules.len()).sum();
-            println!(
-                "{}: ok ({} flows, {} pricing files, {} rules, pricing sha256 {})",
-                args.config.display(),
-                plan.catalog.flows().len(),
-                plan.pricing.models().len(),
-                rules,
-                plan.pricing.sha256
-            );
-            Ok(())
-        }
-        Command::Sample(args) => {
-            let spec = sample::SampleSpec {
-                date: args.date,
-                transactions: args.transactions,
-                streams_per_service: args.streams_per_service,
-                cur_rows: args.cur_rows,
-                seed: args.seed,
-            };
-            let summary = sample::generate(&args.out, &spec)?;
-            println!(
-                "wrote {} ({} CUR rows) and {} log files ({} lines, {} transactions) under {}",
-                summary.cur_file.display(),
-                summary.cur_rows,
-                summary.log_files,
-                summary.log_lines,
-                summary.transactions,
-                args.out.join("logs").display()
-            );
-            Ok(())
         }
     }
+    Ok(())
+}
+
+/// `costjob report`: the terminal tables, or the HTML page.
+fn show_report(args: &ReportArgs) -> anyhow::Result<()> {
+    let plan = load_plan_reading(&args.config, &args.output)?;
+    let store = Store::default();
+    let days = days(&args.days)?;
+    if let Some(file) = &args.html {
+        let page = report::html::render(&store, &plan.output, &days)?;
+        std::fs::write(file, page).with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("wrote {}", file.display());
+        return Ok(());
+    }
+    let text = match (args.by, days.as_slice()) {
+        (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
+        (None, [day]) => report::render(&store, &plan.output, *day)?,
+        (None, _) => report::trend(&store, &plan.output, &days)?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// `costjob explain`: every pool that charged one transaction.
+fn explain_transaction(args: &ExplainArgs) -> anyhow::Result<()> {
+    let plan = load_plan_reading(&args.config, &args.output)?;
+    let store = Store::default();
+    let read = |table| costjob::output::read_day(&store, &plan.output, table, args.date);
+    let explanation = costjob::explain::explain(
+        args.date,
+        &read("transactions")?,
+        &read("pools")?,
+        &args.transaction,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        print!("{}", costjob::explain::render(&explanation));
+    }
+    Ok(())
+}
+
+/// `costjob check`: the configuration, the pricing and the output root.
+fn check(args: &ConfigArgs) -> anyhow::Result<()> {
+    let plan = load_plan(args, &Overrides::default())?;
+    let store = Store::default();
+    let findings = costjob::output::root(&store, &plan.output).inspect()?;
+    if !findings.is_empty() {
+        anyhow::bail!(
+            "output {}: {} problem(s):\n  {}",
+            plan.output.root,
+            findings.len(),
+            findings.join("\n  ")
+        );
+    }
+    let rules: usize = plan.pricing.models().iter().map(|m| m.rules.len()).sum();
+    println!(
+        "{}: ok ({} flows, {} pricing files, {} rules, pricing sha256 {})",
+        args.config.display(),
+        plan.catalog.flows().len(),
+        plan.pricing.models().len(),
+        rules,
+        plan.pricing.sha256
+    );
+    Ok(())
+}
+
+/// `costjob sample`: demo inputs for a day.
+fn make_sample(args: &SampleArgs) -> anyhow::Result<()> {
+    let spec = sample::SampleSpec {
+        date: args.date,
+        transactions: args.transactions,
+        streams_per_service: args.streams_per_service,
+        cur_rows: args.cur_rows,
+        seed: args.seed,
+    };
+    let summary = sample::generate(&args.out, &spec)?;
+    println!(
+        "wrote {} ({} CUR rows) and {} log files ({} lines, {} transactions) under {}",
+        summary.cur_file.display(),
+        summary.cur_rows,
+        summary.log_files,
+        summary.log_lines,
+        summary.transactions,
+        args.out.join("logs").display()
+    );
+    Ok(())
 }
 
 fn print_outcome(o: &run::DayOutcome) {

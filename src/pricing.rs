@@ -265,51 +265,7 @@ fn parse_model(path: &Path, text: &str, problems: &mut Vec<String>) -> Option<Mo
                 at(rule.id.span())
             ));
         }
-        let mut regex = |field: &str, pattern: &Option<Spanned<String>>| {
-            pattern
-                .as_ref()
-                .and_then(|p| match Regex::new(p.get_ref()) {
-                    Ok(re) => Some(re),
-                    Err(e) => {
-                        problems.push(format!(
-                            "{}: rule {id:?}: {field} {:?} is not a valid regular expression: {}",
-                            at(p.span()),
-                            p.get_ref(),
-                            e.to_string().lines().last().unwrap_or_default()
-                        ));
-                        None
-                    }
-                })
-        };
-        let usage_type = regex("usage_type", &rule.usage_type);
-        let operation = regex("operation", &rule.operation);
-        if let Err(message) = parse_driver_name(rule.driver.get_ref()) {
-            problems.push(format!(
-                "{}: rule {id:?}: {message}",
-                at(rule.driver.span())
-            ));
-        }
-        let unit_price = rule.unit_price_usd.as_ref().and_then(|p| {
-            let value = *p.get_ref();
-            match money::from_f64(value) {
-                Some(m) if m >= 0 => Some(m),
-                _ => {
-                    problems.push(format!(
-                        "{}: rule {id:?}: unit_price_usd {value} must be a non-negative number",
-                        at(p.span())
-                    ));
-                    None
-                }
-            }
-        });
-        rules.push(Rule {
-            id,
-            usage_type,
-            operation,
-            driver: rule.driver.get_ref().clone(),
-            unit_price,
-            service: rule.service.clone().filter(|s| !s.is_empty()),
-        });
+        rules.push(parse_rule(rule, id, &at, problems));
     }
     Some(Model {
         product_code,
@@ -317,6 +273,61 @@ fn parse_model(path: &Path, text: &str, problems: &mut Vec<String>) -> Option<Mo
         pricing_model: file.pricing_model.into_inner(),
         rules,
     })
+}
+
+/// One `[[rule]]`: its patterns compiled, its driver and price checked
+/// (each problem reported with its file and line).
+fn parse_rule(
+    rule: &RuleToml,
+    id: String,
+    at: &dyn Fn(std::ops::Range<usize>) -> String,
+    problems: &mut Vec<String>,
+) -> Rule {
+    let mut regex = |field: &str, pattern: &Option<Spanned<String>>| {
+        pattern
+            .as_ref()
+            .and_then(|p| match Regex::new(p.get_ref()) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    problems.push(format!(
+                        "{}: rule {id:?}: {field} {:?} is not a valid regular expression: {}",
+                        at(p.span()),
+                        p.get_ref(),
+                        e.to_string().lines().last().unwrap_or_default()
+                    ));
+                    None
+                }
+            })
+    };
+    let usage_type = regex("usage_type", &rule.usage_type);
+    let operation = regex("operation", &rule.operation);
+    if let Err(message) = parse_driver_name(rule.driver.get_ref()) {
+        problems.push(format!(
+            "{}: rule {id:?}: {message}",
+            at(rule.driver.span())
+        ));
+    }
+    let unit_price = rule.unit_price_usd.as_ref().and_then(|p| {
+        let value = *p.get_ref();
+        match money::from_f64(value) {
+            Some(m) if m >= 0 => Some(m),
+            _ => {
+                problems.push(format!(
+                    "{}: rule {id:?}: unit_price_usd {value} must be a non-negative number",
+                    at(p.span())
+                ));
+                None
+            }
+        }
+    });
+    Rule {
+        id,
+        usage_type,
+        operation,
+        driver: rule.driver.get_ref().clone(),
+        unit_price,
+        service: rule.service.clone().filter(|s| !s.is_empty()),
+    }
 }
 
 /// Checks a driver name; returns the usage counter name for `usage.<counter>`.

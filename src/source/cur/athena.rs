@@ -385,6 +385,37 @@ fn watch_signals(aws: &Aws) -> &'static tokio::sync::Notify {
     notify
 }
 
+/// A FAILED or CANCELLED query's error: Athena's own message and category,
+/// exit 3 when Athena calls it a user error (a missing table), 1 otherwise.
+fn query_failed(
+    what: String,
+    status: Option<&aws_sdk_athena::types::QueryExecutionStatus>,
+) -> Error {
+    let error = status.and_then(|s| s.athena_error());
+    let reason = status
+        .and_then(|s| s.state_change_reason())
+        .or_else(|| error.and_then(|e| e.error_message()))
+        .unwrap_or("no reason given");
+    // Athena's categories: 1 system, 2 user, 3 other.
+    let category = error.and_then(|e| e.error_category());
+    let message = format!(
+        "{:?}: {reason} (error category {})",
+        status
+            .and_then(|s| s.state())
+            .map(|s| s.as_str().to_string()),
+        match category {
+            Some(1) => "SYSTEM",
+            Some(2) => "USER",
+            _ => "OTHER",
+        }
+    );
+    if category == Some(2) {
+        Error::input(what, message)
+    } else {
+        Error::Storage { what, message }
+    }
+}
+
 /// Starts the query, polls it (0.5 s growing to 5 s) and stops it on timeout
 /// or interruption. A FAILED query is exit 3 when Athena calls it a user error.
 /// Returns what the query did and its data manifest's location, when Athena gives one.
@@ -464,29 +495,7 @@ fn run_query(
                     return Ok((stats, manifest));
                 }
                 Some(QueryExecutionState::Failed | QueryExecutionState::Cancelled) => {
-                    let error = status.and_then(|s| s.athena_error());
-                    let reason = status
-                        .and_then(|s| s.state_change_reason())
-                        .or_else(|| error.and_then(|e| e.error_message()))
-                        .unwrap_or("no reason given");
-                    // Athena's categories: 1 system, 2 user, 3 other.
-                    let category = error.and_then(|e| e.error_category());
-                    let message = format!(
-                        "{:?}: {reason} (error category {})",
-                        status
-                            .and_then(|s| s.state())
-                            .map(|s| s.as_str().to_string()),
-                        match category {
-                            Some(1) => "SYSTEM",
-                            Some(2) => "USER",
-                            _ => "OTHER",
-                        }
-                    );
-                    return Err(if category == Some(2) {
-                        Error::input(what, message)
-                    } else {
-                        Error::Storage { what, message }
-                    });
+                    return Err(query_failed(what, status));
                 }
                 _ => {}
             }
