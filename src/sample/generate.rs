@@ -421,101 +421,129 @@ struct Stream {
 
 fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
     let mut rng = Rng(spec.seed);
-    let task = format!("{:08x}-export", spec.seed as u32);
-    let mut streams: BTreeMap<(usize, usize), Stream> = BTreeMap::new();
-    for (s, service) in SERVICES.iter().enumerate() {
-        for k in 0..spec.streams_per_service.max(1) {
-            let path = dir
-                .join(&task)
-                .join(format!("ecs/{service}/{k:04x}{:012x}", rng.below(1 << 48)))
-                .join("000000.gz");
-            let parent = path.parent().expect("has parent");
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-            let out = GzEncoder::new(
-                BufWriter::with_capacity(1 << 20, file),
-                flate2::Compression::new(6),
-            );
-            streams.insert((s, k), Stream { out, path });
-        }
-    }
-    let per_service = spec.streams_per_service.max(1);
-    let day0 = spec.date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let mut out = LogFiles::open(dir, spec, &mut rng)?;
     let n = spec.transactions.max(1);
-    let mut lines = 0u64;
-    let mut line = String::with_capacity(512);
-    let mut emit = |streams: &mut BTreeMap<(usize, usize), Stream>,
-                    service: usize,
-                    stream: usize,
-                    ms: i64,
-                    msg: &str|
-     -> Result<()> {
-        let when = day0 + Duration::milliseconds(ms);
-        line.clear();
-        line.push_str(&when.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
-        line.push(' ');
-        line.push_str(msg);
-        line.push('\n');
-        let s = streams.get_mut(&(service, stream)).expect("stream exists");
-        s.out
-            .write_all(line.as_bytes())
-            .map_err(|e| Error::io(&s.path, e))?;
-        lines += 1;
-        Ok(())
-    };
     for i in 0..n {
-        // Transactions spread over the day; the first and last few run across midnight.
-        let start = if i + 1 == n || (i + 1) % 400 == 0 && i + 1 > n / 2 {
-            86_400_000 - 600 + rng.below(300) as i64
-        } else if i % 700 == 0 {
-            -400 - rng.below(300) as i64
-        } else {
-            (i as i128 * 86_400_000 / n as i128) as i64 + rng.below(500) as i64
-        };
-        let id = format!(
-            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-            rng.next() as u32,
-            rng.below(1 << 16),
-            rng.below(1 << 12),
-            rng.below(1 << 12),
-            rng.below(1 << 48)
-        );
-        let roll = rng.below(100);
-        let (flow, main_service, route, ty) = match roll {
-            0..=54 => ("pago", 0, "POST /v1/pagos/qr", "monetary"),
-            55..=89 => ("recarga", 1, "POST /v1/recargas/celular", "monetary"),
-            _ => ("onboarding", 2, "POST /v1/onboarding/start", "non-monetary"),
-        };
-        let stream = (rng.below(per_service as u64)) as usize;
-        let status = if rng.below(100) < 97 {
-            "OK"
-        } else {
-            "DECLINED"
-        };
-        // The entry service logs the route; half of them also log the flow.
-        let with_flow = rng.below(2) == 0;
-        let mut t = start;
-        let mut step = |rng: &mut Rng| {
-            t += 5 + rng.below(400) as i64;
-            t
-        };
-        let conflict = i % 450 == 7 && flow != "onboarding";
-        let flow_field = if with_flow {
-            format!(r#","flow":"{flow}""#)
-        } else {
-            String::new()
-        };
-        let type_field = if conflict {
-            r#","transaction_type":"non-monetary""#
-        } else if with_flow {
-            &format!(r#","transaction_type":"{ty}""#)[..]
-        } else {
-            ""
-        };
-        let d = 20 + rng.below(250);
-        let ts0 = step(&mut rng);
-        emit(
-            &mut streams,
+        write_transaction(&mut out, &mut rng, i, n, spec.streams_per_service.max(1))?;
+    }
+    out.finish()
+}
+
+/// The export's files, one a log stream, and the lines written.
+struct LogFiles {
+    streams: BTreeMap<(usize, usize), Stream>,
+    day0: chrono::DateTime<chrono::Utc>,
+    line: String,
+    lines: u64,
+}
+
+impl LogFiles {
+    /// One gzip file a stream: `streams_per_service` for each service.
+    fn open(dir: &Path, spec: &SampleSpec, rng: &mut Rng) -> Result<Self> {
+        let task = format!("{:08x}-export", spec.seed as u32);
+        let mut streams: BTreeMap<(usize, usize), Stream> = BTreeMap::new();
+        for (s, service) in SERVICES.iter().enumerate() {
+            for k in 0..spec.streams_per_service.max(1) {
+                let path = dir
+                    .join(&task)
+                    .join(format!("ecs/{service}/{k:04x}{:012x}", rng.below(1 << 48)))
+                    .join("000000.gz");
+                let parent = path.parent().expect("has parent");
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let out = GzEncoder::new(
+                    BufWriter::with_capacity(1 << 20, file),
+                    flate2::Compression::new(6),
+                );
+                streams.insert((s, k), Stream { out, path });
+            }
+        }
+        Ok(Self {
+            streams,
+            day0: spec.date.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            line: String::with_capacity(512),
+            lines: 0,
+        })
+    }
+
+    /// One export line, `<timestamp> <msg>`, `ms` after midnight, in a stream of `service`.
+    fn emit(&mut self, service: usize, stream: usize, ms: i64, msg: &str) -> Result<()> {
+        let when = self.day0 + Duration::milliseconds(ms);
+        self.line.clear();
+        self.line
+            .push_str(&when.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        self.line.push(' ');
+        self.line.push_str(msg);
+        self.line.push('\n');
+        let s = self
+            .streams
+            .get_mut(&(service, stream))
+            .expect("stream exists");
+        s.out
+            .write_all(self.line.as_bytes())
+            .map_err(|e| Error::io(&s.path, e))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Ends every file; the files and lines written.
+    fn finish(self) -> Result<(usize, u64)> {
+        let files = self.streams.len();
+        for (_, s) in self.streams {
+            s.out
+                .finish()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| Error::io(&s.path, e))?;
+        }
+        Ok((files, self.lines))
+    }
+}
+
+/// The `i`-th of `n` transactions: its events in the services it touches,
+/// then the noise real logs carry.
+fn write_transaction(
+    out: &mut LogFiles,
+    rng: &mut Rng,
+    i: u64,
+    n: u64,
+    per_service: usize,
+) -> Result<()> {
+    let (start, id) = start_and_id(rng, i, n);
+    let roll = rng.below(100);
+    let (flow, main_service, route, ty) = match roll {
+        0..=54 => ("pago", 0, "POST /v1/pagos/qr", "monetary"),
+        55..=89 => ("recarga", 1, "POST /v1/recargas/celular", "monetary"),
+        _ => ("onboarding", 2, "POST /v1/onboarding/start", "non-monetary"),
+    };
+    let stream = (rng.below(per_service as u64)) as usize;
+    let status = if rng.below(100) < 97 {
+        "OK"
+    } else {
+        "DECLINED"
+    };
+    // The entry service logs the route; half of them also log the flow.
+    let with_flow = rng.below(2) == 0;
+    let mut t = start;
+    let mut step = |rng: &mut Rng| {
+        t += 5 + rng.below(400) as i64;
+        t
+    };
+    let conflict = i % 450 == 7 && flow != "onboarding";
+    let flow_field = if with_flow {
+        format!(r#","flow":"{flow}""#)
+    } else {
+        String::new()
+    };
+    let type_field = if conflict {
+        r#","transaction_type":"non-monetary""#
+    } else if with_flow {
+        &format!(r#","transaction_type":"{ty}""#)[..]
+    } else {
+        ""
+    };
+    let d = 20 + rng.below(250);
+    let ts0 = step(rng);
+    out.emit(
             6,
             stream,
             ts0,
@@ -524,9 +552,8 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                 5 + rng.below(20)
             ),
         )?;
-        let ts1 = step(&mut rng);
-        emit(
-            &mut streams,
+    let ts1 = step(rng);
+    out.emit(
             main_service,
             stream,
             ts1,
@@ -535,11 +562,10 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                 SERVICES[main_service]
             ),
         )?;
-        if flow == "onboarding" {
-            let faces = 1 + rng.below(2);
-            let ts = step(&mut rng);
-            emit(
-                &mut streams,
+    if flow == "onboarding" {
+        let faces = 1 + rng.below(2);
+        let ts = step(rng);
+        out.emit(
                 3,
                 stream,
                 ts,
@@ -548,10 +574,9 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                     300 + rng.below(900)
                 ),
             )?;
-        } else {
-            let ts = step(&mut rng);
-            emit(
-                &mut streams,
+    } else {
+        let ts = step(rng);
+        out.emit(
                 4,
                 stream,
                 ts,
@@ -560,11 +585,10 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                     10 + rng.below(60)
                 ),
             )?;
-        }
-        let sms = u64::from(rng.below(10) < 3);
-        let ts = step(&mut rng);
-        emit(
-            &mut streams,
+    }
+    let sms = u64::from(rng.below(10) < 3);
+    let ts = step(rng);
+    out.emit(
             5,
             stream,
             ts,
@@ -573,10 +597,43 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                 3 + rng.below(30)
             ),
         )?;
-        // Noise: plain text, health checks, stack traces, malformed lines.
-        if i % 997 == 500 {
-            emit(
-                &mut streams,
+    write_noise(out, rng, i, &id, main_service, stream, ts1)
+}
+
+/// When the `i`-th of `n` transactions starts (ms after midnight: spread over
+/// the day, the first and last few across midnight) and its UUID.
+fn start_and_id(rng: &mut Rng, i: u64, n: u64) -> (i64, String) {
+    let start = if i + 1 == n || (i + 1).is_multiple_of(400) && i + 1 > n / 2 {
+        86_400_000 - 600 + rng.below(300) as i64
+    } else if i.is_multiple_of(700) {
+        -400 - rng.below(300) as i64
+    } else {
+        (i as i128 * 86_400_000 / n as i128) as i64 + rng.below(500) as i64
+    };
+    let id = format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        rng.next() as u32,
+        rng.below(1 << 16),
+        rng.below(1 << 12),
+        rng.below(1 << 12),
+        rng.below(1 << 48)
+    );
+    (start, id)
+}
+
+/// Plain text, health checks, stack traces and malformed lines, as real logs carry.
+fn write_noise(
+    out: &mut LogFiles,
+    rng: &mut Rng,
+    i: u64,
+    id: &str,
+    main_service: usize,
+    stream: usize,
+    ts1: i64,
+) -> Result<()> {
+    // Noise: plain text, health checks, stack traces, malformed lines.
+    if i % 997 == 500 {
+        out.emit(
                 5,
                 stream,
                 ts1,
@@ -584,40 +641,35 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
                     r#"{{"level":"warn","service":"notificaciones-svc","transaction_id":"{id}","route":"SNS noti"#
                 ),
             )?;
-        }
-        match rng.below(1000) {
-            0..=19 => emit(
-                &mut streams,
+    }
+    match rng.below(1000) {
+            0..=19 => out.emit(
                 main_service,
                 stream,
                 ts1,
                 "INFO  HikariPool-1 - Pool stats (total=10, active=2, idle=8, waiting=0)",
             )?,
-            20..=29 => emit(
-                &mut streams,
+            20..=29 => out.emit(
                 main_service,
                 stream,
                 ts1,
                 r#"{"level":"debug","service":"pagos-svc","route":"GET /health","status":"OK"}"#,
             )?,
             30..=31 => {
-                emit(
-                    &mut streams,
+                out.emit(
                     4,
                     stream,
                     ts1,
                     "java.lang.IllegalStateException: ledger lock timeout",
                 )?;
-                emit(
-                    &mut streams,
+                out.emit(
                     4,
                     stream,
                     ts1,
                     "\tat ec.deuna.ledger.Postings.apply(Postings.java:88)",
                 )?;
             }
-            32 => emit(
-                &mut streams,
+            32 => out.emit(
                 5,
                 stream,
                 ts1,
@@ -627,13 +679,5 @@ fn write_logs(dir: &Path, spec: &SampleSpec) -> Result<(usize, u64)> {
             )?,
             _ => {}
         }
-    }
-    let files = streams.len();
-    for (_, s) in streams {
-        s.out
-            .finish()
-            .and_then(|mut w| w.flush())
-            .map_err(|e| Error::io(&s.path, e))?;
-    }
-    Ok((files, lines))
+    Ok(())
 }
