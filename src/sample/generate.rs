@@ -175,6 +175,54 @@ fn hourly_usage() -> Vec<HourlyUsage> {
         .collect()
 }
 
+/// The rows once a day, at its first hour: the RI's unused hour, and the tax,
+/// credit, discount and support fee proportional to the day's `usage`.
+fn daily_rows(usage: &[Row], scale: f64) -> Vec<Row> {
+    let at0 =
+        |line_type: &'static str, product: &'static str, usage_type: &str, unblended: f64| Row {
+            hour: 0,
+            line_type,
+            product,
+            usage_type: usage_type.into(),
+            operation: "",
+            unblended,
+            amount: 1.0,
+            ..Default::default()
+        };
+    let mut ri_fee = at0(
+        "RIFee",
+        "AmazonRDS",
+        "HeavyUsage:db.r6g.large",
+        round(0.178 * 24.0 * scale.max(1.0), 10),
+    );
+    ri_fee.ri_arn = Some("arn:aws:rds:us-east-1:123456789012:ri:deuna-aurora-ri");
+    ri_fee.ri_unused_upfront = Some(0.0);
+    ri_fee.ri_unused_recurring = Some(round(0.178 * scale.max(1.0), 10)); // one unused hour
+    // Summed in the order the rows are written: the day's usage, then the RI fee.
+    let usage_total: f64 = usage.iter().map(|r| r.unblended).sum::<f64>() + ri_fee.unblended;
+    let mut rows = vec![ri_fee];
+    rows.push(at0("Tax", "AmazonECS", "", round(usage_total * 0.12, 10)));
+    rows.push(at0(
+        "Credit",
+        "AmazonRDS",
+        "",
+        round(-usage_total * 0.02, 10),
+    ));
+    rows.push(at0(
+        "EdpDiscount",
+        "AmazonECS",
+        "",
+        round(-usage_total * 0.01, 10),
+    ));
+    rows.push(at0(
+        "Fee",
+        "AWSSupportBusiness",
+        "Dollar",
+        round(usage_total * 0.1, 10),
+    ));
+    rows
+}
+
 fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
     let mut rng = Rng(spec.seed ^ 0xC0FFEE);
     let scale = (spec.transactions as f64 / 2_000.0).max(0.05);
@@ -264,47 +312,7 @@ fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
             ..Default::default()
         });
     }
-    let at0 =
-        |line_type: &'static str, product: &'static str, usage_type: &str, unblended: f64| Row {
-            hour: 0,
-            line_type,
-            product,
-            usage_type: usage_type.into(),
-            operation: "",
-            unblended,
-            amount: 1.0,
-            ..Default::default()
-        };
-    let mut ri_fee = at0(
-        "RIFee",
-        "AmazonRDS",
-        "HeavyUsage:db.r6g.large",
-        round(0.178 * 24.0 * scale.max(1.0), 10),
-    );
-    ri_fee.ri_arn = Some("arn:aws:rds:us-east-1:123456789012:ri:deuna-aurora-ri");
-    ri_fee.ri_unused_upfront = Some(0.0);
-    ri_fee.ri_unused_recurring = Some(round(0.178 * scale.max(1.0), 10)); // one unused hour
-    rows.push(ri_fee);
-    let usage_total: f64 = rows.iter().map(|r| r.unblended).sum();
-    rows.push(at0("Tax", "AmazonECS", "", round(usage_total * 0.12, 10)));
-    rows.push(at0(
-        "Credit",
-        "AmazonRDS",
-        "",
-        round(-usage_total * 0.02, 10),
-    ));
-    rows.push(at0(
-        "EdpDiscount",
-        "AmazonECS",
-        "",
-        round(-usage_total * 0.01, 10),
-    ));
-    rows.push(at0(
-        "Fee",
-        "AWSSupportBusiness",
-        "Dollar",
-        round(usage_total * 0.1, 10),
-    ));
+    rows.extend(daily_rows(&rows, scale));
     rows
 }
 
