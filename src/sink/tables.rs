@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use crate::allocate::{self, Allocation, RowChunk, RowPart};
+use crate::allocate::{self, Allocation, RowChunk, RowPart, Totals};
 use crate::model::LogCounters;
 use crate::model::money::Money;
 use crate::model::{Kind, Transaction};
@@ -139,7 +139,6 @@ pub fn build<'a>(
     keys: &'a UnitKeys,
     run: &RunInfo<'a>,
 ) -> Result<Vec<(&'static str, Parts<'a>)>> {
-    let category = |r| pricing.model(r).category.as_str();
     let rule_id = |r| pricing.rule(r).id.as_str();
     let cost_basis = run.cost_basis;
     let run_id = run.run_id;
@@ -163,34 +162,7 @@ pub fn build<'a>(
         })
         .collect();
 
-    let fc = &allocation.flow_costs;
-    let flow_costs = Table::default()
-        .text(
-            "transaction_type",
-            fc.iter().map(|r| Some(r.transaction_type.as_str())),
-        )
-        .text("flow", fc.iter().map(|r| Some(r.flow.as_str())))
-        .text(
-            "product_code",
-            fc.iter().map(|r| Some(r.product_code.as_str())),
-        )
-        .text("rule_id", fc.iter().map(|r| Some(rule_id(r.rule))))
-        .text("category", fc.iter().map(|r| Some(category(r.rule))))
-        .text(
-            "allocation",
-            fc.iter()
-                .map(|r| Some(if r.direct { "direct" } else { "shared" })),
-        )
-        .int("transactions", fc.iter().map(|r| r.transactions as i64))
-        .int(
-            "driver_units",
-            fc.iter()
-                .map(|r| r.driver_units.min(i64::MAX as u128) as i64),
-        )
-        .money("cost_usd", fc.iter().map(|r| Some(r.cost)))?
-        .money("modelled_cost_usd", fc.iter().map(|r| r.modelled_cost))?
-        .money("unit_cost_usd", fc.iter().map(|r| Some(r.unit_cost)))?
-        .text("run_id", fc.iter().map(|_| Some(run_id)));
+    let flow_costs = flow_costs_table(allocation, pricing, run_id)?;
 
     let fs = &allocation.flow_summary;
     let flow_summary = Table::default()
@@ -232,8 +204,126 @@ pub fn build<'a>(
         .money("cost_usd", un.iter().map(|(p, _)| Some(p.cost)))?
         .text("run_id", un.iter().map(|_| Some(run_id)));
 
+    let pools = pools_table(transactions, allocation, pricing, keys, run_id)?;
+    let reconciliation =
+        reconciliation_table(transactions.len(), &allocation.totals, counters, run)?;
+
+    let one = |table: Table| -> Parts<'a> {
+        let batch: Batches<'a> = Box::new(std::iter::once(Ok(table.into_batch())));
+        vec![batch]
+    };
+    Ok(vec![
+        ("transactions", transactions_table),
+        ("flow_costs", one(flow_costs)),
+        ("flow_summary", one(flow_summary)),
+        ("unallocated", one(unallocated)),
+        ("pools", one(pools)),
+        ("reconciliation", one(reconciliation)),
+    ])
+}
+
+/// The `flow_costs` table: one row per (type, flow, product, rule, allocation).
+fn flow_costs_table(allocation: &Allocation, pricing: &Pricing, run_id: &str) -> Result<Table> {
+    let category = |r| pricing.model(r).category.as_str();
+    let rule_id = |r| pricing.rule(r).id.as_str();
+    let fc = &allocation.flow_costs;
+    let table = Table::default()
+        .text(
+            "transaction_type",
+            fc.iter().map(|r| Some(r.transaction_type.as_str())),
+        )
+        .text("flow", fc.iter().map(|r| Some(r.flow.as_str())))
+        .text(
+            "product_code",
+            fc.iter().map(|r| Some(r.product_code.as_str())),
+        )
+        .text("rule_id", fc.iter().map(|r| Some(rule_id(r.rule))))
+        .text("category", fc.iter().map(|r| Some(category(r.rule))))
+        .text(
+            "allocation",
+            fc.iter()
+                .map(|r| Some(if r.direct { "direct" } else { "shared" })),
+        )
+        .int("transactions", fc.iter().map(|r| r.transactions as i64))
+        .int(
+            "driver_units",
+            fc.iter()
+                .map(|r| r.driver_units.min(i64::MAX as u128) as i64),
+        )
+        .money("cost_usd", fc.iter().map(|r| Some(r.cost)))?
+        .money("modelled_cost_usd", fc.iter().map(|r| r.modelled_cost))?
+        .money("unit_cost_usd", fc.iter().map(|r| Some(r.unit_cost)))?
+        .text("run_id", fc.iter().map(|_| Some(run_id)));
+    Ok(table)
+}
+
+/// The `reconciliation` row: the day's totals, the log counters, the run.
+fn reconciliation_table(
+    transactions: usize,
+    t: &Totals,
+    c: &LogCounters,
+    run: &RunInfo<'_>,
+) -> Result<Table> {
+    let one = |v: i64| std::iter::once(v);
+    let excluded_types: Vec<[&str; 1]> =
+        t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
+    let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
+    let table = Table::default()
+        .text("cost_basis", [Some(run.cost_basis)])
+        .int("cur_rows", one(t.cur_rows as i64))
+        .money("cur_total_usd", [Some(t.cur_total)])?
+        .money("allocated_usd", [Some(t.allocated)])?
+        .money("unallocated_usd", [Some(t.unallocated)])?
+        .money("excluded_usd", [Some(t.excluded)])?
+        .money_list(
+            "excluded_by_type",
+            ["line_item_type"],
+            "cost_usd",
+            &excluded_types,
+            vec![0, excluded.len() as i32],
+            (0..excluded.len() as u32).collect(),
+            excluded,
+        )?
+        .money("delta_usd", [Some(t.delta)])?
+        .boolean("cur_final", [t.cur_final])
+        .int("transactions", one(transactions as i64))
+        .int("log_files", one(c.files as i64))
+        .int("log_lines", one(c.lines as i64))
+        .int("log_events", one(c.events as i64))
+        .int("log_out_of_day", one(c.out_of_day as i64))
+        .int("log_non_json", one(c.non_json as i64))
+        .int("log_no_transaction", one(c.no_transaction as i64))
+        .int("log_missing_service", one(c.missing_service as i64))
+        .int("log_malformed", one(c.malformed as i64))
+        .int("log_blank", one(c.blank as i64))
+        .int("log_bad_timestamp", one(c.bad_timestamp as i64))
+        .int("log_duplicate", one(c.duplicate as i64))
+        .int("log_oversized", one(c.oversized as i64))
+        .int("log_skipped_files", one(c.skipped_files as i64))
+        .int("log_control_messages", one(c.control_messages as i64))
+        .int("log_corrupt_files", one(c.corrupt_files as i64))
+        .int("log_type_conflicts", one(c.type_conflicts as i64))
+        .text("run_id", [Some(run.run_id)])
+        .text("costjob_version", [Some(env!("CARGO_PKG_VERSION"))])
+        .text("pricing_sha256", [Some(run.pricing_sha256)])
+        .timestamp("started_at", one(run.started_at_ms))
+        .timestamp("finished_at", one(run.finished_at_ms));
+    Ok(table)
+}
+
+/// The `pools` table: one row per pool, enough to recompute any share exactly
+/// (`costjob explain`).
+fn pools_table(
+    transactions: &[Transaction],
+    allocation: &Allocation,
+    pricing: &Pricing,
+    keys: &UnitKeys,
+    run_id: &str,
+) -> Result<Table> {
+    let category = |r| pricing.model(r).category.as_str();
+    let rule_id = |r| pricing.rule(r).id.as_str();
     let pr = allocation.pool_rows();
-    let pools = Table::default()
+    let table = Table::default()
         .text(
             "product_code",
             pr.iter().map(|p| Some(p.key.product_code.as_str())),
@@ -263,7 +353,7 @@ pub fn build<'a>(
         p.last_extra
             .map(|(_, i)| transactions[i as usize].id.text())
     });
-    let pools = pools
+    let table = table
         .text("unit_key", unit_keys.iter().map(|k| k.as_deref()))
         .text(
             "unallocated_reason",
@@ -278,64 +368,5 @@ pub fn build<'a>(
         )
         .text("last_extra_transaction_id", last_ids)
         .text("run_id", pr.iter().map(|_| Some(run_id)));
-
-    let t = &allocation.totals;
-    let c = counters;
-    let one = |v: i64| std::iter::once(v);
-    let excluded_types: Vec<[&str; 1]> =
-        t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
-    let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
-    let reconciliation = Table::default()
-        .text("cost_basis", [Some(run.cost_basis)])
-        .int("cur_rows", one(t.cur_rows as i64))
-        .money("cur_total_usd", [Some(t.cur_total)])?
-        .money("allocated_usd", [Some(t.allocated)])?
-        .money("unallocated_usd", [Some(t.unallocated)])?
-        .money("excluded_usd", [Some(t.excluded)])?
-        .money_list(
-            "excluded_by_type",
-            ["line_item_type"],
-            "cost_usd",
-            &excluded_types,
-            vec![0, excluded.len() as i32],
-            (0..excluded.len() as u32).collect(),
-            excluded,
-        )?
-        .money("delta_usd", [Some(t.delta)])?
-        .boolean("cur_final", [t.cur_final])
-        .int("transactions", one(transactions.len() as i64))
-        .int("log_files", one(c.files as i64))
-        .int("log_lines", one(c.lines as i64))
-        .int("log_events", one(c.events as i64))
-        .int("log_out_of_day", one(c.out_of_day as i64))
-        .int("log_non_json", one(c.non_json as i64))
-        .int("log_no_transaction", one(c.no_transaction as i64))
-        .int("log_missing_service", one(c.missing_service as i64))
-        .int("log_malformed", one(c.malformed as i64))
-        .int("log_blank", one(c.blank as i64))
-        .int("log_bad_timestamp", one(c.bad_timestamp as i64))
-        .int("log_duplicate", one(c.duplicate as i64))
-        .int("log_oversized", one(c.oversized as i64))
-        .int("log_skipped_files", one(c.skipped_files as i64))
-        .int("log_control_messages", one(c.control_messages as i64))
-        .int("log_corrupt_files", one(c.corrupt_files as i64))
-        .int("log_type_conflicts", one(c.type_conflicts as i64))
-        .text("run_id", [Some(run.run_id)])
-        .text("costjob_version", [Some(env!("CARGO_PKG_VERSION"))])
-        .text("pricing_sha256", [Some(run.pricing_sha256)])
-        .timestamp("started_at", one(run.started_at_ms))
-        .timestamp("finished_at", one(run.finished_at_ms));
-
-    let one = |table: Table| -> Parts<'a> {
-        let batch: Batches<'a> = Box::new(std::iter::once(Ok(table.into_batch())));
-        vec![batch]
-    };
-    Ok(vec![
-        ("transactions", transactions_table),
-        ("flow_costs", one(flow_costs)),
-        ("flow_summary", one(flow_summary)),
-        ("unallocated", one(unallocated)),
-        ("pools", one(pools)),
-        ("reconciliation", one(reconciliation)),
-    ])
+    Ok(table)
 }
