@@ -21,38 +21,10 @@ use crate::{Error, Result};
 /// Reads `path`, applies the `COSTJOB_*`
 /// environment entries and the flag overrides, and validates the result.
 pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) -> Result<RunPlan> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::Config(vec![format!(
-            "{}: cannot read the configuration file: {e}",
-            path.display()
-        )])
-    })?;
+    let (text, mut file) = read_file(path)?;
     let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-    let mut file: ConfigFile = toml::from_str(&text).map_err(|e| {
-        Error::config(format!(
-            "{}: {}",
-            path.display(),
-            e.to_string().trim_end().replace('\n', "\n    ")
-        ))
-    })?;
     let mut problems = Vec::new();
-    let mut from_env = Vec::new();
-    for (key, value) in env {
-        // An empty `COSTJOB_*` variable is an error, whatever the setting: a
-        // task definition's blank value is ambiguous, and must never quietly
-        // mean "none" (an empty exclusion list would allocate Tax, Credit and
-        // Refund) nor quietly mean "the file's value".
-        if value.trim().is_empty() {
-            problems.push(format!(
-                "environment {key} is set but empty (an empty path, list or value): unset it to use the file's setting, or give a value"
-            ));
-            continue;
-        }
-        match apply_env(&mut file, key, value) {
-            Ok(field) => from_env.push(field),
-            Err(message) => problems.push(format!("environment {key}: {message}")),
-        }
-    }
+    let from_env = apply_environment(&mut file, env, &mut problems);
     let resolve = |value: &str, field: &str| -> PathBuf {
         let p = PathBuf::from(value);
         if p.is_absolute() || from_env.iter().any(|f| f == field) {
@@ -98,17 +70,8 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         }
     };
 
-    let cur = match overrides.engine.as_deref().unwrap_or(&file.cur.source) {
-        "local" => CurSource::Files(cur_path.clone()),
-        "athena" => CurSource::Athena(athena_plan(&file.cur, path, &mut problems)),
-        other => {
-            problems.push(format!(
-                "{}: [cur] source = {other:?}: expected \"local\" or \"athena\"",
-                path.display()
-            ));
-            CurSource::Files(cur_path.clone())
-        }
-    };
+    let engine = overrides.engine.as_deref().unwrap_or(&file.cur.source);
+    let cur = cur_source(engine, &file.cur, &cur_path, path, &mut problems);
     let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
         problems.push(format!(
             "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
@@ -123,14 +86,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let flows = flow_list(&file.flows, path, &at, &mut problems);
 
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
-    let pricing = match Pricing::load(&pricing_dir) {
-        Ok(pricing) => Some(pricing),
-        Err(Error::Config(found)) => {
-            problems.extend(found);
-            None
-        }
-        Err(other) => return Err(other),
-    };
+    let pricing = load_pricing(&pricing_dir, &mut problems)?;
     if !problems.is_empty() {
         return Err(Error::Config(problems));
     }
@@ -158,6 +114,84 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
     })
+}
+
+/// The pricing models, their problems added to the configuration's (`None` then).
+fn load_pricing(dir: &Path, problems: &mut Vec<String>) -> Result<Option<Pricing>> {
+    match Pricing::load(dir) {
+        Ok(pricing) => Ok(Some(pricing)),
+        Err(Error::Config(found)) => {
+            problems.extend(found);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Where the CUR is read: `[cur] source` (or `--engine`), `local` or `athena`.
+fn cur_source(
+    engine: &str,
+    cur: &CurSection,
+    cur_path: &Location,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> CurSource {
+    match engine {
+        "local" => CurSource::Files(cur_path.clone()),
+        "athena" => CurSource::Athena(athena_plan(cur, path, problems)),
+        other => {
+            problems.push(format!(
+                "{}: [cur] source = {other:?}: expected \"local\" or \"athena\"",
+                path.display()
+            ));
+            CurSource::Files(cur_path.clone())
+        }
+    }
+}
+
+/// The file's text and its parse (a missing file or a TOML error is exit 2).
+fn read_file(path: &Path) -> Result<(String, ConfigFile)> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Config(vec![format!(
+            "{}: cannot read the configuration file: {e}",
+            path.display()
+        )])
+    })?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        Error::config(format!(
+            "{}: {}",
+            path.display(),
+            e.to_string().trim_end().replace('\n', "\n    ")
+        ))
+    })?;
+    Ok((text, file))
+}
+
+/// Applies every `COSTJOB_*` entry over the file; returns the dotted keys set
+/// (their paths are taken as given, not relative to the file).
+fn apply_environment(
+    file: &mut ConfigFile,
+    env: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    let mut from_env = Vec::new();
+    for (key, value) in env {
+        // An empty `COSTJOB_*` variable is an error, whatever the setting: a
+        // task definition's blank value is ambiguous, and must never quietly
+        // mean "none" (an empty exclusion list would allocate Tax, Credit and
+        // Refund) nor quietly mean "the file's value".
+        if value.trim().is_empty() {
+            problems.push(format!(
+                "environment {key} is set but empty (an empty path, list or value): unset it to use the file's setting, or give a value"
+            ));
+            continue;
+        }
+        match apply_env(file, key, value) {
+            Ok(field) => from_env.push(field),
+            Err(message) => problems.push(format!("environment {key}: {message}")),
+        }
+    }
+    from_env
 }
 
 /// The settings' own checks: placeholders only where they belong, the Glue
