@@ -316,8 +316,9 @@ fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
     rows
 }
 
-fn write_cur(path: &Path, spec: &SampleSpec) -> Result<usize> {
-    let rows = cur_rows(spec);
+/// The demo CUR's rows as one CUR 1.0 batch: the line item, reservation,
+/// Savings Plans and tag columns, hourly usage dates of `spec.date`.
+fn cur_batch(rows: &[Row], spec: &SampleSpec) -> RecordBatch {
     let day0 = spec
         .date
         .and_hms_opt(0, 0, 0)
@@ -404,8 +405,12 @@ fn write_cur(path: &Path, spec: &SampleSpec) -> Result<usize> {
         }),
     ];
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .expect("columns of equal length");
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("columns of equal length")
+}
+
+fn write_cur(path: &Path, spec: &SampleSpec) -> Result<usize> {
+    let rows = cur_rows(spec);
+    let batch = cur_batch(&rows, spec);
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
