@@ -122,6 +122,7 @@ pub fn collect_garbage(
     run_id: &str,
 ) -> Result<Vec<String>> {
     let cutoff = Utc::now().timestamp() - (output.retain_superseded_hours * 3600) as i64;
+    let catalog = Catalog::new(store, output);
     let mut deleted = Vec::new();
     for (date, runs) in run_prefixes(store, output, tables)? {
         let old: Vec<RunObjects> = (runs.into_values())
@@ -139,7 +140,8 @@ pub fn collect_garbage(
                 Err(e) => return Err(e),
             }
         };
-        let judged = judge_day(store, output, date, &old, taken.as_ref().unwrap_or(held));
+        let lease = taken.as_ref().unwrap_or(held);
+        let judged = judge_day(store, &catalog, output, date, &old, lease);
         // A lease taken for the judgement is released whatever it found.
         let released = taken.map_or(Ok(()), |lease| lease.release(store));
         deleted.extend(judged?);
@@ -183,6 +185,7 @@ fn run_prefixes(
 /// under `lease`) do not point at; a day with a journal is left alone.
 fn judge_day(
     store: &Store,
+    catalog: &Catalog,
     output: &Output,
     date: NaiveDate,
     old: &[RunObjects],
@@ -191,7 +194,6 @@ fn judge_day(
     if read_journal(store, output, date)?.is_some() {
         return Ok(Vec::new()); // an interrupted publish: recovery's
     }
-    let catalog = Catalog::new(store, output);
     let mut live: BTreeMap<&str, Option<String>> = BTreeMap::new();
     let mut removed = Vec::new();
     for RunObjects { prefix, keys, .. } in old {
