@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::failpoint::crash_point;
 use crate::output::{DayHold, Publisher, RUN_REPORTS, Recovery, Taken};
-use crate::sink::tables::Parts;
+use crate::sink::parquet::Parts;
 use crate::storage::Location;
 use crate::{Error, Result};
 

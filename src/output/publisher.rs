@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::Result;
 use crate::config::Output;
-use crate::sink::tables::Parts;
+use crate::sink::parquet::Parts;
 use crate::storage::{Location, Store};
 
 /// The run report's pseudo-table: published with the tables, before `reconciliation`.

@@ -298,13 +298,22 @@ const DELTA_ENCODED: &[&str] = &[
     "shared_cost_usd",
 ];
 
+/// Rows of the `transactions` table per Parquet row group: large enough to scan well.
+pub const TRANSACTIONS_PER_ROW_GROUP: usize = 16_384;
+
+/// A table's batches, produced as they are written.
+pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
+
+/// A table's files: each a sequence of batches; files are written in parallel.
+pub type Parts<'a> = Vec<Batches<'a>>;
+
 /// The file name of a table's `index`-th part in a partition.
 pub fn part_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
 /// Writes `batches` (at least one; all of one schema) as one Parquet file, synced.
-pub fn write_file(path: &Path, batches: super::tables::Batches<'_>) -> Result<()> {
+pub fn write_file(path: &Path, batches: Batches<'_>) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
     #[cfg(feature = "failpoints")]
     fail::fail_point!("parquet::write", |_| Err(Error::io(
@@ -385,7 +394,7 @@ impl std::io::Write for WriteBehind {
 pub fn write_to<W: std::io::Write + Send>(
     sink: W,
     name: &str,
-    mut batches: super::tables::Batches<'_>,
+    mut batches: Batches<'_>,
 ) -> Result<W> {
     let parquet_err = |e: parquet::errors::ParquetError| Error::Parquet {
         path: PathBuf::from(name),
@@ -398,7 +407,7 @@ pub fn write_to<W: std::io::Write + Send>(
             ZstdLevel::try_new(1).expect("valid level"),
         ))
         .set_created_by(format!("costjob {}", env!("CARGO_PKG_VERSION")))
-        .set_max_row_group_row_count(Some(super::tables::TRANSACTIONS_PER_ROW_GROUP));
+        .set_max_row_group_row_count(Some(TRANSACTIONS_PER_ROW_GROUP));
     // The entries of list columns (27 a transaction in `costs`) carry no
     // statistics: no query prunes on them, and min/max cost a comparison per
     // value. Values nearly unique per row skip the dictionary, which would

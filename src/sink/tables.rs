@@ -9,7 +9,7 @@ use crate::model::LogCounters;
 use crate::model::money::Money;
 use crate::model::{Kind, Transaction};
 use crate::pricing::{Pricing, UnitKeys};
-use crate::sink::parquet::Table;
+use crate::sink::parquet::{Batches, Parts, Table};
 use crate::{FastMap, Result};
 
 /// What the reconciliation row says about the run itself.
@@ -24,15 +24,6 @@ pub struct RunInfo<'a> {
 /// Rows of the `transactions` table per Arrow batch: bounds the sink's memory
 /// (a batch's `costs` column has 27 entries a row).
 pub const TRANSACTIONS_PER_BATCH: usize = 4_096;
-
-/// Rows of the `transactions` table per Parquet row group: large enough to scan well.
-pub const TRANSACTIONS_PER_ROW_GROUP: usize = 16_384;
-
-/// A table's batches, produced as they are written.
-pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
-
-/// A table's files: each a sequence of batches; files are written in parallel.
-pub type Parts<'a> = Vec<Batches<'a>>;
 
 /// One `transactions` batch: the allocation's finished rows, encoded.
 fn transactions_batch(chunk: RowChunk<'_>, day: &Day<'_>) -> Result<RecordBatch> {

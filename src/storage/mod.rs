@@ -3,10 +3,14 @@
 
 mod local;
 mod location;
+mod parquet_source;
 mod s3;
 mod store;
+mod unreadable;
 
 pub use location::{Listing, Location, Object};
-pub use s3::RemoteFile;
+pub use parquet_source::ParquetSource;
+pub use s3::{Aws, RemoteFile};
 pub(crate) use s3::{backoff, describe};
-pub use store::{Aws, Chunks, MarkUnreadable, ParquetSource, Store, Unreadable};
+pub use store::{Chunks, Store};
+pub use unreadable::{MarkUnreadable, Unreadable};

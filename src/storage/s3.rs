@@ -10,12 +10,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::store::{Aws, ParquetSource, Unreadable};
+use super::parquet_source::ParquetSource;
+use super::unreadable::Unreadable;
 use super::{Location, Object};
 use crate::{Error, Result};
 
 /// How S3 reads are retried.
 pub(super) const ATTEMPTS: u32 = 5;
+
+/// The async edge: a small runtime and the clients of one credential chain.
+pub struct Aws {
+    pub runtime: tokio::runtime::Runtime,
+    pub s3: aws_sdk_s3::Client,
+    pub config: aws_config::SdkConfig,
+}
 
 /// An S3 object read by ranged GETs: the footer on demand, the column chunks
 /// of a read all at once ([`ParquetSource::prefetch`]).

@@ -5,13 +5,9 @@
 //! (`AWS_ENDPOINT_URL` points it at a local stand-in in tests).
 
 use std::io::Read;
-use std::ops::Range;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
 
-use bytes::Bytes;
-
-use super::s3::{RemoteFile, s3_error};
+use super::s3::{Aws, RemoteFile, s3_error};
 use super::{Listing, Location, Object};
 use crate::{Error, Result};
 
@@ -19,13 +15,6 @@ use crate::{Error, Result};
 #[derive(Default)]
 pub struct Store {
     aws: OnceLock<std::sync::Arc<Aws>>,
-}
-
-/// The async edge: a small runtime and the clients of one credential chain.
-pub struct Aws {
-    pub runtime: tokio::runtime::Runtime,
-    pub s3: aws_sdk_s3::Client,
-    pub config: aws_config::SdkConfig,
 }
 
 impl Store {
@@ -194,35 +183,6 @@ pub enum Chunks {
     S3(RemoteFile),
 }
 
-/// A Parquet file that is told, once the footer is read, which byte ranges the
-/// read needs: an S3 object fetches them with concurrent ranged GETs and then
-/// serves the reader from memory; a local file needs nothing.
-pub trait ParquetSource: parquet::file::reader::ChunkReader + 'static {
-    fn prefetch(&self, ranges: &[Range<u64>]) -> Result<()>;
-    /// The bytes fetched over the network, counted as they arrive.
-    fn fetched(&self) -> std::sync::Arc<AtomicU64>;
-}
-
-impl ParquetSource for std::fs::File {
-    fn prefetch(&self, _: &[Range<u64>]) -> Result<()> {
-        Ok(())
-    }
-
-    fn fetched(&self) -> std::sync::Arc<AtomicU64> {
-        Default::default()
-    }
-}
-
-impl ParquetSource for Bytes {
-    fn prefetch(&self, _: &[Range<u64>]) -> Result<()> {
-        Ok(())
-    }
-
-    fn fetched(&self) -> std::sync::Arc<AtomicU64> {
-        Default::default()
-    }
-}
-
 impl Store {
     /// A Parquet file's bytes, ready for `ParquetRecordBatchReaderBuilder`.
     pub fn chunk_reader(&self, object: &Object) -> Result<Chunks> {
@@ -232,43 +192,5 @@ impl Store {
                 .map_err(|e| Error::unreadable(path, &e)),
             Location::S3 { .. } => Ok(Chunks::S3(RemoteFile::new(self.aws_shared(), object))),
         }
-    }
-}
-
-/// An input whose bytes could not be read (a network failure that outlived
-/// its retries, a short body, a local I/O error), as opposed to bytes that were
-/// read and do not decode. Travels inside a `std::io::Error` through the
-/// decompressor and the line reader, so the sources can tell one from the
-/// other: `--allow-corrupt-input` covers corrupt content only.
-#[derive(Debug)]
-pub struct Unreadable(pub String);
-
-impl std::fmt::Display for Unreadable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unreadable {}
-
-impl Unreadable {
-    /// Whether an I/O error is (or wraps) an [`Unreadable`] input.
-    pub fn is(e: &std::io::Error) -> bool {
-        e.get_ref().is_some_and(|inner| inner.is::<Unreadable>())
-    }
-}
-
-/// A source's bytes with every read error marked [`Unreadable`].
-pub struct MarkUnreadable<R>(pub R);
-
-impl<R: Read> Read for MarkUnreadable<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Interrupted || Unreadable::is(&e) {
-                e
-            } else {
-                std::io::Error::other(Unreadable(e.to_string()))
-            }
-        })
     }
 }

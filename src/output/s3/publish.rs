@@ -27,7 +27,7 @@ use super::upload::S3Writer;
 use crate::config::Output;
 use crate::failpoint::{crash_point, pause_point};
 use crate::output::{DayHold, Publisher, RUN_REPORTS, Taken};
-use crate::sink::tables::Parts;
+use crate::sink::parquet::Parts;
 use crate::storage::{Location, Store};
 use crate::{Error, Result};
 

@@ -1,40 +1,15 @@
 //! The CUR engine trait (SPEC 2.1, 2.7) and the file engine: every Parquet
-//! file under a location read for one day (in parallel) into the day's pools,
-//! what reading it did, and the rules that turn a row into money and a pool.
+//! file under a location read for one day (in parallel) into the day's pools.
 
 use std::path::Path;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
-use super::parquet::DayReader;
-use crate::config::TagColumns;
-use crate::cost_basis::CostBasis;
+use super::parquet::{CurScan, DayReader, RowRules};
 use crate::model::CurDay;
-use crate::pricing::Pricing;
 use crate::storage::{Chunks, Location, Object, Store};
 use crate::{Error, Result};
-
-/// What reading the CUR for a day did, for the run's logs.
-#[derive(Debug, Default, Clone)]
-pub struct CurScan {
-    pub files: usize,
-    pub row_groups_read: usize,
-    pub row_groups_pruned: usize,
-    pub rows_scanned: u64,
-    /// Bytes fetched by ranged GETs (S3 objects; 0 for local files).
-    pub bytes_fetched: u64,
-    /// The Athena engine's query, when the rows came through Athena.
-    pub query: Option<super::athena::QueryStats>,
-}
-
-/// How a CUR row becomes money and a pool: the same for every engine.
-pub struct RowRules<'a> {
-    pub basis: CostBasis,
-    pub excluded_types: &'a [String],
-    pub tags: &'a TagColumns,
-    pub pricing: &'a Pricing,
-}
 
 /// Where a day's CUR rows come from (SPEC 2.1, 2.7). The allocation sees only
 /// the pools: Parquet files ([`Location`]) and Athena give the same ones.

@@ -15,7 +15,6 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
-use super::engine::{CurScan, RowRules};
 use crate::config::{OPTIONAL, REQUIRED, TagColumns, USAGE_START};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
@@ -25,6 +24,27 @@ use crate::pricing::Pricing;
 use crate::source::timestamps::{day_bounds, parse_iso8601_micros};
 use crate::storage::ParquetSource;
 use crate::{Error, FastMap, Result};
+
+/// What reading the CUR for a day did, for the run's logs.
+#[derive(Debug, Default, Clone)]
+pub struct CurScan {
+    pub files: usize,
+    pub row_groups_read: usize,
+    pub row_groups_pruned: usize,
+    pub rows_scanned: u64,
+    /// Bytes fetched by ranged GETs (S3 objects; 0 for local files).
+    pub bytes_fetched: u64,
+    /// The Athena engine's query, when the rows came through Athena.
+    pub query: Option<super::athena::QueryStats>,
+}
+
+/// How a CUR row becomes money and a pool: the same for every engine.
+pub struct RowRules<'a> {
+    pub basis: CostBasis,
+    pub excluded_types: &'a [String],
+    pub tags: &'a TagColumns,
+    pub pricing: &'a Pricing,
+}
 
 /// Decoded CUR batches being folded at once, at most.
 const FOLDS_IN_FLIGHT: usize = 4;
