@@ -3,7 +3,9 @@
 //! the per-flow aggregates, and the conservation identity. Pure: CUR pools and
 //! classified transactions in, allocated money out, every amount finished.
 
+mod apply;
 mod day;
+mod division;
 mod pools;
 mod rows;
 mod scope;

@@ -190,7 +190,7 @@ impl Allocation {
                 cost: p.cost,
                 unit_key: Some(p.unit_key),
                 unallocated: None,
-                total_units: Some(p.split.total_units),
+                total_units: Some(p.split.division.total_units),
                 transactions: self.scopes[p.scope as usize].members,
                 extra_units: p.split.extras(),
                 last_extra: p.last_extra,

@@ -6,25 +6,29 @@ use std::cmp::Reverse;
 
 use rayon::prelude::*;
 
-use super::split::{Extras, Split};
+use super::division::Division;
+
+/// A split's extra units: one bit a position, and the last (its remainder,
+/// its position) in remainder-descending, id-ascending order.
+pub(super) type Extras = (Vec<u64>, Option<(u128, u32)>);
 
 /// The plain twin of [`largest_remainders`] (selected by
 /// [`crate::fast_path::plain`]): every input's remainder, sorted (remainder
 /// descending, id ascending, then position), the first `|C| - sum of floors`.
 pub(super) fn largest_remainders_by_sorting<Id: Ord>(
-    splits: &[Split],
+    divisions: &[Division],
     units: &[(Id, u64)],
 ) -> Vec<Extras> {
-    (splits.iter())
-        .map(|split| {
+    (divisions.iter())
+        .map(|division| {
             let mut handed = 0u128;
             let mut order = Vec::with_capacity(units.len());
             for (position, (id, u)) in units.iter().enumerate() {
-                let (floor, remainder) = split.floor_and_remainder(*u);
+                let (floor, remainder) = division.floor_and_remainder(*u);
                 handed += floor;
                 order.push((Reverse(remainder), id, position));
             }
-            let leftover = (split.magnitude - handed) as usize; // < the inputs
+            let leftover = (division.magnitude - handed) as usize; // < the inputs
             if leftover == 0 {
                 return (Vec::new(), None);
             }
@@ -39,7 +43,7 @@ pub(super) fn largest_remainders_by_sorting<Id: Ord>(
         .collect()
 }
 
-/// For each of `splits` (one `U`, the sum of `units`): the positions of its
+/// For each of `divisions` (one `U`, the sum of `units`): the positions of its
 /// `|C| - sum of floors` largest remainders, ties to the smaller id, one bit
 /// each, and the last of them in that order with its remainder.
 ///
@@ -53,49 +57,124 @@ pub(super) fn largest_remainders_by_sorting<Id: Ord>(
 /// position order), counts them, and the first are set by one more pass.
 /// Each pass serves every split, a run of members at a time.
 pub(super) fn largest_remainders<Id: Ord + Sync>(
-    splits: &[Split],
+    divisions: &[Division],
     units: &[(Id, u64)],
 ) -> Vec<Extras> {
-    let words = units.len().div_ceil(64);
-    let tasks = words.div_ceil(WORDS_PER_TASK);
     let ids_ascend = units.par_windows(2).all(|w| w[0].0 < w[1].0);
-    // The same units for every input (a driver of one a transaction): the same
-    // remainder for all, so the extra units go to the smallest ids, the first
-    // positions when the ids ascend; nothing to select.
-    if let Some(&(_, same)) = units.first()
-        && ids_ascend
-        && units.par_iter().all(|(_, u)| *u == same)
-    {
-        return (splits.iter())
-            .map(|split| {
-                let (floor, remainder) = split.floor_and_remainder(same);
-                let leftover = (split.magnitude - floor * units.len() as u128) as usize; // < the inputs
-                if leftover == 0 {
-                    return (Vec::new(), None);
-                }
-                let mut bonus = vec![0u64; words];
-                let (full_words, bits) = (leftover / 64, leftover % 64);
-                bonus[..full_words].fill(u64::MAX);
-                if bits > 0 {
-                    bonus[full_words] = (1 << bits) - 1;
-                }
-                (bonus, Some((remainder, leftover as u32 - 1)))
-            })
-            .collect();
+    if ids_ascend && let Some(extras) = extras_of_equal_units(divisions, units) {
+        return extras;
     }
+    let searches = narrow_searches(divisions, units);
+    let selecting: Vec<usize> = (0..divisions.len())
+        .filter(|&p| searches[p].wanted > 0)
+        .collect();
+    let mut bonuses: Vec<Vec<u64>> = (searches.iter())
+        .map(|s| {
+            if s.wanted > 0 {
+                vec![0u64; units.len().div_ceil(64)]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    // One remainder in the last range, ids ascending: its first members get the rest.
+    let in_order = |p: usize| ids_ascend && searches[p].span == 0;
+    let found = mark_above_and_list(
+        divisions,
+        units,
+        &searches,
+        &selecting,
+        &in_order,
+        &mut bonuses,
+    );
+    let mut last_extras: Vec<Option<u32>> = vec![None; divisions.len()];
+    let ordered: Vec<usize> = (selecting.iter().copied())
+        .filter(|&p| in_order(p))
+        .collect();
+    let ordered_lasts = take_in_order(
+        divisions,
+        units,
+        &searches,
+        &selecting,
+        &ordered,
+        &found,
+        &mut bonuses,
+    );
+    for (p, last) in ordered.into_iter().zip(ordered_lasts) {
+        last_extras[p] = last;
+    }
+    // Otherwise selected from the list: remainder descending, then id
+    // ascending (by id alone at one remainder).
+    let listed: Vec<(usize, Vec<u32>)> = (selecting.iter().enumerate())
+        .filter(|&(_, &p)| !in_order(p))
+        .map(|(j, &p)| {
+            (
+                p,
+                found.iter().flat_map(|task| &task[j].0).copied().collect(),
+            )
+        })
+        .collect();
+    for (p, last, taken) in take_listed(divisions, units, &searches, listed) {
+        for i in taken {
+            bonuses[p][i as usize / 64] |= 1 << (i % 64);
+        }
+        last_extras[p] = Some(last);
+    }
+    (bonuses.into_iter().zip(last_extras).enumerate())
+        .map(|(p, (bonus, last))| {
+            let last = last.map(|i| (divisions[p].floor_and_remainder(units[i as usize].1).1, i));
+            (bonus, last)
+        })
+        .collect()
+}
+
+/// The same units for every input (a driver of one a transaction) with ids
+/// ascending: the same remainder for all, so the extra units go to the first
+/// positions; nothing to select. `None` when the units differ.
+fn extras_of_equal_units<Id: Sync>(
+    divisions: &[Division],
+    units: &[(Id, u64)],
+) -> Option<Vec<Extras>> {
+    let &(_, same) = units.first()?;
+    if !units.par_iter().all(|(_, u)| *u == same) {
+        return None;
+    }
+    let extras = (divisions.iter())
+        .map(|division| {
+            let (floor, remainder) = division.floor_and_remainder(same);
+            let leftover = (division.magnitude - floor * units.len() as u128) as usize; // < the inputs
+            if leftover == 0 {
+                return (Vec::new(), None);
+            }
+            let mut bonus = vec![0u64; units.len().div_ceil(64)];
+            let (full_words, bits) = (leftover / 64, leftover % 64);
+            bonus[..full_words].fill(u64::MAX);
+            if bits > 0 {
+                bonus[full_words] = (1 << bits) - 1;
+            }
+            (bonus, Some((remainder, leftover as u32 - 1)))
+        })
+        .collect();
+    Some(extras)
+}
+
+/// Each division's search, narrowed pass after pass (each pass serving every
+/// division still counting) to the range that holds its last extra unit,
+/// small enough to select among; `wanted == 0` when it has none.
+fn narrow_searches<Id: Sync>(divisions: &[Division], units: &[(Id, u64)]) -> Vec<Search> {
     // Every search starts over all remainders, below U.
-    let mut searches: Vec<Search> = (splits.iter())
-        .map(|split| Search {
+    let mut searches: Vec<Search> = (divisions.iter())
+        .map(|division| Search {
             lo: 0,
-            span: 128 - (split.total_units - 1).leading_zeros(),
+            span: 128 - (division.total_units - 1).leading_zeros(),
             wanted: 0,
             done: false,
         })
         .collect();
-    let everyone: Vec<usize> = (0..splits.len()).collect();
-    let (handed, counts) = count_remainders(splits, units, &searches, &everyone);
+    let everyone: Vec<usize> = (0..divisions.len()).collect();
+    let (handed, counts) = count_remainders(divisions, units, &searches, &everyone);
     for (p, search) in searches.iter_mut().enumerate() {
-        search.wanted = (splits[p].magnitude - handed[p]) as usize; // the leftover
+        search.wanted = (divisions[p].magnitude - handed[p]) as usize; // the leftover
         if search.wanted == 0 {
             search.done = true; // no extra unit: nothing to select
         } else {
@@ -103,32 +182,32 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
         }
     }
     loop {
-        let counting: Vec<usize> = (0..splits.len()).filter(|&p| !searches[p].done).collect();
+        let counting: Vec<usize> = (0..divisions.len())
+            .filter(|&p| !searches[p].done)
+            .collect();
         if counting.is_empty() {
-            break;
+            return searches;
         }
-        let (_, counts) = count_remainders(splits, units, &searches, &counting);
+        let (_, counts) = count_remainders(divisions, units, &searches, &counting);
         for (j, &p) in counting.iter().enumerate() {
             searches[p].narrow(&counts[j * BUCKETS..][..BUCKETS]);
         }
     }
-    let selecting: Vec<usize> = (0..splits.len())
-        .filter(|&p| searches[p].wanted > 0)
-        .collect();
-    // One remainder in the last range, ids ascending: its first members get the rest.
-    let in_order = |p: usize| ids_ascend && searches[p].span == 0;
-    let mut bonuses: Vec<Vec<u64>> = (searches.iter())
-        .map(|s| {
-            if s.wanted > 0 {
-                vec![0u64; words]
-            } else {
-                Vec::new()
-            }
-        })
-        .collect();
-    // Per task, per selecting split: its members in the last range, listed
-    // (unless `in_order`) and counted; the bits above the range set.
-    let found: Vec<Vec<(Vec<u32>, u32)>> = task_parts(&mut bonuses, &selecting, tasks)
+}
+
+/// Per task, per division at `selecting`: the bits of its members above the
+/// last range set in `bonuses`, and its members in the range listed (unless
+/// `in_order`) and counted.
+fn mark_above_and_list<Id: Sync>(
+    divisions: &[Division],
+    units: &[(Id, u64)],
+    searches: &[Search],
+    selecting: &[usize],
+    in_order: &(dyn Fn(usize) -> bool + Sync),
+    bonuses: &mut [Vec<u64>],
+) -> Vec<Vec<(Vec<u32>, u32)>> {
+    let tasks = units.len().div_ceil(64).div_ceil(WORDS_PER_TASK);
+    task_parts(bonuses, selecting, tasks)
         .into_par_iter()
         .zip(units.par_chunks(64 * WORDS_PER_TASK))
         .enumerate()
@@ -136,16 +215,17 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
             let first = task * 64 * WORDS_PER_TASK;
             (selecting.iter().zip(&mut parts))
                 .map(|(&p, words)| {
-                    let (split, search) = (&splits[p], searches[p]);
+                    let (division, search) = (&divisions[p], searches[p]);
                     let above = search.lo + (1 << search.span);
+                    let listing = !in_order(p);
                     let (mut listed, mut count) = (Vec::new(), 0);
                     for (i, (_, u)) in run.iter().enumerate() {
-                        let (_, remainder) = split.floor_and_remainder(*u);
+                        let (_, remainder) = division.floor_and_remainder(*u);
                         if remainder >= above {
                             words[i / 64] |= 1 << (i % 64);
                         } else if remainder >= search.lo {
                             count += 1;
-                            if !in_order(p) {
+                            if listing {
                                 listed.push((first + i) as u32);
                             }
                         }
@@ -154,13 +234,24 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
                 })
                 .collect()
         })
-        .collect();
-    let mut last_extras: Vec<Option<u32>> = vec![None; splits.len()];
-    // Ties in position order: each task sets the bits of as many of its
-    // members in the range as the tasks before it left.
-    let ordered: Vec<usize> = (selecting.iter().copied())
-        .filter(|&p| in_order(p))
-        .collect();
+        .collect()
+}
+
+/// The divisions at `ordered` (one remainder in the last range, ids
+/// ascending): ties in position order, so each task sets the bits of as many
+/// of its members in the range as the tasks before it left (`found`: per
+/// task, per division at `selecting`, the members counted). Returns each
+/// one's last extra unit.
+fn take_in_order<Id: Sync>(
+    divisions: &[Division],
+    units: &[(Id, u64)],
+    searches: &[Search],
+    selecting: &[usize],
+    ordered: &[usize],
+    found: &[Vec<(Vec<u32>, u32)>],
+    bonuses: &mut [Vec<u64>],
+) -> Vec<Option<u32>> {
+    let tasks = units.len().div_ceil(64).div_ceil(WORDS_PER_TASK);
     let quotas: Vec<Vec<u32>> = {
         let mut left: Vec<u32> = (ordered.iter())
             .map(|&p| searches[p].wanted as u32)
@@ -178,7 +269,7 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
             })
             .collect()
     };
-    let lasts: Vec<Vec<Option<u32>>> = task_parts(&mut bonuses, &ordered, tasks)
+    let lasts: Vec<Vec<Option<u32>>> = task_parts(bonuses, ordered, tasks)
         .into_par_iter()
         .zip(units.par_chunks(64 * WORDS_PER_TASK))
         .zip(&quotas)
@@ -187,12 +278,12 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
             let first = task * 64 * WORDS_PER_TASK;
             (ordered.iter().zip(&mut parts).zip(quotas))
                 .map(|((&p, words), &quota)| {
-                    let (split, lo) = (&splits[p], searches[p].lo);
+                    let (division, lo) = (&divisions[p], searches[p].lo);
                     let mut last = None;
                     let mut members = run.iter().enumerate();
                     for _ in 0..quota {
                         let i = (members.by_ref())
-                            .find(|(_, (_, u))| split.floor_and_remainder(*u).1 == lo)
+                            .find(|(_, (_, u))| division.floor_and_remainder(*u).1 == lo)
                             .expect("counted")
                             .0;
                         words[i / 64] |= 1 << (i % 64);
@@ -203,24 +294,24 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
                 .collect()
         })
         .collect();
-    for (k, &p) in ordered.iter().enumerate() {
-        last_extras[p] = lasts.iter().filter_map(|task| task[k]).next_back();
-    }
-    // Otherwise selected from the list: remainder descending, then id
-    // ascending (by id alone at one remainder).
-    let listed: Vec<(usize, Vec<u32>)> = (selecting.iter().enumerate())
-        .filter(|&(_, &p)| !in_order(p))
-        .map(|(j, &p)| {
-            (
-                p,
-                found.iter().flat_map(|task| &task[j].0).copied().collect(),
-            )
-        })
-        .collect();
-    let selected: Vec<(usize, u32, Vec<u32>)> = (listed.into_par_iter())
+    (0..ordered.len())
+        .map(|k| lasts.iter().filter_map(|task| task[k]).next_back())
+        .collect()
+}
+
+/// Each `listed` division's members in its last range, selected in parallel:
+/// the `wanted` first by remainder descending, then id ascending (by id alone
+/// at one remainder); with the last of them.
+fn take_listed<Id: Ord + Sync>(
+    divisions: &[Division],
+    units: &[(Id, u64)],
+    searches: &[Search],
+    listed: Vec<(usize, Vec<u32>)>,
+) -> Vec<(usize, u32, Vec<u32>)> {
+    (listed.into_par_iter())
         .map(|(p, mut in_range)| {
-            let (split, taken) = (&splits[p], searches[p].wanted);
-            let remainder = |i: u32| split.floor_and_remainder(units[i as usize].1).1;
+            let (division, taken) = (&divisions[p], searches[p].wanted);
+            let remainder = |i: u32| division.floor_and_remainder(units[i as usize].1).1;
             let id = |i: u32| &units[i as usize].0;
             let by_id = |a: &u32, b: &u32| id(*a).cmp(id(*b));
             let by_remainder =
@@ -244,18 +335,6 @@ pub(super) fn largest_remainders<Id: Ord + Sync>(
             };
             in_range.truncate(taken);
             (p, last, in_range)
-        })
-        .collect();
-    for (p, last, taken) in selected {
-        for i in taken {
-            bonuses[p][i as usize / 64] |= 1 << (i % 64);
-        }
-        last_extras[p] = Some(last);
-    }
-    (bonuses.into_iter().zip(last_extras).enumerate())
-        .map(|(p, (bonus, last))| {
-            let last = last.map(|i| (splits[p].floor_and_remainder(units[i as usize].1).1, i));
-            (bonus, last)
         })
         .collect()
 }
@@ -329,11 +408,11 @@ impl Search {
     }
 }
 
-/// For the `splits` at `which`: their members' remainders counted in the
+/// For the `divisions` at `which`: their members' remainders counted in the
 /// [`BUCKETS`] ranges of each one's search (in `which`'s order), and the sum
 /// of each split's floors (at the split's index).
 pub(super) fn count_remainders<Id: Sync>(
-    splits: &[Split],
+    divisions: &[Division],
     units: &[(Id, u64)],
     searches: &[Search],
     which: &[usize],
@@ -341,17 +420,17 @@ pub(super) fn count_remainders<Id: Sync>(
     units
         .par_chunks(64 * WORDS_PER_TASK)
         .map(|run| {
-            let mut handed = vec![0u128; splits.len()];
+            let mut handed = vec![0u128; divisions.len()];
             let mut counts = vec![0u32; which.len() * BUCKETS];
             for (&p, counts) in which.iter().zip(counts.chunks_mut(BUCKETS)) {
-                let (split, search) = (&splits[p], searches[p]);
-                handed[p] = if split.narrow {
+                let (division, search) = (&divisions[p], searches[p]);
+                handed[p] = if division.narrow {
                     // Remainders below U < 2^64: the range in 64 bits, and
                     // the floors sum to at most |C| < 2^64.
                     let (lo, span, shift) = (search.lo as u64, search.span, search.shift());
                     let mut handed = 0u64;
                     for (_, u) in run {
-                        let (floor, remainder) = split.narrow_floor_and_remainder(*u);
+                        let (floor, remainder) = division.narrow_floor_and_remainder(*u);
                         handed += floor;
                         let offset = remainder.wrapping_sub(lo);
                         if remainder >= lo && offset.checked_shr(span).unwrap_or(0) == 0 {
@@ -362,7 +441,7 @@ pub(super) fn count_remainders<Id: Sync>(
                 } else {
                     let mut handed = 0u128;
                     for (_, u) in run {
-                        let (floor, remainder) = split.floor_and_remainder(*u);
+                        let (floor, remainder) = division.floor_and_remainder(*u);
                         handed += floor;
                         if let Some(b) = search.bucket(remainder) {
                             counts[b] += 1;
@@ -374,7 +453,7 @@ pub(super) fn count_remainders<Id: Sync>(
             (handed, counts)
         })
         .reduce(
-            || (vec![0; splits.len()], vec![0; which.len() * BUCKETS]),
+            || (vec![0; divisions.len()], vec![0; which.len() * BUCKETS]),
             |(mut handed, mut counts), (more_handed, more_counts)| {
                 handed
                     .iter_mut()

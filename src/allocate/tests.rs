@@ -2,6 +2,7 @@
 
 use super::rows::*;
 use super::scope::*;
+use super::division::Divisor;
 use super::select::*;
 use super::split::*;
 use super::summary::*;

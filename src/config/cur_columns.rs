@@ -38,6 +38,23 @@ pub const OPTIONAL: [&str; 19] = [
     "line_item_line_item_description",
 ];
 
+/// The cost columns a cost basis reads (SPEC 2.2), in the order the CUR
+/// reader binds them: each is one of [`REQUIRED`] or [`OPTIONAL`].
+pub const COST_COLUMNS: [&str; 12] = [
+    "line_item_unblended_cost",
+    "line_item_net_unblended_cost",
+    "reservation_effective_cost",
+    "reservation_net_effective_cost",
+    "reservation_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_unused_recurring_fee",
+    "reservation_net_unused_recurring_fee",
+    "savings_plan_savings_plan_effective_cost",
+    "savings_plan_net_savings_plan_effective_cost",
+    "savings_plan_total_commitment_to_date",
+    "savings_plan_used_commitment",
+];
+
 /// The CUR 1.0 column of a tag key, by AWS's rule: `user:transaction-type` ->
 /// `resource_tags_user_transaction_type`, `aws:ecs:serviceName` ->
 /// `resource_tags_aws_ecs_service_name`. `None` without a `user:`/`aws:` prefix.
@@ -68,6 +85,16 @@ pub fn tag_column(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cost_columns_are_read() {
+        for column in COST_COLUMNS {
+            assert!(
+                REQUIRED.contains(&column) || OPTIONAL.contains(&column),
+                "{column} is bound but never projected"
+            );
+        }
+    }
 
     #[test]
     fn tag_columns_follow_aws_mangling() {

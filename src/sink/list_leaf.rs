@@ -22,7 +22,7 @@ use arrow_array::{Array, ListArray};
 use arrow_schema::DataType;
 use bytes::Bytes;
 use parquet::basic::{Compression, Encoding, Type as PhysicalType};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
 use parquet::errors::{ParquetError, Result};
@@ -336,47 +336,11 @@ impl ListLeaf {
         if data_encoding != Encoding::PLAIN {
             encodings.push(data_encoding);
         }
-        let statistics = match (&mut self.statistics, &self.values) {
-            (Some((used, nulls)), Values::Labels { texts, .. }) => {
-                let used_texts =
-                    (texts.iter().zip(used.iter())).filter_map(|(t, &u)| u.then_some(t));
-                let bytes = |t: &String| ByteArray::from(t.as_bytes().to_vec());
-                let statistics = Statistics::byte_array(
-                    used_texts.clone().min().map(bytes),
-                    used_texts.max().map(bytes),
-                    None,
-                    Some(std::mem::take(nulls)),
-                    false,
-                );
-                used.clear();
-                Some(statistics)
-            }
-            _ => None,
-        };
-        if let Values::Labels { texts, index } = &mut self.values {
-            let mut dictionary = Vec::new();
-            for text in texts.iter() {
-                dictionary.extend_from_slice(&(text.len() as u32).to_le_bytes());
-                dictionary.extend_from_slice(text.as_bytes());
-            }
-            let compressed = self
-                .compressor
-                .compress(&dictionary)
-                .map_err(|e| ParquetError::External(Box::new(e)))?;
-            let written = writer.write_page(CompressedPage::new(
-                Page::DictionaryPage {
-                    buf: compressed.into(),
-                    num_values: texts.len() as u32,
-                    encoding: Encoding::PLAIN,
-                    is_sorted: false,
-                },
-                dictionary.len(),
-            ))?;
+        let statistics = self.take_label_statistics();
+        if let Some(written) = self.write_dictionary(&mut writer)? {
             uncompressed_size += written.uncompressed_size;
             dictionary_page_offset = Some(0);
             data_page_offset = written.bytes_written as i64;
-            texts.clear();
-            index.clear();
         }
         // The data pages follow the dictionary page, if any.
         let mut locations = Vec::with_capacity(self.pages.len());
@@ -430,6 +394,59 @@ impl ListLeaf {
         };
         self.rows = 0;
         Ok((bytes, close))
+    }
+
+    /// A label leaf's chunk statistics (min and max of the labels the row
+    /// group used, nulls), taken: the next row group starts afresh.
+    fn take_label_statistics(&mut self) -> Option<Statistics> {
+        let (Some((used, nulls)), Values::Labels { texts, .. }) =
+            (&mut self.statistics, &self.values)
+        else {
+            return None;
+        };
+        let used_texts = (texts.iter().zip(used.iter())).filter_map(|(t, &u)| u.then_some(t));
+        let bytes = |t: &String| ByteArray::from(t.as_bytes().to_vec());
+        let statistics = Statistics::byte_array(
+            used_texts.clone().min().map(bytes),
+            used_texts.max().map(bytes),
+            None,
+            Some(std::mem::take(nulls)),
+            false,
+        );
+        used.clear();
+        Some(statistics)
+    }
+
+    /// A label leaf's dictionary page (PLAIN), written first; the dictionary
+    /// is then emptied for the next row group. `None` for a number leaf.
+    fn write_dictionary(
+        &mut self,
+        writer: &mut SerializedPageWriter<'_, Vec<u8>>,
+    ) -> Result<Option<PageWriteSpec>> {
+        let Values::Labels { texts, index } = &mut self.values else {
+            return Ok(None);
+        };
+        let mut dictionary = Vec::new();
+        for text in texts.iter() {
+            dictionary.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            dictionary.extend_from_slice(text.as_bytes());
+        }
+        let compressed = self
+            .compressor
+            .compress(&dictionary)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        let written = writer.write_page(CompressedPage::new(
+            Page::DictionaryPage {
+                buf: compressed.into(),
+                num_values: texts.len() as u32,
+                encoding: Encoding::PLAIN,
+                is_sorted: false,
+            },
+            dictionary.len(),
+        ))?;
+        texts.clear();
+        index.clear();
+        Ok(Some(written))
     }
 }
 

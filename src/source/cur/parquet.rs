@@ -15,7 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
-use crate::config::{OPTIONAL, REQUIRED, TagColumns, USAGE_START};
+use crate::config::{COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_START};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
 use crate::model::money::{self, Exact};
@@ -96,7 +96,33 @@ impl<'a> DayReader<'a> {
         };
         let fetched = file.fetched();
         let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(parquet_err)?;
-        let schema = metadata.schema().clone();
+        let indices = self.projection(path, metadata.schema())?;
+        let mut scan = CurScan::default();
+        let keep = self.row_groups_of_the_day(&metadata, &mut scan);
+        // The column chunks this read needs, fetched at once (S3) before decoding.
+        let parquet_schema = metadata.parquet_schema();
+        let leaves: Vec<usize> = (0..parquet_schema.num_columns())
+            .filter(|&l| indices.contains(&parquet_schema.get_column_root_idx(l)))
+            .collect();
+        let file_len = parquet::file::reader::Length::len(&file);
+        let ranges = chunk_ranges(path, metadata.metadata(), &keep, &leaves, file_len)?;
+        file.prefetch(&ranges)?;
+        let mask = ProjectionMask::roots(parquet_schema, indices);
+        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+            .with_projection(mask)
+            .with_row_groups(keep)
+            .with_batch_size(65_536)
+            .build()
+            .map_err(parquet_err)?;
+        let (day, rows) = self.fold_batches(path, batches)?;
+        scan.rows_scanned = rows;
+        scan.bytes_fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((day, scan))
+    }
+
+    /// The root columns to read (SPEC 2.1's required and optional ones, and
+    /// the tag columns), by index; a required one missing is an input error.
+    fn projection(&self, path: &Path, schema: &arrow_schema::Schema) -> Result<Vec<usize>> {
         for column in REQUIRED {
             if schema.column_with_name(column).is_none() {
                 return Err(Error::input(path, format!("missing column {column}")));
@@ -108,28 +134,28 @@ impl<'a> DayReader<'a> {
             .copied()
             .chain(self.tags.columns.iter().map(String::as_str))
             .collect();
-        let indices: Vec<usize> = schema
-            .fields()
-            .iter()
-            .enumerate()
+        Ok((schema.fields().iter().enumerate())
             .filter(|(_, f)| wanted.contains(&f.name().as_str()))
             .map(|(i, _)| i)
-            .collect();
+            .collect())
+    }
 
-        // Row-group pruning on the usage date's min/max statistics.
+    /// The row groups that may hold the day's rows: those whose usage-date
+    /// statistics are missing or overlap the day (the others counted pruned).
+    fn row_groups_of_the_day(
+        &self,
+        metadata: &ArrowReaderMetadata,
+        scan: &mut CurScan,
+    ) -> Vec<usize> {
         let (start, end) = day_bounds(self.date);
-        let date_type = schema
+        let date_type = (metadata.schema())
             .field_with_name(USAGE_START)
             .expect("checked")
             .data_type()
             .clone();
-        let parquet_schema = metadata.parquet_schema();
-        let leaf = parquet_schema
-            .columns()
-            .iter()
+        let leaf = (metadata.parquet_schema().columns().iter())
             .position(|c| c.path().string() == USAGE_START);
         let mut keep = Vec::new();
-        let mut scan = CurScan::default();
         for (i, group) in metadata.metadata().row_groups().iter().enumerate() {
             let stats = leaf.and_then(|l| group.column(l).statistics());
             let outside = match (stats, &date_type) {
@@ -151,46 +177,19 @@ impl<'a> DayReader<'a> {
             }
         }
         scan.row_groups_read = keep.len();
-        // The column chunks this read needs, fetched at once (S3) before decoding.
-        let leaves: Vec<usize> = (0..parquet_schema.num_columns())
-            .filter(|&l| indices.contains(&parquet_schema.get_column_root_idx(l)))
-            .collect();
-        // Checked here: a corrupt footer's negative or out-of-file offsets
-        // would make the parquet crate panic (found by fuzzing).
-        let file_len = parquet::file::reader::Length::len(&file);
-        let mut ranges: Vec<std::ops::Range<u64>> = Vec::new();
-        for &g in &keep {
-            let group = metadata.metadata().row_group(g);
-            for &l in &leaves {
-                let column = group.column(l);
-                let start = column
-                    .dictionary_page_offset()
-                    .unwrap_or(column.data_page_offset());
-                let length = column.compressed_size();
-                let end = start.checked_add(length);
-                if start < 0 || length < 0 || end.is_none_or(|e| e as u64 > file_len) {
-                    return Err(Error::input(
-                        path,
-                        format!(
-                            "not a readable Parquet file: row group {g}, column {}: chunk at {start} of {length} bytes outside the file's {file_len}",
-                            column.column_path()
-                        ),
-                    ));
-                }
-                ranges.push(start as u64..(start + length) as u64);
-            }
-        }
-        file.prefetch(&ranges)?;
-        let mask = ProjectionMask::roots(parquet_schema, indices);
-        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-            .with_projection(mask)
-            .with_row_groups(keep)
-            .with_batch_size(65_536)
-            .build()
-            .map_err(parquet_err)?;
-        // Batches are decoded in turn and folded by tasks of their own, in
-        // parallel with the next batch's decoding; a few at a time, so the
-        // decoded batches waiting for a core stay few.
+        keep
+    }
+
+    /// The batches decoded in turn and folded by tasks of their own, in
+    /// parallel with the next batch's decoding; a few at a time, so the
+    /// decoded batches waiting for a core stay few. Returns the day (parts
+    /// merged in the file's order: the first bad row is the one reported)
+    /// and the rows scanned.
+    fn fold_batches(
+        &self,
+        path: &Path,
+        batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>> + Send,
+    ) -> Result<(CurDay, u64)> {
         let folded: Mutex<Vec<(u64, Result<CurDay>)>> = Mutex::default();
         let pending = AtomicUsize::new(0);
         let rows = rayon::scope(|scope| -> Result<u64> {
@@ -219,15 +218,12 @@ impl<'a> DayReader<'a> {
             Ok(first_row)
         })?;
         let mut folded = folded.into_inner().unwrap_or_else(PoisonError::into_inner);
-        // In the file's order: the first bad row is the one reported.
         folded.sort_by_key(|(first_row, _)| *first_row);
         let mut day = CurDay::default();
         for (_, part) in folded {
             day.merge(part?);
         }
-        scan.rows_scanned = rows;
-        scan.bytes_fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
-        Ok((day, scan))
+        Ok((day, rows))
     }
 
     fn fold_batch(
@@ -238,122 +234,18 @@ impl<'a> DayReader<'a> {
         day: &mut CurDay,
         rule_cache: &mut FastMap<(String, String, String), RuleRef>,
     ) -> Result<()> {
-        let text = |name: &str| -> Result<Option<Text<'_>>> {
-            batch
-                .column_by_name(name)
-                .map(|c| Text::new(c).ok_or_else(|| bad_type(path, name, c)))
-                .transpose()
-        };
-        let number = |name: &str| -> Result<Option<Number<'_>>> {
-            batch
-                .column_by_name(name)
-                .map(|c| Number::new(c).ok_or_else(|| bad_type(path, name, c)))
-                .transpose()
-        };
-        let usage_start = batch.column_by_name(USAGE_START).expect("projected");
-        let dates =
-            UsageDate::new(usage_start).ok_or_else(|| bad_type(path, USAGE_START, usage_start))?;
-        let [product, usage_type, operation, line_type] = [
-            "line_item_product_code",
-            "line_item_usage_type",
-            "line_item_operation",
-            "line_item_line_item_type",
-        ]
-        .map(text);
-        let (product, usage_type, operation, line_type) =
-            (product?, usage_type?, operation?, line_type?);
-        let arn = text("reservation_reservation_a_r_n")?;
-        let invoice = text("bill_invoice_id")?;
-        let n = |c: &str| number(c);
-        let unblended = n("line_item_unblended_cost")?;
-        let net_unblended = n("line_item_net_unblended_cost")?;
-        let ri_eff = n("reservation_effective_cost")?;
-        let net_ri_eff = n("reservation_net_effective_cost")?;
-        let ri_upfront = n("reservation_unused_amortized_upfront_fee_for_billing_period")?;
-        let net_ri_upfront = n("reservation_net_unused_amortized_upfront_fee_for_billing_period")?;
-        let ri_recurring = n("reservation_unused_recurring_fee")?;
-        let net_ri_recurring = n("reservation_net_unused_recurring_fee")?;
-        let sp_eff = n("savings_plan_savings_plan_effective_cost")?;
-        let net_sp_eff = n("savings_plan_net_savings_plan_effective_cost")?;
-        let sp_commit = n("savings_plan_total_commitment_to_date")?;
-        let sp_used = n("savings_plan_used_commitment")?;
-        let tag_map = match batch.column_by_name("resource_tags") {
-            Some(c) => Some(
-                c.as_map_opt()
-                    .ok_or_else(|| bad_type(path, "resource_tags", c))?,
-            ),
-            None => None,
-        };
-        let tag_cols: Vec<Option<Text<'_>>> = self
-            .tags
-            .columns
-            .iter()
-            .map(|c| text(c))
-            .collect::<Result<_>>()?;
+        let columns = CurColumns::bind(path, batch, self.tags)?;
         let (start, end) = day_bounds(self.date);
-
         for row in 0..batch.num_rows() {
-            let when = dates.micros(row).map_err(|message| {
-                Error::input(
-                    path,
-                    format!(
-                        "row {}: {USAGE_START}: {message}",
-                        first_row + row as u64 + 1
-                    ),
-                )
-            })?;
+            let row_number = first_row + row as u64 + 1;
+            let at_row = |name: &str, message: String| {
+                Error::input(path, format!("row {row_number}: {name}: {message}"))
+            };
+            let when = (columns.dates.micros(row)).map_err(|m| at_row(USAGE_START, m))?;
             if when < start || when >= end {
                 continue;
             }
-            let value = |col: &Option<Number<'_>>, name: &str| -> Result<Option<Exact>> {
-                match col {
-                    None => Ok(None),
-                    Some(c) => c.get(row).map_err(|m| {
-                        Error::input(
-                            path,
-                            format!("row {}: {name}: {m}", first_row + row as u64 + 1),
-                        )
-                    }),
-                }
-            };
-            let v0 =
-                |col: &Option<Number<'_>>, name: &str| value(col, name).map(|v| v.unwrap_or(0));
-            let terms = CostTerms {
-                line_item_type: text_at(&line_type, row),
-                product_code: text_at(&product, row),
-                reservation_arn: text_at(&arn, row),
-                unblended: v0(&unblended, "line_item_unblended_cost")?,
-                net_unblended: value(&net_unblended, "line_item_net_unblended_cost")?,
-                reservation_effective: v0(&ri_eff, "reservation_effective_cost")?,
-                net_reservation_effective: value(&net_ri_eff, "reservation_net_effective_cost")?,
-                reservation_unused_amortized_upfront: v0(
-                    &ri_upfront,
-                    "reservation_unused_amortized_upfront_fee_for_billing_period",
-                )?,
-                net_reservation_unused_amortized_upfront: value(
-                    &net_ri_upfront,
-                    "reservation_net_unused_amortized_upfront_fee_for_billing_period",
-                )?,
-                reservation_unused_recurring: v0(
-                    &ri_recurring,
-                    "reservation_unused_recurring_fee",
-                )?,
-                net_reservation_unused_recurring: value(
-                    &net_ri_recurring,
-                    "reservation_net_unused_recurring_fee",
-                )?,
-                savings_plan_effective: v0(&sp_eff, "savings_plan_savings_plan_effective_cost")?,
-                net_savings_plan_effective: value(
-                    &net_sp_eff,
-                    "savings_plan_net_savings_plan_effective_cost",
-                )?,
-                savings_plan_total_commitment_to_date: v0(
-                    &sp_commit,
-                    "savings_plan_total_commitment_to_date",
-                )?,
-                savings_plan_used_commitment: v0(&sp_used, "savings_plan_used_commitment")?,
-            };
-            let row_number = first_row + row as u64 + 1;
+            let terms = columns.cost_terms(row, &at_row)?;
             let cost = cost_basis::row_cost(self.basis, &terms)
                 .and_then(|c| (c.abs() <= money::DECIMAL_18_MAX).then_some(c))
                 .ok_or_else(|| {
@@ -366,7 +258,7 @@ impl<'a> DayReader<'a> {
                         ),
                     )
                 })?;
-            let has_invoice = !text_at(&invoice, row).is_empty();
+            let has_invoice = !text_at(&columns.invoice, row).is_empty();
             if self
                 .excluded_types
                 .iter()
@@ -375,7 +267,10 @@ impl<'a> DayReader<'a> {
                 day.add_excluded(terms.line_item_type, cost, has_invoice);
                 continue;
             }
-            let (ut, op) = (text_at(&usage_type, row), text_at(&operation, row));
+            let (ut, op) = (
+                text_at(&columns.usage_type, row),
+                text_at(&columns.operation, row),
+            );
             let cache_key = (
                 terms.product_code.to_string(),
                 ut.to_string(),
@@ -389,16 +284,7 @@ impl<'a> DayReader<'a> {
                     r
                 }
             };
-            let tag = |i: usize| -> Option<String> {
-                let value = match &tag_map {
-                    Some(map) => map_value(map, row, &self.tags.map_keys[i]),
-                    None => tag_cols[i].as_ref().and_then(|c| c.get(row)),
-                };
-                value
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(String::from)
-            };
+            let tag = |i: usize| columns.tag(row, i, self.tags);
             let key = PoolKey {
                 product_code: terms.product_code.to_string(),
                 rule,
@@ -410,6 +296,179 @@ impl<'a> DayReader<'a> {
         }
         Ok(())
     }
+}
+
+/// A batch's CUR columns (SPEC 2.1), bound once by name and type: an
+/// optional column that is absent is `None`; one of the wrong type is an
+/// input error naming it.
+struct CurColumns<'a> {
+    dates: UsageDate<'a>,
+    product: Option<Text<'a>>,
+    usage_type: Option<Text<'a>>,
+    operation: Option<Text<'a>>,
+    line_type: Option<Text<'a>>,
+    arn: Option<Text<'a>>,
+    invoice: Option<Text<'a>>,
+    /// The cost columns, in [`COST_COLUMNS`]' order.
+    costs: [Option<Number<'a>>; COST_COLUMNS.len()],
+    tag_map: Option<&'a MapArray>,
+    tag_columns: Vec<Option<Text<'a>>>,
+}
+
+impl<'a> CurColumns<'a> {
+    fn bind(path: &Path, batch: &'a RecordBatch, tags: &TagColumns) -> Result<Self> {
+        let text = |name: &str| -> Result<Option<Text<'a>>> {
+            batch
+                .column_by_name(name)
+                .map(|c| Text::new(c).ok_or_else(|| bad_type(path, name, c)))
+                .transpose()
+        };
+        let number = |name: &str| -> Result<Option<Number<'a>>> {
+            batch
+                .column_by_name(name)
+                .map(|c| Number::new(c).ok_or_else(|| bad_type(path, name, c)))
+                .transpose()
+        };
+        let usage_start = batch.column_by_name(USAGE_START).expect("projected");
+        let dates =
+            UsageDate::new(usage_start).ok_or_else(|| bad_type(path, USAGE_START, usage_start))?;
+        let [product, usage_type, operation, line_type, arn, invoice] = [
+            "line_item_product_code",
+            "line_item_usage_type",
+            "line_item_operation",
+            "line_item_line_item_type",
+            "reservation_reservation_a_r_n",
+            "bill_invoice_id",
+        ]
+        .map(text);
+        let (product, usage_type, operation, line_type, arn, invoice) = (
+            product?,
+            usage_type?,
+            operation?,
+            line_type?,
+            arn?,
+            invoice?,
+        );
+        let mut costs = [const { None }; COST_COLUMNS.len()];
+        for (cost, name) in costs.iter_mut().zip(COST_COLUMNS) {
+            *cost = number(name)?;
+        }
+        let tag_map = match batch.column_by_name("resource_tags") {
+            Some(c) => Some(
+                c.as_map_opt()
+                    .ok_or_else(|| bad_type(path, "resource_tags", c))?,
+            ),
+            None => None,
+        };
+        Ok(CurColumns {
+            dates,
+            product,
+            usage_type,
+            operation,
+            line_type,
+            arn,
+            invoice,
+            costs,
+            tag_map,
+            tag_columns: (tags.columns.iter())
+                .map(|c| text(c))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The row's cost terms; a value that does not decode is `at_row`'s
+    /// error (column name, message).
+    fn cost_terms(
+        &self,
+        row: usize,
+        at_row: &dyn Fn(&str, String) -> Error,
+    ) -> Result<CostTerms<'a>> {
+        let mut values = [None; COST_COLUMNS.len()];
+        for ((value, column), name) in values.iter_mut().zip(&self.costs).zip(COST_COLUMNS) {
+            if let Some(c) = column {
+                *value = c.get(row).map_err(|m| at_row(name, m))?;
+            }
+        }
+        let [
+            unblended,
+            net_unblended,
+            ri_effective,
+            net_ri_effective,
+            ri_upfront,
+            net_ri_upfront,
+            ri_recurring,
+            net_ri_recurring,
+            sp_effective,
+            net_sp_effective,
+            sp_commitment,
+            sp_used,
+        ] = values;
+        Ok(CostTerms {
+            line_item_type: text_at(&self.line_type, row),
+            product_code: text_at(&self.product, row),
+            reservation_arn: text_at(&self.arn, row),
+            unblended: unblended.unwrap_or(0),
+            net_unblended,
+            reservation_effective: ri_effective.unwrap_or(0),
+            net_reservation_effective: net_ri_effective,
+            reservation_unused_amortized_upfront: ri_upfront.unwrap_or(0),
+            net_reservation_unused_amortized_upfront: net_ri_upfront,
+            reservation_unused_recurring: ri_recurring.unwrap_or(0),
+            net_reservation_unused_recurring: net_ri_recurring,
+            savings_plan_effective: sp_effective.unwrap_or(0),
+            net_savings_plan_effective: net_sp_effective,
+            savings_plan_total_commitment_to_date: sp_commitment.unwrap_or(0),
+            savings_plan_used_commitment: sp_used.unwrap_or(0),
+        })
+    }
+
+    /// The row's value of tag `i` (transaction type, flow, service), trimmed;
+    /// `None` when absent or blank.
+    fn tag(&self, row: usize, i: usize, tags: &TagColumns) -> Option<String> {
+        let value = match self.tag_map {
+            Some(map) => map_value(map, row, &tags.map_keys[i]),
+            None => self.tag_columns[i].as_ref().and_then(|c| c.get(row)),
+        };
+        value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    }
+}
+
+/// The byte ranges of the column chunks (`leaves`) of the row groups `keep`,
+/// checked against the file: a corrupt footer's negative or out-of-file
+/// offsets would make the parquet crate panic (found by fuzzing).
+fn chunk_ranges(
+    path: &Path,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    keep: &[usize],
+    leaves: &[usize],
+    file_len: u64,
+) -> Result<Vec<std::ops::Range<u64>>> {
+    let mut ranges = Vec::new();
+    for &g in keep {
+        let group = metadata.row_group(g);
+        for &l in leaves {
+            let column = group.column(l);
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or(column.data_page_offset());
+            let length = column.compressed_size();
+            let end = start.checked_add(length);
+            if start < 0 || length < 0 || end.is_none_or(|e| e as u64 > file_len) {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "not a readable Parquet file: row group {g}, column {}: chunk at {start} of {length} bytes outside the file's {file_len}",
+                        column.column_path()
+                    ),
+                ));
+            }
+            ranges.push(start as u64..(start + length) as u64);
+        }
+    }
+    Ok(ranges)
 }
 
 /// The text of `row`, or "" when the column is missing or null.

@@ -347,18 +347,12 @@ impl LogReader<'_> {
         let doc = &parsed.doc;
         let line_no = message.line_no;
         let f = &acc.pointers;
-        // A non-empty string, or an integer taken as its decimal text (SPEC 2.4).
-        let transaction_id = match doc.text(f, Field::TransactionId) {
-            Some(id) => id,
-            None => match doc.get(f, Field::TransactionId).as_deref() {
-                None | Some(Value::Null) => Cow::Borrowed(""),
-                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Cow::Owned(n.to_string()),
-                Some(v) => {
-                    let error = format!("transaction_id {v} is neither a string nor an integer");
-                    acc.malformed(path, line_no, error);
-                    return None;
-                }
-            },
+        let transaction_id = match doc.transaction_id(f) {
+            Ok(id) => id,
+            Err(error) => {
+                acc.malformed(path, line_no, error);
+                return None;
+            }
         };
         if transaction_id.is_empty() {
             acc.counters.no_transaction += 1;
@@ -369,18 +363,7 @@ impl LogReader<'_> {
             acc.counters.missing_service += 1;
             return None;
         };
-        // The envelope's time wins; `i64::MIN` marks a Firehose event without one.
-        let ts = match message.envelope_ts.filter(|t| *t != i64::MIN) {
-            Some(ts) => Some(ts),
-            None => match doc.get(f, Field::Timestamp).as_deref() {
-                Some(Value::String(s)) => {
-                    crate::source::timestamps::parse_iso8601_micros(s).map(|us| us.div_euclid(1000))
-                }
-                Some(Value::Number(n)) => n.as_i64(),
-                _ => None,
-            },
-        };
-        let Some(ts) = ts else {
+        let Some(ts) = doc.time_ms(f, message.envelope_ts) else {
             acc.counters.bad_timestamp += 1;
             return None;
         };
@@ -388,49 +371,17 @@ impl LogReader<'_> {
             acc.counters.out_of_day += 1;
             return None;
         }
-        let duration_ms = match doc.plain_integer(Field::DurationMs) {
-            Some(d) if d < MAX_DRIVER_VALUE => d,
-            _ => match doc.get(f, Field::DurationMs).as_deref() {
-                None | Some(Value::Null) => 0,
-                Some(v) => match driver_value(v) {
-                    Some(d) => d,
-                    None => {
-                        let error = format!("duration_ms {v} is not an integer in [0, 2^53)");
-                        acc.malformed(path, line_no, error);
-                        return None;
-                    }
-                },
-            },
-        };
         // The usual `usage` was read by the scanner ([`LogReader::parse`]);
         // any other is read from the whole document.
-        let counters = match &parsed.usage {
-            Some(read) => read.clone(),
-            None => {
-                let start = usage.len();
-                match doc.value(f, Field::Usage) {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Object(counters)) => {
-                        for (name, v) in counters {
-                            match driver_value(v) {
-                                Some(n) => usage.push((name.as_str(), n)),
-                                None => {
-                                    usage.truncate(start);
-                                    let error =
-                                        format!("usage.{name} {v} is not an integer in [0, 2^53)");
-                                    acc.malformed(path, line_no, error);
-                                    return None;
-                                }
-                            }
-                        }
-                    }
-                    Some(v) => {
-                        let error = format!("usage {v} is not an object of counters");
-                        acc.malformed(path, line_no, error);
-                        return None;
-                    }
-                }
-                start..usage.len()
+        let read = match &parsed.usage {
+            Some(read) => doc.duration_ms(f).map(|d| (d, read.clone())),
+            None => (doc.duration_ms(f)).and_then(|d| Ok((d, doc.usage_counters(f, usage)?))),
+        };
+        let (duration_ms, counters) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                acc.malformed(path, line_no, error);
+                return None;
             }
         };
         let [flow, transaction_type, route, status] = [
@@ -458,5 +409,80 @@ impl LogReader<'_> {
             duration_ms,
             usage: counters,
         })
+    }
+}
+
+/// The fields of an event as SPEC 2.4 reads them; an `Err` is the reason the
+/// line is malformed.
+impl<'a> Doc<'a> {
+    /// A non-empty string, or an integer taken as its decimal text; "" when
+    /// absent or null.
+    #[inline]
+    fn transaction_id(&self, f: &Pointers) -> Result<Cow<'_, str>, String> {
+        if let Some(id) = self.text(f, Field::TransactionId) {
+            return Ok(id);
+        }
+        match self.get(f, Field::TransactionId).as_deref() {
+            None | Some(Value::Null) => Ok(Cow::Borrowed("")),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Cow::Owned(n.to_string())),
+            Some(v) => Err(format!(
+                "transaction_id {v} is neither a string nor an integer"
+            )),
+        }
+    }
+
+    /// The event's time in milliseconds: the envelope's wins (`i64::MIN`
+    /// marks a Firehose event without one), else the document's `timestamp`.
+    #[inline]
+    fn time_ms(&self, f: &Pointers, envelope_ts: Option<i64>) -> Option<i64> {
+        if let Some(ts) = envelope_ts.filter(|t| *t != i64::MIN) {
+            return Some(ts);
+        }
+        match self.get(f, Field::Timestamp).as_deref() {
+            Some(Value::String(s)) => {
+                crate::source::timestamps::parse_iso8601_micros(s).map(|us| us.div_euclid(1000))
+            }
+            Some(Value::Number(n)) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    /// `duration_ms`: 0 when absent or null.
+    #[inline]
+    fn duration_ms(&self, f: &Pointers) -> Result<u64, String> {
+        match self.plain_integer(Field::DurationMs) {
+            Some(d) if d < MAX_DRIVER_VALUE => Ok(d),
+            _ => match self.get(f, Field::DurationMs).as_deref() {
+                None | Some(Value::Null) => Ok(0),
+                Some(v) => driver_value(v)
+                    .ok_or_else(|| format!("duration_ms {v} is not an integer in [0, 2^53)")),
+            },
+        }
+    }
+
+    /// The `usage` counters read from the whole document, added to `usage`
+    /// (nothing added when one is malformed); their range there.
+    fn usage_counters<'d>(
+        &'d self,
+        f: &Pointers,
+        usage: &mut Vec<(&'d str, u64)>,
+    ) -> Result<std::ops::Range<usize>, String> {
+        let start = usage.len();
+        match self.value(f, Field::Usage) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(counters)) => {
+                for (name, v) in counters {
+                    match driver_value(v) {
+                        Some(n) => usage.push((name.as_str(), n)),
+                        None => {
+                            usage.truncate(start);
+                            return Err(format!("usage.{name} {v} is not an integer in [0, 2^53)"));
+                        }
+                    }
+                }
+            }
+            Some(v) => return Err(format!("usage {v} is not an object of counters")),
+        }
+        Ok(start..usage.len())
     }
 }
