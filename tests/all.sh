@@ -3,7 +3,9 @@
 #   1. cargo test --features failpoints (unit tests + the integration binary tests/it,
 #      with crash points compiled in; S3/Glue tests against a moto server on loopback,
 #      Athena tests against tests/stand_ins/athena_server.py; the fuzz corpus replayed;
-#      the HTML report rendered by headless chromium), then cargo clippy -D warnings
+#      the HTML report rendered by headless chromium), then cargo clippy -D warnings,
+#      then tests/lint/layout.py (no import circle, no file over 1,000 lines, no
+#      function over 100)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
 #      terraform test for every module and env with tests, then the mutants
 #      (tests/terraform-mutants: one-line breakages, each must turn a test red)
@@ -43,6 +45,9 @@ rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} E
 
 step "clippy: every target, warnings are errors (unsafe only at its allowed, documented sites)"
 cargo clippy --locked --features failpoints --all-targets -- -D warnings
+
+step "layout: no import circle, no file over 1,000 lines, no function over 100"
+python3 tests/lint/layout.py
 
 step "sql: parse in the Athena/Trino dialect, run the views on the demo day"
 python3 tests/sql_check.py "$CARGO_TARGET_DIR/debug/costjob" | tee -a "$log"

@@ -1,8 +1,8 @@
 //! The allocation's unit tests: every fast path against its plain twin.
 
+use super::division::Divisor;
 use super::rows::*;
 use super::scope::*;
-use super::division::Divisor;
 use super::select::*;
 use super::split::*;
 use super::summary::*;

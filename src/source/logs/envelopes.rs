@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::event::Message;
 use super::lines::{Line, Lines};
-use super::reader::{Acc, BATCH_EVENTS, LogReader};
 use crate::config::LogFormat;
+use crate::model::LogCounters;
 use crate::storage::Unreadable;
 
 /// A line without the carriage returns at its end ([`Lines`] hands it out
@@ -54,132 +54,147 @@ pub(super) fn describe_read_error(e: &std::io::Error, read: u64, what: &str) -> 
     }
 }
 
-impl LogReader<'_> {
-    pub(super) fn read_lines(
-        &self,
-        path: &Path,
-        reader: Box<dyn BufRead>,
-        acc: &mut Acc,
-    ) -> std::result::Result<(), ReadFailure> {
-        let mut lines = Lines::new(reader, self.max_line_bytes, std::mem::take(&mut acc.block));
-        let mut batch = Vec::with_capacity(BATCH_EVENTS);
-        let mut line_no = 0u64;
-        loop {
-            // The error that ends the input comes after the lines read before
-            // it, as if read one by one.
-            match lines.batch(BATCH_EVENTS, &mut batch) {
-                Ok(true) => {}
-                Ok(false) => {
-                    acc.block = lines.into_block();
-                    return Ok(());
-                }
-                Err(e) => return Err(describe_read_error(&e, line_no, "lines")),
-            }
-            let block = lines.block();
-            let mut messages: Vec<Message<'_>> = Vec::with_capacity(batch.len());
-            for line in &batch {
-                line_no += 1;
-                acc.counters.lines += 1;
-                let Line::Text(range) = line else {
-                    acc.counters.oversized += 1;
-                    continue;
-                };
-                let line = trim_line_end(&block[range.clone()]);
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    acc.counters.blank += 1;
-                    continue;
-                }
-                let (envelope_ts, text) = match self.format {
-                    LogFormat::CloudwatchExport => match split_export_line(line) {
-                        Some((ts, message)) => (Some(ts), message),
-                        // A line without the export's timestamp: a continuation of a
-                        // multi-line message (stack trace), plain text by definition.
-                        None => {
-                            acc.counters.non_json += 1;
-                            acc.unused(path, line_no, line);
-                            continue;
-                        }
-                    },
-                    _ => (None, line),
-                };
-                messages.push(Message {
-                    line_no,
-                    envelope_ts,
-                    text,
-                });
-            }
-            self.handle_messages(path, &messages, acc);
-        }
-    }
+/// Events parsed and absorbed together: at most this many lines of a block
+/// (or events of a Firehose record) make a batch.
+pub(super) const BATCH_EVENTS: usize = 1024;
 
-    pub(super) fn read_firehose(
-        &self,
-        path: &Path,
-        reader: Box<dyn BufRead>,
-        acc: &mut Acc,
-    ) -> std::result::Result<(), ReadFailure> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Record {
-            message_type: String,
-            #[serde(default)]
-            log_group: String,
-            #[serde(default)]
-            log_stream: String,
-            #[serde(default)]
-            log_events: Vec<LogEvent>,
+/// Where an envelope's reader puts what it reads: batches of messages, and
+/// the counts of what is no message.
+pub(super) trait Receiver {
+    fn counters(&mut self) -> &mut LogCounters;
+    /// A line that gives no event (kept when it is the earliest).
+    fn unused(&mut self, path: &Path, line_no: u64, text: &[u8]);
+    /// Whether a Firehose event is delivered for the first time.
+    fn first_delivery(&self, log_group: &str, log_stream: &str, id: &str) -> bool;
+    fn messages(&mut self, path: &Path, messages: &[Message<'_>]);
+}
+
+/// Reads `reader` line by line (CloudWatch export lines or JSON lines, as
+/// `format` says; lines over `max_line_bytes` counted oversized) into
+/// `receiver`, in batches read into `block`, which is handed back at the end.
+pub(super) fn read_lines(
+    path: &Path,
+    reader: Box<dyn BufRead>,
+    format: LogFormat,
+    max_line_bytes: usize,
+    block: Vec<u8>,
+    receiver: &mut impl Receiver,
+) -> std::result::Result<Vec<u8>, ReadFailure> {
+    let mut lines = Lines::new(reader, max_line_bytes, block);
+    let mut batch = Vec::with_capacity(BATCH_EVENTS);
+    let mut line_no = 0u64;
+    loop {
+        // The error that ends the input comes after the lines read before
+        // it, as if read one by one.
+        match lines.batch(BATCH_EVENTS, &mut batch) {
+            Ok(true) => {}
+            Ok(false) => return Ok(lines.into_block()),
+            Err(e) => return Err(describe_read_error(&e, line_no, "lines")),
         }
-        #[derive(Deserialize)]
-        struct LogEvent {
-            id: Option<String>,
-            timestamp: Option<i64>,
-            message: String,
-        }
-        let mut line_no = 0u64;
-        let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
-        for (index, record) in stream.enumerate() {
-            let record = record.map_err(|e| {
-                if e.is_io() {
-                    describe_read_error(&std::io::Error::from(e), line_no, "events")
-                } else {
-                    ReadFailure::Corrupt(format!(
-                        "record {} is not a CloudWatch Logs subscription record: {e}",
-                        index + 1
-                    ))
-                }
-            })?;
-            if record.message_type == "CONTROL_MESSAGE" {
-                acc.counters.control_messages += 1;
+        let block = lines.block();
+        let mut messages: Vec<Message<'_>> = Vec::with_capacity(batch.len());
+        for line in &batch {
+            line_no += 1;
+            receiver.counters().lines += 1;
+            let Line::Text(range) = line else {
+                receiver.counters().oversized += 1;
+                continue;
+            };
+            let line = trim_line_end(&block[range.clone()]);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                receiver.counters().blank += 1;
                 continue;
             }
-            let mut messages = Vec::with_capacity(record.log_events.len());
-            for event in &record.log_events {
-                line_no += 1;
-                acc.counters.lines += 1;
-                // Firehose delivers at least once: an event id seen before is used once.
-                if let Some(id) = &event.id
-                    && !acc
-                        .shards
-                        .first_delivery(&record.log_group, &record.log_stream, id)
-                {
-                    acc.counters.duplicate += 1;
-                    continue;
-                }
-                let text = event.message.as_bytes();
-                if text.iter().all(u8::is_ascii_whitespace) {
-                    acc.counters.blank += 1;
-                    continue;
-                }
-                messages.push(Message {
-                    line_no,
-                    envelope_ts: event.timestamp.or(Some(i64::MIN)),
-                    text,
-                });
-            }
-            for batch in messages.chunks(BATCH_EVENTS) {
-                self.handle_messages(path, batch, acc);
-            }
+            let (envelope_ts, text) = match format {
+                LogFormat::CloudwatchExport => match split_export_line(line) {
+                    Some((ts, message)) => (Some(ts), message),
+                    // A line without the export's timestamp: a continuation of a
+                    // multi-line message (stack trace), plain text by definition.
+                    None => {
+                        receiver.counters().non_json += 1;
+                        receiver.unused(path, line_no, line);
+                        continue;
+                    }
+                },
+                _ => (None, line),
+            };
+            messages.push(Message {
+                line_no,
+                envelope_ts,
+                text,
+            });
         }
-        Ok(())
+        receiver.messages(path, &messages);
     }
+}
+
+/// Reads `reader` as Firehose records of CloudWatch Logs subscription data
+/// (concatenated JSON) into `receiver`, record by record; control messages
+/// and events delivered before are counted, not handed on.
+pub(super) fn read_firehose(
+    path: &Path,
+    reader: Box<dyn BufRead>,
+    receiver: &mut impl Receiver,
+) -> std::result::Result<(), ReadFailure> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record {
+        message_type: String,
+        #[serde(default)]
+        log_group: String,
+        #[serde(default)]
+        log_stream: String,
+        #[serde(default)]
+        log_events: Vec<LogEvent>,
+    }
+    #[derive(Deserialize)]
+    struct LogEvent {
+        id: Option<String>,
+        timestamp: Option<i64>,
+        message: String,
+    }
+    let mut line_no = 0u64;
+    let stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
+    for (index, record) in stream.enumerate() {
+        let record = record.map_err(|e| {
+            if e.is_io() {
+                describe_read_error(&std::io::Error::from(e), line_no, "events")
+            } else {
+                ReadFailure::Corrupt(format!(
+                    "record {} is not a CloudWatch Logs subscription record: {e}",
+                    index + 1
+                ))
+            }
+        })?;
+        if record.message_type == "CONTROL_MESSAGE" {
+            receiver.counters().control_messages += 1;
+            continue;
+        }
+        let mut messages = Vec::with_capacity(record.log_events.len());
+        for event in &record.log_events {
+            line_no += 1;
+            receiver.counters().lines += 1;
+            // Firehose delivers at least once: an event id seen before is used once.
+            if let Some(id) = &event.id
+                && !receiver.first_delivery(&record.log_group, &record.log_stream, id)
+            {
+                receiver.counters().duplicate += 1;
+                continue;
+            }
+            let text = event.message.as_bytes();
+            if text.iter().all(u8::is_ascii_whitespace) {
+                receiver.counters().blank += 1;
+                continue;
+            }
+            messages.push(Message {
+                line_no,
+                envelope_ts: event.timestamp.or(Some(i64::MIN)),
+                text,
+            });
+        }
+        for batch in messages.chunks(BATCH_EVENTS) {
+            receiver.messages(path, batch);
+        }
+    }
+    Ok(())
 }

@@ -4,15 +4,12 @@
 
 use std::borrow::Cow;
 
-use std::path::Path;
-
 use serde::Deserializer as _;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::json_scan as scan;
-use super::reader::{Acc, LogReader};
-use super::shards::Shards;
+use super::uuid_table::fingerprint;
 use crate::Result;
 use crate::classify::Event;
 use crate::config::FieldsSection;
@@ -277,139 +274,120 @@ pub(super) fn driver_value(v: &Value) -> Option<u64> {
         .filter(|n| *n < MAX_DRIVER_VALUE)
 }
 
-impl LogReader<'_> {
-    /// The message as JSON: `None` (counted) when it is not JSON or not
-    /// valid. A flat `usage` the scanner reads is added to `usage`; an object
-    /// whose `usage` it cannot read that way is parsed whole, so every field
-    /// read from it borrows from the batch.
-    pub(super) fn parse<'m>(
-        &self,
-        path: &Path,
-        message: &Message<'m>,
-        usage: &mut Vec<(&'m str, u64)>,
-        acc: &mut Acc,
-    ) -> Option<Parsed<'m>> {
-        let text = message.text;
-        let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
-        if !matches!(first, Some(b'{') | Some(b'[')) {
-            acc.counters.non_json += 1;
-            acc.unused(path, message.line_no, text);
-            return None;
-        }
-        let parsed = Doc::parse(text, &acc.pointers).and_then(|doc| {
-            let Doc::Members(members) = &doc else {
-                return Ok(Parsed { doc, usage: None });
-            };
-            let start = usage.len();
-            let Some(raw) = members.raw[Field::Usage as usize] else {
-                return Ok(Parsed {
-                    doc,
-                    usage: Some(start..start),
-                });
-            };
-            usage.resize(start + PLAIN_COUNTERS, ("", 0));
-            match scan::flat_counters(raw, MAX_DRIVER_VALUE, &mut usage[start..]) {
-                Some(n) => {
-                    usage.truncate(start + n);
-                    Ok(Parsed {
-                        doc,
-                        usage: Some(start..start + n),
-                    })
-                }
-                None => {
-                    usage.truncate(start);
-                    let doc = serde_json::from_slice(text).map(Doc::Value)?;
-                    Ok(Parsed { doc, usage: None })
-                }
-            }
-        });
-        match parsed {
-            Ok(parsed) => Some(parsed),
-            Err(e) => {
-                acc.malformed(path, message.line_no, e.to_string());
-                None
-            }
-        }
-    }
+/// Why a message gives no event of the day: each is counted once, in one
+/// counter of [`crate::model::LogCounters`].
+pub(super) enum Skip {
+    /// Not JSON (kept as an unused line).
+    NotJson,
+    /// JSON that breaks SPEC 2.4, and why.
+    Malformed(String),
+    /// No transaction id (kept as an unused line).
+    NoTransaction,
+    MissingService,
+    BadTimestamp,
+    OutOfDay,
+}
 
-    /// The event of the day `doc` holds: `None` (counted) when it has no
-    /// transaction, no service, no usable time, is of another day or is
-    /// malformed. Its usage counters are added to `usage`.
-    pub(super) fn event<'d>(
-        &self,
-        path: &Path,
-        message: &Message<'_>,
-        parsed: &'d Parsed<'_>,
-        day_ms: &std::ops::Range<i64>,
-        usage: &mut Vec<(&'d str, u64)>,
-        acc: &mut Acc,
-    ) -> Option<Pending<'d>> {
-        let doc = &parsed.doc;
-        let line_no = message.line_no;
-        let f = &acc.pointers;
-        let transaction_id = match doc.transaction_id(f) {
-            Ok(id) => id,
-            Err(error) => {
-                acc.malformed(path, line_no, error);
-                return None;
-            }
-        };
-        if transaction_id.is_empty() {
-            acc.counters.no_transaction += 1;
-            acc.unused(path, line_no, message.text);
-            return None;
-        }
-        let Some(service) = doc.text(f, Field::Service).filter(|s| !s.is_empty()) else {
-            acc.counters.missing_service += 1;
-            return None;
-        };
-        let Some(ts) = doc.time_ms(f, message.envelope_ts) else {
-            acc.counters.bad_timestamp += 1;
-            return None;
-        };
-        if !day_ms.contains(&ts) {
-            acc.counters.out_of_day += 1;
-            return None;
-        }
-        // The usual `usage` was read by the scanner ([`LogReader::parse`]);
-        // any other is read from the whole document.
-        let read = match &parsed.usage {
-            Some(read) => doc.duration_ms(f).map(|d| (d, read.clone())),
-            None => (doc.duration_ms(f)).and_then(|d| Ok((d, doc.usage_counters(f, usage)?))),
-        };
-        let (duration_ms, counters) = match read {
-            Ok(read) => read,
-            Err(error) => {
-                acc.malformed(path, line_no, error);
-                return None;
-            }
-        };
-        let [flow, transaction_type, route, status] = [
-            Field::Flow,
-            Field::TransactionType,
-            Field::Route,
-            Field::Status,
-        ]
-        .map(|field| doc.text(f, field));
-        // The plain twin files every id by its text.
-        let uuid = (!crate::fast_path::plain())
-            .then(|| parse_uuid(&transaction_id))
-            .flatten()
-            .map(|bits| (bits, Shards::fingerprint(bits)));
-        Some(Pending {
-            line_no,
-            uuid,
-            ts_ms: ts,
-            id: transaction_id,
-            service,
-            flow,
-            transaction_type,
-            route,
-            status,
-            duration_ms,
-            usage: counters,
-        })
+/// The message as JSON, or why not. A flat `usage` the scanner reads is
+/// added to `usage`; an object whose `usage` it cannot read that way is parsed
+/// whole, so every field read from it borrows from the batch.
+pub(super) fn parse<'m>(
+    message: &Message<'m>,
+    pointers: &Pointers,
+    usage: &mut Vec<(&'m str, u64)>,
+) -> Result<Parsed<'m>, Skip> {
+    let text = message.text;
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if !matches!(first, Some(b'{') | Some(b'[')) {
+        return Err(Skip::NotJson);
     }
+    let parsed = Doc::parse(text, pointers).and_then(|doc| {
+        let Doc::Members(members) = &doc else {
+            return Ok(Parsed { doc, usage: None });
+        };
+        let start = usage.len();
+        let Some(raw) = members.raw[Field::Usage as usize] else {
+            return Ok(Parsed {
+                doc,
+                usage: Some(start..start),
+            });
+        };
+        usage.resize(start + PLAIN_COUNTERS, ("", 0));
+        match scan::flat_counters(raw, MAX_DRIVER_VALUE, &mut usage[start..]) {
+            Some(n) => {
+                usage.truncate(start + n);
+                Ok(Parsed {
+                    doc,
+                    usage: Some(start..start + n),
+                })
+            }
+            None => {
+                usage.truncate(start);
+                let doc = serde_json::from_slice(text).map(Doc::Value)?;
+                Ok(Parsed { doc, usage: None })
+            }
+        }
+    });
+    parsed.map_err(|e| Skip::Malformed(e.to_string()))
+}
+
+/// The event of the day `parsed` holds, or why it is none (no transaction, no
+/// service, no usable time, of another day, malformed). Its usage counters are
+/// added to `usage`.
+#[inline]
+pub(super) fn event<'d>(
+    message: &Message<'_>,
+    parsed: &'d Parsed<'_>,
+    pointers: &Pointers,
+    day_ms: &std::ops::Range<i64>,
+    usage: &mut Vec<(&'d str, u64)>,
+) -> Result<Pending<'d>, Skip> {
+    let (doc, f) = (&parsed.doc, pointers);
+    let transaction_id = doc.transaction_id(f).map_err(Skip::Malformed)?;
+    if transaction_id.is_empty() {
+        return Err(Skip::NoTransaction);
+    }
+    let service = (doc.text(f, Field::Service))
+        .filter(|s| !s.is_empty())
+        .ok_or(Skip::MissingService)?;
+    let ts = doc
+        .time_ms(f, message.envelope_ts)
+        .ok_or(Skip::BadTimestamp)?;
+    if !day_ms.contains(&ts) {
+        return Err(Skip::OutOfDay);
+    }
+    let duration_ms = doc.duration_ms(f).map_err(Skip::Malformed)?;
+    // The usual `usage` was read by the scanner ([`parse`]); any other is
+    // read from the whole document.
+    let counters = match &parsed.usage {
+        Some(read) => read.clone(),
+        None => doc.usage_counters(f, usage).map_err(Skip::Malformed)?,
+    };
+    let [flow, transaction_type, route, status] = [
+        Field::Flow,
+        Field::TransactionType,
+        Field::Route,
+        Field::Status,
+    ]
+    .map(|field| doc.text(f, field));
+    // The plain twin files every id by its text.
+    let uuid = (!crate::fast_path::plain())
+        .then(|| parse_uuid(&transaction_id))
+        .flatten()
+        .map(|bits| (bits, fingerprint(bits)));
+    Ok(Pending {
+        line_no: message.line_no,
+        uuid,
+        ts_ms: ts,
+        id: transaction_id,
+        service,
+        flow,
+        transaction_type,
+        route,
+        status,
+        duration_ms,
+        usage: counters,
+    })
 }
 
 /// The fields of an event as SPEC 2.4 reads them; an `Err` is the reason the

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
-use super::envelopes::ReadFailure;
-use super::event::{Message, Parsed, Pending, Pointers};
+use super::envelopes::{self, ReadFailure, Receiver};
+use super::event::{self, Message, Parsed, Pending, Pointers, Skip};
 use super::shards::{Shard, Shards};
 use crate::classify::{FlowCatalog, FlowNumber};
 use crate::config::{FieldsSection, LogFormat};
@@ -51,6 +51,32 @@ pub struct LogReader<'a> {
     pub allow_corrupt_input: bool,
     /// Longest line read; longer ones are counted `oversized`, never held whole.
     pub max_line_bytes: usize,
+}
+
+/// A worker reading an object: the envelopes' messages handed to the
+/// reader with the worker's accumulator.
+struct Worker<'r, 'a, 's> {
+    reader: &'r LogReader<'a>,
+    acc: &'r mut Acc<'s>,
+}
+
+impl Receiver for Worker<'_, '_, '_> {
+    fn counters(&mut self) -> &mut LogCounters {
+        &mut self.acc.counters
+    }
+
+    fn unused(&mut self, path: &Path, line_no: u64, text: &[u8]) {
+        self.acc.unused(path, line_no, text);
+    }
+
+    fn first_delivery(&self, log_group: &str, log_stream: &str, id: &str) -> bool {
+        (self.acc.shards).first_delivery(log_group, log_stream, id)
+    }
+
+    #[inline]
+    fn messages(&mut self, path: &Path, messages: &[Message<'_>]) {
+        self.reader.handle_messages(path, messages, self.acc);
+    }
 }
 
 /// What one worker keeps for itself (counters, samples, its route cache, room
@@ -98,6 +124,25 @@ impl<'s> Acc<'s> {
             malformed: self.malformed,
             corrupt: self.corrupt,
             first_unused: self.first_unused,
+        }
+    }
+
+    /// Counts a message that gave no event, in the one counter of its reason.
+    pub(super) fn skipped(&mut self, path: &Path, message: &Message<'_>, skip: Skip) {
+        let counters = &mut self.counters;
+        match skip {
+            Skip::NotJson => {
+                counters.non_json += 1;
+                self.unused(path, message.line_no, message.text);
+            }
+            Skip::Malformed(error) => self.malformed(path, message.line_no, error),
+            Skip::NoTransaction => {
+                counters.no_transaction += 1;
+                self.unused(path, message.line_no, message.text);
+            }
+            Skip::MissingService => counters.missing_service += 1,
+            Skip::BadTimestamp => counters.bad_timestamp += 1,
+            Skip::OutOfDay => counters.out_of_day += 1,
         }
     }
 
@@ -373,9 +418,15 @@ impl LogReader<'_> {
         if bom {
             reader.consume(3);
         }
+        let mut worker = Worker { reader: self, acc };
         let outcome = match self.format {
-            LogFormat::Firehose => self.read_firehose(path, reader, acc),
-            LogFormat::CloudwatchExport | LogFormat::Jsonl => self.read_lines(path, reader, acc),
+            LogFormat::Firehose => envelopes::read_firehose(path, reader, &mut worker),
+            format @ (LogFormat::CloudwatchExport | LogFormat::Jsonl) => {
+                let block = std::mem::take(&mut worker.acc.block);
+                let max = self.max_line_bytes;
+                (envelopes::read_lines(path, reader, format, max, block, &mut worker))
+                    .map(|block| worker.acc.block = block)
+            }
         };
         match outcome {
             Ok(()) => Ok(()),
@@ -407,11 +458,15 @@ impl LogReader<'_> {
         let mut docs: Vec<Option<Parsed<'_>>> = Vec::with_capacity(messages.len());
         // Every event's usage counters, each event's a range of them.
         let mut usage: Vec<(&str, u64)> = Vec::new();
-        docs.extend(
-            messages
-                .iter()
-                .map(|m| self.parse(path, m, &mut usage, acc)),
-        );
+        for message in messages {
+            match event::parse(message, &acc.pointers, &mut usage) {
+                Ok(parsed) => docs.push(Some(parsed)),
+                Err(skip) => {
+                    acc.skipped(path, message, skip);
+                    docs.push(None);
+                }
+            }
+        }
         let mut events: Vec<Pending<'_>> = Vec::with_capacity(docs.len());
         let day_start = (self.date.and_hms_opt(0, 0, 0))
             .expect("midnight")
@@ -419,10 +474,11 @@ impl LogReader<'_> {
             .timestamp_millis();
         let day_ms = day_start..day_start + 86_400_000;
         for (message, parsed) in messages.iter().zip(&docs) {
-            if let Some(parsed) = parsed
-                && let Some(event) = self.event(path, message, parsed, &day_ms, &mut usage, acc)
-            {
-                events.push(event);
+            if let Some(parsed) = parsed {
+                match event::event(message, parsed, &acc.pointers, &day_ms, &mut usage) {
+                    Ok(event) => events.push(event),
+                    Err(skip) => acc.skipped(path, message, skip),
+                }
             }
         }
         // The events by shard, each shard's in batch order (a counting sort).
@@ -476,10 +532,6 @@ impl LogReader<'_> {
         }
     }
 }
-
-/// Events parsed and absorbed together: at most this many lines of a block
-/// ([`Lines`]) at a time.
-pub(super) const BATCH_EVENTS: usize = 1024;
 
 #[cfg(test)]
 mod tests {

@@ -178,12 +178,6 @@ impl Shards {
             .insert(key)
     }
 
-    /// A UUID's fingerprint in its shard's [`UuidTable`]: the low 32 bits of its hash.
-    pub(super) fn fingerprint(uuid: u128) -> u32 {
-        use std::hash::BuildHasher;
-        foldhash::fast::FixedState::default().hash_one(uuid) as u32
-    }
-
     /// The shard of `id` (`uuid`: its bits, when it is a canonical UUID), by
     /// its first two bytes, so that the shards hold ranges of ids in order:
     /// sorted one by one, they are the day's transactions sorted. The 256 hex

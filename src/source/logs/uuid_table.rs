@@ -9,6 +9,13 @@
 //! 2^32`), so the table grows without reading a single UUID again. Linear
 //! probing; at most three slots in four are taken.
 
+/// A UUID's fingerprint in its shard's [`UuidTable`]: the low 32 bits of its hash.
+#[inline]
+pub fn fingerprint(uuid: u128) -> u32 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(uuid) as u32
+}
+
 /// A slot: `fingerprint << 32 | (index + 1)`; 0 is empty.
 const EMPTY: u64 = 0;
 
