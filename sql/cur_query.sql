@@ -4,7 +4,9 @@
 --   FROM              [cur] database and table, validated identifiers, quoted;
 --   the partition     CUR 2.0 "billing_period" = 'YYYY-MM', CUR 1.0
 --                     "year" = 'YYYY' AND "month" = 'M' (not zero-padded), or none;
---   the day           formatted by costjob from the date being run;
+--   the day           formatted by costjob from the date being run: every row whose
+--                     usage period touches it (it starts in the day, or before it
+--                     and ends after its start; SPEC 12.1);
 --   TO                [cur] output_location + unload/<run_id>/ (deleted after the read).
 -- Shown for the Terraform athena module's CUR table (CUR 2.0) on 2026-11-23.
 UNLOAD (SELECT "line_item_usage_start_date",
@@ -13,6 +15,7 @@ UNLOAD (SELECT "line_item_usage_start_date",
                "line_item_operation",
                "line_item_line_item_type",
                "line_item_unblended_cost",
+               "line_item_usage_end_date",
                "line_item_resource_id",
                "line_item_usage_amount",
                "line_item_net_unblended_cost",
@@ -34,6 +37,6 @@ UNLOAD (SELECT "line_item_usage_start_date",
                "line_item_line_item_description"
         FROM "costjob_prod_cur"."cur"
         WHERE "billing_period" = '2026-11'
-          AND "line_item_usage_start_date" >= TIMESTAMP '2026-11-23 00:00:00' AND "line_item_usage_start_date" < TIMESTAMP '2026-11-24 00:00:00')
+          AND "line_item_usage_start_date" < TIMESTAMP '2026-11-24 00:00:00' AND ("line_item_usage_start_date" >= TIMESTAMP '2026-11-23 00:00:00' OR "line_item_usage_end_date" > TIMESTAMP '2026-11-23 00:00:00'))
 TO 's3://deuna-costjob-output/athena-results/unload/RUN_ID/'
 WITH (format = 'PARQUET', compression = 'ZSTD');

@@ -8,6 +8,7 @@
 //! `main.rs` does those.
 
 pub mod allocate;
+pub mod calendar;
 pub mod classify;
 pub mod config;
 pub mod cost_basis;

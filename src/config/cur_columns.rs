@@ -5,6 +5,9 @@
 /// The usage date column the day predicate applies to.
 pub const USAGE_START: &str = "line_item_usage_start_date";
 
+/// The end of a row's usage period (SPEC 12.1).
+pub const USAGE_END: &str = "line_item_usage_end_date";
+
 /// Columns a CUR file must have (SPEC 2.1).
 pub const REQUIRED: [&str; 6] = [
     USAGE_START,
@@ -16,7 +19,8 @@ pub const REQUIRED: [&str; 6] = [
 ];
 
 /// Optional columns read when present; a missing one reads as null.
-pub const OPTIONAL: [&str; 19] = [
+pub const OPTIONAL: [&str; 20] = [
+    USAGE_END,
     "line_item_resource_id",
     "line_item_usage_amount",
     "line_item_net_unblended_cost",

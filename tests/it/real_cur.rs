@@ -68,10 +68,13 @@ fn workshop_2018_totals_per_basis_with_ri_rows() {
         .join("Nov2018-WorkshopCUR-00001.snappy.parquet");
     let p = pricing();
     let none: Vec<String> = Vec::new();
-    // (day, rows, unblended, amortized): RIFee rows sit on the 1st, DiscountedUsage every day.
+    // (day, rows, unblended, amortized): the month's RIFee rows (dated from
+    // the 1st, or the day the RI was bought, to 23:59:59 of the 30th) spread
+    // over the days they cover; DiscountedUsage every day. Figures from
+    // tests/data/real-cur/apportion.py (EXPECTED.md).
     for (day, rows, unblended, amortized) in [
-        ("2018-11-01", 4167, "299.1977829054", "202.7435692654"),
-        ("2018-11-15", 4342, "174.1501259515", "181.8634739515"),
+        ("2018-11-01", 4167, "156.7265829054", "160.9676788508"),
+        ("2018-11-15", 4351, "179.0629259515", "183.3040218968"),
     ] {
         for (basis, want) in [
             (CostBasis::Unblended, unblended),
@@ -121,7 +124,43 @@ fn row_groups_of_other_months_are_pruned() {
         (1, 2),
         "Oct and Dec skipped by statistics"
     );
-    assert_eq!(d.total, usd("174.1501259515"));
+    assert_eq!(d.total, usd("179.0629259515"));
+}
+
+/// SPEC 12.1: every day of October to December 2018 read on its own, the
+/// month-long RI fees spread over their days; the days sum to the three
+/// files' total exactly, and the 15th of November carries its share of the
+/// month's RI fee (figures: tests/data/real-cur/apportion.py).
+#[test]
+fn the_apportioned_days_of_a_quarter_sum_to_its_bill() {
+    let dir = Location::Local(real_cur_data().join(WORKSHOP));
+    let p = pricing();
+    let ri_fee = vec!["RIFee".to_string()];
+    for (basis, quarter, ri_fee_on_the_15th) in [
+        (CostBasis::Unblended, "7978.1860921001", "4.9128000000"),
+        (CostBasis::Amortized, "8368.3669225501", "1.4405479453"),
+    ] {
+        let mut sum = 0;
+        for day in date("2018-10-01").iter_days().take(92) {
+            let (d, _) = read_cur(&dir, day, basis, &ri_fee, &default_tags(), &p).unwrap();
+            assert_eq!(
+                d.pools.values().sum::<i128>() + d.excluded.values().sum::<i128>(),
+                d.total
+            );
+            sum += d.total;
+            let fee = d.excluded.get("RIFee").copied().unwrap_or(0);
+            assert!(fee > 0, "{day}: every day of the quarter carries RI fees");
+            if day == date("2018-11-15") {
+                assert_eq!(fee, usd(ri_fee_on_the_15th), "{}", basis.as_str());
+            }
+        }
+        assert_eq!(sum, usd(quarter), "{}", basis.as_str());
+        // Nothing of the quarter lands outside it.
+        for day in [date("2018-09-30"), date("2019-01-01")] {
+            let (d, _) = read_cur(&dir, day, basis, &ri_fee, &default_tags(), &p).unwrap();
+            assert_eq!((d.rows, d.total), (0, 0), "{day}");
+        }
+    }
 }
 
 #[test]
@@ -144,11 +183,11 @@ fn workshop_2018_end_to_end_with_logs() {
     let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
     assert_eq!(
         recon.money("cur_total_usd", 0).unwrap(),
-        Some(usd("181.8634739515"))
+        Some(usd("183.3040218968"))
     );
     assert_eq!(
         recon.money("allocated_usd", 0).unwrap(),
-        Some(usd("181.8634739515")),
+        Some(usd("183.3040218968")),
         "every pool untagged: all shared"
     );
     assert_eq!(recon.int("transactions", 0).unwrap(), 300);

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{self as cur, CurEngine, CurScan, RowRules};
 use crate::config::{AthenaPlan, is_identifier};
-use crate::config::{OPTIONAL, REQUIRED, USAGE_START};
+use crate::config::{OPTIONAL, REQUIRED, USAGE_END, USAGE_START};
 use crate::model::CurDay;
 use crate::model::money::{self, Money};
 use crate::storage::{Aws, Location, Object, Store, describe};
@@ -106,24 +106,33 @@ pub fn unload_sql(
             date.month()
         ));
     }
-    let usage_type = table
-        .columns
-        .iter()
-        .find(|(n, _)| n == USAGE_START)
-        .map(|(_, t)| t.as_str())
-        .unwrap_or("timestamp");
-    let usage = if usage_type.starts_with("timestamp") {
-        format!("\"{USAGE_START}\"")
-    } else {
-        // Exports that keep the time as ISO-8601 text.
-        format!("from_iso8601_timestamp(\"{USAGE_START}\")")
+    // A timestamp column as is, an ISO-8601 text one converted.
+    let usage = |column: &str| {
+        let column_type = (table.columns.iter())
+            .find(|(n, _)| n == column)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("timestamp");
+        if column_type.starts_with("timestamp") {
+            format!("\"{column}\"")
+        } else {
+            format!("from_iso8601_timestamp(\"{column}\")")
+        }
     };
     let next = date
         .succ_opt()
         .ok_or_else(|| Error::config("date out of range"))?;
-    predicate.push(format!(
-        "{usage} >= TIMESTAMP '{date} 00:00:00' AND {usage} < TIMESTAMP '{next} 00:00:00'"
-    ));
+    let (start, end) = (usage(USAGE_START), usage(USAGE_END));
+    let (day, next) = (
+        format!("TIMESTAMP '{date} 00:00:00'"),
+        format!("TIMESTAMP '{next} 00:00:00'"),
+    );
+    // Every row whose usage period touches the day (SPEC 12.1): it starts
+    // in the day, or before it and ends after its start.
+    predicate.push(if has(USAGE_END) {
+        format!("{start} < {next} AND ({start} >= {day} OR {end} > {day})")
+    } else {
+        format!("{start} >= {day} AND {start} < {next}")
+    });
     let Location::S3 { bucket, key } = target else {
         return Err(Error::config("the UNLOAD target must be an s3:// location"));
     };
@@ -538,7 +547,7 @@ mod tests {
                 .iter()
                 .chain(extra)
                 .map(|c| {
-                    let ty = if *c == USAGE_START {
+                    let ty = if *c == USAGE_START || *c == USAGE_END {
                         "timestamp"
                     } else {
                         "string"

@@ -15,13 +15,14 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
-use crate::config::{COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_START};
+use crate::calendar::{day_window, share_on, touches, usage_period};
+use crate::config::{COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_END, USAGE_START};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
 use crate::model::money::{self, Exact};
 use crate::model::{CurDay, PoolKey};
 use crate::pricing::Pricing;
-use crate::source::timestamps::{day_bounds, parse_iso8601_micros};
+use crate::source::timestamps::parse_iso8601_micros;
 use crate::storage::ParquetSource;
 use crate::{Error, FastMap, Result};
 
@@ -140,37 +141,51 @@ impl<'a> DayReader<'a> {
             .collect())
     }
 
-    /// The row groups that may hold the day's rows: those whose usage-date
-    /// statistics are missing or overlap the day (the others counted pruned).
+    /// The row groups that may hold rows whose usage period touches the day
+    /// (SPEC 12.1): by the usage dates' statistics, a group is read unless
+    /// every row starts after the day, or every row starts before it and
+    /// ends by its start (the others counted pruned). Missing statistics
+    /// keep the group.
     fn row_groups_of_the_day(
         &self,
         metadata: &ArrowReaderMetadata,
         scan: &mut CurScan,
     ) -> Vec<usize> {
-        let (start, end) = day_bounds(self.date);
-        let date_type = (metadata.schema())
-            .field_with_name(USAGE_START)
-            .expect("checked")
-            .data_type()
-            .clone();
-        let leaf = (metadata.parquet_schema().columns().iter())
-            .position(|c| c.path().string() == USAGE_START);
+        let day = day_window(self.date);
+        let bounds_of = |name: &str| {
+            let data_type = metadata
+                .schema()
+                .field_with_name(name)
+                .ok()?
+                .data_type()
+                .clone();
+            let leaf = (metadata.parquet_schema().columns().iter())
+                .position(|c| c.path().string() == name)?;
+            Some((leaf, data_type))
+        };
+        let (starts, ends) = (bounds_of(USAGE_START), bounds_of(USAGE_END));
+        let min_max = |group: &parquet::file::metadata::RowGroupMetaData,
+                       column: &Option<(usize, DataType)>| {
+            let (leaf, data_type) = column.as_ref()?;
+            match (group.column(*leaf).statistics()?, data_type) {
+                (Statistics::Int64(s), DataType::Timestamp(unit, _)) => Some((
+                    to_micros(*s.min_opt()?, unit),
+                    to_micros(*s.max_opt()?, unit),
+                )),
+                _ => None,
+            }
+        };
         let mut keep = Vec::new();
         for (i, group) in metadata.metadata().row_groups().iter().enumerate() {
-            let stats = leaf.and_then(|l| group.column(l).statistics());
-            let outside = match (stats, &date_type) {
-                (Some(Statistics::Int64(s)), DataType::Timestamp(unit, _)) => {
-                    match (s.min_opt(), s.max_opt()) {
-                        (Some(&min), Some(&max)) => {
-                            let (lo, hi) = (to_micros(min, unit), to_micros(max, unit));
-                            hi < start || lo >= end
-                        }
-                        _ => false,
-                    }
-                }
-                _ => false,
-            };
-            if outside {
+            let start = min_max(group, &starts);
+            let all_after = start.is_some_and(|(lo, _)| lo >= day.end);
+            let all_before = start.is_some_and(|(_, hi)| hi < day.start)
+                && min_max(group, &ends).is_some_and(|(_, hi)| hi <= day.start)
+                && (group.column(ends.as_ref().expect("has statistics").0))
+                    .statistics()
+                    .and_then(|s| s.null_count_opt())
+                    == Some(0);
+            if all_after || all_before {
                 scan.row_groups_pruned += 1;
             } else {
                 keep.push(i);
@@ -235,14 +250,19 @@ impl<'a> DayReader<'a> {
         rule_cache: &mut FastMap<(String, String, String), RuleRef>,
     ) -> Result<()> {
         let columns = CurColumns::bind(path, batch, self.tags)?;
-        let (start, end) = day_bounds(self.date);
+        let window = day_window(self.date);
         for row in 0..batch.num_rows() {
             let row_number = first_row + row as u64 + 1;
             let at_row = |name: &str, message: String| {
                 Error::input(path, format!("row {row_number}: {name}: {message}"))
             };
-            let when = (columns.dates.micros(row)).map_err(|m| at_row(USAGE_START, m))?;
-            if when < start || when >= end {
+            let start = (columns.dates.micros(row)).map_err(|m| at_row(USAGE_START, m))?;
+            let end = match &columns.ends {
+                Some(ends) => ends.micros_or_null(row).map_err(|m| at_row(USAGE_END, m))?,
+                None => None,
+            };
+            let period = usage_period(start, end);
+            if !touches(&period, &window) {
                 continue;
             }
             let terms = columns.cost_terms(row, &at_row)?;
@@ -258,6 +278,8 @@ impl<'a> DayReader<'a> {
                         ),
                     )
                 })?;
+            // The row's share of the day (all of it for an hourly row).
+            let cost = share_on(cost, &period, self.date);
             let has_invoice = !text_at(&columns.invoice, row).is_empty();
             if self
                 .excluded_types
@@ -303,6 +325,7 @@ impl<'a> DayReader<'a> {
 /// input error naming it.
 struct CurColumns<'a> {
     dates: UsageDate<'a>,
+    ends: Option<UsageDate<'a>>,
     product: Option<Text<'a>>,
     usage_type: Option<Text<'a>>,
     operation: Option<Text<'a>>,
@@ -360,8 +383,13 @@ impl<'a> CurColumns<'a> {
             ),
             None => None,
         };
+        let ends = match batch.column_by_name(USAGE_END) {
+            Some(c) => Some(UsageDate::new(c).ok_or_else(|| bad_type(path, USAGE_END, c))?),
+            None => None,
+        };
         Ok(CurColumns {
             dates,
+            ends,
             product,
             usage_type,
             operation,
@@ -669,6 +697,19 @@ impl<'a> UsageDate<'a> {
             _ => return Text::new(array).map(Self::Text),
         };
         Some(Self::Timestamp(array.as_ref(), f))
+    }
+
+    /// [`Self::micros`], `None` when the value is null.
+    fn micros_or_null(&self, row: usize) -> std::result::Result<Option<i64>, String> {
+        let null = match self {
+            Self::Timestamp(a, _) => a.is_null(row),
+            Self::Text(t) => t.get(row).is_none(),
+        };
+        if null {
+            Ok(None)
+        } else {
+            self.micros(row).map(Some)
+        }
     }
 
     fn micros(&self, row: usize) -> std::result::Result<i64, String> {

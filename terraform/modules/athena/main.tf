@@ -44,7 +44,8 @@ locals {
   }
 
   cur_columns = [
-    ["line_item_usage_start_date", "timestamp"], ["line_item_product_code", "string"], ["line_item_usage_type", "string"],
+    ["line_item_usage_start_date", "timestamp"], ["line_item_usage_end_date", "timestamp"],
+    ["line_item_product_code", "string"], ["line_item_usage_type", "string"],
     ["line_item_operation", "string"], ["line_item_resource_id", "string"], ["line_item_line_item_type", "string"],
     ["line_item_usage_amount", "double"], ["line_item_unblended_cost", "double"], ["line_item_net_unblended_cost", "double"],
     ["reservation_effective_cost", "double"], ["reservation_net_effective_cost", "double"],

@@ -48,9 +48,9 @@ run "encrypted_enforced_workgroup_and_projected_tables" {
     error_message = "the CUR table projects billing_period onto the export's BILLING_PERIOD= folders, so a new month is readable without a crawler"
   }
   assert {
-    condition = alltrue([for c in ["line_item_usage_start_date", "line_item_product_code", "line_item_usage_type", "line_item_operation", "line_item_line_item_type", "line_item_unblended_cost", "resource_tags"] :
+    condition = alltrue([for c in ["line_item_usage_start_date", "line_item_usage_end_date", "line_item_product_code", "line_item_usage_type", "line_item_operation", "line_item_line_item_type", "line_item_unblended_cost", "resource_tags"] :
     contains([for col in aws_glue_catalog_table.cur.storage_descriptor[0].columns : col.name], c)])
-    error_message = "the CUR table has every column the engine requires (SPEC 2.1)"
+    error_message = "the CUR table has every column the engine requires (SPEC 2.1), and the usage end date that spreads a row over its days (SPEC 12.1)"
   }
 }
 

@@ -1,0 +1,186 @@
+//! Days and usage periods (SPEC 12.1): a CUR row's usage period, and its
+//! cost apportioned exactly over the calendar days the period overlaps, by
+//! the largest-remainder rule of the split (ties to the earlier day).
+//!
+//! Times are microseconds since the epoch (UTC), as the CUR reader decodes
+//! them; a day is the half-open window `[start, end)` of its midnights.
+
+use std::ops::Range;
+
+use chrono::NaiveDate;
+
+use crate::model::money::Money;
+
+const SECOND: i64 = 1_000_000;
+const HOUR: i64 = 3_600 * SECOND;
+const DAY: i64 = 24 * HOUR;
+
+/// The window of `date`: its first microsecond and the next day's.
+pub fn day_window(date: NaiveDate) -> Range<i64> {
+    let start = (date.and_hms_opt(0, 0, 0))
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros();
+    start..start + DAY
+}
+
+/// The day a time falls on.
+pub fn date_of(micros: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.date_naive())
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// A row's usage period, `[start, end)`: an end one second before a whole
+/// hour is that hour (AWS ends month-long rows at `23:59:59`); without an
+/// end, or with one not after the start, the period is the instant of its
+/// start (`start..start`).
+pub fn usage_period(start: i64, end: Option<i64>) -> Range<i64> {
+    match end {
+        Some(end) if end > start => {
+            let end = if (end + SECOND).rem_euclid(HOUR) == 0 {
+                end + SECOND
+            } else {
+                end
+            };
+            start..end
+        }
+        _ => start..start,
+    }
+}
+
+/// Whether a period (from [`usage_period`]) has a share on `day`: it
+/// overlaps it, or it is an instant inside it.
+pub fn touches(period: &Range<i64>, day: &Range<i64>) -> bool {
+    if period.is_empty() {
+        day.contains(&period.start)
+    } else {
+        period.start < day.end && day.start < period.end
+    }
+}
+
+/// The share of `cost` on `day` (whose window `touches` the period) of a row
+/// over `period`: `floor(|C| s_d / S)` for each day it overlaps (`s_d` its
+/// overlap, `S` the period's length), plus one unit of 1e-10 USD for each of
+/// the `|C| - sum` days with the largest remainders (ties: the earlier day),
+/// the sign last. The shares of all the period's days sum to `cost`.
+pub fn share_on(cost: Money, period: &Range<i64>, day: NaiveDate) -> Money {
+    let window = day_window(day);
+    if period.is_empty() || (window.start <= period.start && period.end <= window.end) {
+        return cost; // an instant, or a period inside the day: all of it
+    }
+    let total = (period.end - period.start) as u128;
+    let magnitude = cost.unsigned_abs();
+    // Every day the period overlaps, in order: (floor, remainder).
+    let first = date_of(period.start);
+    let mut days: Vec<(u128, u128)> = Vec::new();
+    let mut at = None;
+    for (k, date) in first.iter_days().enumerate() {
+        let w = day_window(date);
+        if w.start >= period.end {
+            break;
+        }
+        let overlap = (period.end.min(w.end) - period.start.max(w.start)).max(0) as u128;
+        // |C| < 2^64 (DECIMAL(18,10)) and overlap <= S < 2^63: fits u128.
+        let product = magnitude * overlap;
+        days.push((product / total, product % total));
+        if date == day {
+            at = Some(k);
+        }
+    }
+    let Some(at) = at else {
+        return 0; // not a day of the period
+    };
+    let handed: u128 = days.iter().map(|&(floor, _)| floor).sum();
+    let leftover = (magnitude - handed) as usize; // < the days
+    // The day gets an extra unit when fewer than `leftover` days come before
+    // it in (remainder descending, day ascending) order.
+    let (floor, remainder) = days[at];
+    let before = (days.iter().enumerate())
+        .filter(|&(k, &(_, r))| r > remainder || (r == remainder && k < at))
+        .count();
+    let share = (floor + u128::from(before < leftover)) as Money;
+    if cost < 0 { -share } else { share }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_month_long_row_ends_on_the_hour() {
+        let p = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-30T23:59:59Z")));
+        assert_eq!(p, at("2018-11-01T00:00:00Z")..at("2018-12-01T00:00:00Z"));
+        // Not one second before an hour: kept as written.
+        let q = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-01T00:30:00Z")));
+        assert_eq!(q.end, at("2018-11-01T00:30:00Z"));
+        // No end, or an end not after the start: the instant of the start.
+        assert!(usage_period(5, None).is_empty());
+        assert!(usage_period(5, Some(5)).is_empty());
+        assert!(usage_period(5, Some(2)).is_empty());
+    }
+
+    #[test]
+    fn shares_of_every_day_sum_to_the_row_with_leftovers_to_the_largest_remainders() {
+        let mut rng = crate::test_rng::XorShift(17);
+        let month = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-30T23:59:59Z")));
+        let bought = usage_period(at("2018-11-07T13:20:00Z"), Some(at("2018-11-30T23:59:59Z")));
+        let daily = usage_period(at("2018-11-07T05:00:00Z"), Some(at("2018-11-08T05:00:00Z")));
+        for period in [month, bought, daily] {
+            for _ in 0..200 {
+                let cost = (rng.next() >> (rng.next() % 64)) as Money
+                    * if rng.next().is_multiple_of(2) { 1 } else { -1 };
+                let days: Vec<NaiveDate> = date("2018-10-30").iter_days().take(35).collect();
+                let shares: Vec<Money> = days.iter().map(|&d| share_on(cost, &period, d)).collect();
+                let touched: Vec<Money> = (days.iter().zip(&shares))
+                    .filter(|(d, _)| touches(&period, &day_window(**d)))
+                    .map(|(_, &s)| s)
+                    .collect();
+                assert_eq!(touched.iter().sum::<Money>(), cost, "{period:?} {cost}");
+                // Each share is within one unit of the exact proportion.
+                let total = (period.end - period.start) as f64;
+                for (d, &s) in days.iter().zip(&shares) {
+                    let w = day_window(*d);
+                    let overlap = (period.end.min(w.end) - period.start.max(w.start)).max(0);
+                    let exact = cost as f64 * overlap as f64 / total;
+                    assert!(
+                        (s as f64 - exact).abs() <= 1.0 + exact.abs() * 1e-12,
+                        "{d} {s} {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_day() {
+        // A 30-day month, 31 units: one unit over, every remainder equal.
+        let month = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-30T23:59:59Z")));
+        assert_eq!(share_on(31, &month, date("2018-11-01")), 2);
+        assert_eq!(share_on(31, &month, date("2018-11-02")), 1);
+        assert_eq!(share_on(-31, &month, date("2018-11-01")), -2);
+        assert_eq!(share_on(29, &month, date("2018-11-30")), 0);
+        assert_eq!(share_on(29, &month, date("2018-11-29")), 1);
+    }
+
+    #[test]
+    fn instants_and_rows_inside_a_day_keep_their_cost() {
+        let hour = usage_period(at("2018-11-15T10:00:00Z"), Some(at("2018-11-15T11:00:00Z")));
+        assert_eq!(share_on(123, &hour, date("2018-11-15")), 123);
+        assert!(!touches(&hour, &day_window(date("2018-11-16"))));
+        let instant = usage_period(at("2018-11-15T23:59:59Z"), None);
+        assert!(touches(&instant, &day_window(date("2018-11-15"))));
+        assert!(!touches(&instant, &day_window(date("2018-11-16"))));
+        assert_eq!(share_on(7, &instant, date("2018-11-15")), 7);
+    }
+}
