@@ -49,6 +49,7 @@ pub fn log_envelopes(data: &[u8]) {
         .expect("a key");
     keys.intern("events", None).expect("a key");
     let reader = LogReader {
+        calendar: Default::default(),
         format,
         fields: &plan.fields,
         date: day(),
@@ -76,6 +77,7 @@ pub fn log_envelopes(data: &[u8]) {
 pub fn cur_parquet(data: &[u8]) {
     let plan = plan();
     let rules = RowRules {
+        calendar: Default::default(),
         basis: plan.cost_basis,
         excluded_types: &plan.excluded_types,
         tags: &plan.tags,

@@ -1,34 +1,83 @@
-//! Days and usage periods (SPEC 12.1): a CUR row's usage period, and its
-//! cost apportioned exactly over the calendar days the period overlaps, by
-//! the largest-remainder rule of the split (ties to the earlier day).
+//! Days and usage periods (SPEC 12.1): the calendar of `[calendar]
+//! timezone`, a CUR row's usage period, and its cost apportioned exactly over
+//! the calendar days the period overlaps, by the largest-remainder rule of
+//! the split (ties to the earlier day).
 //!
 //! Times are microseconds since the epoch (UTC), as the CUR reader decodes
-//! them; a day is the half-open window `[start, end)` of its midnights.
+//! them; a day is the half-open window `[start, end)` between its local
+//! midnight and the next day's.
 
 use std::ops::Range;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
 
 use crate::model::money::Money;
 
 const SECOND: i64 = 1_000_000;
 const HOUR: i64 = 3_600 * SECOND;
-const DAY: i64 = 24 * HOUR;
 
-/// The window of `date`: its first microsecond and the next day's.
-pub fn day_window(date: NaiveDate) -> Range<i64> {
-    let start = (date.and_hms_opt(0, 0, 0))
-        .expect("midnight")
-        .and_utc()
-        .timestamp_micros();
-    start..start + DAY
+/// The days of an IANA time zone (deuna's: `America/Guayaquil`; default UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    tz: Tz,
 }
 
-/// The day a time falls on.
-pub fn date_of(micros: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.date_naive())
-        .unwrap_or(NaiveDate::MIN)
+impl Default for Calendar {
+    fn default() -> Self {
+        Self { tz: Tz::UTC }
+    }
+}
+
+impl Calendar {
+    /// The calendar of an IANA zone name (`America/Guayaquil`, `UTC`).
+    pub fn parse(name: &str) -> Option<Self> {
+        name.parse::<Tz>().ok().map(|tz| Self { tz })
+    }
+
+    /// The zone's IANA name.
+    pub fn name(&self) -> &'static str {
+        self.tz.name()
+    }
+
+    /// The window of `date`: its local midnight and the next day's (a
+    /// midnight that a clock change skips is the first local time after it).
+    pub fn window(&self, date: NaiveDate) -> Range<i64> {
+        self.midnight(date)..self.midnight(date.succ_opt().unwrap_or(NaiveDate::MAX))
+    }
+
+    fn midnight(&self, date: NaiveDate) -> i64 {
+        let mut local = date.and_hms_opt(0, 0, 0).expect("midnight");
+        // A gap is at most a few hours: the first quarter-hour after it.
+        for _ in 0..24 {
+            if let Some(t) = self.tz.from_local_datetime(&local).earliest() {
+                return t.timestamp_micros();
+            }
+            local += chrono::Duration::minutes(15);
+        }
+        local.and_utc().timestamp_micros()
+    }
+
+    /// The local day a time falls on.
+    pub fn date_of(&self, micros: i64) -> NaiveDate {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .map(|t| self.tz.from_utc_datetime(&t.naive_utc()).date_naive())
+            .unwrap_or(NaiveDate::MIN)
+    }
+
+    /// The UTC dates the window of `date` overlaps, in order (one in UTC, two
+    /// in any other zone): the dated prefixes its log objects are under.
+    pub fn utc_dates(&self, date: NaiveDate) -> Vec<NaiveDate> {
+        let window = self.window(date);
+        let utc = Calendar::default();
+        let (first, last) = (utc.date_of(window.start), utc.date_of(window.end - 1));
+        first.iter_days().take_while(|d| *d <= last).collect()
+    }
+}
+
+/// The window of `date` in UTC.
+pub fn day_window(date: NaiveDate) -> Range<i64> {
+    Calendar::default().window(date)
 }
 
 /// A row's usage period, `[start, end)`: an end one second before a whole
@@ -64,19 +113,19 @@ pub fn touches(period: &Range<i64>, day: &Range<i64>) -> bool {
 /// overlap, `S` the period's length), plus one unit of 1e-10 USD for each of
 /// the `|C| - sum` days with the largest remainders (ties: the earlier day),
 /// the sign last. The shares of all the period's days sum to `cost`.
-pub fn share_on(cost: Money, period: &Range<i64>, day: NaiveDate) -> Money {
-    let window = day_window(day);
+pub fn share_on(cost: Money, period: &Range<i64>, day: NaiveDate, calendar: &Calendar) -> Money {
+    let window = calendar.window(day);
     if period.is_empty() || (window.start <= period.start && period.end <= window.end) {
         return cost; // an instant, or a period inside the day: all of it
     }
     let total = (period.end - period.start) as u128;
     let magnitude = cost.unsigned_abs();
     // Every day the period overlaps, in order: (floor, remainder).
-    let first = date_of(period.start);
+    let first = calendar.date_of(period.start);
     let mut days: Vec<(u128, u128)> = Vec::new();
     let mut at = None;
     for (k, date) in first.iter_days().enumerate() {
-        let w = day_window(date);
+        let w = calendar.window(date);
         if w.start >= period.end {
             break;
         }
@@ -106,6 +155,8 @@ pub fn share_on(cost: Money, period: &Range<i64>, day: NaiveDate) -> Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const UTC: Calendar = Calendar { tz: Tz::UTC };
 
     fn at(s: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(s)
@@ -141,7 +192,10 @@ mod tests {
                 let cost = (rng.next() >> (rng.next() % 64)) as Money
                     * if rng.next().is_multiple_of(2) { 1 } else { -1 };
                 let days: Vec<NaiveDate> = date("2018-10-30").iter_days().take(35).collect();
-                let shares: Vec<Money> = days.iter().map(|&d| share_on(cost, &period, d)).collect();
+                let shares: Vec<Money> = days
+                    .iter()
+                    .map(|&d| share_on(cost, &period, d, &UTC))
+                    .collect();
                 let touched: Vec<Money> = (days.iter().zip(&shares))
                     .filter(|(d, _)| touches(&period, &day_window(**d)))
                     .map(|(_, &s)| s)
@@ -166,21 +220,47 @@ mod tests {
     fn ties_go_to_the_earlier_day() {
         // A 30-day month, 31 units: one unit over, every remainder equal.
         let month = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-30T23:59:59Z")));
-        assert_eq!(share_on(31, &month, date("2018-11-01")), 2);
-        assert_eq!(share_on(31, &month, date("2018-11-02")), 1);
-        assert_eq!(share_on(-31, &month, date("2018-11-01")), -2);
-        assert_eq!(share_on(29, &month, date("2018-11-30")), 0);
-        assert_eq!(share_on(29, &month, date("2018-11-29")), 1);
+        assert_eq!(share_on(31, &month, date("2018-11-01"), &UTC), 2);
+        assert_eq!(share_on(31, &month, date("2018-11-02"), &UTC), 1);
+        assert_eq!(share_on(-31, &month, date("2018-11-01"), &UTC), -2);
+        assert_eq!(share_on(29, &month, date("2018-11-30"), &UTC), 0);
+        assert_eq!(share_on(29, &month, date("2018-11-29"), &UTC), 1);
     }
 
     #[test]
     fn instants_and_rows_inside_a_day_keep_their_cost() {
         let hour = usage_period(at("2018-11-15T10:00:00Z"), Some(at("2018-11-15T11:00:00Z")));
-        assert_eq!(share_on(123, &hour, date("2018-11-15")), 123);
+        assert_eq!(share_on(123, &hour, date("2018-11-15"), &UTC), 123);
         assert!(!touches(&hour, &day_window(date("2018-11-16"))));
         let instant = usage_period(at("2018-11-15T23:59:59Z"), None);
         assert!(touches(&instant, &day_window(date("2018-11-15"))));
         assert!(!touches(&instant, &day_window(date("2018-11-16"))));
-        assert_eq!(share_on(7, &instant, date("2018-11-15")), 7);
+        assert_eq!(share_on(7, &instant, date("2018-11-15"), &UTC), 7);
+    }
+
+    #[test]
+    fn a_local_day_is_its_zones_midnight_to_midnight() {
+        let quito = Calendar::parse("America/Guayaquil").unwrap();
+        let day = quito.window(date("2026-11-23"));
+        assert_eq!(day, at("2026-11-23T05:00:00Z")..at("2026-11-24T05:00:00Z"));
+        // A payment at 20:00 in Quito is on the 23rd there, the 24th in UTC.
+        let payment = at("2026-11-24T01:00:00Z");
+        assert_eq!(quito.date_of(payment), date("2026-11-23"));
+        assert_eq!(UTC.date_of(payment), date("2026-11-24"));
+        assert_eq!(
+            quito.utc_dates(date("2026-11-23")),
+            [date("2026-11-23"), date("2026-11-24")]
+        );
+        assert_eq!(UTC.utc_dates(date("2026-11-23")), [date("2026-11-23")]);
+        // A daily CUR row (UTC midnight to midnight) splits 5/24 : 19/24
+        // between the two local days it overlaps.
+        let daily = usage_period(at("2026-11-23T00:00:00Z"), Some(at("2026-11-24T00:00:00Z")));
+        assert_eq!(share_on(24, &daily, date("2026-11-22"), &quito), 5);
+        assert_eq!(share_on(24, &daily, date("2026-11-23"), &quito), 19);
+        // A day with a clock change is 23 or 25 hours long.
+        let berlin = Calendar::parse("Europe/Berlin").unwrap();
+        let spring = berlin.window(date("2026-03-29"));
+        assert_eq!(spring.end - spring.start, 23 * HOUR);
+        assert!(Calendar::parse("Mars/Olympus").is_none());
     }
 }

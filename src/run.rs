@@ -107,13 +107,20 @@ pub fn run_day(
 }
 
 /// The log locations of `date`: the configured path with its placeholders
-/// filled; for Firehose, the next day's too (records buffered past midnight).
+/// filled with each UTC date the local day overlaps (dated prefixes are
+/// UTC: one in UTC, two in any other zone); for Firehose, the next UTC
+/// day's too (records buffered past midnight).
 pub fn log_sources(plan: &RunPlan, date: NaiveDate) -> Vec<Location> {
-    let mut sources = vec![plan.logs_path.for_date(date)];
-    if plan.log_format == LogFormat::Firehose && plan.logs_path.has_placeholders() {
-        sources.push(plan.logs_path.for_date(date + chrono::Days::new(1)));
+    if !plan.logs_path.has_placeholders() {
+        return vec![plan.logs_path.clone()];
     }
-    sources
+    let mut dates = plan.calendar.utc_dates(date);
+    if plan.log_format == LogFormat::Firehose
+        && let Some(&last) = dates.last()
+    {
+        dates.push(last + chrono::Days::new(1));
+    }
+    dates.iter().map(|&d| plan.logs_path.for_date(d)).collect()
 }
 
 fn compute_and_publish(
@@ -220,6 +227,7 @@ fn read_cur(
     let clock = Instant::now();
     let rules = cur::RowRules {
         basis: plan.cost_basis,
+        calendar: plan.calendar,
         excluded_types: &plan.excluded_types,
         tags: &plan.tags,
         pricing: &plan.pricing,
@@ -266,6 +274,7 @@ fn read_logs(
         format: plan.log_format,
         fields: &plan.fields,
         date,
+        calendar: plan.calendar,
         catalog: &plan.catalog,
         keys,
         allow_corrupt_input: plan.allow_corrupt_input,

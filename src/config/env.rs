@@ -68,6 +68,7 @@ pub(super) fn apply_env(
             return Ok(name.replacen('_', ".", 1));
         }
         "pricing_path" => &mut file.pricing.path,
+        "calendar_timezone" => &mut file.calendar.timezone,
         "allocation_cost_basis" => {
             file.allocation.cost_basis = CostBasis::parse(value).ok_or_else(|| {
                 format!("{value:?}: expected unblended, amortized or net-amortized")

@@ -29,6 +29,9 @@ pub struct ConfigFile {
     /// How costs are computed and which line item types are left out.
     #[serde(default)]
     pub allocation: AllocationSection,
+    /// Whose days: the time zone of day D (SPEC 12.1).
+    #[serde(default)]
+    pub calendar: CalendarSection,
     /// The flow catalog, in match order.
     #[serde(default, rename = "flow")]
     pub flows: Vec<FlowEntry>,
@@ -166,6 +169,24 @@ pub struct AllocationSection {
     pub exclude_line_item_types: Vec<String>,
 }
 
+/// `[calendar]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSection {
+    /// The IANA time zone whose midnights bound day D, for the CUR's usage
+    /// periods and the log events alike (deuna: `America/Guayaquil`).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+impl Default for CalendarSection {
+    fn default() -> Self {
+        Self {
+            timezone: default_timezone(),
+        }
+    }
+}
+
 /// One `[[flow]]` of the catalog.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +205,7 @@ macro_rules! defaults {
 }
 defaults! {
     default_cur_source: String = "local";
+    default_timezone: String = "UTC";
     default_cur_path: String = "data/cur";
     default_logs_path: String = "data/logs";
     default_output_path: String = "out";

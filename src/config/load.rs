@@ -13,6 +13,7 @@ use super::file::{
     MAX_RETAIN_SUPERSEDED_HOURS, MIN_LEASE_SECONDS, TagsSection,
 };
 use super::plan::{AthenaPlan, CurSource, LogFormat, Output, Overrides, RunPlan, TagColumns};
+use crate::calendar::Calendar;
 use crate::classify::{Flow, FlowCatalog};
 use crate::pricing::Pricing;
 use crate::storage::Location;
@@ -85,6 +86,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
 
     let flows = flow_list(&file.flows, path, &at, &mut problems);
 
+    let calendar = calendar(&file.calendar.timezone, path, &mut problems);
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
     let pricing = load_pricing(&pricing_dir, &mut problems)?;
     if !problems.is_empty() {
@@ -110,9 +112,22 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         pricing: pricing.expect("no problems means pricing loaded"),
         catalog: FlowCatalog::new(flows),
         cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
+        calendar,
         excluded_types: file.allocation.exclude_line_item_types.clone(),
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
+    })
+}
+
+/// The calendar of `[calendar] timezone`; a name that is not an IANA zone
+/// is a problem (UTC then).
+fn calendar(timezone: &str, path: &Path, problems: &mut Vec<String>) -> Calendar {
+    Calendar::parse(timezone.trim()).unwrap_or_else(|| {
+        problems.push(format!(
+            "{}: [calendar] timezone = {timezone:?}: not an IANA time zone (such as \"UTC\" or \"America/Guayaquil\")",
+            path.display(),
+        ));
+        Calendar::default()
     })
 }
 

@@ -1,6 +1,7 @@
 //! The validated plan a run follows: what the configuration means once every
 //! path is resolved and every value checked, before any data I/O.
 
+use crate::calendar::Calendar;
 use chrono::NaiveDate;
 
 use super::file::FieldsSection;
@@ -115,6 +116,8 @@ pub struct RunPlan {
     pub catalog: FlowCatalog,
     /// Cost basis.
     pub cost_basis: CostBasis,
+    /// Whose days (`[calendar] timezone`).
+    pub calendar: Calendar,
     /// Line item types not allocated.
     pub excluded_types: Vec<String>,
     /// Count corrupt gzip files instead of failing.

@@ -45,6 +45,7 @@ fn read(
     let fields = fields();
     let catalog = catalog();
     let reader = LogReader {
+        calendar: Default::default(),
         format,
         fields: &fields,
         date: date(DEMO_DATE),
@@ -333,6 +334,7 @@ fn selective_and_full_parses_agree() {
     keys.intern("duration_ms", Some("pagos-svc")).unwrap();
     let read_with = |fields: &FieldsSection| {
         let reader = LogReader {
+            calendar: Default::default(),
             format: LogFormat::Jsonl,
             fields,
             date: date(DEMO_DATE),
@@ -513,6 +515,7 @@ fn a_line_longer_than_max_line_bytes_is_oversized_and_never_held() {
     let catalog = catalog();
     let keys = UnitKeys::default();
     let reader = LogReader {
+        calendar: Default::default(),
         format: LogFormat::CloudwatchExport,
         fields: &fields,
         date: date(DEMO_DATE),

@@ -4,6 +4,7 @@
 mod allocation;
 mod athena;
 mod bad_input;
+mod calendar;
 mod cli;
 mod config;
 #[cfg(feature = "failpoints")]

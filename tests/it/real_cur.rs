@@ -52,6 +52,7 @@ fn read_cur(
 ) -> costjob::Result<(costjob::model::CurDay, cur::CurScan)> {
     let rules = cur::RowRules {
         basis,
+        calendar: Default::default(),
         excluded_types,
         tags,
         pricing,

@@ -14,6 +14,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::{self as cur, CurEngine, CurScan, RowRules};
+use crate::calendar::Calendar;
 use crate::config::{AthenaPlan, is_identifier};
 use crate::config::{OPTIONAL, REQUIRED, USAGE_END, USAGE_START};
 use crate::model::CurDay;
@@ -65,6 +66,7 @@ pub fn unload_sql(
     table: &TableShape,
     tag_columns: &[String],
     date: NaiveDate,
+    calendar: &Calendar,
     target: &Location,
 ) -> Result<String> {
     let what = || format!("glue table {}.{}", plan.database, plan.table);
@@ -90,49 +92,10 @@ pub fn unload_sql(
             selected.push(format!("\"{column}\""));
         }
     }
+    let window = calendar.window(date);
     let mut predicate = Vec::new();
-    let keys = &table.partition_keys;
-    if keys.iter().any(|k| k == "year") && keys.iter().any(|k| k == "month") {
-        // CUR 1.0's Athena integration: strings, the month not zero-padded.
-        predicate.push(format!(
-            "\"year\" = '{}' AND \"month\" = '{}'",
-            date.year(),
-            date.month()
-        ));
-    } else if keys.iter().any(|k| k == "billing_period") {
-        predicate.push(format!(
-            "\"billing_period\" = '{:04}-{:02}'",
-            date.year(),
-            date.month()
-        ));
-    }
-    // A timestamp column as is, an ISO-8601 text one converted.
-    let usage = |column: &str| {
-        let column_type = (table.columns.iter())
-            .find(|(n, _)| n == column)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or("timestamp");
-        if column_type.starts_with("timestamp") {
-            format!("\"{column}\"")
-        } else {
-            format!("from_iso8601_timestamp(\"{column}\")")
-        }
-    };
-    let next = date
-        .succ_opt()
-        .ok_or_else(|| Error::config("date out of range"))?;
-    let (start, end) = (usage(USAGE_START), usage(USAGE_END));
-    let (day, next) = (
-        format!("TIMESTAMP '{date} 00:00:00'"),
-        format!("TIMESTAMP '{next} 00:00:00'"),
-    );
-    // Every row whose usage period touches the day (SPEC 12.1): it starts
-    // in the day, or before it and ends after its start.
-    predicate.push(if has(USAGE_END) {
-        format!("{start} < {next} AND ({start} >= {day} OR {end} > {day})")
-    } else {
-        format!("{start} >= {day} AND {start} < {next}")
-    });
+    predicate.extend(partition_predicate(&table.partition_keys, calendar, date));
+    predicate.push(day_predicate(table, &window));
     let Location::S3 { bucket, key } = target else {
         return Err(Error::config("the UNLOAD target must be an s3:// location"));
     };
@@ -154,6 +117,65 @@ pub fn unload_sql(
     ))
 }
 
+/// The partitions of every billing period the day's window overlaps (one
+/// in UTC; a local day at a month's end overlaps two), by the table's keys:
+/// CUR 1.0 `year`/`month`, CUR 2.0 `billing_period`, or none.
+fn partition_predicate(keys: &[String], calendar: &Calendar, date: NaiveDate) -> Option<String> {
+    let mut months: Vec<(i32, u32)> = (calendar.utc_dates(date).iter())
+        .map(|d| (d.year(), d.month()))
+        .collect();
+    months.dedup();
+    if keys.iter().any(|k| k == "year") && keys.iter().any(|k| k == "month") {
+        // CUR 1.0's Athena integration: strings, the month not zero-padded.
+        let terms: Vec<String> = (months.iter())
+            .map(|(y, m)| format!("\"year\" = '{y}' AND \"month\" = '{m}'"))
+            .collect();
+        Some(match terms.len() {
+            1 => terms.concat(),
+            _ => format!("(({}))", terms.join(") OR (")),
+        })
+    } else if keys.iter().any(|k| k == "billing_period") {
+        let periods: Vec<String> = (months.iter())
+            .map(|(y, m)| format!("'{y:04}-{m:02}'"))
+            .collect();
+        Some(match periods.len() {
+            1 => format!("\"billing_period\" = {}", periods[0]),
+            _ => format!("\"billing_period\" IN ({})", periods.join(", ")),
+        })
+    } else {
+        None
+    }
+}
+
+/// Every row whose usage period touches the day's `window` (SPEC 12.1): it
+/// starts in the day, or before it and ends after its start (by the start
+/// alone when the table has no end column).
+fn day_predicate(table: &TableShape, window: &std::ops::Range<i64>) -> String {
+    // A timestamp column as is, an ISO-8601 text one converted.
+    let usage = |column: &str| {
+        let column_type = (table.columns.iter())
+            .find(|(n, _)| n == column)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("timestamp");
+        if column_type.starts_with("timestamp") {
+            format!("\"{column}\"")
+        } else {
+            format!("from_iso8601_timestamp(\"{column}\")")
+        }
+    };
+    let (start, end) = (usage(USAGE_START), usage(USAGE_END));
+    let timestamp = |micros: i64| {
+        let t = chrono::DateTime::from_timestamp_micros(micros).expect("a day of chrono's range");
+        format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"))
+    };
+    let (day, next) = (timestamp(window.start), timestamp(window.end));
+    if table.columns.iter().any(|(n, _)| n == USAGE_END) {
+        format!("{start} < {next} AND ({start} >= {day} OR {end} > {day})")
+    } else {
+        format!("{start} >= {day} AND {start} < {next}")
+    }
+}
+
 impl CurEngine for AthenaPlan {
     fn read_day(
         &self,
@@ -165,7 +187,14 @@ impl CurEngine for AthenaPlan {
         let aws = store.aws();
         let table = table_shape(aws, self)?;
         let target = self.output_location.join(&format!("unload/{run_id}"));
-        let sql = unload_sql(self, &table, &rules.tags.columns, date, &target)?;
+        let sql = unload_sql(
+            self,
+            &table,
+            &rules.tags.columns,
+            date,
+            &rules.calendar,
+            &target,
+        )?;
         let (stats, manifest) = run_query(aws, self, &sql, run_id)?;
         let read = unloaded_files(store, &target, manifest.as_deref()).and_then(|files| {
             if files.is_empty() {
@@ -531,6 +560,63 @@ fn run_query(
 mod tests {
     use super::*;
 
+    fn utc() -> Calendar {
+        Calendar::default()
+    }
+
+    /// A local day at a month's end reads both billing periods, and the
+    /// window's UTC bounds.
+    #[test]
+    fn a_local_day_reads_every_billing_period_it_overlaps() {
+        let quito = Calendar::parse("America/Guayaquil").unwrap();
+        let target = Location::parse("s3://results/costjob/unload/r").unwrap();
+        let day = "2026-11-30".parse().unwrap();
+        let cur2 = unload_sql(
+            &plan(),
+            &shape(&["billing_period"], &[USAGE_END]),
+            &[],
+            day,
+            &quito,
+            &target,
+        )
+        .unwrap();
+        assert!(
+            cur2.contains("\"billing_period\" IN ('2026-11', '2026-12')"),
+            "{cur2}"
+        );
+        assert!(cur2.contains("< TIMESTAMP '2026-12-01 05:00:00'"), "{cur2}");
+        assert!(
+            cur2.contains(">= TIMESTAMP '2026-11-30 05:00:00'"),
+            "{cur2}"
+        );
+        let cur1 = unload_sql(
+            &plan(),
+            &shape(&["year", "month"], &[]),
+            &[],
+            day,
+            &quito,
+            &target,
+        )
+        .unwrap();
+        assert!(
+            cur1.contains("((\"year\" = '2026' AND \"month\" = '11') OR (\"year\" = '2026' AND \"month\" = '12'))"),
+            "{cur1}"
+        );
+        let mid_month = unload_sql(
+            &plan(),
+            &shape(&["billing_period"], &[]),
+            &[],
+            "2026-11-23".parse().unwrap(),
+            &quito,
+            &target,
+        )
+        .unwrap();
+        assert!(
+            mid_month.contains("\"billing_period\" = '2026-11'"),
+            "{mid_month}"
+        );
+    }
+
     fn plan() -> AthenaPlan {
         AthenaPlan {
             database: "cur".into(),
@@ -563,8 +649,9 @@ mod tests {
     fn partition_predicates_by_layout() {
         let target = Location::parse("s3://results/costjob/unload/r1").unwrap();
         let day: NaiveDate = "2026-03-05".parse().unwrap();
-        let sql =
-            |keys: &[&str]| unload_sql(&plan(), &shape(keys, &[]), &[], day, &target).unwrap();
+        let sql = |keys: &[&str]| {
+            unload_sql(&plan(), &shape(keys, &[]), &[], day, &utc(), &target).unwrap()
+        };
         assert!(sql(&["year", "month"]).contains("\"year\" = '2026' AND \"month\" = '3'"));
         assert!(sql(&["billing_period"]).contains("\"billing_period\" = '2026-03'"));
         let none = sql(&[]);
@@ -591,6 +678,7 @@ mod tests {
             ),
             &tags,
             day,
+            &utc(),
             &target,
         )
         .unwrap();
@@ -605,7 +693,7 @@ mod tests {
         );
         let mut missing = shape(&[], &[]);
         missing.columns.retain(|(n, _)| n != "line_item_operation");
-        let err = unload_sql(&plan(), &missing, &[], day, &target).unwrap_err();
+        let err = unload_sql(&plan(), &missing, &[], day, &utc(), &target).unwrap_err();
         assert!(
             err.to_string()
                 .contains("missing column line_item_operation")
@@ -634,7 +722,15 @@ mod tests {
             .push(("resource_tags".into(), "map<string,string>".into()));
         let target =
             Location::parse("s3://deuna-costjob-output/athena-results/unload/RUN_ID").unwrap();
-        let sql = unload_sql(&plan, &table, &[], "2026-11-23".parse().unwrap(), &target).unwrap();
+        let sql = unload_sql(
+            &plan,
+            &table,
+            &[],
+            "2026-11-23".parse().unwrap(),
+            &utc(),
+            &target,
+        )
+        .unwrap();
         assert_eq!(statement.trim().trim_end_matches(';'), sql, "\n{sql}");
     }
 

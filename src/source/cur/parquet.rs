@@ -15,7 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
-use crate::calendar::{day_window, share_on, touches, usage_period};
+use crate::calendar::{Calendar, share_on, touches, usage_period};
 use crate::config::{COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_END, USAGE_START};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
@@ -42,6 +42,8 @@ pub struct CurScan {
 /// How a CUR row becomes money and a pool: the same for every engine.
 pub struct RowRules<'a> {
     pub basis: CostBasis,
+    /// Whose days a row is apportioned over (SPEC 12.1).
+    pub calendar: Calendar,
     pub excluded_types: &'a [String],
     pub tags: &'a TagColumns,
     pub pricing: &'a Pricing,
@@ -52,6 +54,7 @@ const FOLDS_IN_FLIGHT: usize = 4;
 
 pub(super) struct DayReader<'a> {
     date: NaiveDate,
+    calendar: Calendar,
     basis: CostBasis,
     excluded_types: &'a [String],
     tags: &'a TagColumns,
@@ -62,6 +65,7 @@ impl<'a> DayReader<'a> {
     pub(super) fn new(date: NaiveDate, rules: &RowRules<'a>) -> Self {
         DayReader {
             date,
+            calendar: rules.calendar,
             basis: rules.basis,
             excluded_types: rules.excluded_types,
             tags: rules.tags,
@@ -151,7 +155,7 @@ impl<'a> DayReader<'a> {
         metadata: &ArrowReaderMetadata,
         scan: &mut CurScan,
     ) -> Vec<usize> {
-        let day = day_window(self.date);
+        let day = self.calendar.window(self.date);
         let bounds_of = |name: &str| {
             let data_type = metadata
                 .schema()
@@ -250,7 +254,7 @@ impl<'a> DayReader<'a> {
         rule_cache: &mut FastMap<(String, String, String), RuleRef>,
     ) -> Result<()> {
         let columns = CurColumns::bind(path, batch, self.tags)?;
-        let window = day_window(self.date);
+        let window = self.calendar.window(self.date);
         for row in 0..batch.num_rows() {
             let row_number = first_row + row as u64 + 1;
             let at_row = |name: &str, message: String| {
@@ -279,7 +283,7 @@ impl<'a> DayReader<'a> {
                     )
                 })?;
             // The row's share of the day (all of it for an hourly row).
-            let cost = share_on(cost, &period, self.date);
+            let cost = share_on(cost, &period, self.date, &self.calendar);
             let has_invoice = !text_at(&columns.invoice, row).is_empty();
             if self
                 .excluded_types

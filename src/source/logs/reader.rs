@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::envelopes::{self, ReadFailure, Receiver};
 use super::event::{self, Message, Parsed, Pending, Pointers, Skip};
 use super::shards::{Shard, Shards};
+use crate::calendar::Calendar;
 use crate::classify::{FlowCatalog, FlowNumber};
 use crate::config::{FieldsSection, LogFormat};
 use crate::model::{LogCounters, Sample, Transaction};
@@ -46,6 +47,8 @@ pub struct LogReader<'a> {
     pub format: LogFormat,
     pub fields: &'a FieldsSection,
     pub date: NaiveDate,
+    /// Whose day `date` is (SPEC 12.1): an event belongs to it by its time.
+    pub calendar: Calendar,
     pub catalog: &'a FlowCatalog,
     pub keys: &'a UnitKeys,
     pub allow_corrupt_input: bool,
@@ -468,11 +471,8 @@ impl LogReader<'_> {
             }
         }
         let mut events: Vec<Pending<'_>> = Vec::with_capacity(docs.len());
-        let day_start = (self.date.and_hms_opt(0, 0, 0))
-            .expect("midnight")
-            .and_utc()
-            .timestamp_millis();
-        let day_ms = day_start..day_start + 86_400_000;
+        let window = self.calendar.window(self.date);
+        let day_ms = window.start.div_euclid(1000)..window.end.div_euclid(1000);
         for (message, parsed) in messages.iter().zip(&docs) {
             if let Some(parsed) = parsed {
                 match event::event(message, parsed, &acc.pointers, &day_ms, &mut usage) {
