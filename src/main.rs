@@ -27,8 +27,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// whole arena when it is reserved (its default on systems that overcommit,
 /// as `MIMALLOC_ARENA_EAGER_COMMIT=0` would set it). Set by a constructor, before
 /// the first allocation reserves the first arena: set later, the option reaches
-/// only arenas reserved after it. 1M day: peak RSS 274 -> 238 MiB, the log
-/// stage's 250 -> 221-226 MiB, time unchanged (docs/performance.md).
+/// only arenas reserved after it. What it saves is measured in
+/// docs/performance.md (seventh session).
 #[cfg(target_os = "linux")]
 #[used]
 #[allow(unsafe_code)] // a constructor and one mimalloc option, SAFETY below
@@ -308,8 +308,16 @@ fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
         print_outcome(&outcome);
         // CloudWatch Embedded Metric Format: one JSON line per document,
         // where the task's logs go (not on a terminal).
+        let day_start_ms = plan.calendar.window(date).start.div_euclid(1000);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if costjob::metrics::too_old(day_start_ms, now_ms) {
+            eprintln!(
+                "metrics: {date} began more than {} days ago, older than CloudWatch accepts: its tables are published, its metrics are not",
+                costjob::metrics::MAX_AGE.num_days()
+            );
+        }
         if !interactive {
-            for document in costjob::metrics::emf(&outcome) {
+            for document in costjob::metrics::emf(&outcome, day_start_ms, now_ms) {
                 println!("{document}");
             }
         }

@@ -5,8 +5,11 @@
 //! An EMF document carries one value per metric for one set of dimension
 //! values, so a day is one document per flow (dimensions `Flow`,
 //! `TransactionType`: `Transactions`, `CostUSD`, `UnitCostUSD`) and one for the
-//! day (no dimensions: `CurTotalUSD`, `UnallocatedShare`, the log counters,
-//! `DurationSeconds`).
+//! day (no dimensions: `CurTotalUSD`, `UnallocatedShare`, the log counters),
+//! all at the usage day's timestamp (SPEC 12.2: a backfill or a restatement
+//! writes the day it is about, not "now", into the anomaly band the alarms
+//! read); and one for the run (`DurationSeconds`) at the run's time. A day
+//! older than CloudWatch accepts ([`MAX_AGE`]) has no day documents.
 
 use serde_json::{Map, Value, json};
 
@@ -48,9 +51,28 @@ fn document(
     Value::Object(root)
 }
 
-/// The day's EMF documents: one per flow, then the day's.
-pub fn emf(outcome: &DayOutcome) -> Vec<Value> {
-    let at = outcome.started_at.timestamp_millis();
+/// How far in the past CloudWatch accepts a data point: two weeks.
+pub const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// Whether a day starting at `day_start_ms` (its window's start) is too old
+/// for CloudWatch at `now_ms`.
+pub fn too_old(day_start_ms: i64, now_ms: i64) -> bool {
+    day_start_ms < now_ms - MAX_AGE.num_milliseconds()
+}
+
+/// The day's EMF documents at `day_start_ms` (the start of the usage day's
+/// window): one per flow, then the day's, none when [`too_old`]; then the
+/// run's at `now_ms`.
+pub fn emf(outcome: &DayOutcome, day_start_ms: i64, now_ms: i64) -> Vec<Value> {
+    let run = document(
+        now_ms,
+        &[],
+        &[("DurationSeconds", "Seconds", outcome.seconds)],
+    );
+    if too_old(day_start_ms, now_ms) {
+        return vec![run];
+    }
+    let at = day_start_ms;
     let mut documents: Vec<Value> = outcome
         .flow_summary
         .iter()
@@ -88,8 +110,22 @@ pub fn emf(outcome: &DayOutcome) -> Vec<Value> {
         ("LogDuplicate", "Count", c.duplicate as f64),
         ("LogCorruptFiles", "Count", c.corrupt_files as f64),
         ("LogSkippedFiles", "Count", c.skipped_files as f64),
-        ("DurationSeconds", "Seconds", outcome.seconds),
     ];
     documents.push(document(at, &[], &day));
+    documents.push(run);
     documents
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_too_old_two_weeks_after_its_start() {
+        let day = 1_764_460_800_000; // 2025-11-30T00:00:00Z
+        let hour = 3_600_000;
+        assert!(!too_old(day, day + 14 * 24 * hour));
+        assert!(too_old(day, day + 14 * 24 * hour + 1));
+        assert!(!too_old(day, day + hour));
+    }
 }

@@ -221,7 +221,7 @@ fn roll_forward(root: &Path, journal: &Journal) -> Result<()> {
 
 /// Removes directories (a run's superseded partitions), their files unlinked
 /// in parallel first: the kernel frees a large file's cached pages as it is
-/// unlinked (0.15 s for each of the 5M day's two `transactions` files), and
+/// unlinked, which takes a while for a large day's `transactions` files, and
 /// files apart free apart.
 fn remove_dirs(dirs: &[PathBuf]) -> Result<()> {
     use rayon::prelude::*;

@@ -190,8 +190,8 @@ impl ListLeaf {
     /// A top-level nullable text column given as `Dictionary(UInt32, Utf8)`
     /// (`data_type`): the texts a table's rows share (a flow, a status, the
     /// run's id), written as dictionary keys like a list's labels, where
-    /// arrow-rs would hash and compare each row's text (3.4% of the 100k
-    /// day's instructions for five such columns). Its chunk has statistics.
+    /// arrow-rs would hash and compare each row's text (its cost measured in
+    /// docs/performance.md). Its chunk has statistics.
     /// `None` for any other column.
     pub(super) fn flat(
         descr: ColumnDescPtr,

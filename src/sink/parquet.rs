@@ -285,11 +285,11 @@ const NEARLY_UNIQUE: &[&str] = &["transaction_id", "direct_cost_usd"];
 /// 64-bit integer columns (timestamps, amounts, durations) written as
 /// differences (`DELTA_BINARY_PACKED`), without a dictionary. In
 /// transaction-id order their values are random within a narrow range, so
-/// plain values left ZSTD only the range's unused high bytes to remove (2x,
-/// and slowly: about 275 MB/s, `zstd -b1` on the 1M day's columns), which
+/// plain values left ZSTD only the range's unused high bytes to remove
+/// (slowly; figures in docs/performance.md), which
 /// the differences' bit packing removes as well, before ZSTD. Not
 /// `direct_cost_usd`: most transactions repeat a few direct costs, which
-/// ZSTD finds in the plain values (3.5x) and not in the differences.
+/// ZSTD finds in the plain values and not in the differences.
 const DELTA_ENCODED: &[&str] = &[
     "first_event_at",
     "last_event_at",
@@ -327,8 +327,7 @@ pub fn write_file(path: &Path, batches: Batches<'_>) -> Result<()> {
 /// A file whose written bytes the kernel starts writing to disk every
 /// [`WriteBehind::EVERY`] bytes, while the sink goes on: the `sync_all`
 /// that ends the file then waits for its last few megabytes, not all of
-/// them (on the 1M day the two `transactions` files' syncs took 0.09-0.14 s,
-/// with both cores idle).
+/// them, with both cores idle (docs/performance.md).
 struct WriteBehind {
     file: File,
     written: u64,

@@ -86,23 +86,66 @@ fn usd(batch: &arrow_array::RecordBatch, column: &str, row: usize) -> f64 {
         .unwrap()
 }
 
-#[test]
-fn a_run_ends_with_emf_metrics_equal_to_its_tables() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
-    let o = run_demo(&out, &[], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let docs: Vec<Value> = stdout(&o)
+/// The EMF lines a run printed.
+fn emf_lines(o: &std::process::Output) -> Vec<Value> {
+    stdout(o)
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let summary = table(&out, "flow_summary", DEMO_DATE);
+        .collect()
+}
+
+/// SPEC 11 and 12.2: a day's metrics equal its tables and carry the usage
+/// day's timestamp (its window's start), not the run's; the run's duration
+/// carries the run's. Yesterday's sample day, so that CloudWatch would take it.
+#[test]
+fn a_run_ends_with_emf_metrics_equal_to_its_tables_at_the_usage_days_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let data = tmp.path().join("data");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "sample",
+            "--out",
+            data.to_str().unwrap(),
+            "--date",
+            &yesterday,
+            "--transactions",
+            "2000",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    write_config(
+        tmp.path(),
+        &data.join("cur"),
+        &data.join("logs"),
+        "cloudwatch-export",
+        "",
+    );
+    let before = chrono::Utc::now().timestamp_millis();
+    let o = costjob(tmp.path(), &["run", "--date", &yesterday], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = tmp.path().join("out");
+    let docs = emf_lines(&o);
+    let summary = table(&out, "flow_summary", &yesterday);
     assert_eq!(
         docs.len(),
-        summary.num_rows() + 1,
-        "one per flow and one for the day"
+        summary.num_rows() + 2,
+        "one per flow, one for the day, one for the run"
     );
+    let day_start = date(&yesterday)
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    for doc in &docs[..=summary.num_rows()] {
+        assert_eq!(
+            doc["_aws"]["Timestamp"], day_start,
+            "the usage day's time: {doc}"
+        );
+    }
     for (i, doc) in docs[..summary.num_rows()].iter().enumerate() {
         let values = check_emf(doc);
         let flow = summary.text("flow", i).unwrap();
@@ -122,9 +165,9 @@ fn a_run_ends_with_emf_metrics_equal_to_its_tables() {
             "{flow}"
         );
     }
-    let day = docs.last().unwrap();
+    let day = &docs[summary.num_rows()];
     let values = check_emf(day);
-    let recon = table(&out, "reconciliation", DEMO_DATE);
+    let recon = table(&out, "reconciliation", &yesterday);
     assert_eq!(values["CurTotalUSD"], usd(&recon, "cur_total_usd", 0));
     let (allocated, unallocated) = (
         usd(&recon, "allocated_usd", 0),
@@ -150,5 +193,33 @@ fn a_run_ends_with_emf_metrics_equal_to_its_tables() {
             "{metric}"
         );
     }
+    let run = docs.last().unwrap();
+    let values = check_emf(run);
     assert!(values["DurationSeconds"] > 0.0);
+    let at = run["_aws"]["Timestamp"].as_i64().unwrap();
+    assert!(
+        before <= at && at <= chrono::Utc::now().timestamp_millis(),
+        "the run's time"
+    );
+}
+
+/// A day older than CloudWatch accepts (two weeks) is published without its
+/// day's metrics, and the run says so: the demo day, 2026-11-23, is.
+#[test]
+fn a_day_older_than_cloudwatch_accepts_is_published_without_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_demo(&out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let docs = emf_lines(&o);
+    assert_eq!(docs.len(), 1, "the run's document only: {docs:?}");
+    assert!(check_emf(&docs[0]).contains_key("DurationSeconds"));
+    assert!(
+        stderr(&o).contains(
+            "older than CloudWatch accepts: its tables are published, its metrics are not"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(table(&out, "reconciliation", DEMO_DATE).num_rows(), 1);
 }

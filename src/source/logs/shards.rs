@@ -101,7 +101,7 @@ impl Shard {
         if every_id_a_uuid {
             // By their bits: each key read once, each transaction moved once
             // (a sort by `id` matches the enum and moves the transactions at
-            // every step: 3% of the 1M day's time, `perf`).
+            // every step, which `perf` showed on a large day).
             transactions.sort_by_cached_key(|t| t.id.as_uuid());
         } else {
             transactions.sort_unstable_by(|a, b| a.id.cmp(&b.id));

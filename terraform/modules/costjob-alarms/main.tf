@@ -10,13 +10,14 @@ locals {
   rule_names = { job_failed = "${var.name}-job-failed", alarm_changes = "${var.name}-alarm-changes" }
 }
 
-# CurTotalUSD is emitted once per successful day: none in N hours means the
-# nightly run did not succeed (or did not run).
+# DurationSeconds is emitted once per successful day, at the run's time (the
+# day's own metrics carry the usage day's timestamp, hours or weeks earlier):
+# none in N hours means the nightly run did not succeed (or did not run).
 resource "aws_cloudwatch_metric_alarm" "no_successful_run" {
   alarm_name          = "${var.name}-no-successful-run"
   alarm_description   = "No costjob run has succeeded for ${var.stale_after_hours} hours."
   namespace           = "costjob"
-  metric_name         = "CurTotalUSD"
+  metric_name         = "DurationSeconds"
   statistic           = "SampleCount"
   period              = 3600
   evaluation_periods  = var.stale_after_hours

@@ -28,14 +28,14 @@ run "every_alarm_watches_what_it_says_and_pages" {
 
   assert {
     condition = (aws_cloudwatch_metric_alarm.no_successful_run.namespace == "costjob"
-      && aws_cloudwatch_metric_alarm.no_successful_run.metric_name == "CurTotalUSD"
+      && aws_cloudwatch_metric_alarm.no_successful_run.metric_name == "DurationSeconds"
       && aws_cloudwatch_metric_alarm.no_successful_run.statistic == "SampleCount"
       && aws_cloudwatch_metric_alarm.no_successful_run.period * aws_cloudwatch_metric_alarm.no_successful_run.evaluation_periods == 26 * 3600
       && aws_cloudwatch_metric_alarm.no_successful_run.datapoints_to_alarm == aws_cloudwatch_metric_alarm.no_successful_run.evaluation_periods
       && aws_cloudwatch_metric_alarm.no_successful_run.comparison_operator == "LessThanThreshold"
       && aws_cloudwatch_metric_alarm.no_successful_run.threshold == 1
     && aws_cloudwatch_metric_alarm.no_successful_run.treat_missing_data == "breaching")
-    error_message = "no successful run (no CurTotalUSD sample) in 26 hours alarms, missing data included"
+    error_message = "no successful run (no DurationSeconds sample, emitted at the run's time) in 26 hours alarms, missing data included"
   }
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.unit_cost_anomaly) == 3
