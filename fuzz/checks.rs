@@ -78,6 +78,7 @@ pub fn cur_parquet(data: &[u8]) {
     let plan = plan();
     let rules = RowRules {
         calendar: Default::default(),
+        accounts: &[],
         basis: plan.cost_basis,
         excluded_types: &plan.excluded_types,
         tags: &plan.tags,

@@ -34,7 +34,8 @@ UNLOAD (SELECT "line_item_usage_start_date",
                "savings_plan_net_amortized_upfront_commitment_for_billing_period",
                "bill_invoice_id",
                "resource_tags",
-               "line_item_line_item_description"
+               "line_item_line_item_description",
+               "line_item_usage_account_id"
         FROM "costjob_prod_cur"."cur"
         WHERE "billing_period" = '2026-11'
           AND "line_item_usage_start_date" < TIMESTAMP '2026-11-24 00:00:00' AND ("line_item_usage_start_date" >= TIMESTAMP '2026-11-23 00:00:00' OR "line_item_usage_end_date" > TIMESTAMP '2026-11-23 00:00:00'))

@@ -112,6 +112,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   unallocated_usd decimal(18,10),
   excluded_usd decimal(18,10),
   excluded_by_type array<struct<line_item_type:string,cost_usd:decimal(18,10)>>,
+  out_of_scope_usd decimal(18,10),
+  out_of_scope_by_account array<struct<account_id:string,cost_usd:decimal(18,10)>>,
   delta_usd decimal(18,10),
   cur_final boolean,
   transactions bigint,

@@ -19,7 +19,7 @@ pub enum Error {
 
     /// The allocation identity of SPEC 4.6 does not hold; nothing is written.
     #[error(
-        "conservation failed for {date}: cur_total {cur_total} != allocated {allocated} + unallocated {unallocated} + excluded {excluded} (1e-10 USD)"
+        "conservation failed for {date}: cur_total {cur_total} != allocated {allocated} + unallocated {unallocated} + excluded {excluded} + out of scope {out_of_scope} (1e-10 USD)"
     )]
     Conservation {
         date: chrono::NaiveDate,
@@ -27,6 +27,7 @@ pub enum Error {
         allocated: i128,
         unallocated: i128,
         excluded: i128,
+        out_of_scope: i128,
     },
 
     /// A money value that does not fit DECIMAL(18,10) (an input error: SPEC 2.2).

@@ -311,8 +311,9 @@ fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
         let day_start_ms = plan.calendar.window(date).start.div_euclid(1000);
         let now_ms = chrono::Utc::now().timestamp_millis();
         if costjob::metrics::too_old(day_start_ms, now_ms) {
-            eprintln!(
-                "metrics: {date} began more than {} days ago, older than CloudWatch accepts: its tables are published, its metrics are not",
+            tracing::warn!(
+                stage = "metrics", %date,
+                "{date} began more than {} days ago, older than CloudWatch accepts: its tables are published, its metrics are not",
                 costjob::metrics::MAX_AGE.num_days()
             );
         }

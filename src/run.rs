@@ -227,6 +227,7 @@ fn read_cur(
     let clock = Instant::now();
     let rules = cur::RowRules {
         basis: plan.cost_basis,
+        accounts: &plan.accounts,
         calendar: plan.calendar,
         excluded_types: &plan.excluded_types,
         tags: &plan.tags,
@@ -369,6 +370,8 @@ fn report_json(outcome: &DayOutcome) -> Vec<u8> {
             "cur_total": money(t.cur_total), "allocated": money(t.allocated),
             "unallocated": money(t.unallocated), "excluded": money(t.excluded),
             "excluded_by_type": t.excluded_by_type.iter().map(|(k, v)| (k.clone(), money(*v))).collect::<std::collections::BTreeMap<_, _>>(),
+            "out_of_scope_usd": money(t.out_of_scope),
+            "out_of_scope_by_account": t.out_of_scope_by_account.iter().map(|(k, v)| (k.clone(), money(*v))).collect::<std::collections::BTreeMap<_, _>>(),
         },
         "cur_rows": t.cur_rows,
         "cur_final": t.cur_final,

@@ -20,7 +20,8 @@ use crate::model::money::{self, Money};
 use crate::pricing::Pricing;
 use crate::{Error, Result};
 /// SPEC 4.2 to 4.6: splits every pool over the transactions in its scope and
-/// checks that `cur_total = allocated + unallocated + excluded` exactly.
+/// checks that `cur_total = allocated + unallocated + excluded + out_of_scope`
+/// exactly.
 pub fn allocate(
     date: chrono::NaiveDate,
     day: &CurDay,
@@ -396,7 +397,8 @@ fn flow_costs(
 }
 
 /// The reconciliation's totals (SPEC 4.6), with the conservation identity
-/// `cur_total = allocated + unallocated + excluded` checked exactly.
+/// `cur_total = allocated + unallocated + excluded + out_of_scope` checked
+/// exactly (SPEC 12.3).
 fn totals(
     date: chrono::NaiveDate,
     day: &CurDay,
@@ -406,13 +408,15 @@ fn totals(
     let allocated: Money = costs.iter().map(TransactionCost::total).sum();
     let unallocated_total: Money = unallocated.iter().map(|(p, _)| p.cost).sum();
     let excluded: Money = day.excluded.values().sum();
-    if day.total != allocated + unallocated_total + excluded {
+    let out_of_scope: Money = day.out_of_scope.values().sum();
+    if day.total != allocated + unallocated_total + excluded + out_of_scope {
         return Err(Error::Conservation {
             date,
             cur_total: day.total,
             allocated,
             unallocated: unallocated_total,
             excluded,
+            out_of_scope,
         });
     }
     Ok(Totals {
@@ -422,7 +426,9 @@ fn totals(
         unallocated: unallocated_total,
         excluded,
         excluded_by_type: day.excluded.clone(),
-        delta: day.total - allocated - unallocated_total - excluded,
+        out_of_scope,
+        out_of_scope_by_account: day.out_of_scope.clone(),
+        delta: day.total - allocated - unallocated_total - excluded - out_of_scope,
         cur_final: day.rows > 0 && day.rows_without_invoice == 0,
     })
 }

@@ -145,8 +145,11 @@ pub struct Totals {
     pub unallocated: Money,
     pub excluded: Money,
     pub excluded_by_type: BTreeMap<String, Money>,
-    /// `cur_total - allocated - unallocated - excluded`: 0 once conservation
-    /// is checked (SPEC 4.6), written to show it.
+    /// The cost of the accounts outside `[cur] accounts` (SPEC 12.3).
+    pub out_of_scope: Money,
+    pub out_of_scope_by_account: BTreeMap<String, Money>,
+    /// `cur_total - allocated - unallocated - excluded - out_of_scope`: 0 once
+    /// conservation is checked (SPEC 4.6, 12.3), written to show it.
     pub delta: Money,
     pub cur_final: bool,
 }

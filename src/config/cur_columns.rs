@@ -8,6 +8,10 @@ pub const USAGE_START: &str = "line_item_usage_start_date";
 /// The end of a row's usage period (SPEC 12.1).
 pub const USAGE_END: &str = "line_item_usage_end_date";
 
+/// The account a row's usage belongs to (SPEC 12.3: required when
+/// `[cur] accounts` is set).
+pub const USAGE_ACCOUNT: &str = "line_item_usage_account_id";
+
 /// Columns a CUR file must have (SPEC 2.1).
 pub const REQUIRED: [&str; 6] = [
     USAGE_START,
@@ -19,7 +23,7 @@ pub const REQUIRED: [&str; 6] = [
 ];
 
 /// Optional columns read when present; a missing one reads as null.
-pub const OPTIONAL: [&str; 20] = [
+pub const OPTIONAL: [&str; 21] = [
     USAGE_END,
     "line_item_resource_id",
     "line_item_usage_amount",
@@ -40,6 +44,7 @@ pub const OPTIONAL: [&str; 20] = [
     "bill_invoice_id",
     "resource_tags",
     "line_item_line_item_description",
+    USAGE_ACCOUNT,
 ];
 
 /// The cost columns a cost basis reads (SPEC 2.2), in the order the CUR

@@ -32,6 +32,14 @@ pub(super) fn apply_env(
                 .map_err(|_| format!("{value:?}: expected a whole number"))?;
             return Ok("cur.query_timeout_s".into());
         }
+        "cur_accounts" => {
+            file.cur.accounts = (value.split(','))
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect();
+            return Ok("cur.accounts".into());
+        }
         "logs_path" => &mut file.logs.path,
         "logs_format" => {
             file.logs.format = Spanned::new(0..0, v);

@@ -59,6 +59,10 @@ pub struct CurSection {
     /// Athena: how long a query may run before it is stopped.
     #[serde(default = "default_query_timeout_s")]
     pub query_timeout_s: u64,
+    /// The accounts whose costs are allocated (12-digit ids; empty: every
+    /// account). Other accounts' rows are out of scope (SPEC 12.3).
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 /// `[logs]`

@@ -87,6 +87,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let flows = flow_list(&file.flows, path, &at, &mut problems);
 
     let calendar = calendar(&file.calendar.timezone, path, &mut problems);
+    let accounts = scope(&file.cur.accounts, path, &mut problems);
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
     let pricing = load_pricing(&pricing_dir, &mut problems)?;
     if !problems.is_empty() {
@@ -114,9 +115,25 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
         calendar,
         excluded_types: file.allocation.exclude_line_item_types.clone(),
+        accounts,
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
     })
+}
+
+/// The accounts of `[cur] accounts` (SPEC 12.3), trimmed; one that is not
+/// a 12-digit id is a problem.
+fn scope(accounts: &[String], path: &Path, problems: &mut Vec<String>) -> Vec<String> {
+    for account in accounts {
+        let id = account.trim();
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            problems.push(format!(
+                "{}: [cur] accounts: {account:?} is not a 12-digit AWS account id",
+                path.display()
+            ));
+        }
+    }
+    accounts.iter().map(|a| a.trim().to_string()).collect()
 }
 
 /// The calendar of `[calendar] timezone`; a name that is not an IANA zone

@@ -9,7 +9,9 @@ mod file;
 mod load;
 mod plan;
 
-pub use cur_columns::{COST_COLUMNS, OPTIONAL, REQUIRED, USAGE_END, USAGE_START, tag_column};
+pub use cur_columns::{
+    COST_COLUMNS, OPTIONAL, REQUIRED, USAGE_ACCOUNT, USAGE_END, USAGE_START, tag_column,
+};
 pub use dates::parse_day;
 pub use file::{
     AllocationSection, ConfigFile, CurSection, FieldsSection, FlowEntry, LogsSection,

@@ -120,6 +120,8 @@ pub struct RunPlan {
     pub calendar: Calendar,
     /// Line item types not allocated.
     pub excluded_types: Vec<String>,
+    /// The accounts allocated (empty: every account; SPEC 12.3).
+    pub accounts: Vec<String>,
     /// Count corrupt gzip files instead of failing.
     pub allow_corrupt_input: bool,
     /// Publish a day without transactions or without CUR rows (SPEC 2.4).

@@ -30,7 +30,9 @@ pub struct CurDay {
     pub pools: FastMap<PoolKey, Money>,
     /// Excluded cost per line item type (SPEC 2.3).
     pub excluded: BTreeMap<String, Money>,
-    /// Every row of the day, excluded ones included.
+    /// Cost of the accounts outside `[cur] accounts`, per account (SPEC 12.3).
+    pub out_of_scope: BTreeMap<String, Money>,
+    /// Every row of the day, excluded and out-of-scope ones included.
     pub rows: u64,
     /// Sum of every row's cost, excluded ones included.
     pub total: Money,
@@ -49,6 +51,11 @@ impl CurDay {
         *self.excluded.entry(line_item_type.to_string()).or_default() += cost;
     }
 
+    pub fn add_out_of_scope(&mut self, account: &str, cost: Money, has_invoice: bool) {
+        self.count(cost, has_invoice);
+        *self.out_of_scope.entry(account.to_string()).or_default() += cost;
+    }
+
     fn count(&mut self, cost: Money, has_invoice: bool) {
         self.rows += 1;
         self.total += cost;
@@ -61,6 +68,9 @@ impl CurDay {
         }
         for (ty, cost) in other.excluded {
             *self.excluded.entry(ty).or_default() += cost;
+        }
+        for (account, cost) in other.out_of_scope {
+            *self.out_of_scope.entry(account).or_default() += cost;
         }
         self.rows += other.rows;
         self.total += other.total;

@@ -259,6 +259,10 @@ fn reconciliation_table(
     let excluded_types: Vec<[&str; 1]> =
         t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
     let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
+    let accounts: Vec<[&str; 1]> = (t.out_of_scope_by_account.keys())
+        .map(|a| [a.as_str()])
+        .collect();
+    let out_of_scope: Vec<Money> = t.out_of_scope_by_account.values().copied().collect();
     let table = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
         .int("cur_rows", one(t.cur_rows as i64))
@@ -274,6 +278,16 @@ fn reconciliation_table(
             vec![0, excluded.len() as i32],
             (0..excluded.len() as u32).collect(),
             excluded,
+        )?
+        .money("out_of_scope_usd", [Some(t.out_of_scope)])?
+        .money_list(
+            "out_of_scope_by_account",
+            ["account_id"],
+            "cost_usd",
+            &accounts,
+            vec![0, out_of_scope.len() as i32],
+            (0..out_of_scope.len() as u32).collect(),
+            out_of_scope,
         )?
         .money("delta_usd", [Some(t.delta)])?
         .boolean("cur_final", [t.cur_final])

@@ -34,7 +34,7 @@ fn demo_day_writes_every_table_and_conserves_money() {
     let m = |c: &str| recon.money(c, 0).unwrap().unwrap();
     assert_eq!(
         m("cur_total_usd"),
-        m("allocated_usd") + m("unallocated_usd") + m("excluded_usd")
+        m("allocated_usd") + m("unallocated_usd") + m("excluded_usd") + m("out_of_scope_usd")
     );
     assert_eq!(m("delta_usd"), 0);
     let tx = table(&out, "transactions", DEMO_DATE);

@@ -53,6 +53,7 @@ fn read_cur(
     let rules = cur::RowRules {
         basis,
         calendar: Default::default(),
+        accounts: &[],
         excluded_types,
         tags,
         pricing,
@@ -530,5 +531,127 @@ fn a_cur_of_many_batches_sums_every_row_and_reports_its_first_bad_row() {
     assert!(
         err.contains("row 70001: line_item_unblended_cost"),
         "the first bad row in the file: {err}"
+    );
+}
+
+/// SPEC 12.3 on AWS's export, whose rows belong to two accounts: each
+/// account's scope leaves the other's cost out of scope, per account; the
+/// two scopes' allocated costs are each other's out-of-scope ones and sum to
+/// the day; and the identity holds in the published reconciliation.
+#[test]
+fn accounts_outside_the_scope_are_out_of_scope_per_account() {
+    let dir = Location::Local(real_cur_data().join(WORKSHOP));
+    let (a, b) = ("836060457634".to_string(), "011254002932".to_string());
+    let p = pricing();
+    let read = |accounts: &[String]| {
+        let rules = cur::RowRules {
+            basis: CostBasis::Unblended,
+            calendar: Default::default(),
+            accounts,
+            excluded_types: &[],
+            tags: &default_tags(),
+            pricing: &p,
+        };
+        cur::read_day(&Store::default(), &dir, date("2018-11-15"), &rules)
+            .unwrap()
+            .0
+    };
+    let (only_a, only_b) = (
+        read(std::slice::from_ref(&a)),
+        read(std::slice::from_ref(&b)),
+    );
+    let in_scope = |d: &costjob::model::CurDay| d.pools.values().sum::<i128>();
+    assert_eq!(only_a.out_of_scope.keys().collect::<Vec<_>>(), [&b]);
+    assert_eq!(only_b.out_of_scope.keys().collect::<Vec<_>>(), [&a]);
+    assert_eq!(only_a.out_of_scope[&b], in_scope(&only_b));
+    assert_eq!(only_b.out_of_scope[&a], in_scope(&only_a));
+    assert_eq!(in_scope(&only_a) + in_scope(&only_b), usd("179.0629259515"));
+    assert!(in_scope(&only_a) > 0 && in_scope(&only_b) > 0);
+    for d in [&only_a, &only_b] {
+        assert_eq!(d.total, usd("179.0629259515"), "every row counted");
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = workshop_logs(tmp.path());
+    write_config(
+        tmp.path(),
+        &real_cur_data().join(WORKSHOP),
+        &logs,
+        "jsonl",
+        "[allocation]\ncost_basis = \"unblended\"\nexclude_line_item_types = []\n",
+    );
+    let o = costjob(
+        tmp.path(),
+        &["run", "--date", "2018-11-15"],
+        &[("COSTJOB_CUR_ACCOUNTS", &a)],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    use costjob::output::BatchExt;
+    let recon = table(&tmp.path().join("out"), "reconciliation", "2018-11-15");
+    let m = |c: &str| recon.money(c, 0).unwrap().unwrap();
+    assert_eq!(m("out_of_scope_usd"), only_a.out_of_scope[&b]);
+    assert_eq!(
+        m("cur_total_usd"),
+        m("allocated_usd") + m("unallocated_usd") + m("excluded_usd") + m("out_of_scope_usd")
+    );
+    assert_eq!(m("allocated_usd") + m("unallocated_usd"), in_scope(&only_a));
+}
+
+#[test]
+fn accounts_need_the_account_column_and_real_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = workshop_logs(tmp.path());
+    let file = tmp.path().join("cur.parquet");
+    let batch = RecordBatch::try_from_iter([
+        (
+            "line_item_usage_start_date",
+            Arc::new(StringArray::from(vec!["2018-11-15T10:00:00Z"])) as ArrayRef,
+        ),
+        (
+            "line_item_product_code",
+            Arc::new(StringArray::from(vec!["AmazonEC2"])) as ArrayRef,
+        ),
+        (
+            "line_item_usage_type",
+            Arc::new(StringArray::from(vec!["BoxUsage"])) as ArrayRef,
+        ),
+        (
+            "line_item_operation",
+            Arc::new(StringArray::from(vec!["RunInstances"])) as ArrayRef,
+        ),
+        (
+            "line_item_line_item_type",
+            Arc::new(StringArray::from(vec!["Usage"])) as ArrayRef,
+        ),
+        (
+            "line_item_unblended_cost",
+            Arc::new(StringArray::from(vec!["1.5"])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    write_parquet(&file, &batch);
+    write_config(tmp.path(), &file, &logs, "jsonl", "");
+    let o = costjob(
+        tmp.path(),
+        &["run", "--date", "2018-11-15"],
+        &[("COSTJOB_CUR_ACCOUNTS", "836060457634")],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("missing column line_item_usage_account_id (required by [cur] accounts)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = costjob(
+        tmp.path(),
+        &["check"],
+        &[("COSTJOB_CUR_ACCOUNTS", "836060457634, deuna-prod")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"deuna-prod\" is not a 12-digit AWS account id"),
+        "{}",
+        stderr(&o)
     );
 }

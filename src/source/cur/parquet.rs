@@ -16,7 +16,9 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::file::statistics::Statistics;
 
 use crate::calendar::{Calendar, share_on, touches, usage_period};
-use crate::config::{COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_END, USAGE_START};
+use crate::config::{
+    COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_ACCOUNT, USAGE_END, USAGE_START,
+};
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
 use crate::model::money::{self, Exact};
@@ -42,6 +44,8 @@ pub struct CurScan {
 /// How a CUR row becomes money and a pool: the same for every engine.
 pub struct RowRules<'a> {
     pub basis: CostBasis,
+    /// The accounts allocated; empty: every account (SPEC 12.3).
+    pub accounts: &'a [String],
     /// Whose days a row is apportioned over (SPEC 12.1).
     pub calendar: Calendar,
     pub excluded_types: &'a [String],
@@ -54,6 +58,7 @@ const FOLDS_IN_FLIGHT: usize = 4;
 
 pub(super) struct DayReader<'a> {
     date: NaiveDate,
+    accounts: &'a [String],
     calendar: Calendar,
     basis: CostBasis,
     excluded_types: &'a [String],
@@ -65,6 +70,7 @@ impl<'a> DayReader<'a> {
     pub(super) fn new(date: NaiveDate, rules: &RowRules<'a>) -> Self {
         DayReader {
             date,
+            accounts: rules.accounts,
             calendar: rules.calendar,
             basis: rules.basis,
             excluded_types: rules.excluded_types,
@@ -132,6 +138,12 @@ impl<'a> DayReader<'a> {
             if schema.column_with_name(column).is_none() {
                 return Err(Error::input(path, format!("missing column {column}")));
             }
+        }
+        if !self.accounts.is_empty() && schema.column_with_name(USAGE_ACCOUNT).is_none() {
+            return Err(Error::input(
+                path,
+                format!("missing column {USAGE_ACCOUNT} (required by [cur] accounts)"),
+            ));
         }
         let wanted: Vec<&str> = REQUIRED
             .iter()
@@ -285,6 +297,14 @@ impl<'a> DayReader<'a> {
             // The row's share of the day (all of it for an hourly row).
             let cost = share_on(cost, &period, self.date, &self.calendar);
             let has_invoice = !text_at(&columns.invoice, row).is_empty();
+            // Another account's row is out of scope, whatever its type.
+            if !self.accounts.is_empty() {
+                let account = text_at(&columns.account, row).trim();
+                if !self.accounts.iter().any(|a| a == account) {
+                    day.add_out_of_scope(account, cost, has_invoice);
+                    continue;
+                }
+            }
             if self
                 .excluded_types
                 .iter()
@@ -336,6 +356,7 @@ struct CurColumns<'a> {
     line_type: Option<Text<'a>>,
     arn: Option<Text<'a>>,
     invoice: Option<Text<'a>>,
+    account: Option<Text<'a>>,
     /// The cost columns, in [`COST_COLUMNS`]' order.
     costs: [Option<Number<'a>>; COST_COLUMNS.len()],
     tag_map: Option<&'a MapArray>,
@@ -359,23 +380,27 @@ impl<'a> CurColumns<'a> {
         let usage_start = batch.column_by_name(USAGE_START).expect("projected");
         let dates =
             UsageDate::new(usage_start).ok_or_else(|| bad_type(path, USAGE_START, usage_start))?;
-        let [product, usage_type, operation, line_type, arn, invoice] = [
+        let [
+            product,
+            usage_type,
+            operation,
+            line_type,
+            arn,
+            invoice,
+            account,
+        ] = [
             "line_item_product_code",
             "line_item_usage_type",
             "line_item_operation",
             "line_item_line_item_type",
             "reservation_reservation_a_r_n",
             "bill_invoice_id",
+            USAGE_ACCOUNT,
         ]
         .map(text);
-        let (product, usage_type, operation, line_type, arn, invoice) = (
-            product?,
-            usage_type?,
-            operation?,
-            line_type?,
-            arn?,
-            invoice?,
-        );
+        let (product, usage_type, operation, line_type) =
+            (product?, usage_type?, operation?, line_type?);
+        let (arn, invoice, account) = (arn?, invoice?, account?);
         let mut costs = [const { None }; COST_COLUMNS.len()];
         for (cost, name) in costs.iter_mut().zip(COST_COLUMNS) {
             *cost = number(name)?;
@@ -400,6 +425,7 @@ impl<'a> CurColumns<'a> {
             line_type,
             arn,
             invoice,
+            account,
             costs,
             tag_map,
             tag_columns: (tags.columns.iter())

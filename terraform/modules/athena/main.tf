@@ -33,7 +33,9 @@ locals {
     reconciliation = [
       ["cost_basis", "string"], ["cur_rows", "bigint"], ["cur_total_usd", local.money], ["allocated_usd", local.money],
       ["unallocated_usd", local.money], ["excluded_usd", local.money],
-      ["excluded_by_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"], ["delta_usd", local.money],
+      ["excluded_by_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"],
+      ["out_of_scope_usd", local.money], ["out_of_scope_by_account", "array<struct<account_id:string,cost_usd:${local.money}>>"],
+      ["delta_usd", local.money],
       ["cur_final", "boolean"], ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
       ["log_events", "bigint"], ["log_out_of_day", "bigint"], ["log_non_json", "bigint"], ["log_no_transaction", "bigint"],
       ["log_missing_service", "bigint"], ["log_malformed", "bigint"], ["log_blank", "bigint"], ["log_bad_timestamp", "bigint"],
@@ -56,6 +58,7 @@ locals {
     ["savings_plan_used_commitment", "double"], ["savings_plan_amortized_upfront_commitment_for_billing_period", "double"],
     ["savings_plan_net_amortized_upfront_commitment_for_billing_period", "double"], ["bill_invoice_id", "string"],
     ["resource_tags", "map<string,string>"], ["line_item_line_item_description", "string"],
+    ["line_item_usage_account_id", "string"],
   ]
 
   parquet = {
