@@ -45,6 +45,8 @@ struct Reconciliation {
     allocated: Money,
     unallocated: Money,
     excluded: Money,
+    /// Accounts outside `[cur] accounts` (0 for days published before it existed).
+    out_of_scope: Money,
     delta: Money,
     transactions: i64,
     run_id: String,
@@ -158,6 +160,10 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
                 allocated: m("allocated_usd")?,
                 unallocated: m("unallocated_usd")?,
                 excluded: m("excluded_usd")?,
+                out_of_scope: match batch.schema().column_with_name("out_of_scope_usd") {
+                    Some(_) => m("out_of_scope_usd")?,
+                    None => 0,
+                },
                 delta: m("delta_usd")?,
                 transactions: batch.int("transactions", 0)?,
                 run_id: batch.text("run_id", 0)?,
@@ -588,13 +594,20 @@ fn reconciliation_section(page: &mut String, range: &Range) {
     section(
         page,
         "Reconciliation",
-        "The identity every published day satisfies, to the last 1e-10 USD: CUR total = allocated + unallocated + excluded, with a delta of exactly zero. The figures are printed in full, unrounded.",
+        "The identity every published day satisfies, to the last 1e-10 USD: CUR total = allocated + unallocated + excluded + out of scope (the accounts outside the allocation's scope), with a delta of exactly zero. The figures are printed in full, unrounded.",
     );
-    page.push_str("<table><thead><tr><th>day</th><th>CUR rows</th><th>CUR total</th><th>allocated</th><th>unallocated</th><th>excluded</th><th>delta</th><th>identity</th></tr></thead><tbody>");
-    let mut sums = [0 as Money; 5];
+    page.push_str("<table><thead><tr><th>day</th><th>CUR rows</th><th>CUR total</th><th>allocated</th><th>unallocated</th><th>excluded</th><th>out of scope</th><th>delta</th><th>identity</th></tr></thead><tbody>");
+    let mut sums = [0 as Money; 6];
     let mut rows = 0;
     for (day, r) in &range.reconciliation {
-        let parts = [r.cur_total, r.allocated, r.unallocated, r.excluded, r.delta];
+        let parts = [
+            r.cur_total,
+            r.allocated,
+            r.unallocated,
+            r.excluded,
+            r.out_of_scope,
+            r.delta,
+        ];
         for (s, p) in sums.iter_mut().zip(parts) {
             *s += p;
         }
@@ -607,9 +620,9 @@ fn reconciliation_section(page: &mut String, range: &Range) {
     page.push_str("</tbody></table></section>");
 }
 
-fn identity_row(page: &mut String, label: &str, cur_rows: i64, parts: [Money; 5]) {
-    let [cur, allocated, unallocated, excluded, delta] = parts;
-    let holds = delta == 0 && cur == allocated + unallocated + excluded;
+fn identity_row(page: &mut String, label: &str, cur_rows: i64, parts: [Money; 6]) {
+    let [cur, allocated, unallocated, excluded, out_of_scope, delta] = parts;
+    let holds = delta == 0 && cur == allocated + unallocated + excluded + out_of_scope;
     let _ = write!(
         page,
         "<tr><td>{}</td><td class=\"n\">{}</td>",
@@ -628,7 +641,10 @@ fn identity_row(page: &mut String, label: &str, cur_rows: i64, parts: [Money; 5]
         } else {
             format!(
                 "off by {}",
-                usd(cur - allocated - unallocated - excluded, money::SCALE)
+                usd(
+                    cur - allocated - unallocated - excluded - out_of_scope,
+                    money::SCALE
+                )
             )
         }
     );

@@ -69,6 +69,13 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
         let _ = writeln!(out, "  allocated     {:>14}", m("allocated_usd")?);
         let _ = writeln!(out, "  unallocated   {:>14}", m("unallocated_usd")?);
         let _ = writeln!(out, "  excluded      {:>14}", m("excluded_usd")?);
+        let out_of_scope = recon
+            .schema()
+            .column_with_name("out_of_scope_usd")
+            .is_some();
+        if out_of_scope && recon.money("out_of_scope_usd", 0)?.unwrap_or(0) != 0 {
+            let _ = writeln!(out, "  out of scope  {:>14}", m("out_of_scope_usd")?);
+        }
         let _ = writeln!(out, "  delta         {:>14}", m("delta_usd")?);
         let _ = writeln!(
             out,

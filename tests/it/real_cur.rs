@@ -595,6 +595,19 @@ fn accounts_outside_the_scope_are_out_of_scope_per_account() {
         m("allocated_usd") + m("unallocated_usd") + m("excluded_usd") + m("out_of_scope_usd")
     );
     assert_eq!(m("allocated_usd") + m("unallocated_usd"), in_scope(&only_a));
+    // The report says the identity holds, out of scope included.
+    let page = tmp.path().join("report.html");
+    let args = ["--html", page.to_str().unwrap(), "--date", "2018-11-15"];
+    let config = tmp.path().join("costjob.toml");
+    let o = read_command("report", &config, &tmp.path().join("out"), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let exact = costjob::model::money::format_usd(m("out_of_scope_usd"));
+    assert!(
+        html.contains(&format!(">${exact}<")),
+        "out of scope {exact}"
+    );
+    assert!(html.contains(">holds exactly<") && !html.contains("off by"));
 }
 
 #[test]
