@@ -166,6 +166,7 @@ locals {
     COSTJOB_OUTPUT_PATH           = "s3://${var.output.bucket}/${var.output.prefix}"
     COSTJOB_OUTPUT_GLUE_DATABASE  = var.athena.output_database
     COSTJOB_ALLOCATION_COST_BASIS = "amortized"
+    COSTJOB_CALENDAR_TIMEZONE     = var.calendar_timezone
   }, var.environment)
 
   # What the job runs: the image's own default, spelled out; as nobody (the

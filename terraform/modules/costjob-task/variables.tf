@@ -159,6 +159,16 @@ variable "log_retention_days" {
   }
 }
 
+variable "calendar_timezone" {
+  description = "The IANA time zone whose midnights bound a day (SPEC 12.1): deuna's business day is Ecuador's, so a payment at 20:00 in Quito is on that day's books."
+  type        = string
+  default     = "America/Guayaquil"
+  validation {
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$", var.calendar_timezone))
+    error_message = "calendar_timezone must be an IANA time zone name, such as UTC or America/Guayaquil."
+  }
+}
+
 variable "environment" {
   description = "Extra COSTJOB_<SECTION>_<KEY> settings for the container."
   type        = map(string)

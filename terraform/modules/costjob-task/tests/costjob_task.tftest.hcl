@@ -169,6 +169,12 @@ run "least_privilege" {
   }
 
   assert {
+    condition = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment,
+    { name = "COSTJOB_CALENDAR_TIMEZONE", value = "America/Guayaquil" })
+    error_message = "the job's days are deuna's business days, Ecuador's (SPEC 12.1)"
+  }
+
+  assert {
     condition     = aws_scheduler_schedule.this.target[0].ecs_parameters[0].network_configuration[0].assign_public_ip == false
     error_message = "the task has no public IP"
   }
@@ -192,12 +198,13 @@ run "rejects_bad_inputs" {
   command = plan
 
   variables {
-    image       = "costjob:latest"
-    cpu         = 3000
-    environment = { PATH = "/bin" }
+    image             = "costjob:latest"
+    cpu               = 3000
+    environment       = { PATH = "/bin" }
+    calendar_timezone = "GMT-5"
   }
 
-  expect_failures = [var.image, var.cpu, var.environment]
+  expect_failures = [var.image, var.cpu, var.environment, var.calendar_timezone]
 }
 
 # Issue 11 item 9: an empty prefix would grant the whole bucket.
