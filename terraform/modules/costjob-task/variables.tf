@@ -160,9 +160,9 @@ variable "log_retention_days" {
 }
 
 variable "calendar_timezone" {
-  description = "The IANA time zone whose midnights bound a day (SPEC 12.1): deuna's business day is Ecuador's, so a payment at 20:00 in Quito is on that day's books."
+  description = "The IANA time zone whose midnights bound a day (SPEC 12.1). deuna's business day is Ecuador's (America/Guayaquil); the default stays UTC until the nightly task restates trailing days (costjob refresh), because a Quito day's last five hours are in the next UTC day's logs, which a daily export delivers after the nightly run."
   type        = string
-  default     = "America/Guayaquil"
+  default     = "UTC"
   validation {
     condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$", var.calendar_timezone))
     error_message = "calendar_timezone must be an IANA time zone name, such as UTC or America/Guayaquil."

@@ -33,6 +33,7 @@ variables {
   cur                = { bucket = "deuna-cur", prefix = "exports/" }
   logs               = { bucket = "deuna-logs", prefix = "cloudwatch-export/" }
   output             = { bucket = "deuna-costjob", prefix = "out/" }
+  calendar_timezone  = "America/Guayaquil"
   athena = {
     workgroup       = "costjob_test"
     results_bucket  = "deuna-athena-results"
@@ -171,7 +172,7 @@ run "least_privilege" {
   assert {
     condition = contains(jsondecode(aws_ecs_task_definition.this.container_definitions)[0].environment,
     { name = "COSTJOB_CALENDAR_TIMEZONE", value = "America/Guayaquil" })
-    error_message = "the job's days are deuna's business days, Ecuador's (SPEC 12.1)"
+    error_message = "the job's days are the calendar_timezone's (deuna: Ecuador's; SPEC 12.1)"
   }
 
   assert {
