@@ -75,11 +75,6 @@ impl Calendar {
     }
 }
 
-/// The window of `date` in UTC.
-pub fn day_window(date: NaiveDate) -> Range<i64> {
-    Calendar::default().window(date)
-}
-
 /// A row's usage period, `[start, end)`: an end one second before a whole
 /// hour is that hour (AWS ends month-long rows at `23:59:59`); without an
 /// end, or with one not after the start, the period is the instant of its
@@ -108,16 +103,21 @@ pub fn touches(period: &Range<i64>, day: &Range<i64>) -> bool {
     }
 }
 
-/// The share of `cost` on `day` (whose window `touches` the period) of a row
-/// over `period`: `floor(|C| s_d / S)` for each day it overlaps (`s_d` its
+/// The share of `cost` on the day of `window` (its window in `calendar`,
+/// which `touches` the period) of a row over `period`: `floor(|C| s_d / S)` for each day it overlaps (`s_d` its
 /// overlap, `S` the period's length), plus one unit of 1e-10 USD for each of
 /// the `|C| - sum` days with the largest remainders (ties: the earlier day),
 /// the sign last. The shares of all the period's days sum to `cost`.
-pub fn share_on(cost: Money, period: &Range<i64>, day: NaiveDate, calendar: &Calendar) -> Money {
-    let window = calendar.window(day);
+pub fn share_on(
+    cost: Money,
+    period: &Range<i64>,
+    window: &Range<i64>,
+    calendar: &Calendar,
+) -> Money {
     if period.is_empty() || (window.start <= period.start && period.end <= window.end) {
         return cost; // an instant, or a period inside the day: all of it
     }
+    let day = calendar.date_of(window.start);
     let total = (period.end - period.start) as u128;
     let magnitude = cost.unsigned_abs();
     // Every day the period overlaps, in order: (floor, remainder).
@@ -194,17 +194,17 @@ mod tests {
                 let days: Vec<NaiveDate> = date("2018-10-30").iter_days().take(35).collect();
                 let shares: Vec<Money> = days
                     .iter()
-                    .map(|&d| share_on(cost, &period, d, &UTC))
+                    .map(|&d| share_on(cost, &period, &UTC.window(d), &UTC))
                     .collect();
                 let touched: Vec<Money> = (days.iter().zip(&shares))
-                    .filter(|(d, _)| touches(&period, &day_window(**d)))
+                    .filter(|(d, _)| touches(&period, &UTC.window(**d)))
                     .map(|(_, &s)| s)
                     .collect();
                 assert_eq!(touched.iter().sum::<Money>(), cost, "{period:?} {cost}");
                 // Each share is within one unit of the exact proportion.
                 let total = (period.end - period.start) as f64;
                 for (d, &s) in days.iter().zip(&shares) {
-                    let w = day_window(*d);
+                    let w = UTC.window(*d);
                     let overlap = (period.end.min(w.end) - period.start.max(w.start)).max(0);
                     let exact = cost as f64 * overlap as f64 / total;
                     assert!(
@@ -220,22 +220,43 @@ mod tests {
     fn ties_go_to_the_earlier_day() {
         // A 30-day month, 31 units: one unit over, every remainder equal.
         let month = usage_period(at("2018-11-01T00:00:00Z"), Some(at("2018-11-30T23:59:59Z")));
-        assert_eq!(share_on(31, &month, date("2018-11-01"), &UTC), 2);
-        assert_eq!(share_on(31, &month, date("2018-11-02"), &UTC), 1);
-        assert_eq!(share_on(-31, &month, date("2018-11-01"), &UTC), -2);
-        assert_eq!(share_on(29, &month, date("2018-11-30"), &UTC), 0);
-        assert_eq!(share_on(29, &month, date("2018-11-29"), &UTC), 1);
+        assert_eq!(
+            share_on(31, &month, &UTC.window(date("2018-11-01")), &UTC),
+            2
+        );
+        assert_eq!(
+            share_on(31, &month, &UTC.window(date("2018-11-02")), &UTC),
+            1
+        );
+        assert_eq!(
+            share_on(-31, &month, &UTC.window(date("2018-11-01")), &UTC),
+            -2
+        );
+        assert_eq!(
+            share_on(29, &month, &UTC.window(date("2018-11-30")), &UTC),
+            0
+        );
+        assert_eq!(
+            share_on(29, &month, &UTC.window(date("2018-11-29")), &UTC),
+            1
+        );
     }
 
     #[test]
     fn instants_and_rows_inside_a_day_keep_their_cost() {
         let hour = usage_period(at("2018-11-15T10:00:00Z"), Some(at("2018-11-15T11:00:00Z")));
-        assert_eq!(share_on(123, &hour, date("2018-11-15"), &UTC), 123);
-        assert!(!touches(&hour, &day_window(date("2018-11-16"))));
+        assert_eq!(
+            share_on(123, &hour, &UTC.window(date("2018-11-15")), &UTC),
+            123
+        );
+        assert!(!touches(&hour, &UTC.window(date("2018-11-16"))));
         let instant = usage_period(at("2018-11-15T23:59:59Z"), None);
-        assert!(touches(&instant, &day_window(date("2018-11-15"))));
-        assert!(!touches(&instant, &day_window(date("2018-11-16"))));
-        assert_eq!(share_on(7, &instant, date("2018-11-15"), &UTC), 7);
+        assert!(touches(&instant, &UTC.window(date("2018-11-15"))));
+        assert!(!touches(&instant, &UTC.window(date("2018-11-16"))));
+        assert_eq!(
+            share_on(7, &instant, &UTC.window(date("2018-11-15")), &UTC),
+            7
+        );
     }
 
     #[test]
@@ -255,8 +276,14 @@ mod tests {
         // A daily CUR row (UTC midnight to midnight) splits 5/24 : 19/24
         // between the two local days it overlaps.
         let daily = usage_period(at("2026-11-23T00:00:00Z"), Some(at("2026-11-24T00:00:00Z")));
-        assert_eq!(share_on(24, &daily, date("2026-11-22"), &quito), 5);
-        assert_eq!(share_on(24, &daily, date("2026-11-23"), &quito), 19);
+        assert_eq!(
+            share_on(24, &daily, &quito.window(date("2026-11-22")), &quito),
+            5
+        );
+        assert_eq!(
+            share_on(24, &daily, &quito.window(date("2026-11-23")), &quito),
+            19
+        );
         // A day with a clock change is 23 or 25 hours long.
         let berlin = Calendar::parse("Europe/Berlin").unwrap();
         let spring = berlin.window(date("2026-03-29"));

@@ -295,7 +295,7 @@ impl<'a> DayReader<'a> {
                     )
                 })?;
             // The row's share of the day (all of it for an hourly row).
-            let cost = share_on(cost, &period, self.date, &self.calendar);
+            let cost = share_on(cost, &period, &window, &self.calendar);
             let has_invoice = !text_at(&columns.invoice, row).is_empty();
             // Another account's row is out of scope, whatever its type.
             if !self.accounts.is_empty() {
