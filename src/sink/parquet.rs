@@ -2,6 +2,7 @@
 //! DECIMAL(18,10)), writes them ZSTD-compressed under `<table>/dt=YYYY-MM-DD/`,
 //! (`sink::publish` decides where). Also reads a day back for `report`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -169,6 +170,29 @@ impl Table {
             .push(Field::new(name, array.data_type().clone(), true));
         self.columns.push(Arc::new(array));
         self
+    }
+
+    /// A one-row `list<struct<key_field, cost_usd>>` column of `map`'s entries,
+    /// in key order (the reconciliation's amounts by line item type, by account).
+    pub fn money_by(
+        self,
+        name: &str,
+        key_field: &str,
+        map: &BTreeMap<String, Money>,
+    ) -> Result<Self> {
+        let labels: Vec<[&str; 1]> = map.keys().map(|k| [k.as_str()]).collect();
+        let values: Vec<Money> = map.values().copied().collect();
+        let offsets = vec![0, values.len() as i32];
+        let keys = (0..values.len() as u32).collect();
+        self.money_list(
+            name,
+            [key_field],
+            "cost_usd",
+            &labels,
+            offsets,
+            keys,
+            values,
+        )
     }
 
     /// `array<struct<N strings, one decimal>>`, from its entries laid out flat:

@@ -6,7 +6,6 @@ use arrow_array::RecordBatch;
 
 use crate::allocate::{self, Allocation, RowChunk, RowPart, Totals};
 use crate::model::LogCounters;
-use crate::model::money::Money;
 use crate::model::{Kind, Transaction};
 use crate::pricing::{Pricing, UnitKeys};
 use crate::sink::parquet::{Batches, Parts, Table};
@@ -256,13 +255,6 @@ fn reconciliation_table(
     run: &RunInfo<'_>,
 ) -> Result<Table> {
     let one = |v: i64| std::iter::once(v);
-    let excluded_types: Vec<[&str; 1]> =
-        t.excluded_by_type.keys().map(|ty| [ty.as_str()]).collect();
-    let excluded: Vec<Money> = t.excluded_by_type.values().copied().collect();
-    let accounts: Vec<[&str; 1]> = (t.out_of_scope_by_account.keys())
-        .map(|a| [a.as_str()])
-        .collect();
-    let out_of_scope: Vec<Money> = t.out_of_scope_by_account.values().copied().collect();
     let table = Table::default()
         .text("cost_basis", [Some(run.cost_basis)])
         .int("cur_rows", one(t.cur_rows as i64))
@@ -270,24 +262,12 @@ fn reconciliation_table(
         .money("allocated_usd", [Some(t.allocated)])?
         .money("unallocated_usd", [Some(t.unallocated)])?
         .money("excluded_usd", [Some(t.excluded)])?
-        .money_list(
-            "excluded_by_type",
-            ["line_item_type"],
-            "cost_usd",
-            &excluded_types,
-            vec![0, excluded.len() as i32],
-            (0..excluded.len() as u32).collect(),
-            excluded,
-        )?
+        .money_by("excluded_by_type", "line_item_type", &t.excluded_by_type)?
         .money("out_of_scope_usd", [Some(t.out_of_scope)])?
-        .money_list(
+        .money_by(
             "out_of_scope_by_account",
-            ["account_id"],
-            "cost_usd",
-            &accounts,
-            vec![0, out_of_scope.len() as i32],
-            (0..out_of_scope.len() as u32).collect(),
-            out_of_scope,
+            "account_id",
+            &t.out_of_scope_by_account,
         )?
         .money("delta_usd", [Some(t.delta)])?
         .boolean("cur_final", [t.cur_final])
