@@ -46,20 +46,7 @@ fn the_demo_day_is_the_same_through_the_plain_twins() {
 fn a_100k_day_is_the_same_through_the_plain_twins() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("day");
-    let o = costjob(
-        tmp.path(),
-        &[
-            "sample",
-            "--out",
-            data.to_str().unwrap(),
-            "--date",
-            DEMO_DATE,
-            "--transactions",
-            "100000",
-        ],
-        &[],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample_day(&data, DEMO_DATE, 100_000);
     let config = write_config(
         tmp.path(),
         &data.join("cur"),

@@ -99,6 +99,23 @@ pub fn write_config(dir: &Path, cur: &Path, logs: &Path, format: &str, extra: &s
     path
 }
 
+/// `costjob sample --out <dir> --date <day> --transactions <n>` (`dir`
+/// absolute), which must succeed.
+pub fn sample_day(dir: &Path, day: &str, transactions: usize) {
+    let n = transactions.to_string();
+    let args = [
+        "sample",
+        "--out",
+        dir.to_str().unwrap(),
+        "--date",
+        day,
+        "--transactions",
+        &n,
+    ];
+    let o = costjob(&std::env::temp_dir(), &args, &[]);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+}
+
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(bytes).unwrap();

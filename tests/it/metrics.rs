@@ -103,20 +103,7 @@ fn a_run_ends_with_emf_metrics_equal_to_its_tables_at_the_usage_days_time() {
     let tmp = tempfile::tempdir().unwrap();
     let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
     let data = tmp.path().join("data");
-    let o = costjob(
-        tmp.path(),
-        &[
-            "sample",
-            "--out",
-            data.to_str().unwrap(),
-            "--date",
-            &yesterday,
-            "--transactions",
-            "2000",
-        ],
-        &[],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample_day(&data, &yesterday, 2000);
     write_config(
         tmp.path(),
         &data.join("cur"),

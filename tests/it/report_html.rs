@@ -134,16 +134,7 @@ fn a_ranges_html_report_draws_a_line_per_flow_and_names_the_days_not_published()
             let o = costjob(tmp.path(), args, &[]);
             assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         };
-        let data_dir = data.to_str().unwrap();
-        succeeds(&[
-            "sample",
-            "--out",
-            data_dir,
-            "--date",
-            day,
-            "--transactions",
-            "400",
-        ]);
+        sample_day(&data, day, 400);
         std::fs::create_dir_all(tmp.path().join("logs")).unwrap();
         std::fs::rename(data.join("logs"), tmp.path().join("logs").join(day)).unwrap();
         succeeds(&[
