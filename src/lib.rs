@@ -16,6 +16,7 @@ pub mod error;
 pub mod explain;
 mod failpoint;
 pub mod fast_path;
+pub mod fingerprint;
 pub mod memory;
 pub mod metrics;
 pub mod model;

@@ -15,6 +15,7 @@ use super::file::{
 use super::plan::{AthenaPlan, CurSource, LogFormat, Output, Overrides, RunPlan, TagColumns};
 use crate::calendar::Calendar;
 use crate::classify::{Flow, FlowCatalog};
+use crate::cost_basis::CostBasis;
 use crate::pricing::Pricing;
 use crate::storage::Location;
 use crate::{Error, Result};
@@ -93,8 +94,21 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     if !problems.is_empty() {
         return Err(Error::Config(problems));
     }
+    let cost_basis = overrides.cost_basis.unwrap_or(file.allocation.cost_basis);
+    let config_sha256 = allocation_settings_sha256(&AllocationSettings {
+        cost_basis,
+        calendar,
+        accounts: &accounts,
+        excluded_types: &file.allocation.exclude_line_item_types,
+        tags: &tags,
+        log_format,
+        fields: &file.logs.fields,
+        max_line_bytes: file.logs.max_line_bytes,
+        flows: &flows,
+    });
     Ok(RunPlan {
         dates: Vec::new(),
+        config_sha256,
         cur,
         logs_path,
         max_line_bytes: file.logs.max_line_bytes as usize,
@@ -112,13 +126,56 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         },
         pricing: pricing.expect("no problems means pricing loaded"),
         catalog: FlowCatalog::new(flows),
-        cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
+        cost_basis,
         calendar,
         excluded_types: file.allocation.exclude_line_item_types.clone(),
         accounts,
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
     })
+}
+
+/// The settings that change what a day's tables say (and not where they
+/// are read or written, or how fast).
+struct AllocationSettings<'a> {
+    cost_basis: CostBasis,
+    calendar: crate::calendar::Calendar,
+    accounts: &'a [String],
+    excluded_types: &'a [String],
+    tags: &'a TagColumns,
+    log_format: LogFormat,
+    fields: &'a super::file::FieldsSection,
+    max_line_bytes: u64,
+    flows: &'a [Flow],
+}
+
+/// SHA-256 of the settings that change the allocation (SPEC 12.2's
+/// `config_sha256`), each written out by name in a fixed order.
+fn allocation_settings_sha256(s: &AllocationSettings<'_>) -> String {
+    let flows: Vec<String> = (s.flows.iter())
+        .map(|f| {
+            let routes: Vec<&str> = f.routes.iter().map(regex::Regex::as_str).collect();
+            format!(
+                "{}|{}|{}",
+                f.name,
+                f.transaction_type.as_str(),
+                routes.join("|")
+            )
+        })
+        .collect();
+    let text = serde_json::json!({
+        "cost_basis": s.cost_basis.as_str(),
+        "calendar_timezone": s.calendar.name(),
+        "accounts": s.accounts,
+        "exclude_line_item_types": s.excluded_types,
+        "tag_columns": s.tags.columns,
+        "tag_map_keys": s.tags.map_keys,
+        "log_format": format!("{:?}", s.log_format),
+        "fields": format!("{:?}", s.fields),
+        "max_line_bytes": s.max_line_bytes,
+        "flows": flows,
+    });
+    crate::fingerprint::sha256(&text.to_string())
 }
 
 /// The accounts of `[cur] accounts` (SPEC 12.3), trimmed; one that is not

@@ -126,4 +126,6 @@ pub struct RunPlan {
     pub allow_corrupt_input: bool,
     /// Publish a day without transactions or without CUR rows (SPEC 2.4).
     pub allow_empty: bool,
+    /// SHA-256 of the settings that change the allocation (SPEC 12.2).
+    pub config_sha256: String,
 }

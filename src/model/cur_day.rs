@@ -32,6 +32,9 @@ pub struct CurDay {
     pub excluded: BTreeMap<String, Money>,
     /// Cost of the accounts outside `[cur] accounts`, per account (SPEC 12.3).
     pub out_of_scope: BTreeMap<String, Money>,
+    /// Every row's share of the day by line item type, excluded and
+    /// out-of-scope rows included (what a restatement's totals compare).
+    pub by_type: BTreeMap<String, Money>,
     /// Every row of the day, excluded and out-of-scope ones included.
     pub rows: u64,
     /// Sum of every row's cost, excluded ones included.
@@ -40,26 +43,29 @@ pub struct CurDay {
     pub rows_without_invoice: u64,
 }
 
+/// Where a CUR row's cost goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A pool (SPEC 4.1).
+    Pool(PoolKey),
+    /// Its line item type is excluded (SPEC 2.3).
+    Excluded,
+    /// Another account's row (SPEC 12.3), by account id.
+    OutOfScope(String),
+}
+
 impl CurDay {
-    pub fn add(&mut self, key: PoolKey, cost: Money, has_invoice: bool) {
-        self.count(cost, has_invoice);
-        *self.pools.entry(key).or_default() += cost;
-    }
-
-    pub fn add_excluded(&mut self, line_item_type: &str, cost: Money, has_invoice: bool) {
-        self.count(cost, has_invoice);
-        *self.excluded.entry(line_item_type.to_string()).or_default() += cost;
-    }
-
-    pub fn add_out_of_scope(&mut self, account: &str, cost: Money, has_invoice: bool) {
-        self.count(cost, has_invoice);
-        *self.out_of_scope.entry(account.to_string()).or_default() += cost;
-    }
-
-    fn count(&mut self, cost: Money, has_invoice: bool) {
+    /// Adds a row's share of the day where its [`Line`] says.
+    pub fn add(&mut self, line: Line, line_item_type: &str, cost: Money, has_invoice: bool) {
         self.rows += 1;
         self.total += cost;
         self.rows_without_invoice += u64::from(!has_invoice);
+        add_to(&mut self.by_type, line_item_type, cost);
+        match line {
+            Line::Pool(key) => *self.pools.entry(key).or_default() += cost,
+            Line::Excluded => add_to(&mut self.excluded, line_item_type, cost),
+            Line::OutOfScope(account) => add_to(&mut self.out_of_scope, &account, cost),
+        }
     }
 
     pub fn merge(&mut self, other: CurDay) {
@@ -72,8 +78,21 @@ impl CurDay {
         for (account, cost) in other.out_of_scope {
             *self.out_of_scope.entry(account).or_default() += cost;
         }
+        for (ty, cost) in other.by_type {
+            *self.by_type.entry(ty).or_default() += cost;
+        }
         self.rows += other.rows;
         self.total += other.total;
         self.rows_without_invoice += other.rows_without_invoice;
+    }
+}
+
+/// `cost` added to `key`'s entry, the key copied only the first time.
+fn add_to(map: &mut BTreeMap<String, Money>, key: &str, cost: Money) {
+    match map.get_mut(key) {
+        Some(sum) => *sum += cost,
+        None => {
+            map.insert(key.to_string(), cost);
+        }
     }
 }

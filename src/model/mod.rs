@@ -9,5 +9,5 @@ mod transaction;
 pub mod units;
 
 pub use counters::{LogCounters, Sample};
-pub use cur_day::{CurDay, PoolKey, RuleRef};
+pub use cur_day::{CurDay, Line, PoolKey, RuleRef};
 pub use transaction::{Kind, Transaction, TransactionType, UNCLASSIFIED};

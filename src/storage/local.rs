@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// What a walk found: regular files with their sizes, and the names not read.
-pub type Walk = (Vec<(PathBuf, u64)>, Vec<PathBuf>);
+pub type Walk = (Vec<(PathBuf, u64, String)>, Vec<PathBuf>);
 
 /// The regular files under `path` with their sizes, sorted, each file once even
 /// when two paths (symlinks, aliases) reach it; and the names not read: hidden
@@ -67,7 +67,9 @@ pub fn list_with_skipped(path: &Path) -> Result<Walk> {
             children.reverse();
             pending.extend(children.into_iter().map(|c| (c, false)));
         } else if meta.is_file() {
-            files.push((entry, meta.len()));
+            // Its version: the modification time, to the nanosecond.
+            let version = format!("mtime:{}.{:09}", meta.mtime(), meta.mtime_nsec());
+            files.push((entry, meta.len(), version));
         } else {
             skipped.push(entry);
         }

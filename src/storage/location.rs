@@ -124,11 +124,13 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// One listed object or file: where it is and how large.
+/// One listed object or file: where it is, how large, and which version
+/// (S3: its ETag; a file: its modification time; empty when not listed).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Object {
     pub location: Location,
     pub size: u64,
+    pub version: String,
 }
 
 impl Object {

@@ -58,9 +58,10 @@ impl Store {
                 let (files, skipped) = super::local::list_with_skipped(path)?;
                 let objects = files
                     .into_iter()
-                    .map(|(path, size)| Object {
+                    .map(|(path, size, version)| Object {
                         location: Location::Local(path),
                         size,
+                        version,
                     })
                     .collect();
                 Ok(Listing {
@@ -82,7 +83,7 @@ impl Store {
             format!("{key}/")
         };
         let mut listing = Listing::default();
-        for (name, _, size) in self.list_keys(bucket, &prefix)? {
+        for (name, size, etag) in self.list_versions(bucket, &prefix)? {
             let relative = &name[prefix.len().min(name.len())..];
             let hidden = relative
                 .split('/')
@@ -96,6 +97,7 @@ impl Store {
                         key: name,
                     },
                     size,
+                    version: etag,
                 });
             }
         }
@@ -106,6 +108,20 @@ impl Store {
     /// Every key under an S3 prefix (ListObjectsV2, all pages): key, last
     /// modification (Unix seconds) and size.
     pub(crate) fn list_keys(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, i64, u64)>> {
+        Ok((self.list_objects(bucket, prefix)?.into_iter())
+            .map(|(key, modified, size, _)| (key, modified, size))
+            .collect())
+    }
+
+    /// Every key under an S3 prefix with its size and ETag.
+    fn list_versions(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, u64, String)>> {
+        Ok((self.list_objects(bucket, prefix)?.into_iter())
+            .map(|(key, _, size, etag)| (key, size, etag))
+            .collect())
+    }
+
+    /// ListObjectsV2, all pages: key, last modification, size, ETag.
+    fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, i64, u64, String)>> {
         let aws = self.aws();
         let url = format!("s3://{bucket}/{prefix}");
         aws.runtime.block_on(async {
@@ -125,6 +141,7 @@ impl Store {
                             k.to_string(),
                             object.last_modified().map_or(0, |t| t.secs()),
                             object.size().unwrap_or(0).max(0) as u64,
+                            object.e_tag().unwrap_or_default().to_string(),
                         ));
                     }
                 }

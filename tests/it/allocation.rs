@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use costjob::allocate::{self, Pool, Unallocated};
 use costjob::model::id::TransactionId;
 use costjob::model::money::Money;
-use costjob::model::{CurDay, PoolKey};
+use costjob::model::{CurDay, Line, PoolKey};
 use costjob::model::{Kind, Transaction, TransactionType};
 use costjob::pricing::Pricing;
 use proptest::prelude::*;
@@ -99,9 +99,9 @@ fn pools(raw: &[RawPool], excluded: Money) -> (CurDay, Vec<Pool>) {
             tag_flow: flow.map(|f| FLOWS[f].0.to_string()),
             tag_service: Some(format!("svc-{i}")), // one pool per generated entry
         };
-        day.add(key, *cost, true);
+        day.add(Line::Pool(key), "Usage", *cost, true);
     }
-    day.add_excluded("Tax", excluded, true);
+    day.add(Line::Excluded, "Tax", excluded, true);
     let mut list: Vec<(PoolKey, Money)> = day.pools.iter().map(|(k, v)| (k.clone(), *v)).collect();
     list.sort();
     let by_service: HashMap<String, u16> = raw

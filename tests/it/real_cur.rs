@@ -13,7 +13,7 @@ use costjob::config::TagColumns;
 use costjob::cost_basis::CostBasis;
 use costjob::model::money::parse_decimal;
 use costjob::pricing::Pricing;
-use costjob::source::cur;
+use costjob::source::cur::{self, CurEngine};
 
 use costjob::storage::{Location, Store};
 
@@ -58,7 +58,7 @@ fn read_cur(
         tags,
         pricing,
     };
-    cur::read_day(&Store::default(), location, day, &rules)
+    location.read_day(&Store::default(), day, "", &rules)
 }
 
 const WORKSHOP: &str = "wal-workshop-cur-2018";
@@ -143,8 +143,33 @@ fn the_apportioned_days_of_a_quarter_sum_to_its_bill() {
         (CostBasis::Amortized, "8368.3669225501", "1.4405479453"),
     ] {
         let mut sum = 0;
-        for day in date("2018-10-01").iter_days().take(92) {
+        // The quarter read at once (as `refresh` reads its window) gives
+        // each day what reading it alone gives.
+        let rules = cur::RowRules {
+            basis,
+            calendar: Default::default(),
+            accounts: &[],
+            excluded_types: &ri_fee,
+            tags: &default_tags(),
+            pricing: &p,
+        };
+        let quarter_days = date("2018-10-01")..=date("2018-12-31");
+        let (at_once, _) = dir
+            .read_days(&Store::default(), &quarter_days, "", &rules)
+            .unwrap();
+        assert_eq!(at_once.len(), 92);
+        for (day, once) in date("2018-10-01").iter_days().zip(&at_once) {
             let (d, _) = read_cur(&dir, day, basis, &ri_fee, &default_tags(), &p).unwrap();
+            assert_eq!(
+                (once.total, once.rows, &once.excluded, &once.by_type),
+                (d.total, d.rows, &d.excluded, &d.by_type),
+                "{day}"
+            );
+            let mut pools: Vec<_> = once.pools.iter().collect();
+            let mut alone: Vec<_> = d.pools.iter().collect();
+            pools.sort();
+            alone.sort();
+            assert_eq!(pools, alone, "{day}");
             assert_eq!(
                 d.pools.values().sum::<i128>() + d.excluded.values().sum::<i128>(),
                 d.total
@@ -552,7 +577,7 @@ fn accounts_outside_the_scope_are_out_of_scope_per_account() {
             tags: &default_tags(),
             pricing: &p,
         };
-        cur::read_day(&Store::default(), &dir, date("2018-11-15"), &rules)
+        dir.read_day(&Store::default(), date("2018-11-15"), "", &rules)
             .unwrap()
             .0
     };

@@ -5,6 +5,7 @@
 //! nothing else in it comes from configuration or input.
 
 use std::io::Read as _;
+use std::ops::RangeInclusive;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -60,12 +61,13 @@ pub struct TableShape {
     pub partition_keys: Vec<String>,
 }
 
-/// The `UNLOAD` of SPEC 2.7 for `date`, into `target` (an `s3://` prefix).
+/// The `UNLOAD` of SPEC 2.7 for `days` (one query for them all), into
+/// `target` (an `s3://` prefix).
 pub fn unload_sql(
     plan: &AthenaPlan,
     table: &TableShape,
     tag_columns: &[String],
-    date: NaiveDate,
+    days: &RangeInclusive<NaiveDate>,
     calendar: &Calendar,
     target: &Location,
 ) -> Result<String> {
@@ -92,9 +94,9 @@ pub fn unload_sql(
             selected.push(format!("\"{column}\""));
         }
     }
-    let window = calendar.window(date);
+    let window = calendar.window(*days.start()).start..calendar.window(*days.end()).end;
     let mut predicate = Vec::new();
-    predicate.extend(partition_predicate(&table.partition_keys, calendar, date));
+    predicate.extend(partition_predicate(&table.partition_keys, calendar, days));
     predicate.push(day_predicate(table, &window));
     let Location::S3 { bucket, key } = target else {
         return Err(Error::config("the UNLOAD target must be an s3:// location"));
@@ -117,11 +119,21 @@ pub fn unload_sql(
     ))
 }
 
-/// The partitions of every billing period the day's window overlaps (one
-/// in UTC; a local day at a month's end overlaps two), by the table's keys:
-/// CUR 1.0 `year`/`month`, CUR 2.0 `billing_period`, or none.
-fn partition_predicate(keys: &[String], calendar: &Calendar, date: NaiveDate) -> Option<String> {
-    let mut months: Vec<(i32, u32)> = (calendar.utc_dates(date).iter())
+/// The partitions of every billing period the days' windows overlap (one
+/// for a UTC day; a local day at a month's end overlaps two), by the table's
+/// keys: CUR 1.0 `year`/`month`, CUR 2.0 `billing_period`, or none.
+fn partition_predicate(
+    keys: &[String],
+    calendar: &Calendar,
+    days: &RangeInclusive<NaiveDate>,
+) -> Option<String> {
+    let utc_first = calendar.utc_dates(*days.start())[0];
+    let utc_last = *calendar
+        .utc_dates(*days.end())
+        .last()
+        .expect("a day overlaps a UTC date");
+    let mut months: Vec<(i32, u32)> = (utc_first.iter_days())
+        .take_while(|d| *d <= utc_last)
         .map(|d| (d.year(), d.month()))
         .collect();
     months.dedup();
@@ -177,13 +189,13 @@ fn day_predicate(table: &TableShape, window: &std::ops::Range<i64>) -> String {
 }
 
 impl CurEngine for AthenaPlan {
-    fn read_day(
+    fn read_days(
         &self,
         store: &Store,
-        date: NaiveDate,
+        days: &RangeInclusive<NaiveDate>,
         run_id: &str,
         rules: &RowRules<'_>,
-    ) -> Result<(CurDay, CurScan)> {
+    ) -> Result<(Vec<CurDay>, CurScan)> {
         let aws = store.aws();
         let table = table_shape(aws, self)?;
         let target = self.output_location.join(&format!("unload/{run_id}"));
@@ -191,16 +203,20 @@ impl CurEngine for AthenaPlan {
             self,
             &table,
             &rules.tags.columns,
-            date,
+            days,
             &rules.calendar,
             &target,
         )?;
         let (stats, manifest) = run_query(aws, self, &sql, run_id)?;
         let read = unloaded_files(store, &target, manifest.as_deref()).and_then(|files| {
             if files.is_empty() {
-                Ok((CurDay::default(), CurScan::default())) // no row for the day
+                let none = (days.start().iter_days()).take_while(|d| d <= days.end());
+                Ok((
+                    none.map(|_| CurDay::default()).collect(),
+                    CurScan::default(),
+                )) // no row
             } else {
-                cur::read_files(store, &files, date, rules)
+                cur::read_files(store, &files, days, rules)
             }
         });
         // The unloaded files, the manifest and the query's metadata are this
@@ -256,6 +272,7 @@ fn unloaded_files(store: &Store, target: &Location, manifest: Option<&str>) -> R
         .into_iter()
         .filter(|(k, _, _)| !k.ends_with('/'))
         .map(|(k, _, size)| Object {
+            version: String::new(),
             location: Location::S3 {
                 bucket: bucket.clone(),
                 key: k,
@@ -280,6 +297,7 @@ fn unloaded_files(store: &Store, target: &Location, manifest: Option<&str>) -> R
         .map(|(_, _, size)| size)
         .ok_or_else(|| Error::input(manifest, "data manifest: no such object"))?;
     let object = Object {
+        version: String::new(),
         location: Location::S3 {
             bucket: manifest_bucket,
             key: manifest_key,
@@ -575,7 +593,7 @@ mod tests {
             &plan(),
             &shape(&["billing_period"], &[USAGE_END]),
             &[],
-            day,
+            &(day..=day),
             &quito,
             &target,
         )
@@ -593,7 +611,7 @@ mod tests {
             &plan(),
             &shape(&["year", "month"], &[]),
             &[],
-            day,
+            &(day..=day),
             &quito,
             &target,
         )
@@ -606,7 +624,7 @@ mod tests {
             &plan(),
             &shape(&["billing_period"], &[]),
             &[],
-            "2026-11-23".parse().unwrap(),
+            &(d("2026-11-23")..=d("2026-11-23")),
             &quito,
             &target,
         )
@@ -615,6 +633,32 @@ mod tests {
             mid_month.contains("\"billing_period\" = '2026-11'"),
             "{mid_month}"
         );
+        // A refresh's window: one query, every billing period it overlaps.
+        let window = unload_sql(
+            &plan(),
+            &shape(&["billing_period"], &[USAGE_END]),
+            &[],
+            &(d("2026-10-20")..=d("2026-12-06")),
+            &quito,
+            &target,
+        )
+        .unwrap();
+        assert!(
+            window.contains("\"billing_period\" IN ('2026-10', '2026-11', '2026-12')"),
+            "{window}"
+        );
+        assert!(
+            window.contains("< TIMESTAMP '2026-12-07 05:00:00'"),
+            "{window}"
+        );
+        assert!(
+            window.contains("> TIMESTAMP '2026-10-20 05:00:00'"),
+            "{window}"
+        );
+    }
+
+    fn d(text: &str) -> NaiveDate {
+        text.parse().unwrap()
     }
 
     fn plan() -> AthenaPlan {
@@ -650,7 +694,15 @@ mod tests {
         let target = Location::parse("s3://results/costjob/unload/r1").unwrap();
         let day: NaiveDate = "2026-03-05".parse().unwrap();
         let sql = |keys: &[&str]| {
-            unload_sql(&plan(), &shape(keys, &[]), &[], day, &utc(), &target).unwrap()
+            unload_sql(
+                &plan(),
+                &shape(keys, &[]),
+                &[],
+                &(day..=day),
+                &utc(),
+                &target,
+            )
+            .unwrap()
         };
         assert!(sql(&["year", "month"]).contains("\"year\" = '2026' AND \"month\" = '3'"));
         assert!(sql(&["billing_period"]).contains("\"billing_period\" = '2026-03'"));
@@ -677,7 +729,7 @@ mod tests {
                 &["resource_tags", "resource_tags_user_flow", "bad\"name"],
             ),
             &tags,
-            day,
+            &(day..=day),
             &utc(),
             &target,
         )
@@ -693,7 +745,7 @@ mod tests {
         );
         let mut missing = shape(&[], &[]);
         missing.columns.retain(|(n, _)| n != "line_item_operation");
-        let err = unload_sql(&plan(), &missing, &[], day, &utc(), &target).unwrap_err();
+        let err = unload_sql(&plan(), &missing, &[], &(day..=day), &utc(), &target).unwrap_err();
         assert!(
             err.to_string()
                 .contains("missing column line_item_operation")
@@ -726,7 +778,7 @@ mod tests {
             &plan,
             &table,
             &[],
-            "2026-11-23".parse().unwrap(),
+            &(d("2026-11-23")..=d("2026-11-23")),
             &utc(),
             &target,
         )

@@ -5,5 +5,5 @@ pub mod athena;
 mod engine;
 mod parquet;
 
-pub use engine::{CurEngine, read_day, read_files, read_parquet_bytes};
+pub use engine::{CurEngine, read_files, read_parquet_bytes};
 pub use parquet::{CurScan, RowRules};

@@ -2,6 +2,7 @@
 //! column projection and row-group pruning on the usage date, each row priced
 //! (cost basis + pricing rule) and folded into the day's pools. Both engines'
 //! files go through it.
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -22,7 +23,7 @@ use crate::config::{
 use crate::cost_basis::{self, CostBasis, CostTerms};
 use crate::model::RuleRef;
 use crate::model::money::{self, Exact};
-use crate::model::{CurDay, PoolKey};
+use crate::model::{CurDay, Line, PoolKey};
 use crate::pricing::Pricing;
 use crate::source::timestamps::parse_iso8601_micros;
 use crate::storage::ParquetSource;
@@ -56,8 +57,11 @@ pub struct RowRules<'a> {
 /// Decoded CUR batches being folded at once, at most.
 const FOLDS_IN_FLIGHT: usize = 4;
 
+/// Reads CUR files for a run of consecutive days: each row's cost
+/// apportioned over the days of the run it covers (SPEC 12.1).
 pub(super) struct DayReader<'a> {
-    date: NaiveDate,
+    /// Each day's window, the first day's first.
+    windows: Vec<Range<i64>>,
     accounts: &'a [String],
     calendar: Calendar,
     basis: CostBasis,
@@ -67,9 +71,14 @@ pub(super) struct DayReader<'a> {
 }
 
 impl<'a> DayReader<'a> {
-    pub(super) fn new(date: NaiveDate, rules: &RowRules<'a>) -> Self {
+    /// A reader for `days` (non-empty: `first..=last`).
+    pub(super) fn new(days: &RangeInclusive<NaiveDate>, rules: &RowRules<'a>) -> Self {
+        let windows = (days.start().iter_days())
+            .take_while(|d| d <= days.end())
+            .map(|d| rules.calendar.window(d))
+            .collect();
         DayReader {
-            date,
+            windows,
             accounts: rules.accounts,
             calendar: rules.calendar,
             basis: rules.basis,
@@ -86,7 +95,7 @@ impl<'a> DayReader<'a> {
         &self,
         path: &PathBuf,
         file: R,
-    ) -> Result<(CurDay, CurScan)> {
+    ) -> Result<(Vec<CurDay>, CurScan)> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_file(path, file)))
             .unwrap_or_else(|panic| {
                 let why = panic
@@ -101,7 +110,21 @@ impl<'a> DayReader<'a> {
             })
     }
 
-    fn read_file<R: ParquetSource>(&self, path: &PathBuf, file: R) -> Result<(CurDay, CurScan)> {
+    /// The days' CUR, one per day of the reader's run, in order.
+    pub(super) fn days(&self) -> Vec<CurDay> {
+        vec![CurDay::default(); self.windows.len()]
+    }
+
+    /// The window of the reader's whole run of days.
+    fn span(&self) -> Range<i64> {
+        self.windows[0].start..self.windows[self.windows.len() - 1].end
+    }
+
+    fn read_file<R: ParquetSource>(
+        &self,
+        path: &PathBuf,
+        file: R,
+    ) -> Result<(Vec<CurDay>, CurScan)> {
         let parquet_err = |e: parquet::errors::ParquetError| {
             Error::input(path, format!("not a readable Parquet file: {e}"))
         };
@@ -157,8 +180,8 @@ impl<'a> DayReader<'a> {
             .collect())
     }
 
-    /// The row groups that may hold rows whose usage period touches the day
-    /// (SPEC 12.1): by the usage dates' statistics, a group is read unless
+    /// The row groups that may hold rows whose usage period touches the
+    /// reader's days (SPEC 12.1): by the usage dates' statistics, a group is read unless
     /// every row starts after the day, or every row starts before it and
     /// ends by its start (the others counted pruned). Missing statistics
     /// keep the group.
@@ -167,7 +190,7 @@ impl<'a> DayReader<'a> {
         metadata: &ArrowReaderMetadata,
         scan: &mut CurScan,
     ) -> Vec<usize> {
-        let day = self.calendar.window(self.date);
+        let day = self.span();
         let bounds_of = |name: &str| {
             let data_type = metadata
                 .schema()
@@ -220,8 +243,8 @@ impl<'a> DayReader<'a> {
         &self,
         path: &Path,
         batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>> + Send,
-    ) -> Result<(CurDay, u64)> {
-        let folded: Mutex<Vec<(u64, Result<CurDay>)>> = Mutex::default();
+    ) -> Result<(Vec<CurDay>, u64)> {
+        let folded: Mutex<Vec<(u64, Result<Vec<CurDay>>)>> = Mutex::default();
         let pending = AtomicUsize::new(0);
         let rows = rayon::scope(|scope| -> Result<u64> {
             let mut first_row = 0u64;
@@ -235,11 +258,11 @@ impl<'a> DayReader<'a> {
                 let rows = batch.num_rows() as u64;
                 let (folded, pending) = (&folded, &pending);
                 scope.spawn(move |_| {
-                    let mut day = CurDay::default();
+                    let mut days = self.days();
                     let mut rule_cache = FastMap::default();
                     let result =
-                        (self.fold_batch(path, &batch, first_row, &mut day, &mut rule_cache))
-                            .map(|()| day);
+                        (self.fold_batch(path, &batch, first_row, &mut days, &mut rule_cache))
+                            .map(|()| days);
                     let mut folded = folded.lock().unwrap_or_else(PoisonError::into_inner);
                     folded.push((first_row, result));
                     pending.fetch_sub(1, Ordering::AcqRel);
@@ -250,11 +273,11 @@ impl<'a> DayReader<'a> {
         })?;
         let mut folded = folded.into_inner().unwrap_or_else(PoisonError::into_inner);
         folded.sort_by_key(|(first_row, _)| *first_row);
-        let mut day = CurDay::default();
+        let mut days = self.days();
         for (_, part) in folded {
-            day.merge(part?);
+            merge_days(&mut days, part?);
         }
-        Ok((day, rows))
+        Ok((days, rows))
     }
 
     fn fold_batch(
@@ -262,11 +285,11 @@ impl<'a> DayReader<'a> {
         path: &Path,
         batch: &RecordBatch,
         first_row: u64,
-        day: &mut CurDay,
+        days: &mut [CurDay],
         rule_cache: &mut FastMap<(String, String, String), RuleRef>,
     ) -> Result<()> {
         let columns = CurColumns::bind(path, batch, self.tags)?;
-        let window = self.calendar.window(self.date);
+        let span = self.span();
         for row in 0..batch.num_rows() {
             let row_number = first_row + row as u64 + 1;
             let at_row = |name: &str, message: String| {
@@ -278,7 +301,7 @@ impl<'a> DayReader<'a> {
                 None => None,
             };
             let period = usage_period(start, end);
-            if !touches(&period, &window) {
+            if !touches(&period, &span) {
                 continue;
             }
             let terms = columns.cost_terms(row, &at_row)?;
@@ -294,53 +317,76 @@ impl<'a> DayReader<'a> {
                         ),
                     )
                 })?;
-            // The row's share of the day (all of it for an hourly row).
-            let cost = share_on(cost, &period, &window, &self.calendar);
             let has_invoice = !text_at(&columns.invoice, row).is_empty();
-            // Another account's row is out of scope, whatever its type.
-            if !self.accounts.is_empty() {
-                let account = text_at(&columns.account, row).trim();
-                if !self.accounts.iter().any(|a| a == account) {
-                    day.add_out_of_scope(account, cost, has_invoice);
-                    continue;
+            let line = self.line(&columns, row, &terms, rule_cache);
+            // The row's share of each day it covers (all of it for an hourly row).
+            let first = self.windows.partition_point(|w| w.end <= period.start);
+            let mut covered = (first..self.windows.len())
+                .take_while(|&i| touches(&period, &self.windows[i]))
+                .peekable();
+            while let Some(i) = covered.next() {
+                let share = share_on(cost, &period, &self.windows[i], &self.calendar);
+                if covered.peek().is_some() {
+                    days[i].add(line.clone(), terms.line_item_type, share, has_invoice);
+                } else {
+                    days[i].add(line, terms.line_item_type, share, has_invoice);
+                    break;
                 }
             }
-            if self
-                .excluded_types
-                .iter()
-                .any(|t| t == terms.line_item_type)
-            {
-                day.add_excluded(terms.line_item_type, cost, has_invoice);
-                continue;
-            }
-            let (ut, op) = (
-                text_at(&columns.usage_type, row),
-                text_at(&columns.operation, row),
-            );
-            let cache_key = (
-                terms.product_code.to_string(),
-                ut.to_string(),
-                op.to_string(),
-            );
-            let rule = match rule_cache.get(&cache_key) {
-                Some(r) => *r,
-                None => {
-                    let r = self.pricing.match_row(terms.product_code, ut, op);
-                    rule_cache.insert(cache_key, r);
-                    r
-                }
-            };
-            let tag = |i: usize| columns.tag(row, i, self.tags);
-            let key = PoolKey {
-                product_code: terms.product_code.to_string(),
-                rule,
-                tag_transaction_type: tag(0),
-                tag_flow: tag(1),
-                tag_service: tag(2),
-            };
-            day.add(key, cost, has_invoice);
         }
         Ok(())
+    }
+
+    /// Where a row's cost goes (SPEC 12.3, 2.3, 4.1): out of scope (another
+    /// account's), excluded (its line item type), or a pool.
+    fn line(
+        &self,
+        columns: &CurColumns<'_>,
+        row: usize,
+        terms: &CostTerms<'_>,
+        rule_cache: &mut FastMap<(String, String, String), RuleRef>,
+    ) -> Line {
+        if !self.accounts.is_empty() {
+            let account = text_at(&columns.account, row).trim();
+            if !self.accounts.iter().any(|a| a == account) {
+                return Line::OutOfScope(account.to_string());
+            }
+        }
+        if (self.excluded_types.iter()).any(|t| t == terms.line_item_type) {
+            return Line::Excluded;
+        }
+        let (ut, op) = (
+            text_at(&columns.usage_type, row),
+            text_at(&columns.operation, row),
+        );
+        let cache_key = (
+            terms.product_code.to_string(),
+            ut.to_string(),
+            op.to_string(),
+        );
+        let rule = match rule_cache.get(&cache_key) {
+            Some(r) => *r,
+            None => {
+                let r = self.pricing.match_row(terms.product_code, ut, op);
+                rule_cache.insert(cache_key, r);
+                r
+            }
+        };
+        let tag = |i: usize| columns.tag(row, i, self.tags);
+        Line::Pool(PoolKey {
+            product_code: terms.product_code.to_string(),
+            rule,
+            tag_transaction_type: tag(0),
+            tag_flow: tag(1),
+            tag_service: tag(2),
+        })
+    }
+}
+
+/// Adds each day of `part` to the same day of `days`.
+fn merge_days(days: &mut [CurDay], part: Vec<CurDay>) {
+    for (day, part) in days.iter_mut().zip(part) {
+        day.merge(part);
     }
 }
 

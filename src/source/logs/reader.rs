@@ -321,6 +321,7 @@ impl LogReader<'_> {
         let object = Object {
             location: Location::Local(name.to_path_buf()),
             size: 0,
+            version: String::new(),
         };
         self.read_object(&object, stream, &mut acc)?;
         let found = acc.found();
