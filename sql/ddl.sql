@@ -104,6 +104,34 @@ STORED AS PARQUET
 LOCATION 's3://deuna-prod-costjob/costjob/pools/'
 TBLPROPERTIES ('classification' = 'parquet');
 
+-- Every republish of a day (costjob refresh or run), one row per flow and one
+-- (transaction_type and flow null) for the day's totals; each publish carries
+-- the day's earlier restatements forward.
+CREATE EXTERNAL TABLE IF NOT EXISTS restatements (
+  restated_at timestamp,
+  run_id string,
+  previous_run_id string,
+  reasons string,
+  transaction_type string,
+  flow string,
+  previous_transactions bigint,
+  transactions bigint,
+  previous_cost_usd decimal(18,10),
+  cost_usd decimal(18,10),
+  previous_unit_cost_usd decimal(18,10),
+  unit_cost_usd decimal(18,10),
+  delta_usd decimal(18,10),
+  previous_cur_total_usd decimal(18,10),
+  cur_total_usd decimal(18,10),
+  cur_change_by_line_item_type array<struct<line_item_type:string,cost_usd:decimal(18,10)>>,
+  previous_cur_final boolean,
+  cur_final boolean
+)
+PARTITIONED BY (dt string)
+STORED AS PARQUET
+LOCATION 's3://deuna-prod-costjob/costjob/restatements/'
+TBLPROPERTIES ('classification' = 'parquet');
+
 CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   cost_basis string,
   cur_rows bigint,
@@ -116,6 +144,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   out_of_scope_by_account array<struct<account_id:string,cost_usd:decimal(18,10)>>,
   delta_usd decimal(18,10),
   cur_final boolean,
+  cur_by_line_item_type array<struct<line_item_type:string,cost_usd:decimal(18,10)>>,
   transactions bigint,
   log_files bigint,
   log_lines bigint,
@@ -136,6 +165,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   run_id string,
   costjob_version string,
   pricing_sha256 string,
+  config_sha256 string,
+  cur_fingerprint string,
+  logs_fingerprint string,
   started_at timestamp,
   finished_at timestamp
 )

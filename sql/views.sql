@@ -48,3 +48,30 @@ FROM (
   ) by_service
 ) ranked
 WHERE rank_in_flow <= 10;
+
+-- What changed when a day was restated, and why (costjob refresh): one row per
+-- republish and flow, and the day's totals (flow = '(all flows)'). reasons
+-- lists the inputs that changed: cur (the bill moved, or was invoiced), logs,
+-- pricing, config; rerun when a day was run again with nothing changed.
+CREATE OR REPLACE VIEW v_restatements AS
+SELECT
+  CAST(dt AS date) AS day,
+  restated_at,
+  reasons,
+  COALESCE(transaction_type, '(all)') AS transaction_type,
+  COALESCE(flow, '(all flows)') AS flow,
+  previous_transactions,
+  transactions,
+  previous_cost_usd,
+  cost_usd,
+  delta_usd,
+  previous_unit_cost_usd,
+  unit_cost_usd,
+  previous_cur_total_usd,
+  cur_total_usd,
+  cur_total_usd - previous_cur_total_usd AS cur_change_usd,
+  previous_cur_final,
+  cur_final,
+  run_id,
+  previous_run_id
+FROM restatements;

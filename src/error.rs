@@ -30,6 +30,20 @@ pub enum Error {
         out_of_scope: i128,
     },
 
+    /// A day's inputs are not there yet: no CUR row, or no transaction in
+    /// its logs (exit 3; `refresh` waits for it within its grace days).
+    #[error("{path}: {message}")]
+    NotYet { path: PathBuf, message: String },
+
+    /// Some days of a `refresh` failed (each reported on its line); the
+    /// exit code is the worst day's.
+    #[error("{failed} of {days} days failed")]
+    Days {
+        failed: usize,
+        days: usize,
+        code: u8,
+    },
+
     /// A money value that does not fit DECIMAL(18,10) (an input error: SPEC 2.2).
     #[error("{context}: {value} (1e-10 USD) does not fit DECIMAL(18,10)")]
     MoneyOverflow { context: String, value: i128 },
@@ -64,7 +78,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => 2,
-            Error::Input { .. } | Error::MoneyOverflow { .. } => 3,
+            Error::Input { .. } | Error::NotYet { .. } | Error::MoneyOverflow { .. } => 3,
+            Error::Days { code, .. } => *code,
             Error::Conservation { .. } => 4,
             Error::Held { .. } => 5,
             Error::Io { .. } | Error::Storage { .. } | Error::Parquet { .. } => 1,

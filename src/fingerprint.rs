@@ -10,6 +10,41 @@ use crate::model::money::format_usd;
 use crate::pricing::Pricing;
 use crate::storage::Object;
 
+/// What produced a published day, as its `reconciliation` row records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fingerprints {
+    /// [`cur`] of the day.
+    pub cur: String,
+    /// [`logs`] of the day's log objects.
+    pub logs: String,
+    /// SHA-256 of the pricing models.
+    pub pricing: String,
+    /// SHA-256 of the settings that change the allocation.
+    pub config: String,
+    /// Every CUR row of the day invoiced.
+    pub cur_final: bool,
+}
+
+impl Fingerprints {
+    /// Why a day published with `before` must be run again now: the inputs
+    /// that changed (`cur`, `logs`, `pricing`, `config`), in that order;
+    /// empty when none did. The invoice arriving changes `cur`.
+    pub fn reasons(&self, before: &Fingerprints) -> Vec<&'static str> {
+        [
+            (
+                "cur",
+                self.cur != before.cur || self.cur_final != before.cur_final,
+            ),
+            ("logs", self.logs != before.logs),
+            ("pricing", self.pricing != before.pricing),
+            ("config", self.config != before.config),
+        ]
+        .into_iter()
+        .filter_map(|(reason, changed)| changed.then_some(reason))
+        .collect()
+    }
+}
+
 /// The fingerprint of everything the allocation reads from a day's CUR: its
 /// pools (product, rule, tags, cost), its excluded and out-of-scope amounts,
 /// its row count and how many rows are not invoiced yet. Rules are named by

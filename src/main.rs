@@ -59,6 +59,9 @@ struct Cli {
 enum Command {
     /// Allocate one day (or a range of days) and write the output tables.
     Run(RunArgs),
+    /// Bring the open books up to date: run every day of the open billing
+    /// periods that was never published or whose inputs changed (SPEC 12.2).
+    Refresh(RefreshArgs),
     /// Print the unit cost per flow and the reconciliation of a day already run.
     Report(ReportArgs),
     /// Why one transaction cost what it did: every pool that charged it, exactly.
@@ -82,6 +85,16 @@ enum Engine {
     Local,
     /// One Athena UNLOAD per day ([cur] database, table, workgroup, output_location).
     Athena,
+}
+
+impl Engine {
+    fn name(self) -> String {
+        match self {
+            Engine::Local => "local",
+            Engine::Athena => "athena",
+        }
+        .to_string()
+    }
 }
 
 /// One day or a range, for `run` and `report`.
@@ -123,6 +136,30 @@ struct RunArgs {
     /// for it (otherwise exit 3, the published day left as it was).
     #[arg(long)]
     allow_empty: bool,
+}
+
+#[derive(Args)]
+struct RefreshArgs {
+    /// First day to consider instead of the open books' first (with --to).
+    #[arg(long, value_parser = parse_day, requires = "to")]
+    from: Option<NaiveDate>,
+    /// Last day to consider instead of yesterday (with --from).
+    #[arg(long, value_parser = parse_day, requires = "from")]
+    to: Option<NaiveDate>,
+    /// Print what would be done for each day, and why; publish nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Where the CUR is read (overrides [cur] source).
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
+    /// Output root, a directory or s3:// URL (overrides [output] path).
+    #[arg(long)]
+    output: Option<String>,
+    /// Count corrupt or truncated log files instead of failing.
+    #[arg(long)]
+    allow_corrupt_input: bool,
 }
 
 #[derive(Args)]
@@ -274,6 +311,7 @@ fn load_plan_reading(args: &ConfigArgs, output: &Option<String>) -> anyhow::Resu
 fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run_days(&args, interactive),
+        Command::Refresh(args) => refresh(&args, interactive),
         Command::Report(args) => show_report(&args),
         Command::Explain(args) => explain_transaction(&args),
         Command::Check(args) => check(&args),
@@ -285,13 +323,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
 /// where the task's logs go).
 fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
     let overrides = Overrides {
-        engine: args.engine.map(|e| {
-            match e {
-                Engine::Local => "local",
-                Engine::Athena => "athena",
-            }
-            .to_string()
-        }),
+        engine: args.engine.map(Engine::name),
         cost_basis: args.cost_basis,
         output: args.output.clone(),
         allow_corrupt_input: args.allow_corrupt_input,
@@ -306,24 +338,64 @@ fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
         let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
             .with_context(|| format!("run {date}"))?;
         print_outcome(&outcome);
-        // CloudWatch Embedded Metric Format: one JSON line per document,
-        // where the task's logs go (not on a terminal).
-        let day_start_ms = plan.calendar.window(date).start.div_euclid(1000);
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        if costjob::metrics::too_old(day_start_ms, now_ms) {
-            tracing::warn!(
-                stage = "metrics", %date,
-                "{date} began more than {} days ago, older than CloudWatch accepts: its tables are published, its metrics are not",
-                costjob::metrics::MAX_AGE.num_days()
-            );
-        }
-        if !interactive {
-            for document in costjob::metrics::emf(&outcome, day_start_ms, now_ms) {
-                println!("{document}");
-            }
-        }
+        emit_metrics(&plan, &outcome, interactive);
     }
     Ok(())
+}
+
+/// CloudWatch Embedded Metric Format: one JSON line per document, at the
+/// usage day's timestamp, where the task's logs go (not on a terminal).
+fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, interactive: bool) {
+    let date = outcome.date;
+    let day_start_ms = plan.calendar.window(date).start.div_euclid(1000);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if costjob::metrics::too_old(day_start_ms, now_ms) {
+        tracing::warn!(
+            stage = "metrics", %date,
+            "{date} began more than {} days ago, older than CloudWatch accepts: its tables are published, its metrics are not",
+            costjob::metrics::MAX_AGE.num_days()
+        );
+    }
+    if !interactive {
+        for document in costjob::metrics::emf(outcome, day_start_ms, now_ms) {
+            println!("{document}");
+        }
+    }
+}
+
+/// `costjob refresh`: the open books' days, one line each, then a summary;
+/// the exit code is the worst day's.
+fn refresh(args: &RefreshArgs, interactive: bool) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        engine: args.engine.map(Engine::name),
+        output: args.output.clone(),
+        allow_corrupt_input: args.allow_corrupt_input,
+        ..Default::default()
+    };
+    let plan = load_plan(&args.config, &overrides)?;
+    let now = chrono::Utc::now();
+    let request = costjob::refresh::Request {
+        today: plan.calendar.date_of(now.timestamp_micros()),
+        days: args.from.zip(args.to),
+        dry_run: args.dry_run,
+        now_micros: now.timestamp_micros(),
+    };
+    let progress = TerminalProgress::new(interactive);
+    let store = Store::default();
+    let mut on_day = |day: &costjob::refresh::DayReport| {
+        let line = day.line(args.dry_run);
+        println!("{line}");
+        tracing::info!(stage = "refresh", date = %day.date, "{line}");
+        if let Some(outcome) = &day.outcome {
+            print_outcome(outcome);
+            emit_metrics(&plan, outcome, interactive);
+        }
+    };
+    let report = costjob::refresh::refresh(&plan, &store, &request, &progress, &mut on_day)?;
+    let summary = report.summary(args.dry_run);
+    println!("{summary}");
+    tracing::info!(stage = "refresh", "{summary}");
+    Ok(report.result()?)
 }
 
 /// `costjob report`: the terminal tables, or the HTML page.

@@ -10,9 +10,12 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
+use crate::fingerprint::Fingerprints;
+use crate::model::money::Money;
 use crate::model::{CurDay, LogCounters, Sample};
 use crate::output::{self, DayHold, Recovery};
 use crate::pricing::UnitKeys;
+use crate::restatement::{self, DayFigures, RestatementRow};
 use crate::sink::tables;
 use crate::source::cur::athena::QueryStats;
 use crate::source::cur::{self, CurEngine};
@@ -47,6 +50,24 @@ pub struct DayOutcome {
     #[serde(skip)]
     pub started_at: chrono::DateTime<Utc>,
     pub seconds: f64,
+    /// The publish this run replaced, if the day was published before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restated: Option<Restated>,
+    /// What produced the day (SPEC 12.2).
+    #[serde(skip)]
+    pub fingerprints: Fingerprints,
+}
+
+/// What a republish replaced, and why.
+#[derive(Debug, Serialize)]
+pub struct Restated {
+    pub previous_run_id: String,
+    /// The inputs that changed (`cur`, `logs`, `pricing`, `config`); empty: none.
+    pub reasons: Vec<&'static str>,
+    #[serde(serialize_with = "crate::model::money::serialize_usd")]
+    pub previous_cur_total: Money,
+    #[serde(serialize_with = "crate::model::money::serialize_usd")]
+    pub previous_allocated: Money,
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; `None` elsewhere).
@@ -77,6 +98,19 @@ pub fn run_day(
     run_id: &str,
     progress: &dyn Progress,
 ) -> Result<DayOutcome> {
+    run_day_with(plan, store, date, run_id, progress, None)
+}
+
+/// [`run_day`] with the day's CUR already read (`refresh` reads its window's
+/// once), or read here when `cur` is `None`.
+pub fn run_day_with(
+    plan: &RunPlan,
+    store: &Store,
+    date: NaiveDate,
+    run_id: &str,
+    progress: &dyn Progress,
+    cur: Option<(CurDay, Option<QueryStats>)>,
+) -> Result<DayOutcome> {
     let started_at = Utc::now();
     let publisher = output::root(store, &plan.output);
     let output::Taken { mut hold, repaired } = publisher.take(date, run_id)?;
@@ -90,9 +124,8 @@ pub fn run_day(
     let outcome = compute_and_publish(
         plan,
         store,
-        date,
-        run_id,
-        started_at,
+        (date, run_id, started_at),
+        cur,
         progress,
         hold.as_mut(),
     );
@@ -126,38 +159,44 @@ pub fn log_sources(plan: &RunPlan, date: NaiveDate) -> Vec<Location> {
 fn compute_and_publish(
     plan: &RunPlan,
     store: &Store,
-    date: NaiveDate,
-    run_id: &str,
-    started_at: chrono::DateTime<Utc>,
+    (date, run_id, started_at): (NaiveDate, &str, chrono::DateTime<Utc>),
+    cur: Option<(CurDay, Option<QueryStats>)>,
     progress: &dyn Progress,
     hold: &mut dyn DayHold,
 ) -> Result<DayOutcome> {
     crate::failpoint::pause_point!("run::inputs");
-    let (day, query) = read_cur(plan, store, date, run_id)?;
+    let (day, query) = match cur {
+        Some(read) => read,
+        None => read_cur(plan, store, date, run_id)?,
+    };
+    let cur_fingerprint = crate::fingerprint::cur(&day, &plan.pricing);
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
     // The CUR's decoding buffers, freed across threads, returned before the logs.
     crate::memory::release_freed();
-
     let logs = read_logs(plan, store, date, &keys, progress)?;
-
-    let clock = Instant::now();
-    let allocation = allocate::allocate(date, &day, &pools, &logs.transactions, &plan.pricing)?;
-    let t = &allocation.totals;
-    info!(
-        stage = "allocate", %date, pools = pools.len(), unallocated_pools = allocation.unallocated.len(),
-        cur_total_usd = %crate::model::money::format_usd(t.cur_total), allocated_usd = %crate::model::money::format_usd(t.allocated),
-        unallocated_usd = %crate::model::money::format_usd(t.unallocated), excluded_usd = %crate::model::money::format_usd(t.excluded),
-        seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "allocated; conservation holds"
-    );
-
+    let allocation = allocate_day(plan, date, &day, &pools, &logs)?;
     // The allocation's scope lists, freed across threads, returned before the sink.
     crate::memory::release_freed();
 
     let clock = Instant::now();
+    let fingerprints = plan.fingerprints(
+        cur_fingerprint,
+        &logs.listing_fingerprint,
+        &allocation.totals,
+    );
+    let (restatements, restated) = restate(
+        plan,
+        store,
+        (date, run_id, started_at),
+        &fingerprints,
+        &allocation,
+        logs.transactions.len(),
+    )?;
     let info_row = tables::RunInfo {
         run_id,
         cost_basis: plan.cost_basis.as_str(),
-        pricing_sha256: &plan.pricing.sha256,
+        fingerprints: &fingerprints,
+        restatements: &restatements,
         started_at_ms: started_at.timestamp_millis(),
         finished_at_ms: Utc::now().timestamp_millis(),
     };
@@ -200,6 +239,8 @@ fn compute_and_publish(
         flow_summary,
         started_at,
         seconds: (Utc::now() - started_at).as_seconds_f64(),
+        restated,
+        fingerprints: fingerprints.clone(),
     };
     let report = report_json(&outcome);
     hold.stage(batches, &report)?;
@@ -215,6 +256,63 @@ fn compute_and_publish(
     Ok(outcome)
 }
 
+/// The allocation of the day (SPEC 4), conservation checked, logged.
+fn allocate_day(
+    plan: &RunPlan,
+    date: NaiveDate,
+    day: &CurDay,
+    pools: &[allocate::Pool],
+    logs: &LogDay,
+) -> Result<allocate::Allocation> {
+    let clock = Instant::now();
+    let allocation = allocate::allocate(date, day, pools, &logs.transactions, &plan.pricing)?;
+    let t = &allocation.totals;
+    let usd = crate::model::money::format_usd;
+    info!(
+        stage = "allocate", %date, pools = pools.len(), unallocated_pools = allocation.unallocated.len(),
+        cur_total_usd = %usd(t.cur_total), allocated_usd = %usd(t.allocated),
+        unallocated_usd = %usd(t.unallocated), excluded_usd = %usd(t.excluded),
+        seconds = clock.elapsed().as_secs_f64(), peak_rss_mib = peak_rss_mib(), "allocated; conservation holds"
+    );
+    Ok(allocation)
+}
+
+/// The day's restatements (SPEC 12.2): its earlier publish, if any, read
+/// back and compared with this run's figures; its history carried forward
+/// with this run's rows added.
+fn restate(
+    plan: &RunPlan,
+    store: &Store,
+    (date, run_id, started_at): (NaiveDate, &str, chrono::DateTime<Utc>),
+    fingerprints: &Fingerprints,
+    allocation: &allocate::Allocation,
+    transactions: usize,
+) -> Result<(Vec<RestatementRow>, Option<Restated>)> {
+    let Some(previous) = restatement::published(store, &plan.output, date)? else {
+        return Ok((Vec::new(), None));
+    };
+    let figures = DayFigures::of_run(
+        run_id,
+        fingerprints.clone(),
+        &allocation.totals,
+        transactions,
+        &allocation.flow_summary,
+    );
+    let mut rows = previous.history;
+    rows.extend(restatement::restate(
+        &previous.figures,
+        &figures,
+        started_at.timestamp_millis(),
+    ));
+    let restated = Restated {
+        reasons: fingerprints.reasons(&previous.figures.fingerprints),
+        previous_run_id: previous.figures.run_id,
+        previous_cur_total: previous.figures.cur_total,
+        previous_allocated: previous.figures.allocated,
+    };
+    Ok((rows, Some(restated)))
+}
+
 /// The day's CUR, through the configured engine: its pools, and the Athena
 /// query that read them, if one did. A day without a row is exit 3 unless
 /// `--allow-empty`.
@@ -225,18 +323,7 @@ fn read_cur(
     run_id: &str,
 ) -> Result<(CurDay, Option<QueryStats>)> {
     let clock = Instant::now();
-    let rules = cur::RowRules {
-        basis: plan.cost_basis,
-        accounts: &plan.accounts,
-        calendar: plan.calendar,
-        excluded_types: &plan.excluded_types,
-        tags: &plan.tags,
-        pricing: &plan.pricing,
-    };
-    let engine: &dyn CurEngine = match &plan.cur {
-        CurSource::Files(location) => location,
-        CurSource::Athena(athena) => athena,
-    };
+    let (engine, rules) = cur_reading(plan);
     let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
     let query = scan.query.clone();
     info!(
@@ -249,13 +336,13 @@ fn read_cur(
         "read the CUR"
     );
     if day.rows == 0 && !plan.allow_empty {
-        return Err(Error::input(
-            cur_name(plan),
-            format!(
+        return Err(Error::NotYet {
+            path: cur_name(plan).into(),
+            message: format!(
                 "no CUR row for {date} ({} rows in {} files, {} row groups of other days pruned): the export may not be delivered yet, or [cur] path is wrong; pass --allow-empty to publish an empty day",
                 scan.rows_scanned, scan.files, scan.row_groups_pruned
             ),
-        ));
+        });
     }
     Ok((day, query))
 }
@@ -308,8 +395,25 @@ fn read_logs(
     Ok(logs)
 }
 
+/// The plan's CUR engine, and how its rows become money and pools.
+pub(crate) fn cur_reading(plan: &RunPlan) -> (&dyn CurEngine, cur::RowRules<'_>) {
+    let rules = cur::RowRules {
+        basis: plan.cost_basis,
+        accounts: &plan.accounts,
+        calendar: plan.calendar,
+        excluded_types: &plan.excluded_types,
+        tags: &plan.tags,
+        pricing: &plan.pricing,
+    };
+    let engine: &dyn CurEngine = match &plan.cur {
+        CurSource::Files(location) => location,
+        CurSource::Athena(athena) => athena,
+    };
+    (engine, rules)
+}
+
 /// The CUR source, as errors name it.
-fn cur_name(plan: &RunPlan) -> String {
+pub(crate) fn cur_name(plan: &RunPlan) -> String {
     match &plan.cur {
         CurSource::Files(location) => location.to_string(),
         CurSource::Athena(a) => format!("athena table {}.{}", a.database, a.table),
@@ -357,7 +461,10 @@ fn no_transactions(plan: &RunPlan, date: NaiveDate, logs: &LogDay) -> Error {
     message.push_str(
         "; check [logs] path, format and [logs.fields], or pass --allow-empty to publish an empty day",
     );
-    Error::input(sources.join(", "), message)
+    Error::NotYet {
+        path: sources.join(", ").into(),
+        message,
+    }
 }
 
 /// The run report (`_run_reports/dt=D/report.json`), published with the tables.
@@ -375,6 +482,10 @@ fn report_json(outcome: &DayOutcome) -> Vec<u8> {
         },
         "cur_rows": t.cur_rows,
         "cur_final": t.cur_final,
+        "fingerprints": {
+            "cur": outcome.fingerprints.cur, "logs": outcome.fingerprints.logs,
+            "pricing_sha256": outcome.fingerprints.pricing, "config_sha256": outcome.fingerprints.config,
+        },
     });
     serde_json::to_vec_pretty(&body).expect("serializable")
 }

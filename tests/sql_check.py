@@ -17,7 +17,7 @@ import sqlglot
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena"}
 UNLOAD = re.compile(r"^UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'s3://[^']+/'\s*WITH\s*\([^)]*\)$", re.S)
-TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "reconciliation"]
+TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "restatements", "reconciliation"]
 
 
 def statements(path):
@@ -48,6 +48,12 @@ def main():
             [binary, "run", "--config", str(ROOT / "examples/costjob.toml"), "--date", "2026-11-23", "--output", out],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+        # The day again on another cost basis: a restatement (reason config).
+        subprocess.run(
+            [binary, "run", "--config", str(ROOT / "examples/costjob.toml"), "--date", "2026-11-23", "--output", out,
+             "--cost-basis", "unblended"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
         db = duckdb.connect()
         for t in TABLES:
             db.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{out}/{t}/*/*.parquet', hive_partitioning = true)")
@@ -62,7 +68,14 @@ def main():
         assert top and all(1 <= r[2] <= 10 for r in top), top
         allocated = db.execute("SELECT allocated_usd FROM reconciliation").fetchone()[0]
         assert db.execute("SELECT sum(cost_usd) FROM flow_costs").fetchone()[0] == allocated
-        checked += 3
+        restated = db.execute(
+            "SELECT reasons, previous_cost_usd, cost_usd, delta_usd FROM v_restatements WHERE flow = '(all flows)'"
+        ).fetchall()
+        assert len(restated) == 1 and restated[0][0] == "config", restated
+        assert restated[0][1] + restated[0][3] == restated[0][2] == allocated, (restated, allocated)
+        flows = db.execute("SELECT sum(delta_usd) FROM v_restatements WHERE flow <> '(all flows)'").fetchone()[0]
+        assert flows == restated[0][3], (flows, restated)
+        checked += 4
     print(f"sql: {checked} passed, 0 failed")
 
 

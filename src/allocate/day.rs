@@ -428,6 +428,7 @@ fn totals(
         excluded_by_type: day.excluded.clone(),
         out_of_scope,
         out_of_scope_by_account: day.out_of_scope.clone(),
+        by_type: day.by_type.clone(),
         delta: day.total - allocated - unallocated_total - excluded - out_of_scope,
         cur_final: day.rows > 0 && day.rows_without_invoice == 0,
     })

@@ -148,6 +148,8 @@ pub struct Totals {
     /// The cost of the accounts outside `[cur] accounts` (SPEC 12.3).
     pub out_of_scope: Money,
     pub out_of_scope_by_account: BTreeMap<String, Money>,
+    /// The CUR's cost by line item type, every row included.
+    pub by_type: BTreeMap<String, Money>,
     /// `cur_total - allocated - unallocated - excluded - out_of_scope`: 0 once
     /// conservation is checked (SPEC 4.6, 12.3), written to show it.
     pub delta: Money,

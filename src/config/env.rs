@@ -6,6 +6,29 @@ use toml::Spanned;
 use super::file::ConfigFile;
 use crate::cost_basis::CostBasis;
 
+/// A whole-number setting: sets it, returns its dotted key.
+fn apply_number(
+    file: &mut ConfigFile,
+    name: &str,
+    value: &str,
+) -> std::result::Result<String, String> {
+    let n: u64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: expected a whole number"))?;
+    let days = || u32::try_from(n).map_err(|_| format!("{value:?}: too many days"));
+    match name {
+        "output_retain_superseded_hours" => file.output.retain_superseded_hours = n,
+        "output_lease_seconds" => file.output.lease_seconds = n,
+        "logs_max_line_bytes" => file.logs.max_line_bytes = n,
+        "refresh_lookback_days" => file.refresh.lookback_days = days()?,
+        "refresh_grace_days" => file.refresh.grace_days = days()?,
+        "refresh_max_days" => file.refresh.max_days = days()?,
+        _ => file.logs.max_objects_in_flight = Some(n as usize),
+    }
+    Ok(name.replacen('_', ".", 1))
+}
+
 /// Applies one `COSTJOB_<SECTION>_<KEY>` entry; returns the dotted key it set.
 pub(super) fn apply_env(
     file: &mut ConfigFile,
@@ -62,19 +85,10 @@ pub(super) fn apply_env(
         "output_retain_superseded_hours"
         | "output_lease_seconds"
         | "logs_max_objects_in_flight"
-        | "logs_max_line_bytes" => {
-            let n: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{value:?}: expected a whole number"))?;
-            match name.as_str() {
-                "output_retain_superseded_hours" => file.output.retain_superseded_hours = n,
-                "output_lease_seconds" => file.output.lease_seconds = n,
-                "logs_max_line_bytes" => file.logs.max_line_bytes = n,
-                _ => file.logs.max_objects_in_flight = Some(n as usize),
-            }
-            return Ok(name.replacen('_', ".", 1));
-        }
+        | "logs_max_line_bytes"
+        | "refresh_lookback_days"
+        | "refresh_grace_days"
+        | "refresh_max_days" => return apply_number(file, &name, value),
         "pricing_path" => &mut file.pricing.path,
         "calendar_timezone" => &mut file.calendar.timezone,
         "allocation_cost_basis" => {

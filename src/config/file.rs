@@ -32,6 +32,9 @@ pub struct ConfigFile {
     /// Whose days: the time zone of day D (SPEC 12.1).
     #[serde(default)]
     pub calendar: CalendarSection,
+    /// Which days `costjob refresh` brings up to date (SPEC 12.2).
+    #[serde(default)]
+    pub refresh: RefreshSection,
     /// The flow catalog, in match order.
     #[serde(default, rename = "flow")]
     pub flows: Vec<FlowEntry>,
@@ -171,6 +174,43 @@ pub struct AllocationSection {
     /// Line item types reported as excluded instead of allocated.
     #[serde(default = "default_excluded")]
     pub exclude_line_item_types: Vec<String>,
+}
+
+/// `[refresh]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSection {
+    /// How far back the open books may reach: the window starts no earlier
+    /// than this many days before today.
+    #[serde(default = "default_lookback_days")]
+    pub lookback_days: u32,
+    /// How long a day with no CUR row or no transaction yet is `waiting`
+    /// (not a failure), in days after it ended.
+    #[serde(default = "default_grace_days")]
+    pub grace_days: u32,
+    /// The most days one invocation runs (oldest first); the rest wait for the next.
+    #[serde(default = "default_max_days")]
+    pub max_days: u32,
+}
+
+fn default_lookback_days() -> u32 {
+    62
+}
+fn default_grace_days() -> u32 {
+    2
+}
+fn default_max_days() -> u32 {
+    62
+}
+
+impl Default for RefreshSection {
+    fn default() -> Self {
+        Self {
+            lookback_days: default_lookback_days(),
+            grace_days: default_grace_days(),
+            max_days: default_max_days(),
+        }
+    }
 }
 
 /// `[calendar]`

@@ -15,7 +15,6 @@ use super::file::{
 use super::plan::{AthenaPlan, CurSource, LogFormat, Output, Overrides, RunPlan, TagColumns};
 use crate::calendar::Calendar;
 use crate::classify::{Flow, FlowCatalog};
-use crate::cost_basis::CostBasis;
 use crate::pricing::Pricing;
 use crate::storage::Location;
 use crate::{Error, Result};
@@ -84,9 +83,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     });
     check_fields(&file.logs.fields, path, &mut problems);
     let tags = tag_columns(&file.tags, path, &mut problems);
-
     let flows = flow_list(&file.flows, path, &at, &mut problems);
-
     let calendar = calendar(&file.calendar.timezone, path, &mut problems);
     let accounts = scope(&file.cur.accounts, path, &mut problems);
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
@@ -94,27 +91,15 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     if !problems.is_empty() {
         return Err(Error::Config(problems));
     }
-    let cost_basis = overrides.cost_basis.unwrap_or(file.allocation.cost_basis);
-    let config_sha256 = allocation_settings_sha256(&AllocationSettings {
-        cost_basis,
-        calendar,
-        accounts: &accounts,
-        excluded_types: &file.allocation.exclude_line_item_types,
-        tags: &tags,
-        log_format,
-        fields: &file.logs.fields,
-        max_line_bytes: file.logs.max_line_bytes,
-        flows: &flows,
-    });
-    Ok(RunPlan {
+    let mut plan = RunPlan {
         dates: Vec::new(),
-        config_sha256,
+        config_sha256: String::new(),
+        refresh: file.refresh,
         cur,
         logs_path,
         max_line_bytes: file.logs.max_line_bytes as usize,
-        max_objects_in_flight: file.logs.max_objects_in_flight.unwrap_or_else(|| {
-            2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        }),
+        max_objects_in_flight: (file.logs.max_objects_in_flight)
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
         log_format,
         fields: file.logs.fields.clone(),
         tags,
@@ -126,35 +111,24 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         },
         pricing: pricing.expect("no problems means pricing loaded"),
         catalog: FlowCatalog::new(flows),
-        cost_basis,
+        cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
         calendar,
         excluded_types: file.allocation.exclude_line_item_types.clone(),
         accounts,
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
-    })
+    };
+    plan.config_sha256 = allocation_settings_sha256(&plan);
+    Ok(plan)
 }
 
-/// The settings that change what a day's tables say (and not where they
-/// are read or written, or how fast).
-struct AllocationSettings<'a> {
-    cost_basis: CostBasis,
-    calendar: crate::calendar::Calendar,
-    accounts: &'a [String],
-    excluded_types: &'a [String],
-    tags: &'a TagColumns,
-    log_format: LogFormat,
-    fields: &'a super::file::FieldsSection,
-    max_line_bytes: u64,
-    flows: &'a [Flow],
-}
-
-/// SHA-256 of the settings that change the allocation (SPEC 12.2's
-/// `config_sha256`), each written out by name in a fixed order.
-fn allocation_settings_sha256(s: &AllocationSettings<'_>) -> String {
-    let flows: Vec<String> = (s.flows.iter())
+/// SHA-256 of the settings that change what a day's tables say (SPEC
+/// 12.2's `config_sha256`; not where they are read or written, or how
+/// fast), each written out by name in a fixed order.
+fn allocation_settings_sha256(plan: &RunPlan) -> String {
+    let flows: Vec<String> = (plan.catalog.flows().iter())
         .map(|f| {
-            let routes: Vec<&str> = f.routes.iter().map(regex::Regex::as_str).collect();
+            let routes: Vec<&str> = f.routes.iter().map(Regex::as_str).collect();
             format!(
                 "{}|{}|{}",
                 f.name,
@@ -164,15 +138,15 @@ fn allocation_settings_sha256(s: &AllocationSettings<'_>) -> String {
         })
         .collect();
     let text = serde_json::json!({
-        "cost_basis": s.cost_basis.as_str(),
-        "calendar_timezone": s.calendar.name(),
-        "accounts": s.accounts,
-        "exclude_line_item_types": s.excluded_types,
-        "tag_columns": s.tags.columns,
-        "tag_map_keys": s.tags.map_keys,
-        "log_format": format!("{:?}", s.log_format),
-        "fields": format!("{:?}", s.fields),
-        "max_line_bytes": s.max_line_bytes,
+        "cost_basis": plan.cost_basis.as_str(),
+        "calendar_timezone": plan.calendar.name(),
+        "accounts": plan.accounts,
+        "exclude_line_item_types": plan.excluded_types,
+        "tag_columns": plan.tags.columns,
+        "tag_map_keys": plan.tags.map_keys,
+        "log_format": format!("{:?}", plan.log_format),
+        "fields": format!("{:?}", plan.fields),
+        "max_line_bytes": plan.max_line_bytes,
         "flows": flows,
     });
     crate::fingerprint::sha256(&text.to_string())
@@ -327,6 +301,12 @@ fn check_settings(
             "{}: [output] retain_superseded_hours = {}: at most {MAX_RETAIN_SUPERSEDED_HOURS} (a year)",
             path.display(),
             file.output.retain_superseded_hours
+        ));
+    }
+    if file.refresh.max_days == 0 || file.refresh.lookback_days == 0 {
+        problems.push(format!(
+            "{}: [refresh] lookback_days and max_days must be at least 1",
+            path.display()
         ));
     }
     if file.logs.max_line_bytes < 1024 {

@@ -196,6 +196,14 @@ pub fn format_usd(value: Money) -> String {
     format!("{sign}{}.{:010}", magnitude / one, magnitude % one)
 }
 
+/// Serializes money as its exact decimal text (`format_usd`), for JSON.
+pub fn serialize_usd<S: serde::Serializer>(
+    v: &Money,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format_usd(*v))
+}
+
 /// Formats units rounded half-to-even to `places` decimals, for terminal tables.
 pub fn format_usd_rounded(value: Money, places: u32) -> String {
     let full = format_usd(value);

@@ -1,6 +1,7 @@
 //! Reading published days back (for `report`, `explain` and the tests): a
 //! table's partition, wherever the [`super::Publisher`] of its root says it is.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::Array as _;
@@ -36,6 +37,20 @@ pub fn read_day(
             )
         })?;
     read_location(store, &location)
+}
+
+/// The published `date` partition of a table, or `None` when that day's
+/// partition of the table was never published.
+pub fn read_published(
+    store: &Store,
+    output: &crate::config::Output,
+    table: &str,
+    date: NaiveDate,
+) -> Result<Option<RecordBatch>> {
+    match super::root(store, output).locate(table, date)? {
+        Some(location) => read_location(store, &location).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// A local root's `date` partition of a table, as one batch (for tests).
@@ -87,6 +102,13 @@ fn read_batches<R: parquet::file::reader::ChunkReader + 'static>(
 /// Typed access to a batch read back; a missing or mistyped column is an error.
 pub trait BatchExt {
     fn text(&self, column: &str, row: usize) -> Result<String>;
+    /// A text column that days published by earlier versions lack: empty then.
+    fn text_or_empty(&self, column: &str, row: usize) -> Result<String>;
+    fn boolean(&self, column: &str, row: usize) -> Result<bool>;
+    /// A timestamp column, as epoch milliseconds.
+    fn timestamp_ms(&self, column: &str, row: usize) -> Result<i64>;
+    /// An `array<struct<key string, cost_usd decimal>>` column as a map.
+    fn money_by(&self, column: &str, row: usize) -> Result<BTreeMap<String, Money>>;
     fn int(&self, column: &str, row: usize) -> Result<i64>;
     fn money(&self, column: &str, row: usize) -> Result<Option<Money>>;
 }
@@ -109,6 +131,55 @@ impl BatchExt for RecordBatch {
         } else {
             String::new()
         })
+    }
+
+    fn text_or_empty(&self, column: &str, row: usize) -> Result<String> {
+        match self.column_by_name(column) {
+            None => Ok(String::new()),
+            Some(_) => self.text(column, row),
+        }
+    }
+
+    fn boolean(&self, column: &str, row: usize) -> Result<bool> {
+        let a = self
+            .column_by_name(column)
+            .and_then(|a| a.as_boolean_opt())
+            .ok_or_else(|| column_error(column, "boolean"))?;
+        Ok(a.is_valid(row) && a.value(row))
+    }
+
+    fn timestamp_ms(&self, column: &str, row: usize) -> Result<i64> {
+        let a = self
+            .column_by_name(column)
+            .and_then(|a| a.as_primitive_opt::<arrow_array::types::TimestampMillisecondType>())
+            .ok_or_else(|| column_error(column, "timestamp"))?;
+        Ok(a.value(row))
+    }
+
+    fn money_by(&self, column: &str, row: usize) -> Result<BTreeMap<String, Money>> {
+        let mut map = BTreeMap::new();
+        let Some(array) = self.column_by_name(column) else {
+            return Ok(map); // a column that days published by earlier versions lack
+        };
+        let list = array
+            .as_list_opt::<i32>()
+            .ok_or_else(|| column_error(column, "array<struct<string, decimal>>"))?;
+        if !list.is_valid(row) {
+            return Ok(map);
+        }
+        let entries = list.value(row);
+        let entries = entries
+            .as_struct_opt()
+            .ok_or_else(|| column_error(column, "array<struct<string, decimal>>"))?;
+        let keys = entries.column(0).as_string_opt::<i32>();
+        let costs = entries.column(1).as_primitive_opt::<Decimal128Type>();
+        let (Some(keys), Some(costs)) = (keys, costs) else {
+            return Err(column_error(column, "array<struct<string, decimal>>"));
+        };
+        for i in 0..entries.len() {
+            map.insert(keys.value(i).to_string(), costs.value(i));
+        }
+        Ok(map)
     }
 
     fn int(&self, column: &str, row: usize) -> Result<i64> {

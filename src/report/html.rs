@@ -230,6 +230,7 @@ pub fn render(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Stri
     bill_chart(&mut page, &range);
     unallocated_section(&mut page, &range);
     reconciliation_section(&mut page, &range);
+    books_section(&mut page, &super::books::read(store, output, &range.days)?);
     counters_section(&mut page, &range);
     let runs: Vec<String> = range
         .reconciliation
@@ -586,6 +587,45 @@ fn unallocated_section(page: &mut String, range: &Range) {
             "<p class=\"read\">{} more pools in the unallocated table.</p>",
             thousands((pools.len() - POOLS_LISTED) as i64)
         );
+    }
+    page.push_str("</section>");
+}
+
+/// Provisional or final, day by day, and the restatements of the days.
+fn books_section(page: &mut String, books: &super::books::Books) {
+    section(
+        page,
+        &format!("Provisional or final: {}", books.summary()),
+        &format!(
+            "Each day is {} A restatement is a day published again because its inputs changed (why: cur, the bill moved or was invoiced; logs; pricing; config): its CUR total before and after, the change in what was allocated to transactions, and the bill's change by line item type.",
+            super::books::MEANING
+        ),
+    );
+    page.push_str("<table><thead><tr><th>day</th><th>status</th></tr></thead><tbody>");
+    for day in books.final_days.keys() {
+        let _ = write!(
+            page,
+            "<tr><td>{day}</td><td>{}</td></tr>",
+            books.status(*day)
+        );
+    }
+    page.push_str("</tbody></table>");
+    if books.restated.is_empty() {
+        page.push_str("<p>No day shown was restated.</p>");
+    } else {
+        page.push_str("<table><thead><tr>");
+        for h in super::books::Books::HEADER {
+            let _ = write!(page, "<th>{}</th>", escape(h));
+        }
+        page.push_str("</tr></thead><tbody>");
+        for row in books.rows() {
+            page.push_str("<tr>");
+            for cell in row {
+                let _ = write!(page, "<td>{}</td>", escape(&cell));
+            }
+            page.push_str("</tr>");
+        }
+        page.push_str("</tbody></table>");
     }
     page.push_str("</section>");
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+mod books;
 pub mod html;
 mod svg;
 
@@ -89,6 +90,7 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
             recon.int("log_corrupt_files", 0)?,
         );
     }
+    out.push_str(&books::read(store, output, &[date])?.text());
     Ok(out)
 }
 
@@ -195,9 +197,10 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
         }
     }
     flows.sort();
+    let books = books::read(store, output, days)?;
     let mut rows = Vec::new();
     for (day, batch) in &found {
-        let mut row = vec![day.to_string()];
+        let mut row = vec![day.to_string(), books.status(*day).to_string()];
         for (ty, flow) in &flows {
             let mut cell = "-".to_string();
             for i in 0..batch.num_rows() {
@@ -214,15 +217,16 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
         rows.push(row);
     }
     let names: Vec<String> = flows.iter().map(|(_, f)| f.clone()).collect();
-    let mut header = vec!["day"];
+    let mut header = vec!["day", "status"];
     header.extend(names.iter().map(String::as_str));
     let mut out = format!(
         "Unit cost per flow and day, {} to {} (USD per transaction, and transactions)\n\n",
         days[0],
         days[days.len() - 1]
     );
-    out.push_str(&grid(&header, &rows, 1));
+    out.push_str(&grid(&header, &rows, 2));
     out.push_str(&missing_note(&missing));
+    out.push_str(&books.text());
     Ok(out)
 }
 

@@ -28,12 +28,13 @@ use crate::model::money::{self, Money};
 use crate::{Error, Result};
 
 /// The output tables, in the order they are published.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     "transactions",
     "flow_costs",
     "flow_summary",
     "unallocated",
     "pools",
+    "restatements",
     "reconciliation",
 ];
 
@@ -180,10 +181,28 @@ impl Table {
         key_field: &str,
         map: &BTreeMap<String, Money>,
     ) -> Result<Self> {
-        let labels: Vec<[&str; 1]> = map.keys().map(|k| [k.as_str()]).collect();
-        let values: Vec<Money> = map.values().copied().collect();
-        let offsets = vec![0, values.len() as i32];
-        let keys = (0..values.len() as u32).collect();
+        self.money_by_row(name, key_field, std::iter::once(map))
+    }
+
+    /// [`Self::money_by`] for a table of many rows: one map a row.
+    pub fn money_by_row<'m>(
+        self,
+        name: &str,
+        key_field: &str,
+        maps: impl IntoIterator<Item = &'m BTreeMap<String, Money>>,
+    ) -> Result<Self> {
+        let mut labels: Vec<[&str; 1]> = Vec::new();
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        let mut offsets = vec![0];
+        for map in maps {
+            for (key, value) in map {
+                keys.push(labels.len() as u32);
+                labels.push([key.as_str()]);
+                values.push(*value);
+            }
+            offsets.push(values.len() as i32);
+        }
         self.money_list(
             name,
             [key_field],

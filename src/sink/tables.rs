@@ -5,9 +5,11 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 
 use crate::allocate::{self, Allocation, RowChunk, RowPart, Totals};
+use crate::fingerprint::Fingerprints;
 use crate::model::LogCounters;
 use crate::model::{Kind, Transaction};
 use crate::pricing::{Pricing, UnitKeys};
+use crate::restatement::RestatementRow;
 use crate::sink::parquet::{Batches, Parts, Table};
 use crate::{FastMap, Result};
 
@@ -15,7 +17,10 @@ use crate::{FastMap, Result};
 pub struct RunInfo<'a> {
     pub run_id: &'a str,
     pub cost_basis: &'a str,
-    pub pricing_sha256: &'a str,
+    /// What produced the day (SPEC 12.2).
+    pub fingerprints: &'a Fingerprints,
+    /// The day's restatements, this run's last (SPEC 12.2).
+    pub restatements: &'a [RestatementRow],
     pub started_at_ms: i64,
     pub finished_at_ms: i64,
 }
@@ -208,6 +213,7 @@ pub fn build<'a>(
         ("flow_summary", one(flow_summary)),
         ("unallocated", one(unallocated)),
         ("pools", one(pools)),
+        ("restatements", one(restatements_table(run.restatements)?)),
         ("reconciliation", one(reconciliation)),
     ])
 }
@@ -271,6 +277,7 @@ fn reconciliation_table(
         )?
         .money("delta_usd", [Some(t.delta)])?
         .boolean("cur_final", [t.cur_final])
+        .money_by("cur_by_line_item_type", "line_item_type", &t.by_type)?
         .int("transactions", one(transactions as i64))
         .int("log_files", one(c.files as i64))
         .int("log_lines", one(c.lines as i64))
@@ -290,9 +297,62 @@ fn reconciliation_table(
         .int("log_type_conflicts", one(c.type_conflicts as i64))
         .text("run_id", [Some(run.run_id)])
         .text("costjob_version", [Some(env!("CARGO_PKG_VERSION"))])
-        .text("pricing_sha256", [Some(run.pricing_sha256)])
+        .text("pricing_sha256", [Some(run.fingerprints.pricing.as_str())])
+        .text("config_sha256", [Some(run.fingerprints.config.as_str())])
+        .text("cur_fingerprint", [Some(run.fingerprints.cur.as_str())])
+        .text("logs_fingerprint", [Some(run.fingerprints.logs.as_str())])
         .timestamp("started_at", one(run.started_at_ms))
         .timestamp("finished_at", one(run.finished_at_ms));
+    Ok(table)
+}
+
+/// The `restatements` table (SPEC 12.2): every republish of the day, oldest
+/// first, one row per flow and one for the totals.
+fn restatements_table(rows: &[RestatementRow]) -> Result<Table> {
+    let table = Table::default()
+        .timestamp("restated_at", rows.iter().map(|r| r.restated_at_ms))
+        .text("run_id", rows.iter().map(|r| Some(r.run_id.as_str())))
+        .text(
+            "previous_run_id",
+            rows.iter().map(|r| Some(r.previous_run_id.as_str())),
+        )
+        .text("reasons", rows.iter().map(|r| Some(r.reasons.as_str())))
+        .text(
+            "transaction_type",
+            rows.iter().map(|r| r.transaction_type.as_deref()),
+        )
+        .text("flow", rows.iter().map(|r| r.flow.as_deref()))
+        .int(
+            "previous_transactions",
+            rows.iter().map(|r| r.previous_transactions),
+        )
+        .int("transactions", rows.iter().map(|r| r.transactions))
+        .money(
+            "previous_cost_usd",
+            rows.iter().map(|r| Some(r.previous_cost)),
+        )?
+        .money("cost_usd", rows.iter().map(|r| Some(r.cost)))?
+        .money(
+            "previous_unit_cost_usd",
+            rows.iter().map(|r| r.previous_unit_cost),
+        )?
+        .money("unit_cost_usd", rows.iter().map(|r| r.unit_cost))?
+        .money("delta_usd", rows.iter().map(|r| Some(r.delta)))?
+        .money(
+            "previous_cur_total_usd",
+            rows.iter().map(|r| Some(r.previous_cur_total)),
+        )?
+        .money("cur_total_usd", rows.iter().map(|r| Some(r.cur_total)))?
+        .money_by_row(
+            "cur_change_by_line_item_type",
+            "line_item_type",
+            rows.iter().map(|r| &r.cur_change_by_type),
+        )?
+        .boolean(
+            "previous_cur_final",
+            rows.iter().map(|r| r.previous_cur_final),
+        )
+        .boolean("cur_final", rows.iter().map(|r| r.cur_final));
     Ok(table)
 }
 

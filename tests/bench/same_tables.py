@@ -13,7 +13,7 @@ import sys
 
 import duckdb
 
-TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "reconciliation"]
+TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "restatements", "reconciliation"]
 VOLATILE = {"run_id", "started_at", "finished_at"}
 
 

@@ -9,12 +9,15 @@ use arrow_schema::DataType;
 
 use crate::helpers::*;
 
-const VOLATILE: [&str; 5] = [
+/// Left out: what differs from run to run, and the log listing's
+/// fingerprint (the files' modification times differ from clone to clone).
+const VOLATILE: [&str; 6] = [
     "run_id",
     "started_at",
     "finished_at",
     "costjob_version",
     "pricing_sha256",
+    "logs_fingerprint",
 ];
 
 /// One line per row, `column=value` pairs sorted by row, money with 10 places.

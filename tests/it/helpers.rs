@@ -178,15 +178,18 @@ pub fn without_run_id(b: arrow_array::RecordBatch) -> arrow_array::RecordBatch {
 }
 
 /// A published table with what differs between two runs of the same day left
-/// out: `run_id`, and the reconciliation's run timestamps (the transactions'
-/// event times are compared).
+/// out: run ids, the reconciliation's run timestamps and the restatements',
+/// and the log listing's fingerprint (the same logs have other versions on
+/// S3 and on disk); the transactions' event times are compared.
 pub fn comparable(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch {
     let b = table(out, name, day);
     let schema = b.schema();
     let keep: Vec<usize> = (0..b.num_columns())
         .filter(|&i| {
             let field = schema.field(i).name().as_str();
-            field != "run_id" && !(name == "reconciliation" && field.ends_with("_at"))
+            !field.ends_with("run_id")
+                && field != "logs_fingerprint" // S3 ETags, file mtimes
+                && !(matches!(name, "reconciliation" | "restatements") && field.ends_with("_at"))
         })
         .collect();
     b.project(&keep).unwrap()
@@ -219,9 +222,23 @@ pub fn assert_same_day(a: &Path, b: &Path, day: &str) {
 pub fn table_run_ids(out: &Path, name: &str, day: &str) -> std::collections::BTreeSet<String> {
     use costjob::output::BatchExt;
     let batch = table(out, name, day);
-    (0..batch.num_rows())
-        .map(|i| batch.text("run_id", i).unwrap())
-        .collect()
+    let rows = 0..batch.num_rows();
+    if name == "restatements" {
+        // Its rows are the day's history, each restatement with its run: the
+        // latest is the publishing run's. A first publish has none: its
+        // partition's location is what says which run wrote it.
+        let latest = rows
+            .map(|i| batch.timestamp_ms("restated_at", i).unwrap())
+            .max();
+        return match latest {
+            Some(at) => (0..batch.num_rows())
+                .filter(|&i| batch.timestamp_ms("restated_at", i).unwrap() == at)
+                .map(|i| batch.text("run_id", i).unwrap())
+                .collect(),
+            None => table_run_ids(out, "reconciliation", day),
+        };
+    }
+    rows.map(|i| batch.text("run_id", i).unwrap()).collect()
 }
 
 /// A free TCP port on loopback.

@@ -18,5 +18,6 @@ mod parquet;
 #[cfg(feature = "failpoints")]
 mod publish;
 mod real_cur;
+mod refresh;
 mod report_html;
 mod s3;

@@ -30,13 +30,9 @@ pub struct QueryStats {
     pub bytes_scanned: u64,
     /// What Athena charges for the scan: bytes rounded up to a MiB, at least
     /// 10 MiB, at [`PRICE_PER_TB_USD`] per TiB.
-    #[serde(serialize_with = "serialize_usd")]
+    #[serde(serialize_with = "money::serialize_usd")]
     pub cost_usd: Money,
     pub seconds: f64,
-}
-
-fn serialize_usd<S: serde::Serializer>(v: &Money, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&money::format_usd(*v))
 }
 
 /// Athena's list price per TB scanned (SQL queries, all commercial regions).

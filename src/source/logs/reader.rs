@@ -40,6 +40,8 @@ pub struct LogDay {
     /// The first line (by file and line) that gave no event, as it looks:
     /// what a wrong format or a wrong field pointer shows.
     pub first_unused: Option<Sample>,
+    /// [`crate::fingerprint::logs`] of the objects read.
+    pub listing_fingerprint: String,
 }
 
 /// What the reader needs to know.
@@ -310,7 +312,9 @@ impl LogReader<'_> {
         }
         progress.finish();
         let found = acc.found();
-        Ok(self.finish(found, shards, skipped))
+        let mut day = self.finish(found, shards, skipped);
+        day.listing_fingerprint = crate::fingerprint::logs(&objects);
+        Ok(day)
     }
 
     /// Reads one stream (a log file's bytes, gzip or not) as the day's only
@@ -386,6 +390,7 @@ impl LogReader<'_> {
             corrupt,
             skipped,
             first_unused,
+            listing_fingerprint: String::new(),
         }
     }
 

@@ -36,12 +36,22 @@ locals {
       ["excluded_by_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"],
       ["out_of_scope_usd", local.money], ["out_of_scope_by_account", "array<struct<account_id:string,cost_usd:${local.money}>>"],
       ["delta_usd", local.money],
-      ["cur_final", "boolean"], ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
+      ["cur_final", "boolean"], ["cur_by_line_item_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"],
+      ["transactions", "bigint"], ["log_files", "bigint"], ["log_lines", "bigint"],
       ["log_events", "bigint"], ["log_out_of_day", "bigint"], ["log_non_json", "bigint"], ["log_no_transaction", "bigint"],
       ["log_missing_service", "bigint"], ["log_malformed", "bigint"], ["log_blank", "bigint"], ["log_bad_timestamp", "bigint"],
       ["log_duplicate", "bigint"], ["log_oversized", "bigint"], ["log_skipped_files", "bigint"], ["log_control_messages", "bigint"], ["log_corrupt_files", "bigint"], ["log_type_conflicts", "bigint"],
       ["run_id", "string"], ["costjob_version", "string"], ["pricing_sha256", "string"],
+      ["config_sha256", "string"], ["cur_fingerprint", "string"], ["logs_fingerprint", "string"],
       ["started_at", "timestamp"], ["finished_at", "timestamp"],
+    ]
+    restatements = [
+      ["restated_at", "timestamp"], ["run_id", "string"], ["previous_run_id", "string"], ["reasons", "string"],
+      ["transaction_type", "string"], ["flow", "string"], ["previous_transactions", "bigint"], ["transactions", "bigint"],
+      ["previous_cost_usd", local.money], ["cost_usd", local.money], ["previous_unit_cost_usd", local.money],
+      ["unit_cost_usd", local.money], ["delta_usd", local.money], ["previous_cur_total_usd", local.money],
+      ["cur_total_usd", local.money], ["cur_change_by_line_item_type", "array<struct<line_item_type:string,cost_usd:${local.money}>>"],
+      ["previous_cur_final", "boolean"], ["cur_final", "boolean"],
     ]
   }
 

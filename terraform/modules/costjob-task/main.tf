@@ -4,7 +4,7 @@ data "aws_region" "current" {}
 
 locals {
   # The tables whose partitions the job publishes (SPEC 5).
-  output_tables = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "reconciliation"]
+  output_tables = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "restatements", "reconciliation"]
   account       = data.aws_caller_identity.current.account_id
   partition     = data.aws_partition.current.partition
   region        = data.aws_region.current.name
@@ -173,7 +173,9 @@ locals {
   # image's USER too), never root.
   container = {
     image       = var.image
-    command     = ["run", "--date", "yesterday"]
+    # The open books brought up to date (SPEC 12.2): yesterday, the trailing
+    # days AWS restated, and once a month every day of the month invoiced.
+    command     = ["refresh"]
     user        = "65534:65534"
     environment = local.environment
   }
@@ -300,7 +302,7 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "this" {
   name                         = var.name
-  description                  = "costjob run --date yesterday (UTC), nightly"
+  description                  = "costjob refresh: the open billing periods brought up to date, nightly"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = "UTC"
   kms_key_arn                  = var.kms_key_arn

@@ -45,7 +45,7 @@ variable "cpu" {
 }
 
 variable "memory" {
-  description = "Fargate memory (MiB); the job needs < 1 GiB at deuna scale, 4 GiB leaves room for restatements."
+  description = "Fargate memory (MiB). refresh runs the window's days one at a time, so the peak is one day's (< 1 GiB at deuna scale) plus the window's CUR pools; 4 GiB leaves room for a month of restatements and growth."
   type        = number
   default     = 4096
   validation {
@@ -143,7 +143,7 @@ variable "schedule_expression" {
   type        = string
   default     = "cron(30 6 * * ? *)"
   validation {
-    # Once a day: the job publishes yesterday; more often only re-runs it (and pays Athena again).
+    # Once a day: refresh publishes what changed; more often only reads the CUR again (and pays Athena again).
     condition     = can(regex("^cron\\([0-9]{1,2} [0-9]{1,2} \\* \\* \\? \\*\\)$", var.schedule_expression))
     error_message = "schedule_expression must run once a day: cron(M H * * ? *)."
   }
@@ -160,9 +160,9 @@ variable "log_retention_days" {
 }
 
 variable "calendar_timezone" {
-  description = "The IANA time zone whose midnights bound a day (SPEC 12.1). deuna's business day is Ecuador's (America/Guayaquil); the default stays UTC until the nightly task restates trailing days (costjob refresh), because a Quito day's last five hours are in the next UTC day's logs, which a daily export delivers after the nightly run."
+  description = "The IANA time zone whose midnights bound a day (SPEC 12.1): deuna's business day is Ecuador's. A Quito day's last five hours are in the next UTC day's logs; the nightly refresh republishes the day once they arrive (its logs fingerprint changes)."
   type        = string
-  default     = "UTC"
+  default     = "America/Guayaquil"
   validation {
     condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$", var.calendar_timezone))
     error_message = "calendar_timezone must be an IANA time zone name, such as UTC or America/Guayaquil."

@@ -165,8 +165,8 @@ run "least_privilege" {
   }
 
   assert {
-    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].command == ["run", "--date", "yesterday"]
-    error_message = "the schedule runs yesterday"
+    condition     = jsondecode(aws_ecs_task_definition.this.container_definitions)[0].command == ["refresh"]
+    error_message = "the schedule runs costjob refresh (the open books, restated; SPEC 12.2)"
   }
 
   assert {
