@@ -18,17 +18,42 @@ SELECT
 FROM flow_summary s
 JOIN reconciliation r ON r.dt = s.dt;
 
--- Monthly trend: cost and unit cost per flow and month (unit cost = month cost / month transactions).
+-- Monthly trend: cost and unit cost per flow and month. A transaction that
+-- crosses midnight is on the rows of both days it touched (each day carries
+-- the cost of its own events); the month counts it once (distinct ids, from
+-- the transactions table), so unit_cost_usd = month cost / month transactions.
+-- transaction_days is the sum of the daily counts, for comparison with them.
 CREATE OR REPLACE VIEW v_monthly_unit_cost AS
+WITH costs AS (
+  SELECT
+    date_trunc('month', CAST(dt AS date)) AS month,
+    transaction_type,
+    flow,
+    SUM(transactions) AS transaction_days,
+    SUM(cost_usd) AS cost_usd
+  FROM flow_summary
+  GROUP BY 1, 2, 3
+),
+counts AS (
+  SELECT
+    date_trunc('month', CAST(dt AS date)) AS month,
+    transaction_type,
+    flow,
+    COUNT(DISTINCT transaction_id) AS transactions
+  FROM transactions
+  GROUP BY 1, 2, 3
+)
 SELECT
-  date_trunc('month', CAST(dt AS date)) AS month,
-  transaction_type,
-  flow,
-  SUM(transactions) AS transactions,
-  SUM(cost_usd) AS cost_usd,
-  CAST(SUM(cost_usd) / SUM(transactions) AS decimal(18,10)) AS unit_cost_usd
-FROM flow_summary
-GROUP BY 1, 2, 3;
+  c.month,
+  c.transaction_type,
+  c.flow,
+  n.transactions,
+  c.transaction_days,
+  c.cost_usd,
+  CAST(c.cost_usd / n.transactions AS decimal(18,10)) AS unit_cost_usd
+FROM costs c
+JOIN counts n
+  ON n.month = c.month AND n.transaction_type = c.transaction_type AND n.flow = c.flow;
 
 -- Top AWS services per flow and month: where each flow's money goes, ranked.
 CREATE OR REPLACE VIEW v_top_services_per_flow AS

@@ -5,43 +5,21 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::CurDay;
+use crate::config::RunPlan;
 use crate::model::money::format_usd;
+use crate::model::{CurDay, Fingerprints};
 use crate::pricing::Pricing;
 use crate::storage::Object;
 
-/// What produced a published day, as its `reconciliation` row records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fingerprints {
-    /// [`cur`] of the day.
-    pub cur: String,
-    /// [`logs`] of the day's log objects.
-    pub logs: String,
-    /// SHA-256 of the pricing models.
-    pub pricing: String,
-    /// SHA-256 of the settings that change the allocation.
-    pub config: String,
-    /// Every CUR row of the day invoiced.
-    pub cur_final: bool,
-}
-
-impl Fingerprints {
-    /// Why a day published with `before` must be run again now: the inputs
-    /// that changed (`cur`, `logs`, `pricing`, `config`), in that order;
-    /// empty when none did. The invoice arriving changes `cur`.
-    pub fn reasons(&self, before: &Fingerprints) -> Vec<&'static str> {
-        [
-            (
-                "cur",
-                self.cur != before.cur || self.cur_final != before.cur_final,
-            ),
-            ("logs", self.logs != before.logs),
-            ("pricing", self.pricing != before.pricing),
-            ("config", self.config != before.config),
-        ]
-        .into_iter()
-        .filter_map(|(reason, changed)| changed.then_some(reason))
-        .collect()
+/// What produced a day run with `plan`, from the day's CUR and log listing
+/// fingerprints and whether its CUR is final.
+pub fn of_run(plan: &RunPlan, cur: String, logs: &str, cur_final: bool) -> Fingerprints {
+    Fingerprints {
+        cur,
+        logs: logs.to_string(),
+        pricing: plan.pricing.sha256.clone(),
+        config: plan.config_sha256.clone(),
+        cur_final,
     }
 }
 
@@ -91,13 +69,6 @@ pub fn logs(objects: &[Object]) -> String {
             format!("{}\t{}\t{}\n", object.location, object.size, object.version).as_bytes(),
         );
     }
-    hex(hash)
-}
-
-/// SHA-256 of `text`, in hex.
-pub fn sha256(text: &str) -> String {
-    let mut hash = Sha256::new();
-    hash.update(text.as_bytes());
     hex(hash)
 }
 

@@ -487,8 +487,12 @@ fn make_sample(args: &SampleArgs) -> anyhow::Result<()> {
 fn print_outcome(o: &run::DayOutcome) {
     let t = &o.totals;
     let usd = |v| money::format_usd_rounded(v, 4);
+    let out_of_scope = match t.out_of_scope {
+        0 => String::new(),
+        v => format!(" + out of scope {}", usd(v)),
+    };
     println!(
-        "{}: {} transactions, {} pools ({} cost); CUR {} = allocated {} + unallocated {} + excluded {} USD",
+        "{}: {} transactions, {} pools ({} cost); CUR {} = allocated {} + unallocated {} + excluded {}{out_of_scope} USD",
         o.date,
         o.transactions,
         o.pools,

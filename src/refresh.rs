@@ -12,7 +12,7 @@ use chrono::{Datelike, NaiveDate};
 use tracing::{info, warn};
 
 use crate::config::RunPlan;
-use crate::fingerprint::{self, Fingerprints};
+use crate::fingerprint;
 use crate::model::CurDay;
 use crate::model::money::{Money, format_usd_rounded};
 use crate::restatement::{self, PublishedState};
@@ -287,13 +287,13 @@ fn decide(
         Ok(l) => l,
         Err(e) => return Verdict::Failed(e),
     };
-    let now = Fingerprints {
-        cur: fingerprint::cur(day, &plan.pricing),
-        logs: listing,
-        pricing: plan.pricing.sha256.clone(),
-        config: plan.config_sha256.clone(),
-        cur_final: day.rows > 0 && day.rows_without_invoice == 0,
-    };
+    let cur_final = day.rows > 0 && day.rows_without_invoice == 0;
+    let now = crate::fingerprint::of_run(
+        plan,
+        fingerprint::cur(day, &plan.pricing),
+        &listing,
+        cur_final,
+    );
     match published {
         None => Verdict::Publish {
             reasons: Vec::new(),
@@ -317,12 +317,7 @@ fn decide(
 fn list_logs(plan: &RunPlan, store: &Store, date: NaiveDate) -> Result<String> {
     let mut objects = Vec::new();
     for source in run::log_sources(plan, date) {
-        match store.list(&source) {
-            Ok(listing) => objects.extend(listing.objects),
-            // A dated prefix not written yet lists as empty on S3; a local one is missing.
-            Err(Error::Input { .. }) if source.local().is_some() => {}
-            Err(e) => return Err(e),
-        }
+        objects.extend(store.list(&source)?.objects);
     }
     Ok(fingerprint::logs(&objects))
 }
@@ -360,6 +355,7 @@ fn in_grace(plan: &RunPlan, request: &Request, date: NaiveDate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Fingerprints;
 
     fn state(cur_final: bool) -> Option<PublishedState> {
         Some(PublishedState {

@@ -11,8 +11,8 @@ use crate::Result;
 use crate::allocate::divide_half_even;
 use crate::allocate::{FlowSummary, Totals};
 use crate::config::Output;
-use crate::fingerprint::Fingerprints;
 use crate::model::money::Money;
+use crate::model::{Fingerprints, RestatementRow};
 use crate::output::{BatchExt, read_published};
 use crate::storage::Store;
 
@@ -66,36 +66,6 @@ impl DayFigures {
                 .collect(),
         }
     }
-}
-
-/// One row of the `restatements` table: one flow's change (or, with no
-/// type and flow, the day's totals) when a run republished the day.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestatementRow {
-    pub restated_at_ms: i64,
-    pub run_id: String,
-    pub previous_run_id: String,
-    /// The inputs that changed, comma-separated (`cur,logs`); `rerun` when
-    /// none did (a day run again by hand).
-    pub reasons: String,
-    /// `None` on the day's totals row.
-    pub transaction_type: Option<String>,
-    pub flow: Option<String>,
-    pub previous_transactions: i64,
-    pub transactions: i64,
-    pub previous_cost: Money,
-    pub cost: Money,
-    /// `None` where the flow had no transaction (and on the totals row).
-    pub previous_unit_cost: Option<Money>,
-    pub unit_cost: Option<Money>,
-    /// `cost - previous_cost`.
-    pub delta: Money,
-    pub previous_cur_total: Money,
-    pub cur_total: Money,
-    /// The CUR's change by line item type (totals row only; types unchanged left out).
-    pub cur_change_by_type: BTreeMap<String, Money>,
-    pub previous_cur_final: bool,
-    pub cur_final: bool,
 }
 
 /// A flow's figures in the earlier publish and in this one.

@@ -10,12 +10,13 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
-use crate::fingerprint::Fingerprints;
+use crate::model::Fingerprints;
+use crate::model::RestatementRow;
 use crate::model::money::Money;
 use crate::model::{CurDay, LogCounters, Sample};
 use crate::output::{self, DayHold, Recovery};
 use crate::pricing::UnitKeys;
-use crate::restatement::{self, DayFigures, RestatementRow};
+use crate::restatement::{self, DayFigures};
 use crate::sink::tables;
 use crate::source::cur::athena::QueryStats;
 use crate::source::cur::{self, CurEngine};
@@ -142,7 +143,8 @@ pub fn run_day_with(
 /// The log locations of `date`: the configured path with its placeholders
 /// filled with each UTC date the local day overlaps (dated prefixes are
 /// UTC: one in UTC, two in any other zone); for Firehose, the next UTC
-/// day's too (records buffered past midnight).
+/// day's too (records buffered past midnight). Dated local directories that
+/// do not exist are left out, as an S3 prefix without objects lists nothing.
 pub fn log_sources(plan: &RunPlan, date: NaiveDate) -> Vec<Location> {
     if !plan.logs_path.has_placeholders() {
         return vec![plan.logs_path.clone()];
@@ -153,7 +155,12 @@ pub fn log_sources(plan: &RunPlan, date: NaiveDate) -> Vec<Location> {
     {
         dates.push(last + chrono::Days::new(1));
     }
-    dates.iter().map(|&d| plan.logs_path.for_date(d)).collect()
+    // A dated local directory not written yet reads as an S3 prefix with no
+    // object does: no file (the day waits for its logs), not a path error.
+    (dates.iter())
+        .map(|&d| plan.logs_path.for_date(d))
+        .filter(|l| l.local().is_none_or(|p| p.exists()))
+        .collect()
 }
 
 fn compute_and_publish(
@@ -179,10 +186,11 @@ fn compute_and_publish(
     crate::memory::release_freed();
 
     let clock = Instant::now();
-    let fingerprints = plan.fingerprints(
+    let fingerprints = crate::fingerprint::of_run(
+        plan,
         cur_fingerprint,
         &logs.listing_fingerprint,
-        &allocation.totals,
+        allocation.totals.cur_final,
     );
     let (restatements, restated) = restate(
         plan,

@@ -149,7 +149,8 @@ fn allocation_settings_sha256(plan: &RunPlan) -> String {
         "max_line_bytes": plan.max_line_bytes,
         "flows": flows,
     });
-    crate::fingerprint::sha256(&text.to_string())
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The accounts of `[cur] accounts` (SPEC 12.3), trimmed; one that is not

@@ -131,22 +131,3 @@ pub struct RunPlan {
     /// Which days `refresh` brings up to date.
     pub refresh: super::file::RefreshSection,
 }
-
-impl RunPlan {
-    /// What produced a day run with this plan (SPEC 12.2), from the day's
-    /// CUR and log listing fingerprints and its totals.
-    pub fn fingerprints(
-        &self,
-        cur: String,
-        logs: &str,
-        totals: &crate::allocate::Totals,
-    ) -> crate::fingerprint::Fingerprints {
-        crate::fingerprint::Fingerprints {
-            cur,
-            logs: logs.to_string(),
-            pricing: self.pricing.sha256.clone(),
-            config: self.config_sha256.clone(),
-            cur_final: totals.cur_final,
-        }
-    }
-}

@@ -9,8 +9,9 @@ use chrono::NaiveDate;
 use super::{grid, usd};
 use crate::Result;
 use crate::config::Output;
+use crate::model::RestatementRow;
 use crate::output::{BatchExt, read_published};
-use crate::restatement::{RestatementRow, history_rows};
+use crate::restatement::history_rows;
 use crate::storage::Store;
 
 /// The books of the days shown.
@@ -116,7 +117,7 @@ impl Books {
 
     /// The terminal text: the status, then the restatements, if any.
     pub fn text(&self) -> String {
-        let mut out = format!("\nStatus: {} ({MEANING})\n", self.summary());
+        let mut out = format!("\nStatus: {}\n  ({MEANING})\n", self.summary());
         if !self.restated.is_empty() {
             out.push_str("\nRestatements (why: the inputs that changed)\n\n");
             out.push_str(&grid(&Self::HEADER, &self.rows(), 3));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use flate2::write::GzEncoder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -107,7 +107,17 @@ struct Row {
     sp_commitment: Option<f64>,
     sp_used: Option<f64>,
     tags: [Option<&'static str>; 3],
+    /// A month-long row, as AWS writes the RI fee and the Support fee: from
+    /// the month's first midnight to `23:59:59` of its last day (SPEC 12.1).
+    month_long: bool,
+    /// The usage account; `None`: production's.
+    account: Option<&'static str>,
 }
+
+/// deuna's production account, and a development account of the same
+/// organization-wide export (out of scope once `[cur] accounts` lists production).
+pub const PRODUCTION_ACCOUNT: &str = "123456789012";
+pub const DEVELOPMENT_ACCOUNT: &str = "210987654321";
 
 fn round(v: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
@@ -175,9 +185,12 @@ fn hourly_usage() -> Vec<HourlyUsage> {
         .collect()
 }
 
-/// The rows once a day, at its first hour: the RI's unused hour, and the tax,
-/// credit, discount and support fee proportional to the day's `usage`.
-fn daily_rows(usage: &[Row], scale: f64) -> Vec<Row> {
+/// The rows not hourly: the month's RI fee (one unused hour a day) and
+/// Support fee (a tenth of the usage), month-long as AWS writes them, so
+/// each day's share is what a day of the month costs; and at the day's first
+/// hour the tax, credit and discount, proportional to the day's `usage`.
+fn daily_rows(usage: &[Row], scale: f64, days_in_month: u32) -> Vec<Row> {
+    let month = f64::from(days_in_month);
     let at0 =
         |line_type: &'static str, product: &'static str, usage_type: &str, unblended: f64| Row {
             hour: 0,
@@ -189,17 +202,20 @@ fn daily_rows(usage: &[Row], scale: f64) -> Vec<Row> {
             amount: 1.0,
             ..Default::default()
         };
+    let ri_daily = round(0.178 * 24.0 * scale.max(1.0), 10);
     let mut ri_fee = at0(
         "RIFee",
         "AmazonRDS",
         "HeavyUsage:db.r6g.large",
-        round(0.178 * 24.0 * scale.max(1.0), 10),
+        round(ri_daily * month, 10),
     );
+    ri_fee.month_long = true;
     ri_fee.ri_arn = Some("arn:aws:rds:us-east-1:123456789012:ri:deuna-aurora-ri");
     ri_fee.ri_unused_upfront = Some(0.0);
-    ri_fee.ri_unused_recurring = Some(round(0.178 * scale.max(1.0), 10)); // one unused hour
-    // Summed in the order the rows are written: the day's usage, then the RI fee.
-    let usage_total: f64 = usage.iter().map(|r| r.unblended).sum::<f64>() + ri_fee.unblended;
+    // One unused hour a day.
+    ri_fee.ri_unused_recurring = Some(round(round(0.178 * scale.max(1.0), 10) * month, 10));
+    // Summed in the order the rows are written: the day's usage, then a day of the RI fee.
+    let usage_total: f64 = usage.iter().map(|r| r.unblended).sum::<f64>() + ri_daily;
     let mut rows = vec![ri_fee];
     rows.push(at0("Tax", "AmazonECS", "", round(usage_total * 0.12, 10)));
     rows.push(at0(
@@ -214,12 +230,14 @@ fn daily_rows(usage: &[Row], scale: f64) -> Vec<Row> {
         "",
         round(-usage_total * 0.01, 10),
     ));
-    rows.push(at0(
+    let mut support = at0(
         "Fee",
         "AWSSupportBusiness",
         "Dollar",
-        round(usage_total * 0.1, 10),
-    ));
+        round(round(usage_total * 0.1, 10) * month, 10),
+    );
+    support.month_long = true;
+    rows.push(support);
     rows
 }
 
@@ -312,8 +330,34 @@ fn cur_rows(spec: &SampleSpec) -> Vec<Row> {
             ..Default::default()
         });
     }
-    rows.extend(daily_rows(&rows, scale));
+    let days_in_month = days_in_month(spec.date);
+    rows.extend(daily_rows(&rows, scale, days_in_month));
+    rows.extend(development_rows());
     rows
+}
+
+/// The development account's instance, hour by hour, untagged: in an
+/// organization-wide export, out of scope once `[cur] accounts` is set.
+fn development_rows() -> impl Iterator<Item = Row> {
+    (0..24i64).map(|hour| Row {
+        hour,
+        line_type: "Usage",
+        product: "AmazonEC2",
+        usage_type: "BoxUsage:t4g.large".into(),
+        operation: "RunInstances",
+        resource: format!("arn:aws:ec2:us-east-1:{DEVELOPMENT_ACCOUNT}:instance/i-0dev"),
+        amount: 1.0,
+        unblended: 0.0672,
+        account: Some(DEVELOPMENT_ACCOUNT),
+        ..Default::default()
+    })
+}
+
+/// The days of `date`'s month.
+fn days_in_month(date: NaiveDate) -> u32 {
+    let first = date.with_day(1).expect("a first day");
+    let next = first + chrono::Months::new(1);
+    (next - first).num_days() as u32
 }
 
 /// The demo CUR's rows as one CUR 1.0 batch: the line item, reservation,
@@ -325,12 +369,15 @@ fn cur_batch(rows: &[Row], spec: &SampleSpec) -> RecordBatch {
         .expect("midnight")
         .and_utc()
         .timestamp_millis();
-    let period = chrono::Datelike::with_day(&spec.date, 1)
+    let period = spec
+        .date
+        .with_day(1)
         .expect("first of month")
         .and_hms_opt(0, 0, 0)
         .expect("midnight")
         .and_utc()
         .timestamp_millis();
+    let month_end = period + i64::from(days_in_month(spec.date)) * 86_400_000;
     let text = |name: &str, f: &dyn Fn(&Row) -> Option<String>| -> (Field, ArrayRef) {
         (
             Field::new(name, DataType::Utf8, true),
@@ -362,13 +409,17 @@ fn cur_batch(rows: &[Row], spec: &SampleSpec) -> RecordBatch {
         }),
         text("bill_invoice_id", &|_| None), // the month is not final yet
         ts("bill_billing_period_start_date", &|_| period),
-        text("line_item_usage_account_id", &|_| {
-            Some("123456789012".into())
+        text("line_item_usage_account_id", &|r| {
+            Some(r.account.unwrap_or(PRODUCTION_ACCOUNT).into())
         }),
         text("line_item_line_item_type", &|r| Some(r.line_type.into())),
-        ts("line_item_usage_start_date", &|r| day0 + r.hour * 3_600_000),
-        ts("line_item_usage_end_date", &|r| {
-            day0 + (r.hour + 1) * 3_600_000
+        ts("line_item_usage_start_date", &|r| match r.month_long {
+            true => period,
+            false => day0 + r.hour * 3_600_000,
+        }),
+        ts("line_item_usage_end_date", &|r| match r.month_long {
+            true => month_end - 1_000, // 23:59:59 of the month's last day
+            false => day0 + (r.hour + 1) * 3_600_000,
         }),
         text("line_item_product_code", &|r| Some(r.product.into())),
         text("line_item_usage_type", &|r| Some(r.usage_type.clone())),

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 
 use crate::allocate::{self, Allocation, RowChunk, RowPart, Totals};
-use crate::fingerprint::Fingerprints;
+use crate::model::Fingerprints;
 use crate::model::LogCounters;
+use crate::model::RestatementRow;
 use crate::model::{Kind, Transaction};
 use crate::pricing::{Pricing, UnitKeys};
-use crate::restatement::RestatementRow;
 use crate::sink::parquet::{Batches, Parts, Table};
 use crate::{FastMap, Result};
 

@@ -73,7 +73,7 @@ fn moto_endpoint(moto: &Moto) -> String {
 fn config(dir: &Path, table: &str, logs: &Path, format: &str, timeout_s: u32) -> PathBuf {
     let path = dir.join(format!("athena-{table}.toml"));
     let body = format!(
-        "[cur]\nsource = \"athena\"\ndatabase = \"cur\"\ntable = \"{table}\"\nworkgroup = \"costjob\"\n\
+        "[cur]\nsource = \"athena\"\naccounts = [\"123456789012\"]\ndatabase = \"cur\"\ntable = \"{table}\"\nworkgroup = \"costjob\"\n\
          output_location = \"s3://athena-results/costjob\"\nquery_timeout_s = {timeout_s}\n\
          [logs]\npath = {logs:?}\nformat = {format:?}\n[output]\npath = \"out-athena\"\n\
          [pricing]\npath = {:?}\n[allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n{FLOWS}",
@@ -87,7 +87,7 @@ fn config(dir: &Path, table: &str, logs: &Path, format: &str, timeout_s: u32) ->
 fn local_config(dir: &Path, cur: &Path, logs: &Path, format: &str) -> PathBuf {
     let path = dir.join("local.toml");
     let body = format!(
-        "[cur]\npath = {cur:?}\n[logs]\npath = {logs:?}\nformat = {format:?}\n[output]\npath = \"out-local\"\n\
+        "[cur]\npath = {cur:?}\naccounts = [\"123456789012\"]\n[logs]\npath = {logs:?}\nformat = {format:?}\n[output]\npath = \"out-local\"\n\
          [pricing]\npath = {:?}\n[allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n{FLOWS}",
         repo().join("pricing")
     );

@@ -173,39 +173,55 @@ fn a_range_runs_each_day() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let config = repo().join("examples/costjob.toml");
-    let range = |extra: &[&str]| {
+    let range = |from: &str, to: &str, extra: &[&str]| {
         let mut args = vec![
             "run",
             "--config",
             config.to_str().unwrap(),
             "--from",
-            "2026-11-23",
+            from,
             "--to",
-            "2026-11-24",
+            to,
             "--output",
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
         costjob(tmp.path(), &args, &[])
     };
-    // The 24th has no CUR rows and only the events that ran past midnight:
-    // suspicious (SPEC 2.4), so exit 3 after the 23rd was published...
-    let o = range(&[]);
+    // The 24th has the events that ran past midnight, and its thirtieth of
+    // the month's RI fee and Support fee (month-long rows, SPEC 12.1).
+    let o = range("2026-11-23", "2026-11-24", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let next = table(&out, "reconciliation", "2026-11-24");
+    assert_eq!(next.int("cur_rows", 0).unwrap(), 2);
+    assert_eq!(next.int("transactions", 0).unwrap(), 2);
+    let usd = |s: &str| costjob::model::money::parse_decimal(s).unwrap();
+    assert_eq!(
+        next.money_by("cur_by_line_item_type", 0).unwrap(),
+        [
+            ("Fee".to_string(), usd("8.7924303433")),
+            ("RIFee".to_string(), usd("0.178"))
+        ]
+        .into()
+    );
+    // December has no CUR row and no log: suspicious (SPEC 2.4), so exit 3...
+    let o = range("2026-12-01", "2026-12-02", &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("no CUR row for 2026-11-24"),
+        stderr(&o).contains("no CUR row for 2026-12-01"),
         "{}",
         stderr(&o)
     );
-    assert!(out.join("reconciliation/dt=2026-11-23").is_dir());
-    assert!(!out.join("reconciliation/dt=2026-11-24").exists());
-    // ... and published when the operator says an empty CUR is expected.
-    let o = range(&["--allow-empty"]);
+    assert!(!out.join("reconciliation/dt=2026-12-01").exists());
+    // ... and published when the operator says an empty day is expected.
+    let o = range("2026-12-01", "2026-12-02", &["--allow-empty"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let next = table(&out, "reconciliation", "2026-11-24");
-    assert_eq!(next.int("cur_rows", 0).unwrap(), 0);
-    assert!(next.int("transactions", 0).unwrap() > 0);
-    assert_eq!(next.money("unallocated_usd", 0).unwrap(), Some(0));
+    for day in ["2026-12-01", "2026-12-02"] {
+        let empty = table(&out, "reconciliation", day);
+        assert_eq!(empty.int("cur_rows", 0).unwrap(), 0);
+        assert_eq!(empty.int("transactions", 0).unwrap(), 0);
+        assert_eq!(empty.money("unallocated_usd", 0).unwrap(), Some(0));
+    }
 }
 
 #[test]

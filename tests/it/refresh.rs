@@ -369,10 +369,11 @@ fn a_failed_day_does_not_stop_the_others_and_sets_the_exit_code() {
 }
 
 /// The default window: from the oldest open billing period through
-/// yesterday; a day whose CUR has no row yet waits within the grace days
-/// and fails after.
+/// yesterday. Yesterday has its share of the month's fees (the samples'
+/// month-long rows) but no log yet: it waits within the grace days and
+/// fails after.
 #[test]
-fn yesterday_without_a_cur_row_waits_within_the_grace_days() {
+fn yesterday_without_its_logs_waits_within_the_grace_days() {
     let today = chrono::Utc::now().date_naive();
     let day = |n: u64| (today - chrono::Days::new(n)).to_string();
     let (three, two) = (day(3), day(2));
@@ -385,7 +386,7 @@ fn yesterday_without_a_cur_row_waits_within_the_grace_days() {
     assert!(out.contains(&format!("{three}: published: new")), "{out}");
     assert!(out.contains(&format!("{two}: published: new")), "{out}");
     assert!(
-        out.contains(&format!("{}: waiting: no CUR row", day(1))),
+        out.contains(&format!("{}: waiting: no log files for {}", day(1), day(1))),
         "{out}"
     );
     assert!(
@@ -404,4 +405,13 @@ fn yesterday_without_a_cur_row_waits_within_the_grace_days() {
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
     says(&o, &format!("{}: failed: ", day(1)));
     says(&o, "2 unchanged");
+
+    // A day with no CUR row at all, long ended: a failure naming it.
+    let o = refresh(dir, &["--from", "2020-01-01", "--to", "2020-01-01"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    says(&o, "2020-01-01: failed: ");
+    says(
+        &o,
+        "no CUR row for 2020-01-01 yet, more than [refresh] grace_days (0) after it ended",
+    );
 }

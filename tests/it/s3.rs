@@ -119,7 +119,7 @@ fn demo_on_s3_exports() -> (Moto, tempfile::TempDir, PathBuf) {
 fn s3_config(dir: &Path, format: &str, logs: &str) -> PathBuf {
     let path = dir.join("costjob.toml");
     let body = format!(
-        "[cur]\npath = \"s3://cur/data-exports/deuna\"\n[logs]\npath = {logs:?}\nformat = {format:?}\nmax_objects_in_flight = 3\n\
+        "[cur]\npath = \"s3://cur/data-exports/deuna\"\naccounts = [\"123456789012\"]\n[logs]\npath = {logs:?}\nformat = {format:?}\nmax_objects_in_flight = 3\n\
          [output]\npath = {ROOT:?}\nglue_database = \"costjob\"\nretain_superseded_hours = 0\n[pricing]\npath = {:?}\n{FLOWS}",
         repo().join("pricing")
     );
