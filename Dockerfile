@@ -27,4 +27,4 @@ COPY --from=build /src/target/release/costjob /usr/local/bin/costjob
 # filesystem and a scratch volume on /tmp; the image's default user is non-root too.
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/costjob"]
-CMD ["run", "--date", "yesterday"]
+CMD ["refresh"]

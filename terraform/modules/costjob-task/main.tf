@@ -170,11 +170,11 @@ locals {
   }, var.environment)
 
   # What the job runs: the image's own default, spelled out; as nobody (the
-  # image's USER too), never root.
+  # image's USER too), never root. refresh brings the open books up to date
+  # (SPEC 12.2): yesterday, the trailing days AWS restated, and once a month
+  # every day of the month invoiced.
   container = {
     image       = var.image
-    # The open books brought up to date (SPEC 12.2): yesterday, the trailing
-    # days AWS restated, and once a month every day of the month invoiced.
     command     = ["refresh"]
     user        = "65534:65534"
     environment = local.environment
