@@ -21,8 +21,21 @@ run "encrypted_enforced_workgroup_and_projected_tables" {
     error_message = "query results must be encrypted with the key"
   }
   assert {
-    condition     = length(aws_glue_catalog_table.output) == 6
-    error_message = "the five output tables of SPEC 5 and pools (SPEC 11)"
+    condition     = length(aws_glue_catalog_table.output) == 7
+    error_message = "the five output tables of SPEC 5, pools (SPEC 11) and restatements (SPEC 12.2)"
+  }
+  assert {
+    condition = [for c in aws_glue_catalog_table.output["restatements"].storage_descriptor[0].columns : c.name] == [
+      "restated_at", "run_id", "previous_run_id", "reasons", "transaction_type", "flow", "previous_transactions",
+      "transactions", "previous_cost_usd", "cost_usd", "previous_unit_cost_usd", "unit_cost_usd", "delta_usd",
+      "previous_cur_total_usd", "cur_total_usd", "cur_change_by_line_item_type", "previous_cur_final", "cur_final",
+    ]
+    error_message = "the restatements table has the columns costjob writes (sql/ddl.sql), in order: what changed on a day, by how much, and why"
+  }
+  assert {
+    condition = alltrue([for c in ["cur_fingerprint", "logs_fingerprint", "config_sha256", "pricing_sha256", "cur_final", "cur_by_line_item_type"] :
+    contains([for col in aws_glue_catalog_table.output["reconciliation"].storage_descriptor[0].columns : col.name], c)])
+    error_message = "the reconciliation records what produced the day (SPEC 12.2)"
   }
   assert {
     condition = alltrue([for name, t in aws_glue_catalog_table.output :
