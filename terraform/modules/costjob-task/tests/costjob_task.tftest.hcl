@@ -75,13 +75,18 @@ run "least_privilege" {
       alltrue([for a in s.Action : !startswith(a, "glue:") || startswith(a, "glue:Get")]) || (
         toset(s.Action) == toset(["glue:BatchCreatePartition", "glue:BatchUpdatePartition", "glue:DeletePartition"])
         && alltrue([for r in s.Resource : endswith(r, ":catalog") || endswith(r, ":database/costjob_test")
-    || can(regex(":table/costjob_test/(transactions|flow_costs|flow_summary|unallocated|pools|reconciliation)$", r))]))])
+    || can(regex(":table/costjob_test/(transactions|flow_costs|flow_summary|unallocated|pools|restatements|reconciliation)$", r))]))])
     error_message = "the task may create and update partitions of its own output tables only"
   }
   assert {
     condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
     contains(s.Action, "glue:BatchUpdatePartition") && contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test/reconciliation")])
     error_message = "the task can flip the reconciliation partition (the day's commit record)"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    contains(s.Action, "glue:BatchUpdatePartition") && contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test/restatements")])
+    error_message = "the task can flip the restatements partition (each publish carries the day's restatements, SPEC 12.2)"
   }
 
   # Writes only under the output prefix; reads of CUR and logs only under theirs.
