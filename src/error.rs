@@ -13,8 +13,9 @@ pub enum Error {
     #[error("{} configuration problem(s):\n  {}", .0.len(), .0.join("\n  "))]
     Config(Vec<String>),
 
-    /// A CUR or log input that cannot be used.
-    #[error("{path}: {message}")]
+    /// A CUR or log input that cannot be used (an empty path: the message
+    /// says where).
+    #[error("{}{message}", if path.as_os_str().is_empty() { String::new() } else { format!("{}: ", path.display()) })]
     Input { path: PathBuf, message: String },
 
     /// The allocation identity of SPEC 4.6 does not hold; nothing is written.

@@ -24,19 +24,33 @@ pub fn read_day(
     table: &str,
     date: NaiveDate,
 ) -> Result<RecordBatch> {
-    let location = super::root(store, output)
-        .locate(table, date)?
-        .ok_or_else(|| {
-            let place = match (&output.root, output.glue_database.as_deref()) {
-                (Location::S3 { .. }, Some(database)) => format!("glue table {database}.{table}"),
-                (root, _) => root.join(table).to_string(),
-            };
-            Error::input(
-                place,
-                format!("no partition dt={date}: that day was not published"),
-            )
-        })?;
+    let location = (super::root(store, output).locate(table, date)?)
+        .ok_or_else(|| not_published(output, date, date))?;
     read_location(store, &location)
+}
+
+/// The one error of every command that reads a day never published (exit
+/// 3): which days, where, and the command that publishes them.
+pub fn not_published(output: &crate::config::Output, first: NaiveDate, last: NaiveDate) -> Error {
+    let root = match (&output.root, output.glue_database.as_deref()) {
+        (Location::S3 { .. }, Some(database)) => {
+            format!("{} (Glue database {database})", output.root)
+        }
+        (root, _) => root.to_string(),
+    };
+    let message = if first == last {
+        format!(
+            "{first} is not published in {root}: publish it with `costjob run --date {first}` (or `costjob refresh`)"
+        )
+    } else {
+        format!(
+            "no day of {first} to {last} is published in {root}: publish them with `costjob run --from {first} --to {last}` (or `costjob refresh`)"
+        )
+    };
+    Error::Input {
+        path: std::path::PathBuf::new(),
+        message,
+    }
 }
 
 /// The published `date` partition of a table, or `None` when that day's

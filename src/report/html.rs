@@ -45,6 +45,8 @@ struct Reconciliation {
     allocated: Money,
     unallocated: Money,
     excluded: Money,
+    /// The line item types excluded that day (`excluded_by_type`'s).
+    excluded_types: Vec<String>,
     /// Accounts outside `[cur] accounts` (0 for days published before it existed).
     out_of_scope: Money,
     delta: Money,
@@ -160,6 +162,7 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
                 allocated: m("allocated_usd")?,
                 unallocated: m("unallocated_usd")?,
                 excluded: m("excluded_usd")?,
+                excluded_types: batch.money_by("excluded_by_type", 0)?.into_keys().collect(),
                 out_of_scope: match batch.schema().column_with_name("out_of_scope_usd") {
                     Some(_) => m("out_of_scope_usd")?,
                     None => 0,
@@ -290,7 +293,7 @@ fn headline(page: &mut String, range: &Range) {
         (
             "Excluded",
             usd(total(|r| r.excluded), 2),
-            "tax, credits, fees: not split".to_string(),
+            excluded_note(range),
         ),
         (
             "Transactions",
@@ -312,6 +315,21 @@ fn headline(page: &mut String, range: &Range) {
         );
     }
     page.push_str("</div>");
+}
+
+/// What the configuration excluded, as the days' reconciliations name it:
+/// `Credit, Tax: not split`, or that nothing was.
+fn excluded_note(range: &Range) -> String {
+    let mut types: Vec<&str> = (range.reconciliation.values())
+        .flat_map(|r| r.excluded_types.iter().map(String::as_str))
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    if types.is_empty() {
+        "nothing excluded: every line item type is split".to_string()
+    } else {
+        format!("{}: not split", types.join(", "))
+    }
 }
 
 fn flow_table(page: &mut String, range: &Range) {

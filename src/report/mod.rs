@@ -164,13 +164,10 @@ fn tables_of(store: &Store, output: &Output, table: &str, days: &[NaiveDate]) ->
         }
     }
     if found.is_empty() {
-        return Err(crate::Error::input(
-            output.root.to_string(),
-            format!(
-                "no day of {} to {} is published",
-                days[0],
-                days[days.len() - 1]
-            ),
+        return Err(crate::output::not_published(
+            output,
+            days[0],
+            days[days.len() - 1],
         ));
     }
     Ok((found, missing))

@@ -241,14 +241,25 @@ fn the_athena_engine_equals_the_local_engine() {
     for config in [&local, &through] {
         let mut args = vec!["refresh", "--config", config.to_str().unwrap()];
         args.extend(window);
-        let o = moto.costjob(&dir, &args, &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)]);
+        let o = moto.costjob(
+            &dir,
+            &args,
+            &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
+        );
         assert!(o.status.success(), "{}: {}", config.display(), stderr(&o));
         let out = stdout(&o);
-        assert!(out.contains(&format!("{DEMO_DATE}: skipped: unchanged")), "{out}");
+        assert!(
+            out.contains(&format!("{DEMO_DATE}: skipped: unchanged")),
+            "{out}"
+        );
         assert!(out.contains("2026-11-24: published: new"), "{out}");
     }
     assert_eq!(started(), tables + 1, "one query for the window");
-    assert_same_day(&dir.join("out-local"), &dir.join("out-athena"), "2026-11-24");
+    assert_same_day(
+        &dir.join("out-local"),
+        &dir.join("out-athena"),
+        "2026-11-24",
+    );
 }
 
 fn table_of(out: &Path, day: &str) -> i64 {

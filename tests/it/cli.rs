@@ -633,3 +633,46 @@ fn explain_accounts_for_every_cent_of_every_demo_transaction() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("no transaction \"no-such-transaction\" on 2026-11-23"));
 }
+
+/// A day never published gets one message from every command that reads
+/// days (exit 3), naming the command that publishes it.
+#[test]
+fn an_unpublished_day_is_one_message_everywhere_naming_costjob_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let config = repo().join("examples/costjob.toml");
+    let html = tmp.path().join("page.html");
+    let read = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        let o = costjob(tmp.path(), &all, &[]);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        stderr(&o)
+    };
+    let day = "2026-11-10";
+    let one = format!(
+        "error: {day} is not published in {}: publish it with `costjob run --date {day}` (or `costjob refresh`)\n",
+        out.display()
+    );
+    assert_eq!(read(&["report", "--date", day]), one);
+    assert_eq!(read(&["report", "--date", day, "--by", "service"]), one);
+    assert_eq!(
+        read(&["report", "--date", day, "--html", html.to_str().unwrap()]),
+        one
+    );
+    assert_eq!(
+        read(&["explain", "--date", day, "--transaction", "t-1"]),
+        one
+    );
+    let range = read(&["report", "--from", day, "--to", "2026-11-11"]);
+    assert!(
+        range.contains("publish them with `costjob run --from 2026-11-10 --to 2026-11-11`"),
+        "{range}"
+    );
+}

@@ -65,6 +65,16 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
     ] {
         assert!(html.contains(&format!(">{title}<")), "no {title:?}");
     }
+    // The card names what the configuration excluded (the demo: tax and
+    // credits), never a type it allocated (the Support fee, a `Fee`).
+    assert!(
+        html.contains(">Credit, Tax: not split<"),
+        "the excluded card"
+    );
+    assert!(
+        !html.contains("fees: not split"),
+        "the Support fee is allocated"
+    );
     // Every chart has a title and a value axis in USD.
     let charts = html.matches("<svg").count();
     assert_eq!(charts, 5, "charts");
@@ -262,4 +272,37 @@ fn the_demo_days_html_report_renders_in_a_real_browser() {
             "nothing drawn in rows {from}.."
         );
     }
+}
+
+/// With nothing excluded, the page says so (it once said tax, credits and
+/// fees were excluded whatever the configuration).
+#[test]
+fn the_excluded_card_follows_the_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = repo().join("examples/data");
+    let config = write_config(
+        tmp.path(),
+        &demo.join("cur"),
+        &demo.join("logs"),
+        "cloudwatch-export",
+        "[allocation]\nexclude_line_item_types = []\n",
+    );
+    let out = tmp.path().join("out");
+    let o = costjob(
+        tmp.path(),
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            DEMO_DATE,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = html_report(&config, &out, &["--date", DEMO_DATE]);
+    assert!(
+        html.contains(">nothing excluded: every line item type is split<"),
+        "the excluded card"
+    );
 }
