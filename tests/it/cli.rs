@@ -276,7 +276,7 @@ fn report_shows_unit_cost_per_flow_and_reconciliation() {
         "a day never run is an input error"
     );
     assert!(
-        stderr(&missing).contains("dt=2001-01-01"),
+        stderr(&missing).contains("2001-01-01 is not published in"),
         "{}",
         stderr(&missing)
     );

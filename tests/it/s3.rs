@@ -212,7 +212,9 @@ fn a_day_read_from_s3_and_published_through_glue_equals_the_local_run() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("no partition dt=2001-01-01"),
+        stderr(&o).contains(
+            "2001-01-01 is not published in s3://costjob-out/costjob (Glue database costjob): publish it with `costjob run --date 2001-01-01`"
+        ),
         "{}",
         stderr(&o)
     );
