@@ -89,6 +89,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let pricing_dir = resolve(&file.pricing.path, "pricing.path");
     let pricing = load_pricing(&pricing_dir, &mut problems)?;
     if !problems.is_empty() {
+        blame_environment(&mut problems, path, &from_env);
         return Err(Error::Config(problems));
     }
     let mut plan = RunPlan {
@@ -256,6 +257,29 @@ fn apply_environment(
         }
     }
     from_env
+}
+
+/// A problem with a setting the environment gave (`COSTJOB_<SECTION>_<KEY>`)
+/// is the environment's, not the file's: `costjob.toml: [logs] format =
+/// "csv"` becomes `environment COSTJOB_LOGS_FORMAT: [logs] format = "csv"`.
+fn blame_environment(problems: &mut [String], path: &Path, from_env: &[String]) {
+    let file = format!("{}: [", path.display());
+    for problem in problems.iter_mut() {
+        let Some(rest) = problem.strip_prefix(&file) else {
+            continue;
+        };
+        let Some((section, after)) = rest.split_once("] ") else {
+            continue;
+        };
+        let key: String = (after.chars())
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let dotted = format!("{section}.{key}");
+        if from_env.contains(&dotted) {
+            let variable = format!("COSTJOB_{}", dotted.replace('.', "_").to_ascii_uppercase());
+            *problem = format!("environment {variable}: [{rest}");
+        }
+    }
 }
 
 /// The settings' own checks: placeholders only where they belong, the Glue

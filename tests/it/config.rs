@@ -66,3 +66,34 @@ fn pricing_models_cover_every_service_of_the_spec() {
     let unknown = pricing.match_row("AWSGlue", "USE1-Crawler-DPU-Hour", "");
     assert_eq!(pricing.rule(unknown).id, "unmodelled");
 }
+
+/// A setting from the environment that is wrong is blamed on its variable,
+/// not on the file (which may say something else entirely).
+#[test]
+fn a_bad_setting_from_the_environment_names_the_variable_not_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = repo().join("examples/costjob.toml");
+    let check = |env: &[(&str, &str)]| {
+        let o = crate::helpers::costjob(
+            tmp.path(),
+            &["check", "--config", config.to_str().unwrap()],
+            env,
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", crate::helpers::stderr(&o));
+        crate::helpers::stderr(&o)
+    };
+    let err = check(&[
+        ("COSTJOB_LOGS_FORMAT", "csv"),
+        ("COSTJOB_CALENDAR_TIMEZONE", "Quito"),
+        ("COSTJOB_LOGS_FIELDS_FLOW", "flow"),
+    ]);
+    for expected in [
+        "environment COSTJOB_LOGS_FORMAT: [logs] format = \"csv\"",
+        "environment COSTJOB_CALENDAR_TIMEZONE: [calendar] timezone = \"Quito\"",
+        "environment COSTJOB_LOGS_FIELDS_FLOW: [logs.fields] flow",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+    assert!(!err.contains("costjob.toml: [logs] format"), "{err}");
+    assert!(!err.contains("costjob.toml: [calendar]"), "{err}");
+}
