@@ -47,41 +47,64 @@ fn journal_path(root: &Path, date: NaiveDate) -> PathBuf {
 
 /// The exclusive right to publish one day under one root, held from the run's
 /// first write to its last; the kernel releases it when the process dies.
+/// Its file is removed when the run lets go of it (a killed run's stays, and
+/// the next run takes it over).
 #[derive(Debug)]
 pub struct DayLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
     pub date: NaiveDate,
+}
+
+impl Drop for DayLock {
+    /// Unlinks the file while still holding its lock, then closes it: a run
+    /// that opened the old file meanwhile finds, once it has the lock, that
+    /// the path no longer names it, and starts again ([`lock_day`]).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = &self.file;
+    }
 }
 
 /// Takes the lock of (root, day), or fails with [`Error::Held`] naming the holder.
 pub fn lock_day(root: &Path, date: NaiveDate, run_id: &str) -> Result<DayLock> {
+    use std::os::unix::fs::MetadataExt;
     let dir = root.join("_locks");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let path = dir.join(format!("dt={date}.lock"));
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(Error::Held {
-                date,
-                holder: holder.trim().to_string(),
-                lock: path,
-            });
+    loop {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(Error::Held {
+                    date,
+                    holder: holder.trim().to_string(),
+                    lock: path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        // Locked: but the holder before may have removed the file since it
+        // was opened here; the lock is the one of the file the path names.
+        let held = file.metadata().map_err(|e| Error::io(&path, e))?;
+        match std::fs::metadata(&path) {
+            Ok(named) if (named.dev(), named.ino()) == (held.dev(), held.ino()) => {}
+            _ => continue,
+        }
+        file.set_len(0).map_err(|e| Error::io(&path, e))?;
+        file.write_all(run_id.as_bytes())
+            .map_err(|e| Error::io(&path, e))?;
+        return Ok(DayLock { file, path, date });
     }
-    file.set_len(0).map_err(|e| Error::io(&path, e))?;
-    file.write_all(run_id.as_bytes())
-        .map_err(|e| Error::io(&path, e))?;
-    Ok(DayLock { _file: file, date })
 }
 
 /// What a run intends to publish: written before the first exchange.

@@ -676,3 +676,35 @@ fn an_unpublished_day_is_one_message_everywhere_naming_costjob_run() {
         "{range}"
     );
 }
+
+/// A run, failed or not, leaves no lock file behind (a killed run's is taken
+/// over by the next: `publish.rs`).
+#[test]
+fn a_run_leaves_no_lock_file_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let locks = || -> Vec<String> {
+        std::fs::read_dir(out.join("_locks"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(run_demo(&out, &[], &[]).status.success());
+    assert_eq!(locks(), Vec::<String>::new(), "after a published day");
+    // December has no CUR row: exit 3 once the day was taken.
+    let config = repo().join("examples/costjob.toml");
+    let args = [
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--date",
+        "2026-12-01",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let o = costjob(tmp.path(), &args, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(locks(), Vec::<String>::new(), "after a failed run");
+}
