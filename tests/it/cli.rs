@@ -454,6 +454,16 @@ fn a_truncated_gzip_log_fails_with_its_name_unless_allowed() {
     )
     .unwrap();
     assert!(report.contains("broken.jsonl.gz"), "{report}");
+    // The entry's line is the count its message gives ("after N lines"), not 0.
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let corrupt = &report["run"]["corrupt_files"][0];
+    let message = corrupt["error"].as_str().unwrap();
+    let after: u64 = (message.split("after ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(after > 0, "{message}");
+    assert_eq!(corrupt["line"].as_u64(), Some(after), "{corrupt}");
 }
 
 #[test]

@@ -38,8 +38,9 @@ pub(super) fn split_export_line(line: &[u8]) -> Option<(i64, &[u8])> {
 /// Why an object's reading stopped before its end.
 pub(super) enum ReadFailure {
     /// Bytes that were read and do not decode (a bad gzip stream, a record
-    /// that is not one): `--allow-corrupt-input` counts the file and goes on.
-    Corrupt(String),
+    /// that is not one), after `read` lines (or events) were:
+    /// `--allow-corrupt-input` counts the file and goes on.
+    Corrupt { message: String, read: u64 },
     /// Bytes that could not be read at all: always an input error.
     Unreadable(String),
 }
@@ -48,9 +49,10 @@ pub(super) fn describe_read_error(e: &std::io::Error, read: u64, what: &str) -> 
     if Unreadable::is(e) {
         ReadFailure::Unreadable(format!("unreadable after {read} {what}: {e}"))
     } else {
-        ReadFailure::Corrupt(format!(
-            "corrupt or truncated gzip stream after {read} {what}: {e}"
-        ))
+        ReadFailure::Corrupt {
+            message: format!("corrupt or truncated gzip stream after {read} {what}: {e}"),
+            read,
+        }
     }
 }
 
@@ -160,10 +162,13 @@ pub(super) fn read_firehose(
             if e.is_io() {
                 describe_read_error(&std::io::Error::from(e), line_no, "events")
             } else {
-                ReadFailure::Corrupt(format!(
-                    "record {} is not a CloudWatch Logs subscription record: {e}",
-                    index + 1
-                ))
+                ReadFailure::Corrupt {
+                    message: format!(
+                        "record {} is not a CloudWatch Logs subscription record: {e}",
+                        index + 1
+                    ),
+                    read: line_no,
+                }
             }
         })?;
         if record.message_type == "CONTROL_MESSAGE" {

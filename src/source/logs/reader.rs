@@ -442,16 +442,16 @@ impl LogReader<'_> {
             // Bytes that could not be read are never skipped: what was read of
             // the object is already counted, the rest would be silently lost.
             Err(ReadFailure::Unreadable(message)) => Err(Error::input(path, message)),
-            Err(ReadFailure::Corrupt(message)) if self.allow_corrupt_input => {
+            Err(ReadFailure::Corrupt { message, read }) if self.allow_corrupt_input => {
                 acc.counters.corrupt_files += 1;
                 acc.corrupt.push(Sample {
                     file: path.to_path_buf(),
-                    line: 0,
+                    line: read, // the lines (or events) read before the corruption
                     error: message,
                 });
                 Ok(())
             }
-            Err(ReadFailure::Corrupt(message)) => Err(Error::input(
+            Err(ReadFailure::Corrupt { message, .. }) => Err(Error::input(
                 path,
                 format!("{message} (pass --allow-corrupt-input to count such files and go on)"),
             )),
