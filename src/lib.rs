@@ -9,6 +9,7 @@
 
 pub mod allocate;
 pub mod calendar;
+pub mod check;
 pub mod classify;
 pub mod config;
 pub mod cost_basis;

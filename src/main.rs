@@ -437,7 +437,8 @@ fn explain_transaction(args: &ExplainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `costjob check`: the configuration, the pricing and the output root.
+/// `costjob check`: the configuration, the pricing, the output root, and
+/// the inputs (each listed, one object of each read).
 fn check(args: &ConfigArgs) -> anyhow::Result<()> {
     let plan = load_plan(args, &Overrides::default())?;
     let store = Store::default();
@@ -449,6 +450,26 @@ fn check(args: &ConfigArgs) -> anyhow::Result<()> {
             findings.len(),
             findings.join("\n  ")
         );
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let yesterday = plan
+        .calendar
+        .date_of(now)
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN);
+    match costjob::check::inputs(&plan, &store, yesterday) {
+        Ok(found) => found.iter().for_each(|line| println!("{line}")),
+        Err(problems) => {
+            return Err(costjob::Error::Input {
+                path: PathBuf::new(),
+                message: format!(
+                    "{} input problem(s):\n  {}",
+                    problems.len(),
+                    problems.join("\n  ")
+                ),
+            }
+            .into());
+        }
     }
     let rules: usize = plan.pricing.models().iter().map(|m| m.rules.len()).sum();
     println!(

@@ -718,3 +718,66 @@ fn a_run_leaves_no_lock_file_behind() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert_eq!(locks(), Vec::<String>::new(), "after a failed run");
 }
+
+/// `check` lists and reads every configured input: a CUR path that points
+/// nowhere, holds no Parquet file or a file that is not one, and logs that
+/// are not there are each an input error naming the location (exit 3).
+#[test]
+fn check_reads_one_object_of_every_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = repo().join("examples/costjob.toml");
+    let check = |env: &[(&str, &str)]| {
+        costjob(
+            tmp.path(),
+            &["check", "--config", config.to_str().unwrap()],
+            env,
+        )
+    };
+    let o = check(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Parquet files, ") && stdout(&o).contains("objects, "),
+        "{}",
+        stdout(&o)
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let nowhere = tmp.path().join("nowhere");
+    let not_parquet = tmp.path().join("bad");
+    std::fs::create_dir_all(&not_parquet).unwrap();
+    std::fs::write(not_parquet.join("cur.parquet"), "not parquet").unwrap();
+    for (cur, logs, expected) in [
+        (
+            &nowhere,
+            None,
+            format!("[cur] path {}: ", nowhere.display()),
+        ),
+        (
+            &empty,
+            None,
+            format!("[cur] path {}: no CUR Parquet files", empty.display()),
+        ),
+        (
+            &not_parquet,
+            None,
+            "not a readable Parquet file".to_string(),
+        ),
+        (
+            &repo().join("examples/data/cur"),
+            Some(&empty),
+            format!("[logs] path {}: no log object found", empty.display()),
+        ),
+    ] {
+        let mut env = vec![("COSTJOB_CUR_PATH", cur.to_str().unwrap())];
+        if let Some(logs) = logs {
+            env.push(("COSTJOB_LOGS_PATH", logs.to_str().unwrap()));
+        }
+        let o = check(&env);
+        assert_eq!(o.status.code(), Some(3), "{expected}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&expected),
+            "{expected:?}: {}",
+            stderr(&o)
+        );
+    }
+}

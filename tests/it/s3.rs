@@ -429,6 +429,22 @@ fn check_lists_what_a_killed_s3_run_left_and_the_next_nights_run_repairs_it() {
         "a fresh root has nothing to report: {}",
         check().1
     );
+    // Inputs that point nowhere on S3: named, exit 3.
+    let o = moto.costjob(
+        tmp.path(),
+        &["check", "--config", config.to_str().unwrap()],
+        &[
+            ("COSTJOB_CUR_PATH", "s3://cur/no-such-export"),
+            ("COSTJOB_LOGS_PATH", "s3://logs/no-such-prefix/{date}"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    for problem in [
+        "[cur] path s3://cur/no-such-export: no CUR Parquet files (*.parquet) found",
+        "[logs] path s3://logs/no-such-prefix/{date}: no log object found",
+    ] {
+        assert!(stderr(&o).contains(problem), "{problem:?}: {}", stderr(&o));
+    }
     let o = run(
         &moto,
         tmp.path(),
