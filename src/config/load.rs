@@ -70,7 +70,6 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             format!("{}:{}", path.display(), line_of(span.start))
         }
     };
-
     let engine = overrides.engine.as_deref().unwrap_or(&file.cur.source);
     let cur = cur_source(engine, &file.cur, &cur_path, path, &mut problems);
     let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
