@@ -523,6 +523,9 @@ fn print_outcome(o: &run::DayOutcome) {
         usd(t.unallocated),
         usd(t.excluded)
     );
+    for note in &o.notes {
+        println!("  note: {note}");
+    }
     let report = o.files_written.last().map_or("", String::as_str);
     if o.log_counters.malformed > 0 || o.log_counters.corrupt_files > 0 {
         println!(

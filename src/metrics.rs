@@ -89,6 +89,7 @@ pub fn emf(outcome: &DayOutcome, day_start_ms: i64, now_ms: i64) -> Vec<Value> {
         })
         .collect();
     let t = &outcome.totals;
+    // Of the cost to split (allocated + unallocated), as `report --html` shows it.
     let allocatable = t.allocated + t.unallocated;
     let share = if allocatable == 0 {
         0.0

@@ -170,6 +170,7 @@ pub fn refresh(
     // The CUR of every day that may be open, read once.
     let read_id = run::new_run_id();
     let (cur_days, cur_scan) = read_cur(plan, store, &range, &read_id)?;
+    let notes = run::basis_notes(plan, &cur_scan);
     let dates: Vec<NaiveDate> = (range.start().iter_days())
         .take_while(|d| d <= range.end())
         .collect();
@@ -198,7 +199,12 @@ pub fn refresh(
                 verdict = Verdict::Deferred;
             } else if !request.dry_run {
                 ran += 1;
-                match run_one(plan, store, request, date, day, progress) {
+                let cur = run::CurRead {
+                    day,
+                    query: None,
+                    notes: notes.clone(),
+                };
+                match run_one(plan, store, request, date, cur, progress) {
                     Ok(o) => outcome = Some(o),
                     Err(v) => verdict = v,
                 }
@@ -329,11 +335,11 @@ fn run_one(
     store: &Store,
     request: &Request,
     date: NaiveDate,
-    day: CurDay,
+    cur: run::CurRead,
     progress: &dyn Progress,
 ) -> std::result::Result<DayOutcome, Verdict> {
     let run_id = run::new_run_id();
-    match run::run_day_with(plan, store, date, &run_id, progress, Some((day, None))) {
+    match run::run_day_with(plan, store, date, &run_id, progress, Some(cur)) {
         Ok(outcome) => Ok(outcome),
         Err(Error::NotYet { message, .. }) if in_grace(plan, request, date) => {
             Err(Verdict::Waiting(message))

@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::allocate::{self, Totals};
 use crate::config::{CurSource, LogFormat, RunPlan};
+use crate::cost_basis::CostBasis;
 use crate::model::Fingerprints;
 use crate::model::RestatementRow;
 use crate::model::money::Money;
@@ -19,7 +20,7 @@ use crate::pricing::UnitKeys;
 use crate::restatement::{self, DayFigures};
 use crate::sink::tables;
 use crate::source::cur::athena::QueryStats;
-use crate::source::cur::{self, CurEngine};
+use crate::source::cur::{self, CurEngine, CurScan};
 use crate::source::logs::{LogDay, LogReader};
 use crate::storage::{Location, Store};
 use crate::{Error, Progress, Result};
@@ -51,12 +52,23 @@ pub struct DayOutcome {
     #[serde(skip)]
     pub started_at: chrono::DateTime<Utc>,
     pub seconds: f64,
+    /// What the reader should know about how the costs were taken.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The publish this run replaced, if the day was published before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restated: Option<Restated>,
     /// What produced the day (SPEC 12.2).
     #[serde(skip)]
     pub fingerprints: Fingerprints,
+}
+
+/// A day's CUR as read: its pools, the Athena query that read it, and what
+/// the run report says about how its costs were taken.
+pub struct CurRead {
+    pub day: CurDay,
+    pub query: Option<QueryStats>,
+    pub notes: Vec<String>,
 }
 
 /// What a republish replaced, and why.
@@ -110,7 +122,7 @@ pub fn run_day_with(
     date: NaiveDate,
     run_id: &str,
     progress: &dyn Progress,
-    cur: Option<(CurDay, Option<QueryStats>)>,
+    cur: Option<CurRead>,
 ) -> Result<DayOutcome> {
     let started_at = Utc::now();
     let publisher = output::root(store, &plan.output);
@@ -167,12 +179,12 @@ fn compute_and_publish(
     plan: &RunPlan,
     store: &Store,
     (date, run_id, started_at): (NaiveDate, &str, chrono::DateTime<Utc>),
-    cur: Option<(CurDay, Option<QueryStats>)>,
+    cur: Option<CurRead>,
     progress: &dyn Progress,
     hold: &mut dyn DayHold,
 ) -> Result<DayOutcome> {
     crate::failpoint::pause_point!("run::inputs");
-    let (day, query) = match cur {
+    let CurRead { day, query, notes } = match cur {
         Some(read) => read,
         None => read_cur(plan, store, date, run_id)?,
     };
@@ -227,16 +239,13 @@ fn compute_and_publish(
     // The day's transactions and allocation are written once staged: freed,
     // and their pages returned, on another thread while the commit flips the
     // tables and removes what they supersede.
-    let totals = allocation.totals.clone();
-    let flow_summary = allocation.flow_summary.clone();
-    let transactions = logs.transactions.len();
     let parts: Vec<(&str, usize)> = batches.iter().map(|(t, p)| (*t, p.len())).collect();
     let outcome = DayOutcome {
         date,
         run_id: run_id.to_string(),
         cost_basis: plan.cost_basis.as_str(),
-        totals,
-        transactions,
+        totals: allocation.totals.clone(),
+        transactions: logs.transactions.len(),
         pools: pools.len(),
         log_counters: logs.counters.clone(),
         malformed_samples: logs.malformed,
@@ -244,10 +253,11 @@ fn compute_and_publish(
         skipped_files: logs.skipped,
         cur_query: query,
         files_written: hold.files(&parts),
-        flow_summary,
+        flow_summary: allocation.flow_summary.clone(),
         started_at,
         seconds: (Utc::now() - started_at).as_seconds_f64(),
         restated,
+        notes,
         fingerprints: fingerprints.clone(),
     };
     let report = report_json(&outcome);
@@ -324,12 +334,7 @@ fn restate(
 /// The day's CUR, through the configured engine: its pools, and the Athena
 /// query that read them, if one did. A day without a row is exit 3 unless
 /// `--allow-empty`.
-fn read_cur(
-    plan: &RunPlan,
-    store: &Store,
-    date: NaiveDate,
-    run_id: &str,
-) -> Result<(CurDay, Option<QueryStats>)> {
+fn read_cur(plan: &RunPlan, store: &Store, date: NaiveDate, run_id: &str) -> Result<CurRead> {
     let clock = Instant::now();
     let (engine, rules) = cur_reading(plan);
     let (day, scan) = engine.read_day(store, date, run_id, &rules)?;
@@ -352,7 +357,26 @@ fn read_cur(
             ),
         });
     }
-    Ok((day, query))
+    let notes = basis_notes(plan, &scan);
+    Ok(CurRead { day, query, notes })
+}
+
+/// What the run report says about how the CUR's costs were taken: the
+/// net-amortized basis on a CUR without `_net_` columns is the amortized
+/// one (no discount to net out), said once, as a warning and a note.
+pub(crate) fn basis_notes(plan: &RunPlan, scan: &CurScan) -> Vec<String> {
+    if plan.cost_basis != CostBasis::NetAmortized
+        || scan.files == 0
+        || scan.files_with_net_columns > 0
+    {
+        return Vec::new();
+    }
+    let note = format!(
+        "cost basis net-amortized: the CUR has no _net_ column (in {} files read), so every cost is the amortized one",
+        scan.files
+    );
+    tracing::warn!(stage = "cur", "{note}");
+    vec![note]
 }
 
 /// The day's transactions from the logs, every line counted (exit 3 when

@@ -288,7 +288,13 @@ fn headline(page: &mut String, range: &Range) {
         (
             "Unallocated",
             usd(total(|r| r.unallocated), 2),
-            format!("{} of the bill", share(total(|r| r.unallocated), cur)),
+            format!(
+                "{} of the cost to split",
+                share(
+                    total(|r| r.unallocated),
+                    total(|r| r.allocated + r.unallocated)
+                )
+            ),
         ),
         (
             "Excluded",
@@ -539,14 +545,16 @@ fn bill_chart(page: &mut String, range: &Range) {
 
 fn unallocated_section(page: &mut String, range: &Range) {
     let total: Money = range.reconciliation.values().map(|r| r.unallocated).sum();
-    let cur: Money = range.reconciliation.values().map(|r| r.cur_total).sum();
+    let to_split: Money = (range.reconciliation.values())
+        .map(|r| r.allocated + r.unallocated)
+        .sum();
     section(
         page,
         "Unallocated cost and why",
         &format!(
-            "{} ({} of the bill) went to no transaction. Each bar is a reason, split by AWS service; the table lists the largest pools with the tags they carried.",
+            "{} ({} of the cost to split, allocated plus unallocated: the share the UnallocatedShare metric and its alarm watch) went to no transaction. Each bar is a reason, split by AWS service; the table lists the largest pools with the tags they carried.",
             usd(total, 4),
-            share(total, cur)
+            share(total, to_split)
         ),
     );
     if range.unallocated.is_empty() {

@@ -781,3 +781,30 @@ fn check_reads_one_object_of_every_input() {
         );
     }
 }
+
+/// net-amortized on a CUR without `_net_` columns is the amortized basis:
+/// said in the run's output, its log and its report, never silently.
+#[test]
+fn net_amortized_without_net_columns_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_demo(&out, &["--cost-basis", "net-amortized"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let note = "cost basis net-amortized: the CUR has no _net_ column (in 1 files read), so every cost is the amortized one";
+    assert!(
+        stdout(&o).contains(&format!("note: {note}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(note),
+        "the log says it too: {}",
+        stderr(&o)
+    );
+    let report: serde_json::Value = serde_json::from_str(&run_report(&out, DEMO_DATE)).unwrap();
+    assert_eq!(report["run"]["notes"][0].as_str(), Some(note), "{report}");
+    // The amortized basis itself needs no note.
+    let o = run_demo(&out, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("note:"), "{}", stdout(&o));
+}

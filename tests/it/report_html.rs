@@ -65,6 +65,16 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
     ] {
         assert!(html.contains(&format!(">{title}<")), "no {title:?}");
     }
+    // One definition of the unallocated share, the alarm's: of the cost to
+    // split (0.2473508910 / (96.0451118634 + 0.2473508910)), not of the bill.
+    assert!(
+        html.contains(">0.26% of the cost to split<"),
+        "the unallocated card"
+    );
+    assert!(
+        html.contains("$0.2474 (0.26% of the cost to split"),
+        "the section"
+    );
     // The card names what the configuration excluded (the demo: tax and
     // credits), never a type it allocated (the Support fee, a `Fee`).
     assert!(

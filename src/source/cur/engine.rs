@@ -90,6 +90,7 @@ pub fn read_files(
         scan.row_groups_pruned += s.row_groups_pruned;
         scan.rows_scanned += s.rows_scanned;
         scan.bytes_fetched += s.bytes_fetched;
+        scan.files_with_net_columns += s.files_with_net_columns;
     }
     Ok((read, scan))
 }

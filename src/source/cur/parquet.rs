@@ -40,6 +40,9 @@ pub struct CurScan {
     pub bytes_fetched: u64,
     /// The Athena engine's query, when the rows came through Athena.
     pub query: Option<super::athena::QueryStats>,
+    /// Files with at least one `_net_` cost column (SPEC 2.2's net-amortized
+    /// basis falls back to the gross amounts without them).
+    pub files_with_net_columns: usize,
 }
 
 /// How a CUR row becomes money and a pool: the same for every engine.
@@ -131,7 +134,12 @@ impl<'a> DayReader<'a> {
         let fetched = file.fetched();
         let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(parquet_err)?;
         let indices = self.projection(path, metadata.schema())?;
-        let mut scan = CurScan::default();
+        let mut scan = CurScan {
+            files_with_net_columns: usize::from(
+                (metadata.schema().fields().iter()).any(|f| f.name().contains("_net_")),
+            ),
+            ..CurScan::default()
+        };
         let keep = self.row_groups_of_the_day(&metadata, &mut scan);
         // The column chunks this read needs, fetched at once (S3) before decoding.
         let parquet_schema = metadata.parquet_schema();
