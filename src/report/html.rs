@@ -213,17 +213,19 @@ pub fn render(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Stri
         (Some(a), _) => a.to_string(),
         _ => String::new(),
     };
-    let first = range.reconciliation.values().next();
-    let basis = first.map_or("", |r| r.cost_basis.as_str());
+    let bases: Vec<(NaiveDate, String)> = (range.reconciliation.iter())
+        .map(|(day, r)| (*day, r.cost_basis.clone()))
+        .collect();
+    let basis = super::bases_label(&bases);
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>AWS cost per transaction, {span}</title><style>{STYLE}</style></head><body><main>\
-         <h1>AWS cost per transaction</h1><p class=\"subtitle\">{span} &middot; {basis} cost &middot; \
+         <h1>AWS cost per transaction</h1><p class=\"subtitle\">{span} &middot; {basis} &middot; \
          {}, from the costjob tables</p>",
         escape(&days_phrase(&range)),
-        basis = escape(basis),
+        basis = escape(&basis),
     );
     headline(&mut page, &range);
     flow_table(&mut page, &range);

@@ -132,6 +132,36 @@ pub(crate) fn grid<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>], left: usize)
     out
 }
 
+/// The cost basis of the days shown, in words: `amortized cost`, or, when
+/// the days were run on different bases, `mixed cost bases (amortized:
+/// 2026-11-01 to 2026-11-20; unblended: 2026-11-21)`: figures of different
+/// bases are not comparable, and no one basis may label them.
+pub(crate) fn bases_label(days: &[(NaiveDate, String)]) -> String {
+    let mut runs: Vec<(String, NaiveDate, NaiveDate)> = Vec::new();
+    for (day, basis) in days {
+        match runs.last_mut() {
+            Some((b, _, last)) if b == basis => *last = *day,
+            _ => runs.push((basis.clone(), *day, *day)),
+        }
+    }
+    let mut bases: Vec<&str> = runs.iter().map(|(b, _, _)| b.as_str()).collect();
+    bases.sort_unstable();
+    bases.dedup();
+    match bases.as_slice() {
+        [] => "cost".to_string(),
+        [one] => format!("{one} cost"),
+        _ => {
+            let parts: Vec<String> = (runs.iter())
+                .map(|(b, first, last)| match first == last {
+                    true => format!("{b}: {first}"),
+                    false => format!("{b}: {first} to {last}"),
+                })
+                .collect();
+            format!("mixed cost bases ({})", parts.join("; "))
+        }
+    }
+}
+
 /// `1234567` as `1,234,567`.
 fn thousands(n: i64) -> String {
     let digits = svg::group_thousands(&n.unsigned_abs().to_string());
@@ -195,6 +225,13 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
     }
     flows.sort();
     let books = books::read(store, output, days)?;
+    let (recons, _) = tables_of(store, output, "reconciliation", days)?;
+    let mut bases = Vec::new();
+    for (day, recon) in &recons {
+        if recon.num_rows() > 0 {
+            bases.push((*day, recon.text("cost_basis", 0)?));
+        }
+    }
     let mut rows = Vec::new();
     for (day, batch) in &found {
         let mut row = vec![day.to_string(), books.status(*day).to_string()];
@@ -217,9 +254,10 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
     let mut header = vec!["day", "status"];
     header.extend(names.iter().map(String::as_str));
     let mut out = format!(
-        "Unit cost per flow and day, {} to {} (USD per transaction, and transactions)\n\n",
+        "Unit cost per flow and day, {} to {} ({}, USD per transaction, and transactions)\n\n",
         days[0],
-        days[days.len() - 1]
+        days[days.len() - 1],
+        bases_label(&bases)
     );
     out.push_str(&grid(&header, &rows, 2));
     out.push_str(&missing_note(&missing));

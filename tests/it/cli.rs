@@ -808,3 +808,48 @@ fn net_amortized_without_net_columns_says_so() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("note:"), "{}", stdout(&o));
 }
+
+/// A range of days run on different cost bases says so, in the terminal and
+/// on the page (it was labelled with the first day's basis, or none).
+#[test]
+fn a_range_of_mixed_cost_bases_is_labelled_mixed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let config = repo().join("examples/costjob.toml");
+    let run = |date: &str, basis: &str| {
+        let args = [
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--date",
+            date,
+            "--output",
+            out.to_str().unwrap(),
+            "--cost-basis",
+            basis,
+        ];
+        let o = costjob(tmp.path(), &args, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(DEMO_DATE, "amortized");
+    run("2026-11-24", "amortized");
+    let range = ["--from", DEMO_DATE, "--to", "2026-11-24"];
+    let o = read_command("report", &config, &out, &range);
+    assert!(
+        stdout(&o).contains("(amortized cost, USD per transaction"),
+        "{}",
+        stdout(&o)
+    );
+    run("2026-11-24", "unblended");
+    let mixed = "mixed cost bases (amortized: 2026-11-23; unblended: 2026-11-24)";
+    let o = read_command("report", &config, &out, &range);
+    assert!(stdout(&o).contains(mixed), "{}", stdout(&o));
+    let page = tmp.path().join("page.html");
+    let args = [&range[..], &["--html", page.to_str().unwrap()]].concat();
+    let o = read_command("report", &config, &out, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(&page).unwrap().contains(mixed),
+        "the page's subtitle"
+    );
+}
