@@ -356,7 +356,9 @@ fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, interactive: bool) {
             costjob::metrics::MAX_AGE.num_days()
         );
     }
-    if !interactive {
+    // Only where the task's logs go: neither stream a terminal (a person
+    // reading stdout on a terminal wants the summary, not metric documents).
+    if !interactive && !std::io::stdout().is_terminal() {
         for document in costjob::metrics::emf(outcome, day_start_ms, now_ms) {
             println!("{document}");
         }

@@ -210,3 +210,50 @@ fn a_day_older_than_cloudwatch_accepts_is_published_without_metrics() {
     );
     assert_eq!(table(&out, "reconciliation", DEMO_DATE).num_rows(), 1);
 }
+
+/// On a terminal (stdout a pseudo-terminal, stderr redirected, as in
+/// `costjob run ... 2>run.log`), the summary is printed and no metric
+/// document: those are for the task's logs.
+#[test]
+fn no_metric_document_is_printed_on_a_terminal() {
+    const ON_A_TERMINAL: &str = r#"
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+os.close(slave)
+out = b""
+while True:
+    try:
+        data = os.read(master, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(child.wait())
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let config = repo().join("examples/costjob.toml");
+    let o = std::process::Command::new("python3")
+        .args([
+            "-c",
+            ON_A_TERMINAL,
+            env!("CARGO_BIN_EXE_costjob"),
+            "run",
+            "--config",
+        ])
+        .arg(&config)
+        .args(["--date", DEMO_DATE, "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("1999 transactions"), "the summary: {text}");
+    assert!(
+        !text.contains("\"_aws\""),
+        "no EMF document on a terminal: {text}"
+    );
+}
