@@ -60,7 +60,7 @@ enum Command {
     /// Allocate one day (or a range of days) and write the output tables.
     Run(RunArgs),
     /// Bring the open books up to date: run every day of the open billing
-    /// periods that was never published or whose inputs changed (SPEC 12.2).
+    /// periods that was never published or whose inputs changed (the nightly task).
     Refresh(RefreshArgs),
     /// Print the unit cost per flow and the reconciliation of a day already run.
     Report(ReportArgs),

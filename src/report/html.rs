@@ -722,7 +722,7 @@ fn counters_section(page: &mut String, range: &Range) {
     section(
         page,
         "What the logs held",
-        "The log counters of the run (SPEC 2.4): lines read, events used, and every line skipped with why. Skips are counted, never silent; a jump in one of them is worth a look before trusting the unit costs.",
+        "The log counters of the run: lines read, events used, and every line skipped with why. Skips are counted, never silent; a jump in one of them is worth a look before trusting the unit costs.",
     );
     let mut totals: Vec<(String, i64)> = Vec::new();
     for r in range.reconciliation.values() {
