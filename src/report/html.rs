@@ -116,7 +116,7 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
                 .by_service
                 .entry(key)
                 .or_default()
-                .entry(batch.text("product_code", i)?)
+                .entry(super::service_name(&batch.text("product_code", i)?).to_string())
                 .or_default() += money_of(&batch, "cost_usd", i)?;
         }
     }
@@ -129,7 +129,7 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
             range.unallocated.push(UnallocatedPool {
                 day,
                 reason: batch.text("reason", i)?,
-                product: batch.text("product_code", i)?,
+                product: super::service_name(&batch.text("product_code", i)?).to_string(),
                 rule: batch.text("rule_id", i)?,
                 tags: tags
                     .iter()
@@ -200,8 +200,13 @@ fn as_f64(value: Money) -> f64 {
     value as f64 / money::ONE_USD as f64
 }
 
+/// A flow as the page names it: `pago (monetary)`; `unclassified` alone.
 fn flow_name((ty, flow): &FlowKey) -> String {
-    format!("{flow} ({ty})")
+    if flow == ty {
+        flow.clone()
+    } else {
+        format!("{flow} ({ty})")
+    }
 }
 
 /// Writes the page for `days` (one day or a range).
@@ -437,7 +442,7 @@ fn service_chart(page: &mut String, range: &Range) {
     section(
         page,
         "Where each flow's money goes",
-        "One bar per flow, its total cost over the period split by the AWS service (the CUR's product code) that billed it. The biggest services get a colour each; the rest are grouped as other.",
+        "One bar per flow, its total cost over the period split by the AWS service that billed it. The biggest services get a colour each; the rest are grouped as other.",
     );
     let mut totals: BTreeMap<&str, Money> = BTreeMap::new();
     for services in range.by_service.values() {

@@ -162,6 +162,20 @@ pub(crate) fn bases_label(days: &[(NaiveDate, String)]) -> String {
     }
 }
 
+/// An AWS service's name for people (`awskms` -> `AWS KMS`), from
+/// `service_names.csv`; a product code not listed is shown as it is.
+pub(crate) fn service_name(product_code: &str) -> &str {
+    static NAMES: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        (include_str!("service_names.csv").lines())
+            .filter(|l| !l.starts_with('#') && !l.starts_with("product_code,"))
+            .filter_map(|l| l.split_once(','))
+            .collect()
+    });
+    names.get(product_code).copied().unwrap_or(product_code)
+}
+
 /// `1234567` as `1,234,567`.
 fn thousands(n: i64) -> String {
     let digits = svg::group_thousands(&n.unsigned_abs().to_string());
@@ -293,7 +307,7 @@ pub fn by_service(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<
             rows.push(vec![
                 ty.clone(),
                 flow.clone(),
-                service.clone(),
+                service_name(service).to_string(),
                 format_usd_rounded(c, 4),
                 share,
             ]);

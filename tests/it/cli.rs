@@ -560,7 +560,14 @@ fn report_trends_a_range_and_breaks_flows_down_by_service() {
             .unwrap_or_else(|| panic!("no total for {flow}: {by_service}"));
         assert!(total.contains(&cost), "{flow}: {cost} in {total}");
     }
-    assert!(by_service.contains("AmazonSNS"), "{by_service}");
+    assert!(
+        by_service.contains("Amazon SNS"),
+        "services by name: {by_service}"
+    );
+    assert!(
+        !by_service.contains("AmazonSNS"),
+        "not by product code: {by_service}"
+    );
 }
 
 /// SPEC 11: `explain` recomputes every transaction of the demo day from the

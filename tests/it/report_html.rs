@@ -65,6 +65,18 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
     ] {
         assert!(html.contains(&format!(">{title}<")), "no {title:?}");
     }
+    // Services by their names, flows in plain words (no product codes, no
+    // "unclassified (unclassified)").
+    for name in ["AWS Support (Business)", "Data transfer", "Amazon RDS (Aurora)"] {
+        assert!(html.contains(name), "{name}");
+    }
+    for code in [
+        ">awskms<",
+        ">AWSDataTransfer<",
+        "unclassified (unclassified)",
+    ] {
+        assert!(!html.contains(code), "{code} on the page");
+    }
     // One definition of the unallocated share, the alarm's: of the cost to
     // split (0.2473508910 / (96.0451118634 + 0.2473508910)), not of the bill.
     assert!(
