@@ -49,7 +49,7 @@ pub fn read(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Books>
 }
 
 /// What provisional and final mean, in a sentence.
-pub const MEANING: &str = "provisional: the month is not invoiced yet and AWS may still add or change its charges, so `costjob refresh` republishes the day when they move; final: every CUR row of the day is invoiced.";
+pub const MEANING: &str = "provisional: the month is not invoiced yet and AWS may still add or change its charges, so costjob refresh republishes the day when they move; final: every CUR row of the day is invoiced.";
 
 impl Books {
     /// `provisional` or `final` for a day shown.

@@ -520,28 +520,28 @@ fn bill_chart(page: &mut String, range: &Range) {
     section(
         page,
         "Where the bill went",
-        "Each day's CUR total in three parts: allocated to transactions, unallocated (an AWS cost that no transaction drove that day, listed below) and excluded (tax, credits and fees, never split). The three always add up to the CUR total.",
+        &format!(
+            "Each day's CUR total in four parts: allocated to transactions, unallocated (an AWS cost that no transaction drove that day, listed below), excluded ({}) and out of scope (the accounts outside the allocation's scope). The four always add up to the CUR total.",
+            excluded_note(range)
+        ),
     );
-    let series = ["allocated", "unallocated", "excluded"]
+    let series = ["allocated", "unallocated", "excluded", "out of scope"]
         .map(String::from)
         .to_vec();
     let rows: Vec<(String, Vec<f64>, String)> = range
         .reconciliation
         .iter()
         .map(|(day, r)| {
+            let parts = [r.allocated, r.unallocated, r.excluded, r.out_of_scope];
             (
                 day.to_string(),
-                vec![
-                    as_f64(r.allocated),
-                    as_f64(r.unallocated),
-                    as_f64(r.excluded),
-                ],
+                parts.map(as_f64).to_vec(),
                 usd(r.cur_total, 2),
             )
         })
         .collect();
     page.push_str(&svg::bars(&Bars {
-        title: "CUR total by day: allocated, unallocated, excluded",
+        title: "CUR total by day: allocated, unallocated, excluded, out of scope",
         axis_label: "USD",
         legend: false,
         series: &series,

@@ -58,7 +58,7 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
         "Unit cost per flow",
         "Cost of each flow by AWS service",
         "Per-transaction cost distribution, 2026-11-23",
-        "CUR total by day: allocated, unallocated, excluded",
+        "CUR total by day: allocated, unallocated, excluded, out of scope",
         "Unallocated cost by reason and AWS service",
         "Reconciliation",
         "What the logs held",
@@ -67,7 +67,11 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
     }
     // Services by their names, flows in plain words (no product codes, no
     // "unclassified (unclassified)").
-    for name in ["AWS Support (Business)", "Data transfer", "Amazon RDS (Aurora)"] {
+    for name in [
+        "AWS Support (Business)",
+        "Data transfer",
+        "Amazon RDS (Aurora)",
+    ] {
         assert!(html.contains(name), "{name}");
     }
     for code in [
