@@ -136,6 +136,10 @@ struct RunArgs {
     /// for it (otherwise exit 3, the published day left as it was).
     #[arg(long)]
     allow_empty: bool,
+    /// Print the CloudWatch metric documents on stdout even when it is a
+    /// terminal (by default only when it is not: the task's logs).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Args)]
@@ -160,6 +164,10 @@ struct RefreshArgs {
     /// Count corrupt or truncated log files instead of failing.
     #[arg(long)]
     allow_corrupt_input: bool,
+    /// Print the CloudWatch metric documents on stdout even when it is a
+    /// terminal (by default only when it is not: the task's logs).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Args)]
@@ -338,14 +346,14 @@ fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
         let outcome = run::run_day(&plan, &store, date, &run_id, &progress)
             .with_context(|| format!("run {date}"))?;
         print_outcome(&outcome);
-        emit_metrics(&plan, &outcome, interactive);
+        emit_metrics(&plan, &outcome, args.metrics);
     }
     Ok(())
 }
 
 /// CloudWatch Embedded Metric Format: one JSON line per document, at the
 /// usage day's timestamp, where the task's logs go (not on a terminal).
-fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, interactive: bool) {
+fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, forced: bool) {
     let date = outcome.date;
     let day_start_ms = plan.calendar.window(date).start.div_euclid(1000);
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -356,9 +364,9 @@ fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, interactive: bool) {
             costjob::metrics::MAX_AGE.num_days()
         );
     }
-    // Only where the task's logs go: neither stream a terminal (a person
-    // reading stdout on a terminal wants the summary, not metric documents).
-    if !interactive && !std::io::stdout().is_terminal() {
+    // Only where the task's logs go: stdout not a terminal (a person reading
+    // it on a terminal wants the summary, not metric documents), or asked for.
+    if forced || !std::io::stdout().is_terminal() {
         for document in costjob::metrics::emf(outcome, day_start_ms, now_ms) {
             println!("{document}");
         }
@@ -390,7 +398,7 @@ fn refresh(args: &RefreshArgs, interactive: bool) -> anyhow::Result<()> {
         tracing::info!(stage = "refresh", date = %day.date, "{line}");
         if let Some(outcome) = &day.outcome {
             print_outcome(outcome);
-            emit_metrics(&plan, outcome, interactive);
+            emit_metrics(&plan, outcome, args.metrics);
         }
     };
     let report = costjob::refresh::refresh(&plan, &store, &request, &progress, &mut on_day)?;

@@ -211,15 +211,17 @@ fn a_day_older_than_cloudwatch_accepts_is_published_without_metrics() {
     assert_eq!(table(&out, "reconciliation", DEMO_DATE).num_rows(), 1);
 }
 
-/// On a terminal (stdout a pseudo-terminal, stderr redirected, as in
-/// `costjob run ... 2>run.log`), the summary is printed and no metric
-/// document: those are for the task's logs.
-#[test]
-fn no_metric_document_is_printed_on_a_terminal() {
+/// Runs the demo day with one of its output streams on a pseudo-terminal
+/// (`"stdout"` or `"stderr"`) and the other one piped; returns what stdout got.
+fn demo_on_a_terminal(terminal: &str, extra: &[&str]) -> String {
     const ON_A_TERMINAL: &str = r#"
 import os, pty, subprocess, sys
+terminal, command = sys.argv[1], sys.argv[2:]
 master, slave = pty.openpty()
-child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+if terminal == "stdout":
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+else:
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
 os.close(slave)
 out = b""
 while True:
@@ -229,7 +231,10 @@ while True:
         break
     if not data:
         break
-    out += data
+    if terminal == "stdout":
+        out += data
+if terminal == "stderr":
+    out = child.stdout.read()
 sys.stdout.write(out.decode(errors="replace"))
 sys.exit(child.wait())
 "#;
@@ -240,6 +245,7 @@ sys.exit(child.wait())
         .args([
             "-c",
             ON_A_TERMINAL,
+            terminal,
             env!("CARGO_BIN_EXE_costjob"),
             "run",
             "--config",
@@ -247,13 +253,31 @@ sys.exit(child.wait())
         .arg(&config)
         .args(["--date", DEMO_DATE, "--output"])
         .arg(&out)
+        .args(extra)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("1999 transactions"), "the summary: {text}");
+    text
+}
+
+/// Metric documents go to stdout when it is not a terminal (whatever stderr
+/// is, as in `costjob run > metrics.jsonl`), or with `--metrics`; never
+/// otherwise (as in `costjob run 2> run.log` on a terminal).
+#[test]
+fn metric_documents_go_to_stdout_when_it_is_not_a_terminal_or_when_asked() {
+    let emf = "\"_aws\"";
+    let text = demo_on_a_terminal("stdout", &[]);
+    assert!(!text.contains(emf), "no EMF document on a terminal: {text}");
+    let text = demo_on_a_terminal("stdout", &["--metrics"]);
     assert!(
-        !text.contains("\"_aws\""),
-        "no EMF document on a terminal: {text}"
+        text.contains(emf),
+        "--metrics prints them on a terminal too: {text}"
+    );
+    let text = demo_on_a_terminal("stderr", &[]);
+    assert!(
+        text.contains(emf),
+        "stdout to a file, stderr on a terminal: {text}"
     );
 }
