@@ -180,6 +180,9 @@ struct ReportArgs {
     /// Write the report as one self-contained HTML page with charts to FILE.
     #[arg(long, value_name = "FILE", conflicts_with = "by")]
     html: Option<PathBuf>,
+    /// List the day's N most expensive transactions (with --date).
+    #[arg(long, value_name = "N", conflicts_with_all = ["by", "html", "from"], value_parser = clap::value_parser!(u32).range(1..))]
+    top: Option<u32>,
     #[command(flatten)]
     config: ConfigArgs,
     /// Output root to read (overrides [output] path).
@@ -420,6 +423,10 @@ fn show_report(args: &ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let text = match (args.by, days.as_slice()) {
+        _ if args.top.is_some() => {
+            let n = args.top.unwrap_or(1) as usize;
+            report::top(&store, &plan.output, days[0], n)?
+        }
         (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
         (None, [day]) => report::render(&store, &plan.output, *day)?,
         (None, _) => report::trend(&store, &plan.output, &days)?,

@@ -24,9 +24,22 @@ pub fn read_day(
     table: &str,
     date: NaiveDate,
 ) -> Result<RecordBatch> {
+    read_day_columns(store, output, table, date, None)
+}
+
+/// [`read_day`] of some columns only (`None`: all): the others are not
+/// fetched nor decoded (a day's `transactions` is large; its `costs` list the
+/// largest part).
+pub fn read_day_columns(
+    store: &Store,
+    output: &crate::config::Output,
+    table: &str,
+    date: NaiveDate,
+    columns: Option<&[&str]>,
+) -> Result<RecordBatch> {
     let location = (super::root(store, output).locate(table, date)?)
         .ok_or_else(|| not_published(output, date, date))?;
-    read_location(store, &location)
+    read_location(store, &location, columns)
 }
 
 /// The one error of every command that reads a day never published (exit
@@ -62,7 +75,7 @@ pub fn read_published(
     date: NaiveDate,
 ) -> Result<Option<RecordBatch>> {
     match super::root(store, output).locate(table, date)? {
-        Some(location) => read_location(store, &location).map(Some),
+        Some(location) => read_location(store, &location, None).map(Some),
         None => Ok(None),
     }
 }
@@ -70,10 +83,14 @@ pub fn read_published(
 /// A local root's `date` partition of a table, as one batch (for tests).
 pub fn read_partition(root: &Path, table: &str, date: NaiveDate) -> Result<RecordBatch> {
     let dir = super::local::partition_dir(root, table, date);
-    read_location(&Store::default(), &Location::Local(dir))
+    read_location(&Store::default(), &Location::Local(dir), None)
 }
 
-fn read_location(store: &Store, location: &Location) -> Result<RecordBatch> {
+fn read_location(
+    store: &Store,
+    location: &Location,
+    columns: Option<&[&str]>,
+) -> Result<RecordBatch> {
     let name = PathBuf::from(location.to_string());
     let parquet_err = |e: String| Error::Parquet {
         path: name.clone(),
@@ -86,8 +103,8 @@ fn read_location(store: &Store, location: &Location) -> Result<RecordBatch> {
             continue;
         }
         let (s, b) = match store.chunk_reader(&object)? {
-            Chunks::Local(file) => read_batches(file),
-            Chunks::S3(remote) => read_batches(remote),
+            Chunks::Local(file) => read_batches(file, columns),
+            Chunks::S3(remote) => read_batches(remote, columns),
         }
         .map_err(|e| Error::Parquet {
             path: object.name(),
@@ -102,12 +119,21 @@ fn read_location(store: &Store, location: &Location) -> Result<RecordBatch> {
 
 fn read_batches<R: parquet::file::reader::ChunkReader + 'static>(
     reader: R,
+    columns: Option<&[&str]>,
 ) -> std::result::Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), parquet::errors::ParquetError>
 {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)?;
-    let schema = reader.schema().clone();
+    let mut reader = ParquetRecordBatchReaderBuilder::try_new(reader)?;
+    if let Some(columns) = columns {
+        let roots: Vec<usize> = (reader.schema().fields().iter().enumerate())
+            .filter(|(_, f)| columns.contains(&f.name().as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        let mask = parquet::arrow::ProjectionMask::roots(reader.parquet_schema(), roots);
+        reader = reader.with_projection(mask);
+    }
+    let reader = reader.build()?;
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
     let batches = reader
-        .build()?
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
     Ok((schema, batches))

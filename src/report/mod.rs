@@ -279,6 +279,64 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
     Ok(out)
 }
 
+/// `report --date D --top N`: the day's N most expensive transactions
+/// (ties: by id), ready for `costjob explain`.
+pub fn top(store: &Store, output: &Output, date: NaiveDate, n: usize) -> Result<String> {
+    const COLUMNS: [&str; 8] = [
+        "transaction_id",
+        "transaction_type",
+        "flow",
+        "status",
+        "events",
+        "cost_usd",
+        "direct_cost_usd",
+        "shared_cost_usd",
+    ];
+    let t = crate::output::read_day_columns(store, output, "transactions", date, Some(&COLUMNS))?;
+    let mut order: Vec<(Money, String, usize)> = Vec::with_capacity(t.num_rows());
+    for i in 0..t.num_rows() {
+        order.push((
+            t.money("cost_usd", i)?.unwrap_or(0),
+            t.text("transaction_id", i)?,
+            i,
+        ));
+    }
+    order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut rows = Vec::new();
+    for (rank, (cost, id, i)) in order.into_iter().take(n).enumerate() {
+        let m =
+            |c: &str| -> Result<String> { Ok(format_usd_rounded(t.money(c, i)?.unwrap_or(0), 10)) };
+        rows.push(vec![
+            (rank + 1).to_string(),
+            id,
+            t.text("transaction_type", i)?,
+            t.text("flow", i)?,
+            t.text("status", i)?,
+            thousands(t.int("events", i)?),
+            format_usd_rounded(cost, 10),
+            m("direct_cost_usd")?,
+            m("shared_cost_usd")?,
+        ]);
+    }
+    let mut out = format!(
+        "The {} most expensive transactions of {date} (USD; why each costs what it does: costjob explain --date {date} --transaction ID)\n\n",
+        rows.len()
+    );
+    let header = [
+        "#",
+        "transaction",
+        "type",
+        "flow",
+        "status",
+        "events",
+        "cost",
+        "direct",
+        "shared",
+    ];
+    out.push_str(&grid(&header, &rows, 5));
+    Ok(out)
+}
+
 /// `report --by service`: where each flow's money goes, over the days.
 pub fn by_service(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<String> {
     let (found, missing) = tables_of(store, output, "flow_costs", days)?;

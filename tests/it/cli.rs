@@ -860,3 +860,44 @@ fn a_range_of_mixed_cost_bases_is_labelled_mixed() {
         "the page's subtitle"
     );
 }
+
+/// `report --top N`: the day's N most expensive transactions, most
+/// expensive first, read from the published `transactions` table.
+#[test]
+fn report_top_lists_the_most_expensive_transactions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    let config = repo().join("examples/costjob.toml");
+    let o = read_command(
+        "report",
+        &config,
+        &out,
+        &["--date", DEMO_DATE, "--top", "3"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let t = table(&out, "transactions", DEMO_DATE);
+    let mut costs: Vec<(i128, String)> = (0..t.num_rows())
+        .map(|i| {
+            (
+                t.money("cost_usd", i).unwrap().unwrap(),
+                t.text("transaction_id", i).unwrap(),
+            )
+        })
+        .collect();
+    costs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(['1', '2', '3']))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, (cost, id)) in lines.iter().zip(&costs) {
+        assert!(line.contains(id.as_str()), "{id} in {line}");
+        assert!(
+            line.contains(&costjob::model::money::format_usd(*cost)),
+            "{cost} in {line}"
+        );
+    }
+    assert!(text.contains("costjob explain --date 2026-11-23"), "{text}");
+}
