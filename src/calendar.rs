@@ -7,7 +7,7 @@
 //! them; a day is the half-open window `[start, end)` between its local
 //! midnight and the next day's.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -71,8 +71,15 @@ impl Calendar {
         let window = self.window(date);
         let utc = Calendar::default();
         let (first, last) = (utc.date_of(window.start), utc.date_of(window.end - 1));
-        first.iter_days().take_while(|d| *d <= last).collect()
+        each_day(&(first..=last)).collect()
     }
+}
+
+/// Each date of `days`, in order.
+pub fn each_day(days: &RangeInclusive<NaiveDate>) -> impl Iterator<Item = NaiveDate> + '_ {
+    days.start()
+        .iter_days()
+        .take_while(move |d| d <= days.end())
 }
 
 /// A row's usage period, `[start, end)`: an end one second before a whole

@@ -254,7 +254,7 @@ fn days(days: &Days) -> Result<Vec<NaiveDate>, costjob::Error> {
                     days.max_days
                 )]));
             }
-            Ok(from.iter_days().take_while(|d| *d <= to).collect())
+            Ok(costjob::calendar::each_day(&(from..=to)).collect())
         }
         (None, Some(from), Some(to)) => Err(costjob::Error::Config(vec![format!(
             "--from {from} is after --to {to}"

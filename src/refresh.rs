@@ -171,9 +171,7 @@ pub fn refresh(
     let read_id = run::new_run_id();
     let (cur_days, cur_scan) = read_cur(plan, store, &range, &read_id)?;
     let notes = run::basis_notes(plan, &cur_scan);
-    let dates: Vec<NaiveDate> = (range.start().iter_days())
-        .take_while(|d| d <= range.end())
-        .collect();
+    let dates: Vec<NaiveDate> = crate::calendar::each_day(&range).collect();
     let mut published = Vec::with_capacity(dates.len());
     for &date in &dates {
         published.push(restatement::published_state(store, &plan.output, date)?);
@@ -293,12 +291,11 @@ fn decide(
         Ok(l) => l,
         Err(e) => return Verdict::Failed(e),
     };
-    let cur_final = day.rows > 0 && day.rows_without_invoice == 0;
-    let now = crate::fingerprint::of_run(
+    let now = fingerprint::of_run(
         plan,
         fingerprint::cur(day, &plan.pricing),
         &listing,
-        cur_final,
+        day.is_final(),
     );
     match published {
         None => Verdict::Publish {

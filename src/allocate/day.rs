@@ -430,7 +430,7 @@ fn totals(
         out_of_scope_by_account: day.out_of_scope.clone(),
         by_type: day.by_type.clone(),
         delta: day.total - allocated - unallocated_total - excluded - out_of_scope,
-        cur_final: day.rows > 0 && day.rows_without_invoice == 0,
+        cur_final: day.is_final(),
     })
 }
 

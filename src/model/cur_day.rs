@@ -68,6 +68,12 @@ impl CurDay {
         }
     }
 
+    /// Every row of the day invoiced (and at least one row): the day's
+    /// figures can no longer move with the bill (SPEC 12.2).
+    pub fn is_final(&self) -> bool {
+        self.rows > 0 && self.rows_without_invoice == 0
+    }
+
     pub fn merge(&mut self, other: CurDay) {
         for (key, cost) in other.pools {
             *self.pools.entry(key).or_default() += cost;

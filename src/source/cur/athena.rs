@@ -15,7 +15,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::{self as cur, CurEngine, CurScan, RowRules};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, each_day};
 use crate::config::{AthenaPlan, is_identifier};
 use crate::config::{OPTIONAL, REQUIRED, USAGE_END, USAGE_START};
 use crate::model::CurDay;
@@ -128,8 +128,7 @@ fn partition_predicate(
         .utc_dates(*days.end())
         .last()
         .expect("a day overlaps a UTC date");
-    let mut months: Vec<(i32, u32)> = (utc_first.iter_days())
-        .take_while(|d| *d <= utc_last)
+    let mut months: Vec<(i32, u32)> = each_day(&(utc_first..=utc_last))
         .map(|d| (d.year(), d.month()))
         .collect();
     months.dedup();
@@ -206,11 +205,8 @@ impl CurEngine for AthenaPlan {
         let (stats, manifest) = run_query(aws, self, &sql, run_id)?;
         let read = unloaded_files(store, &target, manifest.as_deref()).and_then(|files| {
             if files.is_empty() {
-                let none = (days.start().iter_days()).take_while(|d| d <= days.end());
-                Ok((
-                    none.map(|_| CurDay::default()).collect(),
-                    CurScan::default(),
-                )) // no row
+                let none = each_day(days).map(|_| CurDay::default()).collect();
+                Ok((none, CurScan::default())) // no row
             } else {
                 cur::read_files(store, &files, days, rules)
             }

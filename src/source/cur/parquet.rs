@@ -16,7 +16,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
-use crate::calendar::{Calendar, share_on, touches, usage_period};
+use crate::calendar::{Calendar, each_day, share_on, touches, usage_period};
 use crate::config::{
     COST_COLUMNS, OPTIONAL, REQUIRED, TagColumns, USAGE_ACCOUNT, USAGE_END, USAGE_START,
 };
@@ -76,10 +76,7 @@ pub(super) struct DayReader<'a> {
 impl<'a> DayReader<'a> {
     /// A reader for `days` (non-empty: `first..=last`).
     pub(super) fn new(days: &RangeInclusive<NaiveDate>, rules: &RowRules<'a>) -> Self {
-        let windows = (days.start().iter_days())
-            .take_while(|d| d <= days.end())
-            .map(|d| rules.calendar.window(d))
-            .collect();
+        let windows = each_day(days).map(|d| rules.calendar.window(d)).collect();
         DayReader {
             windows,
             accounts: rules.accounts,
