@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use arrow_array::RecordBatch;
 use chrono::NaiveDate;
 
 use super::{grid, usd};
@@ -15,6 +16,7 @@ use crate::restatement::history_rows;
 use crate::storage::Store;
 
 /// The books of the days shown.
+#[derive(Default)]
 pub struct Books {
     /// Each published day: final (invoiced) or provisional.
     pub final_days: BTreeMap<NaiveDate, bool>,
@@ -22,16 +24,18 @@ pub struct Books {
     pub restated: Vec<(NaiveDate, RestatementRow)>,
 }
 
-/// Reads the status and the restatements of each published day of `days`.
-pub fn read(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Books> {
+/// The status of each published day, from its `reconciliation` (which the
+/// report has already read), and its restatements, read here.
+pub fn read<'a>(
+    store: &Store,
+    output: &Output,
+    reconciliations: impl IntoIterator<Item = (NaiveDate, &'a RecordBatch)>,
+) -> Result<Books> {
     let mut books = Books {
         final_days: BTreeMap::new(),
         restated: Vec::new(),
     };
-    for &day in days {
-        let Some(recon) = read_published(store, output, "reconciliation", day)? else {
-            continue;
-        };
+    for (day, recon) in reconciliations {
         if recon.num_rows() == 0 {
             continue;
         }

@@ -67,6 +67,8 @@ struct Range {
     by_service: BTreeMap<FlowKey, BTreeMap<String, Money>>,
     unallocated: Vec<UnallocatedPool>,
     reconciliation: BTreeMap<NaiveDate, Reconciliation>,
+    /// Provisional or final, and the restatements.
+    books: super::books::Books,
 }
 
 struct UnallocatedPool {
@@ -93,6 +95,7 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
         by_service: BTreeMap::new(),
         unallocated: Vec::new(),
         reconciliation: BTreeMap::new(),
+        books: super::books::Books::default(),
     };
     for (day, batch) in &summaries {
         for i in 0..batch.num_rows() {
@@ -141,7 +144,9 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
             });
         }
     }
-    for (day, batch) in tables_of(store, output, "reconciliation", &found)?.0 {
+    let recons = tables_of(store, output, "reconciliation", &found)?.0;
+    range.books = super::books::read(store, output, recons.iter().map(|(d, b)| (*d, b)))?;
+    for (day, batch) in recons {
         if batch.num_rows() == 0 {
             continue;
         }
@@ -240,7 +245,7 @@ pub fn render(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Stri
     bill_chart(&mut page, &range);
     unallocated_section(&mut page, &range);
     reconciliation_section(&mut page, &range);
-    books_section(&mut page, &super::books::read(store, output, &range.days)?);
+    books_section(&mut page, &range.books);
     counters_section(&mut page, &range);
     let runs: Vec<String> = range
         .reconciliation

@@ -90,7 +90,7 @@ pub fn render(store: &Store, output: &Output, date: NaiveDate) -> Result<String>
             recon.int("log_corrupt_files", 0)?,
         );
     }
-    out.push_str(&books::read(store, output, &[date])?.text());
+    out.push_str(&books::read(store, output, [(date, &recon)])?.text());
     Ok(out)
 }
 
@@ -238,8 +238,8 @@ pub fn trend(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Strin
         }
     }
     flows.sort();
-    let books = books::read(store, output, days)?;
     let (recons, _) = tables_of(store, output, "reconciliation", days)?;
+    let books = books::read(store, output, recons.iter().map(|(d, b)| (*d, b)))?;
     let mut bases = Vec::new();
     for (day, recon) in &recons {
         if recon.num_rows() > 0 {
