@@ -318,11 +318,8 @@ fn decide(
 
 /// The fingerprint of the day's log objects, listed as the run will list them.
 fn list_logs(plan: &RunPlan, store: &Store, date: NaiveDate) -> Result<String> {
-    let mut objects = Vec::new();
-    for source in run::log_sources(plan, date) {
-        objects.extend(store.list(&source)?.objects);
-    }
-    Ok(fingerprint::logs(&objects))
+    let listing = store.list_all(&run::log_sources(plan, date))?;
+    Ok(fingerprint::logs(&listing.objects))
 }
 
 /// Runs one day with its part of the window's CUR; a day whose logs hold

@@ -76,6 +76,17 @@ impl Store {
         }
     }
 
+    /// [`Self::list`] of each location, one listing (in the locations' order).
+    pub fn list_all(&self, locations: &[Location]) -> Result<Listing> {
+        let mut all = Listing::default();
+        for location in locations {
+            let listing = self.list(location)?;
+            all.objects.extend(listing.objects);
+            all.skipped.extend(listing.skipped);
+        }
+        Ok(all)
+    }
+
     fn list_s3(&self, bucket: &str, key: &str) -> Result<Listing> {
         let prefix = if key.is_empty() {
             String::new()

@@ -20,7 +20,7 @@ use crate::classify::{FlowCatalog, FlowNumber};
 use crate::config::{FieldsSection, LogFormat};
 use crate::model::{LogCounters, Sample, Transaction};
 use crate::pricing::UnitKeys;
-use crate::storage::{Location, MarkUnreadable, Object, Store};
+use crate::storage::{Listing, Location, MarkUnreadable, Object, Store};
 use crate::{Error, FastMap, Progress, Result};
 
 /// How many malformed lines are kept, with file and line, for the run report.
@@ -259,13 +259,10 @@ impl LogReader<'_> {
         max_in_flight: usize,
         progress: &dyn Progress,
     ) -> Result<LogDay> {
-        let mut objects = Vec::new();
-        let mut skipped = Vec::new();
-        for source in sources {
-            let listing = store.list(source)?;
-            objects.extend(listing.objects);
-            skipped.extend(listing.skipped);
-        }
+        let Listing {
+            mut objects,
+            skipped,
+        } = store.list_all(sources)?;
         let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
         progress.start("logs", total_bytes);
         // One accumulator per worker thread: each transaction is held at most once
