@@ -56,6 +56,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS flow_summary (
   p95_usd decimal(18,10),
   p99_usd decimal(18,10),
   max_usd decimal(18,10),
+  successful_transactions bigint,
+  failed_cost_usd decimal(18,10),
+  cost_per_success_usd decimal(18,10),
   run_id string
 )
 PARTITIONED BY (dt string)

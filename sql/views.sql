@@ -13,6 +13,9 @@ SELECT
   s.p95_usd,
   s.p99_usd,
   s.max_usd,
+  s.successful_transactions,
+  s.failed_cost_usd,
+  s.cost_per_success_usd,
   r.cost_basis,
   r.cur_final
 FROM flow_summary s

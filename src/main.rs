@@ -62,8 +62,13 @@ enum Command {
     /// Bring the open books up to date: run every day of the open billing
     /// periods that was never published or whose inputs changed (the nightly task).
     Refresh(RefreshArgs),
-    /// Print the unit cost per flow and the reconciliation of a day already run.
+    /// Print the unit cost per flow and the reconciliation of a day already
+    /// run, a range per day or month, each flow's cost by AWS service, or the
+    /// day's most expensive transactions (as a table, CSV or JSON).
     Report(ReportArgs),
+    /// Compare two periods per flow (and AWS service): the change in cost,
+    /// split into a volume effect and a rate effect that add up to it exactly.
+    Compare(CompareArgs),
     /// Why one transaction cost what it did: every pool that charged it, exactly.
     Explain(ExplainArgs),
     /// Validate the configuration, the pricing models and the flow catalog.
@@ -174,9 +179,14 @@ struct RefreshArgs {
 struct ReportArgs {
     #[command(flatten)]
     days: Days,
-    /// Break each flow's cost down (`service`: by AWS service, over the day or range).
+    /// `product`: each flow's cost by AWS service, over the day or range;
+    /// `month`: a range rolled up by calendar month.
     #[arg(long, value_enum)]
     by: Option<Breakdown>,
+    /// How to print: an aligned table, CSV (a header row, exact plain
+    /// decimals) or JSON (an array of objects, money as decimal strings).
+    #[arg(long, value_enum, default_value = "table", conflicts_with = "html")]
+    format: Format,
     /// Write the report as one self-contained HTML page with charts to FILE.
     #[arg(long, value_name = "FILE", conflicts_with = "by")]
     html: Option<PathBuf>,
@@ -208,10 +218,73 @@ struct ExplainArgs {
     output: Option<String>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Breakdown {
     /// Each flow's cost by AWS service (the CUR's product code).
-    Service,
+    #[value(alias = "service")]
+    Product,
+    /// A range rolled up by calendar month.
+    Month,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<Format> for report::table::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => report::table::Format::Table,
+            Format::Csv => report::table::Format::Csv,
+            Format::Json => report::table::Format::Json,
+        }
+    }
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The base period, FIRST:LAST (days in the forms --date takes).
+    #[arg(long, value_parser = parse_period, value_name = "FIRST:LAST")]
+    base: (NaiveDate, NaiveDate),
+    /// The period compared with the base, FIRST:LAST.
+    #[arg(long = "with", value_parser = parse_period, value_name = "FIRST:LAST")]
+    with_period: (NaiveDate, NaiveDate),
+    /// `product`: each flow broken down by AWS service.
+    #[arg(long, value_enum)]
+    by: Option<CompareBreakdown>,
+    /// How to print: table, CSV or JSON.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output root to read (overrides [output] path).
+    #[arg(long)]
+    output: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum CompareBreakdown {
+    /// Each flow's change by AWS service.
+    #[value(alias = "service")]
+    Product,
+}
+
+/// `2026-11-01:2026-11-15`: a period of days, first to last (at most 366).
+fn parse_period(s: &str) -> Result<(NaiveDate, NaiveDate), String> {
+    let (first, last) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected FIRST:LAST, such as 2026-11-01:2026-11-15"))?;
+    let (first, last) = (parse_day(first)?, parse_day(last)?);
+    if first > last {
+        return Err(format!("{s:?}: {first} is after {last}"));
+    }
+    if (last - first).num_days() >= 366 {
+        return Err(format!("{s:?}: a period spans at most 366 days"));
+    }
+    Ok((first, last))
 }
 
 #[derive(Args)]
@@ -324,6 +397,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
         Command::Run(args) => run_days(&args, interactive),
         Command::Refresh(args) => refresh(&args, interactive),
         Command::Report(args) => show_report(&args),
+        Command::Compare(args) => compare(&args),
         Command::Explain(args) => explain_transaction(&args),
         Command::Check(args) => check(&args),
         Command::Sample(args) => make_sample(&args),
@@ -422,16 +496,43 @@ fn show_report(args: &ReportArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", file.display());
         return Ok(());
     }
-    let text = match (args.by, days.as_slice()) {
+    let (store, output) = (&store, &plan.output);
+    let tabular = match (args.by, days.as_slice()) {
         _ if args.top.is_some() => {
             let n = args.top.unwrap_or(1) as usize;
-            report::top(&store, &plan.output, days[0], n)?
+            report::top(store, output, days[0], n)?
         }
-        (Some(Breakdown::Service), _) => report::by_service(&store, &plan.output, &days)?,
-        (None, [day]) => report::render(&store, &plan.output, *day)?,
-        (None, _) => report::trend(&store, &plan.output, &days)?,
+        (Some(Breakdown::Product), _) => report::by_product(store, output, &days)?,
+        (Some(Breakdown::Month), _) => report::range(store, output, &days, report::Period::Month)?,
+        (None, [day]) => report::day(store, output, *day)?,
+        (None, _) => report::range(store, output, &days, report::Period::Day)?,
     };
-    print!("{text}");
+    print_tabular(&tabular, args.format);
+    Ok(())
+}
+
+/// Prints a report; in CSV and JSON its warnings go to stderr (stdout is data).
+fn print_tabular(tabular: &report::table::Tabular, format: Format) {
+    let format = format.into();
+    print!("{}", tabular.render(format));
+    if format != report::table::Format::Table && !tabular.warnings.is_empty() {
+        eprint!("{}", tabular.warnings.trim_start());
+    }
+}
+
+/// `costjob compare`.
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let plan = load_plan_reading(&args.config, &args.output)?;
+    let store = Store::default();
+    let period = |(first, last)| costjob::calendar::each_day(&(first..=last)).collect::<Vec<_>>();
+    let (base, with) = (period(args.base), period(args.with_period));
+    let periods = report::compare::Periods {
+        base: &base,
+        with: &with,
+        by_product: args.by == Some(CompareBreakdown::Product),
+    };
+    let tabular = report::compare::compare(&store, &plan.output, &periods)?;
+    print_tabular(&tabular, args.format);
     Ok(())
 }
 

@@ -283,7 +283,14 @@ fn allocate_day(
     logs: &LogDay,
 ) -> Result<allocate::Allocation> {
     let clock = Instant::now();
-    let allocation = allocate::allocate(date, day, pools, &logs.transactions, &plan.pricing)?;
+    let allocation = allocate::allocate(
+        date,
+        day,
+        pools,
+        &logs.transactions,
+        &plan.pricing,
+        &plan.success_statuses,
+    )?;
     let t = &allocation.totals;
     let usd = crate::model::money::format_usd;
     info!(

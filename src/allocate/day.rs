@@ -12,7 +12,7 @@ use super::pools::{Pool, Unallocated};
 use super::rows::{AllocatedPool, Allocation, FlowCost, ScopeKey, Totals, TransactionCost};
 use super::scope::{Groups, Scope, counts_by_key, with_units, zeroed};
 use super::split::Split;
-use super::summary::{divide_half_even, summarize};
+use super::summary::{divide_half_even, outcomes, summarize};
 use crate::model::CurDay;
 use crate::model::RuleRef;
 use crate::model::Transaction;
@@ -28,6 +28,7 @@ pub fn allocate(
     pools: &[Pool],
     transactions: &[Transaction],
     pricing: &Pricing,
+    success_statuses: &[String],
 ) -> Result<Allocation> {
     let Groups {
         groups,
@@ -76,7 +77,20 @@ pub fn allocate(
     for (t, c) in transactions.iter().zip(&ledger.costs) {
         money::check_decimal_18(c.total(), || format!("cost of transaction {:?}", t.id))?;
     }
-    let flow_summary = summarize(&groups, &group_of, &group_task_counts, &ledger.costs);
+    let outcomes = outcomes(
+        groups.len(),
+        &group_of,
+        transactions,
+        &ledger.costs,
+        success_statuses,
+    );
+    let flow_summary = summarize(
+        &groups,
+        &group_of,
+        &group_task_counts,
+        &ledger.costs,
+        &outcomes,
+    );
     for s in &flow_summary {
         money::check_decimal_18(s.cost, || {
             format!("cost of flow {} ({})", s.flow, s.transaction_type)

@@ -134,6 +134,12 @@ pub struct FlowSummary {
     pub p95: Money,
     pub p99: Money,
     pub max: Money,
+    /// Transactions whose final status is one of `[allocation] success_statuses`.
+    pub successful: u64,
+    /// What the others cost.
+    pub failed_cost: Money,
+    /// `cost / successful`, half-to-even; none without a successful one.
+    pub cost_per_success: Option<Money>,
 }
 
 /// The day's totals, checked by [`allocate`] (SPEC 4.6).

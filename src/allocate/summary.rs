@@ -9,6 +9,8 @@ use super::pools::{Pool, Unallocated};
 use super::rows::{FlowSummary, TransactionCost};
 use super::scope::{PER_TASK, cut, zeroed};
 use crate::model::money::Money;
+use crate::model::{Kind, Transaction};
+use std::sync::Arc;
 /// Per (type, flow) group: count, total, unit cost and nearest-rank
 /// percentiles, in (type, flow) order.
 ///
@@ -20,6 +22,7 @@ pub(super) fn summarize(
     group_of: &[u32],
     group_counts: &[Vec<usize>],
     costs: &[TransactionCost],
+    outcomes: &[Outcomes],
 ) -> Vec<FlowSummary> {
     let runs = group_counts.len();
     let mut totals: Vec<i64> = zeroed(costs.len());
@@ -45,8 +48,8 @@ pub(super) fn summarize(
         &mut totals,
         (0..groups.len()).map(|g| group_counts.iter().map(|run| run[g]).sum()),
     );
-    let mut rows: Vec<FlowSummary> = (groups.par_iter().zip(lists))
-        .map(|(&(ty, flow), values)| {
+    let mut rows: Vec<FlowSummary> = (groups.par_iter().zip(lists).zip(outcomes))
+        .map(|((&(ty, flow), values), outcome)| {
             let n = values.len();
             let total: Money = values.iter().map(|&v| Money::from(v)).sum();
             let max = Money::from(*values.iter().max().expect("a group has a transaction"));
@@ -61,11 +64,74 @@ pub(super) fn summarize(
                 p95,
                 p99,
                 max,
+                successful: outcome.successful,
+                failed_cost: outcome.failed_cost,
+                cost_per_success: (outcome.successful > 0)
+                    .then(|| divide_half_even(total, Money::from(outcome.successful))),
             }
         })
         .collect();
     rows.sort_by(|a, b| (&a.transaction_type, &a.flow).cmp(&(&b.transaction_type, &b.flow)));
     rows
+}
+
+/// A group's successful transactions and what the others cost.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(super) struct Outcomes {
+    pub successful: u64,
+    pub failed_cost: Money,
+}
+
+/// Per group: how many transactions ended in one of `success_statuses`
+/// (a transaction without a status did not), and what the others cost.
+/// A status is looked up once per kind (transactions alike share theirs).
+pub(super) fn outcomes(
+    groups: usize,
+    group_of: &[u32],
+    transactions: &[Transaction],
+    costs: &[TransactionCost],
+    success_statuses: &[String],
+) -> Vec<Outcomes> {
+    let successful = |k: &Kind| {
+        k.status
+            .as_deref()
+            .is_some_and(|s| success_statuses.iter().any(|ok| ok == s))
+    };
+    (transactions.par_chunks(PER_TASK))
+        .zip(
+            group_of
+                .par_chunks(PER_TASK)
+                .zip(costs.par_chunks(PER_TASK)),
+        )
+        .map(|(run, (group_of, costs))| {
+            let mut sums = vec![Outcomes::default(); groups];
+            let mut last: Option<(*const Kind, bool)> = None;
+            for ((t, &g), c) in run.iter().zip(group_of).zip(costs) {
+                let kind = Arc::as_ptr(&t.kind);
+                let ok = match last {
+                    Some((k, ok)) if k == kind => ok,
+                    _ => successful(&t.kind),
+                };
+                last = Some((kind, ok));
+                let sum = &mut sums[g as usize];
+                if ok {
+                    sum.successful += 1;
+                } else {
+                    sum.failed_cost += Money::from(c.total);
+                }
+            }
+            sums
+        })
+        .reduce(
+            || vec![Outcomes::default(); groups],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    x.successful += y.successful;
+                    x.failed_cost += y.failed_cost;
+                }
+                a
+            },
+        )
 }
 
 /// For each of `percents` (descending), the smallest value with at least that

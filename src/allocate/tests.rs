@@ -62,7 +62,13 @@ fn parallel_scope_and_summary_match_sequential_ones() {
                 .collect()
         })
         .collect();
-    let summary = summarize(&groups, &group_of, &task_counts, &costs);
+    let summary = summarize(
+        &groups,
+        &group_of,
+        &task_counts,
+        &costs,
+        &[Outcomes::default(); 3],
+    );
     for (g, row) in summary.iter().enumerate() {
         let mut values: Vec<Money> = (group_of.iter().zip(&costs))
             .filter(|&(&of, _)| of == g as u32)

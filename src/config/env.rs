@@ -56,11 +56,7 @@ pub(super) fn apply_env(
             return Ok("cur.query_timeout_s".into());
         }
         "cur_accounts" => {
-            file.cur.accounts = (value.split(','))
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .collect();
+            file.cur.accounts = list(value);
             return Ok("cur.accounts".into());
         }
         "logs_path" => &mut file.logs.path,
@@ -98,13 +94,12 @@ pub(super) fn apply_env(
             return Ok("allocation.cost_basis".into());
         }
         "allocation_exclude_line_item_types" => {
-            file.allocation.exclude_line_item_types = value
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
+            file.allocation.exclude_line_item_types = list(value);
             return Ok("allocation.exclude_line_item_types".into());
+        }
+        "allocation_success_statuses" => {
+            file.allocation.success_statuses = list(value);
+            return Ok("allocation.success_statuses".into());
         }
         _ => return Err("no such setting (see the configuration reference in README.md)".into()),
     };
@@ -116,4 +111,13 @@ pub(super) fn apply_env(
         format!("{section}.{rest}")
     };
     Ok(dotted)
+}
+
+/// A comma-separated list, each item trimmed, empty ones dropped.
+fn list(value: &str) -> Vec<String> {
+    (value.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }

@@ -174,6 +174,10 @@ pub struct AllocationSection {
     /// Line item types reported as excluded instead of allocated.
     #[serde(default = "default_excluded")]
     pub exclude_line_item_types: Vec<String>,
+    /// The final statuses of a successful transaction (`flow_summary`'s
+    /// `successful_transactions` and `cost_per_success_usd`).
+    #[serde(default = "default_success_statuses")]
+    pub success_statuses: Vec<String>,
 }
 
 /// `[refresh]`
@@ -288,6 +292,10 @@ fn default_max_line_bytes() -> u64 {
 fn default_logs_format() -> Spanned<String> {
     Spanned::new(0..0, "cloudwatch-export".into())
 }
+fn default_success_statuses() -> Vec<String> {
+    vec!["OK".to_string()]
+}
+
 fn default_excluded() -> Vec<String> {
     ["Tax", "Credit", "Refund"].map(String::from).to_vec()
 }

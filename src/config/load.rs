@@ -85,8 +85,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     let flows = flow_list(&file.flows, path, &at, &mut problems);
     let calendar = calendar(&file.calendar.timezone, path, &mut problems);
     let accounts = scope(&file.cur.accounts, path, &mut problems);
-    let pricing_dir = resolve(&file.pricing.path, "pricing.path");
-    let pricing = load_pricing(&pricing_dir, &mut problems)?;
+    let pricing = load_pricing(&resolve(&file.pricing.path, "pricing.path"), &mut problems)?;
     if !problems.is_empty() {
         blame_environment(&mut problems, path, &from_env);
         return Err(Error::Config(problems));
@@ -114,6 +113,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         cost_basis: overrides.cost_basis.unwrap_or(file.allocation.cost_basis),
         calendar,
         excluded_types: file.allocation.exclude_line_item_types.clone(),
+        success_statuses: file.allocation.success_statuses.clone(),
         accounts,
         allow_corrupt_input: overrides.allow_corrupt_input,
         allow_empty: overrides.allow_empty,
@@ -142,6 +142,7 @@ fn allocation_settings_sha256(plan: &RunPlan) -> String {
         "calendar_timezone": plan.calendar.name(),
         "accounts": plan.accounts,
         "exclude_line_item_types": plan.excluded_types,
+        "success_statuses": plan.success_statuses,
         "tag_columns": plan.tags.columns,
         "tag_map_keys": plan.tags.map_keys,
         "log_format": format!("{:?}", plan.log_format),
@@ -290,6 +291,12 @@ fn check_settings(
     output_root: &Location,
     problems: &mut Vec<String>,
 ) {
+    if file.allocation.success_statuses.is_empty() {
+        problems.push(format!(
+            "{}: [allocation] success_statuses is empty: list the final statuses of a successful transaction, such as [\"OK\"]",
+            path.display()
+        ));
+    }
     if cur_path.has_placeholders() {
         problems.push(format!(
             "{}: [cur] path: placeholders such as {{date}} are for [logs] path",

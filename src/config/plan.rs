@@ -120,6 +120,8 @@ pub struct RunPlan {
     pub calendar: Calendar,
     /// Line item types not allocated.
     pub excluded_types: Vec<String>,
+    /// The final statuses of a successful transaction.
+    pub success_statuses: Vec<String>,
     /// The accounts allocated (empty: every account; SPEC 12.3).
     pub accounts: Vec<String>,
     /// Count corrupt gzip files instead of failing.

@@ -159,21 +159,7 @@ pub fn build<'a>(
 
     let flow_costs = flow_costs_table(allocation, pricing, run_id)?;
 
-    let fs = &allocation.flow_summary;
-    let flow_summary = Table::default()
-        .text(
-            "transaction_type",
-            fs.iter().map(|r| Some(r.transaction_type.as_str())),
-        )
-        .text("flow", fs.iter().map(|r| Some(r.flow.as_str())))
-        .int("transactions", fs.iter().map(|r| r.transactions as i64))
-        .money("cost_usd", fs.iter().map(|r| Some(r.cost)))?
-        .money("unit_cost_usd", fs.iter().map(|r| Some(r.unit_cost)))?
-        .money("p50_usd", fs.iter().map(|r| Some(r.p50)))?
-        .money("p95_usd", fs.iter().map(|r| Some(r.p95)))?
-        .money("p99_usd", fs.iter().map(|r| Some(r.p99)))?
-        .money("max_usd", fs.iter().map(|r| Some(r.max)))?
-        .text("run_id", fs.iter().map(|_| Some(run_id)));
+    let flow_summary = flow_summary_table(&allocation.flow_summary, run_id)?;
 
     let un = allocate::by_reason(&allocation.unallocated);
     let unallocated = Table::default()
@@ -216,6 +202,34 @@ pub fn build<'a>(
         ("restatements", one(restatements_table(run.restatements)?)),
         ("reconciliation", one(reconciliation)),
     ])
+}
+
+/// The `flow_summary` table: one row per (type, flow).
+fn flow_summary_table(fs: &[allocate::FlowSummary], run_id: &str) -> Result<Table> {
+    let table = Table::default()
+        .text(
+            "transaction_type",
+            fs.iter().map(|r| Some(r.transaction_type.as_str())),
+        )
+        .text("flow", fs.iter().map(|r| Some(r.flow.as_str())))
+        .int("transactions", fs.iter().map(|r| r.transactions as i64))
+        .money("cost_usd", fs.iter().map(|r| Some(r.cost)))?
+        .money("unit_cost_usd", fs.iter().map(|r| Some(r.unit_cost)))?
+        .money("p50_usd", fs.iter().map(|r| Some(r.p50)))?
+        .money("p95_usd", fs.iter().map(|r| Some(r.p95)))?
+        .money("p99_usd", fs.iter().map(|r| Some(r.p99)))?
+        .money("max_usd", fs.iter().map(|r| Some(r.max)))?
+        .int(
+            "successful_transactions",
+            fs.iter().map(|r| r.successful as i64),
+        )
+        .money("failed_cost_usd", fs.iter().map(|r| Some(r.failed_cost)))?
+        .money(
+            "cost_per_success_usd",
+            fs.iter().map(|r| r.cost_per_success),
+        )?
+        .text("run_id", fs.iter().map(|_| Some(run_id)));
+    Ok(table)
 }
 
 /// The `flow_costs` table: one row per (type, flow, product, rule, allocation).

@@ -197,7 +197,7 @@ proptest! {
         let transactions = build(&raw_tx);
         let (day, pools) = pools(&raw_pools, excluded);
         let date = date("2026-11-23");
-        let a = allocate::allocate(date, &day, &pools, &transactions, pricing()).unwrap();
+        let a = allocate::allocate(date, &day, &pools, &transactions, pricing(), &["OK".to_string()]).unwrap();
         let t = &a.totals;
         prop_assert_eq!(t.cur_total, t.allocated + t.unallocated + t.excluded);
         prop_assert_eq!(t.cur_total, raw_pools.iter().map(|p| p.0).sum::<Money>() + excluded);
@@ -225,7 +225,7 @@ proptest! {
         let shuffled: Vec<Transaction> = order.iter().map(|&i| transactions[i].clone()).collect();
         let mut reversed_pools = pools.clone();
         reversed_pools.reverse();
-        let b = allocate::allocate(date, &day, &reversed_pools, &shuffled, pricing()).unwrap();
+        let b = allocate::allocate(date, &day, &reversed_pools, &shuffled, pricing(), &["OK".to_string()]).unwrap();
         let by_id: HashMap<&TransactionId, Money> = shuffled.iter().map(|t| &t.id).zip(b.costs.iter().map(|c| c.total())).collect();
         for (t, c) in transactions.iter().zip(&a.costs) {
             prop_assert_eq!(by_id[&t.id], c.total(), "transaction {}", t.id);
@@ -256,7 +256,15 @@ fn units_beyond_32_bits_split_exactly() {
     let transactions = build(&raw);
     let cost: Money = 123_456_789_012_345_678;
     let (day, pools) = pools(&[(cost, 0, None, None, 0)], 0);
-    let a = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing()).unwrap();
+    let a = allocate::allocate(
+        date("2026-11-23"),
+        &day,
+        &pools,
+        &transactions,
+        pricing(),
+        &["OK".to_string()],
+    )
+    .unwrap();
     let ids: Vec<(String, u64)> = raw
         .iter()
         .map(|(id, _, u)| (format!("tx-{id:07}"), u[0].1))
@@ -276,8 +284,15 @@ fn a_transactions_cost_past_64_bits_is_an_error_not_a_wrapped_sum() {
     let transactions = build(&[(1, 0, vec![(0, 1)])]);
     let largest: Money = 10i128.pow(18) - 1;
     let (day, pools) = pools(&[(largest, 0, None, None, 0); 19], 0);
-    let error = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing())
-        .expect_err("the sum does not fit 64 bits");
+    let error = allocate::allocate(
+        date("2026-11-23"),
+        &day,
+        &pools,
+        &transactions,
+        pricing(),
+        &["OK".to_string()],
+    )
+    .expect_err("the sum does not fit 64 bits");
     let message = error.to_string();
     assert!(
         matches!(error, costjob::Error::MoneyOverflow { .. })
@@ -321,7 +336,15 @@ fn breakdowns_equal_the_applied_shares_on_a_day_of_200k_transactions() {
         .collect();
     let transactions = build(&raw_tx);
     let (day, pools) = pools(&raw_pools, 12_345);
-    let a = allocate::allocate(date("2026-11-23"), &day, &pools, &transactions, pricing()).unwrap();
+    let a = allocate::allocate(
+        date("2026-11-23"),
+        &day,
+        &pools,
+        &transactions,
+        pricing(),
+        &["OK".to_string()],
+    )
+    .unwrap();
     assert!(a.totals.allocated != 0, "the day allocates money");
     for start in [0, 1, 64 * 1024 + 3] {
         let tail = a.breakdowns(start..transactions.len(), &transactions);

@@ -8,33 +8,6 @@ use costjob::output::BatchExt;
 
 use crate::helpers::*;
 
-/// The demo day's logs copied under `dir/logs` (so a test can add to them).
-fn demo_logs(dir: &Path) -> PathBuf {
-    let logs = dir.join("logs");
-    copy_dir(&repo().join("examples/data/logs"), &logs);
-    logs
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// One more CloudWatch export stream holding `lines`.
-fn add_stream(logs: &Path, lines: &[String]) {
-    let stream = logs.join("extra-task/ecs/pagos-svc/feedface");
-    std::fs::create_dir_all(&stream).unwrap();
-    std::fs::write(stream.join("000000.gz"), gzip(lines.join("\n").as_bytes())).unwrap();
-}
-
 fn pago(tx: &str, extra: &str) -> String {
     format!(
         r#"2026-11-23T12:00:00.000Z {{"timestamp":"2026-11-23T12:00:00.000Z","service":"pagos-svc","transaction_id":"{tx}","route":"POST /v1/pagos/qr","duration_ms":20{extra}}}"#

@@ -261,3 +261,59 @@ pub fn wait_for_port(port: u16, what: &str) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The demo day's logs copied under `dir/logs` (so a test can add to them).
+pub fn demo_logs(dir: &Path) -> PathBuf {
+    let logs = dir.join("logs");
+    copy_dir(&repo().join("examples/data/logs"), &logs);
+    logs
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// One more CloudWatch export stream holding `lines`.
+pub fn add_stream(logs: &Path, lines: &[String]) {
+    let stream = logs.join("extra-task/ecs/pagos-svc/feedface");
+    std::fs::create_dir_all(&stream).unwrap();
+    std::fs::write(stream.join("000000.gz"), gzip(lines.join("\n").as_bytes())).unwrap();
+}
+
+/// Books of `days`: each day sampled (300 transactions), its CUR file under
+/// `cur/`, its logs under `logs/<date>/`; the config reads `logs/{date}`.
+pub fn books(dir: &Path, days: &[&str], extra: &str) {
+    sample_books(dir, days, 300, extra)
+}
+
+/// Like [`books`], `transactions` a day.
+pub fn sample_books(dir: &Path, days: &[&str], transactions: usize, extra: &str) {
+    std::fs::create_dir_all(dir.join("cur")).unwrap();
+    for day in days {
+        let sample = dir.join(format!("sample-{day}"));
+        sample_day(&sample, day, transactions);
+        for file in std::fs::read_dir(sample.join("cur")).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::rename(&file, dir.join("cur").join(file.file_name().unwrap())).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::rename(sample.join("logs"), dir.join("logs").join(day)).unwrap();
+        std::fs::remove_dir_all(&sample).unwrap();
+    }
+    write_config(
+        dir,
+        &dir.join("cur"),
+        &dir.join("logs/{date}"),
+        "cloudwatch-export",
+        extra,
+    );
+}

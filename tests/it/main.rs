@@ -9,6 +9,7 @@ mod cli;
 mod config;
 #[cfg(feature = "failpoints")]
 mod fast_paths;
+mod finance;
 mod fuzz_corpus;
 mod golden;
 mod helpers;

@@ -13,30 +13,6 @@ use crate::helpers::*;
 
 const DAYS: [&str; 3] = ["2026-11-18", "2026-11-19", "2026-11-20"];
 
-/// Books of `days`: each day sampled (300 transactions), its CUR file under
-/// `cur/`, its logs under `logs/<date>/`; the config reads `logs/{date}`.
-fn books(dir: &Path, days: &[&str], extra: &str) {
-    std::fs::create_dir_all(dir.join("cur")).unwrap();
-    for day in days {
-        let sample = dir.join(format!("sample-{day}"));
-        sample_day(&sample, day, 300);
-        for file in std::fs::read_dir(sample.join("cur")).unwrap() {
-            let file = file.unwrap().path();
-            std::fs::rename(&file, dir.join("cur").join(file.file_name().unwrap())).unwrap();
-        }
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        std::fs::rename(sample.join("logs"), dir.join("logs").join(day)).unwrap();
-        std::fs::remove_dir_all(&sample).unwrap();
-    }
-    write_config(
-        dir,
-        &dir.join("cur"),
-        &dir.join("logs/{date}"),
-        "cloudwatch-export",
-        extra,
-    );
-}
-
 fn refresh(dir: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["refresh"];
     all.extend_from_slice(args);

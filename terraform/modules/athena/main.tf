@@ -18,7 +18,7 @@ locals {
     flow_summary = [
       ["transaction_type", "string"], ["flow", "string"], ["transactions", "bigint"], ["cost_usd", local.money],
       ["unit_cost_usd", local.money], ["p50_usd", local.money], ["p95_usd", local.money], ["p99_usd", local.money], ["max_usd", local.money],
-      ["run_id", "string"],
+      ["successful_transactions", "bigint"], ["failed_cost_usd", local.money], ["cost_per_success_usd", local.money], ["run_id", "string"],
     ]
     unallocated = [
       ["reason", "string"], ["product_code", "string"], ["rule_id", "string"], ["tag_transaction_type", "string"],
