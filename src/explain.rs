@@ -1,6 +1,6 @@
 //! `costjob explain` (SPEC 11): every pool that charged one transaction, with
 //! C, u, U, `floor(|C| u / U)` and the extra 1e-10 USD if it got one, summing
-//! exactly to its `cost_usd`. Recomputed from the published `transactions` and
+//! exactly to its `cost_usd`, and its direct and shared parts. Recomputed from the published `transactions` and
 //! `pools` tables only (never the logs), so it shows what finance sees.
 
 use std::fmt::Write as _;
@@ -36,6 +36,9 @@ pub struct Charge {
     pub floor_usd: Money,
     /// Whether it got one of the pool's remainder units (1e-10 USD).
     pub extra_unit: bool,
+    /// Whether the pool is tagged with the transaction's flow or type
+    /// (direct cost), or untagged (shared).
+    pub direct: bool,
     #[serde(serialize_with = "usd")]
     pub share_usd: Money,
 }
@@ -120,16 +123,14 @@ pub fn explain(
             let v = pools.text(c, p)?;
             Ok((!v.is_empty()).then_some(v))
         };
-        // The pool's scope: its flow and type tags, when it has them (SPEC 4.2).
-        if opt("tag_flow")?.is_some_and(|f| f != flow) {
+        let Some(direct) = scope(
+            opt("tag_flow")?,
+            opt("tag_transaction_type")?,
+            &flow,
+            &transaction_type,
+        ) else {
             continue;
-        }
-        if let Some(tag) = opt("tag_transaction_type")?
-            && TransactionType::parse(&tag).map(TransactionType::as_str)
-                != Some(transaction_type.as_str())
-        {
-            continue;
-        }
+        };
         let unit_key = pools.text("unit_key", p)?;
         let Some(&(_, u)) = units.iter().find(|(k, _)| *k == unit_key) else {
             continue;
@@ -165,6 +166,7 @@ pub fn explain(
             total_units,
             floor_usd,
             extra_unit,
+            direct,
             share_usd: floor_usd + sign * Money::from(extra_unit),
         });
     }
@@ -189,6 +191,26 @@ pub fn explain(
     })
 }
 
+/// Whether a pool with these flow and type tags charges a transaction of
+/// `flow` and `transaction_type` (SPEC 4.2): `None` when it does not, else
+/// whether it is direct (tagged) or shared.
+fn scope(
+    tag_flow: Option<String>,
+    tag_type: Option<String>,
+    flow: &str,
+    transaction_type: &str,
+) -> Option<bool> {
+    if tag_flow.as_deref().is_some_and(|f| f != flow) {
+        return None;
+    }
+    if let Some(tag) = &tag_type
+        && TransactionType::parse(tag).map(TransactionType::as_str) != Some(transaction_type)
+    {
+        return None;
+    }
+    Some(tag_flow.is_some() || tag_type.is_some())
+}
+
 /// The explanation as a terminal table.
 pub fn render(e: &Explanation) -> String {
     let mut out = String::new();
@@ -202,14 +224,15 @@ pub fn render(e: &Explanation) -> String {
         format_usd(e.cost_usd)
     );
     let header = [
-        "product",
+        "service",
         "rule",
         "driver",
-        "C (pool, USD)",
-        "u",
-        "U",
-        "floor(|C|u/U)",
-        "+1e-10",
+        "cost",
+        "pool cost (USD)",
+        "its units",
+        "all units",
+        "rounded down",
+        "remainder",
         "share (USD)",
     ];
     let rows: Vec<Vec<String>> = e
@@ -217,24 +240,51 @@ pub fn render(e: &Explanation) -> String {
         .iter()
         .map(|c| {
             vec![
-                c.product_code.clone(),
+                crate::report::service_name(&c.product_code).to_string(),
                 c.rule_id.clone(),
                 c.unit_key.clone(),
+                if c.direct { "direct" } else { "shared" }.to_string(),
                 format_usd(c.pool_cost_usd),
                 c.units.to_string(),
                 c.total_units.to_string(),
                 format_usd(c.floor_usd),
-                if c.extra_unit { "yes" } else { "" }.to_string(),
+                if c.extra_unit { "+0.0000000001" } else { "" }.to_string(),
                 format_usd(c.share_usd),
             ]
         })
         .collect();
-    out.push_str(&crate::report::grid(&header, &rows, 3));
+    out.push_str(&crate::report::grid(&header, &rows, 4));
+    let part = |direct: bool| -> Money {
+        (e.charges.iter())
+            .filter(|c| c.direct == direct)
+            .map(|c| c.share_usd)
+            .sum()
+    };
     let _ = writeln!(
         out,
         "\n{} pools; the shares sum to {} USD = cost_usd",
         e.charges.len(),
         format_usd(e.charges.iter().map(|c| c.share_usd).sum())
     );
+    let _ = writeln!(
+        out,
+        "  direct {} USD (pools tagged with the transaction's flow or type)\n  shared {} USD (untagged pools, split over every transaction with units of their driver)",
+        format_usd(part(true)),
+        format_usd(part(false))
+    );
+    out.push_str(
+        "\nHow a share is computed: pool cost x its units / all units (the units of every transaction the pool is split over), rounded down to the ten-billionth of a dollar; the pool's few leftover ten-billionths go one each to the transactions with the largest rounded-off parts (remainder).\n",
+    );
+    let negative = e.charges.iter().filter(|c| c.pool_cost_usd < 0).count();
+    if negative > 0 {
+        let (count, verb) = match negative {
+            1 => ("1 pool".to_string(), "is"),
+            n => (format!("{n} pools"), "are"),
+        };
+        let _ = writeln!(
+            out,
+            "{count} {verb} negative (a credit, refund or Savings Plan negation the bill spreads over the usage it covers): rounded toward zero, its share lowers this transaction's cost."
+        );
+    }
     out
 }

@@ -414,30 +414,37 @@ fn unit_cost_chart(page: &mut String, range: &Range) {
         section(
             page,
             "Cost per transaction, by flow and day",
-            "One line per flow: the flow's cost that day divided by its transactions. A gap is a day not published or a day the flow had no transactions; a step up on one line only points at that flow's services (see the next chart).",
+            "One small chart per flow, each on its own scale: the flow's unit cost (its cost that day divided by its transactions) per day. A scale starts near the flow's own values, not at zero, so a move of a few percent shows; the dashed line is the flow's first day, and the line ends with its last unit cost and the change since the first day. A gap is a day not published or a day the flow had no transactions; a step on one flow only points at that flow's services (see the next chart).",
         );
         let x_labels: Vec<String> = range
             .requested
             .iter()
             .map(|d| d.format("%m-%d").to_string())
             .collect();
-        let series: Vec<(String, Vec<Option<f64>>)> = range
-            .flows
-            .iter()
-            .map(|(key, per_day)| {
-                let points = range
-                    .requested
-                    .iter()
-                    .map(|d| per_day.get(d).map(|f| as_f64(f.unit)))
-                    .collect();
-                (flow_name(key), points)
-            })
-            .collect();
+        let mut series: Vec<(String, Vec<Option<f64>>)> = Vec::new();
+        let mut end_labels = Vec::new();
+        for (key, per_day) in &range.flows {
+            let units: Vec<Option<Money>> = (range.requested.iter())
+                .map(|d| per_day.get(d).map(|f| f.unit))
+                .collect();
+            let (first, last) = (units.iter().flatten().next(), units.iter().flatten().last());
+            end_labels.push(match (first, last) {
+                (Some(&f), Some(&l)) if f != 0 => format!(
+                    "{} ({:+.1}%)",
+                    usd(l, 6),
+                    (as_f64(l) - as_f64(f)) * 100.0 / as_f64(f).abs()
+                ),
+                (_, Some(&l)) => usd(l, 6),
+                _ => String::new(),
+            });
+            let points = units.into_iter().map(|u| u.map(as_f64)).collect();
+            series.push((flow_name(key), points));
+        }
         page.push_str(&svg::lines(&Lines {
-            title: "Unit cost per flow and day",
-            axis_label: "USD per transaction",
+            title: "Unit cost per flow and day (USD per transaction)",
             x_labels: &x_labels,
             series: &series,
+            end_labels: &end_labels,
         }));
     }
     page.push_str("</section>");
@@ -672,7 +679,7 @@ fn reconciliation_section(page: &mut String, range: &Range) {
     section(
         page,
         "Reconciliation",
-        "The identity every published day satisfies, to the last 1e-10 USD: CUR total = allocated + unallocated + excluded + out of scope (the accounts outside the allocation's scope), with a delta of exactly zero. The figures are printed in full, unrounded.",
+        "The identity every published day satisfies, to the ten-billionth of a dollar: CUR total = allocated + unallocated + excluded + out of scope (the accounts outside the allocation's scope), with a delta of exactly zero. The figures are printed in full, unrounded.",
     );
     page.push_str("<table><thead><tr><th>day</th><th>CUR rows</th><th>CUR total</th><th>allocated</th><th>unallocated</th><th>excluded</th><th>out of scope</th><th>delta</th><th>identity</th></tr></thead><tbody>");
     let mut sums = [0 as Money; 6];

@@ -20,6 +20,11 @@ const TITLE_PX: f64 = 34.0;
 const AXIS_PX: f64 = 48.0;
 const LEGEND_PX: f64 = 26.0;
 const RIGHT_PX: f64 = 110.0;
+/// Room right of a line chart for its end labels.
+const END_LABELS_PX: f64 = 190.0;
+/// The plot height of one panel of a line chart, and the room above it for its name.
+const PANEL_PX: f64 = 130.0;
+const PANEL_TITLE_PX: f64 = 30.0;
 
 /// Horizontal bars, one row per label; with several series the segments of a
 /// row are stacked (positive ones rightwards from zero, negative leftwards).
@@ -33,12 +38,19 @@ pub struct Bars<'a> {
     pub rows: &'a [(String, Vec<f64>, String)],
 }
 
-/// One line per series over the x labels (days); `None` is a gap.
+/// Small multiples: one panel per series over the same x labels (days),
+/// each on its own USD axis that need not start at zero, so a move of a few
+/// percent is seen whatever the other series cost and no two lines cross.
+/// A panel's axis spans its values and at least 5% either side of its first
+/// value (drawn dashed, the baseline), so noise does not look like a cliff.
+/// `None` is a gap.
 pub struct Lines<'a> {
     pub title: &'a str,
-    pub axis_label: &'a str,
     pub x_labels: &'a [String],
     pub series: &'a [(String, Vec<Option<f64>>)],
+    /// Per series, the text beside its line's last point (its last value
+    /// and change, in words).
+    pub end_labels: &'a [String],
 }
 
 /// One row per label with a marker per series (p50, p95, ...) on a shared axis.
@@ -76,7 +88,11 @@ struct Scale {
 
 impl Scale {
     fn new(lo: f64, hi: f64, x0: f64, x1: f64) -> Scale {
-        let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+        Scale::spanning(lo.min(0.0), hi.max(0.0), x0, x1)
+    }
+
+    /// From `lo` to `hi` whether or not that includes zero.
+    fn spanning(lo: f64, hi: f64, x0: f64, x1: f64) -> Scale {
         let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
         let raw = span / 5.0;
         let magnitude = 10f64.powf(raw.log10().floor());
@@ -88,9 +104,10 @@ impl Scale {
                 n if n <= 5.0 => 5.0,
                 _ => 10.0,
             };
+        let start = (lo / step).floor() * step;
         Scale {
-            start: (lo / step).floor() * step,
-            end: ((hi / step).ceil() * step).max(step),
+            start,
+            end: ((hi / step).ceil() * step).max(start + step),
             step,
             x0,
             x1,
@@ -309,17 +326,12 @@ pub fn bars(chart: &Bars) -> String {
 }
 
 pub fn lines(chart: &Lines) -> String {
-    let left = 80.0;
-    let top = TITLE_PX + LEGEND_PX;
-    let bottom = top + 260.0;
-    let height = bottom + AXIS_PX;
-    let values = chart.series.iter().flat_map(|s| s.1.iter().flatten());
-    let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    // The value axis is vertical here: reuse Scale on y, top and bottom swapped.
-    let scale = Scale::new(lo, hi, bottom, top);
+    let left = 90.0;
+    let panels = chart.series.len().max(1) as f64;
+    let height = TITLE_PX + panels * (PANEL_TITLE_PX + PANEL_PX) + AXIS_PX;
     let n = chart.x_labels.len().max(1);
     let x_at = |i: usize| -> f64 {
-        let (x0, x1) = (left + 20.0, WIDTH - 40.0);
+        let (x0, x1) = (left + 20.0, WIDTH - END_LABELS_PX);
         if n == 1 {
             (x0 + x1) / 2.0
         } else {
@@ -328,26 +340,19 @@ pub fn lines(chart: &Lines) -> String {
     };
     let mut out = String::new();
     open(&mut out, chart.title, height);
-    let names: Vec<String> = chart.series.iter().map(|s| s.0.clone()).collect();
-    legend(&mut out, &names, TITLE_PX + 10.0, true);
-    for tick in scale.ticks() {
-        let y = scale.at(tick);
-        let class = if tick == 0.0 { "zero" } else { "grid" };
-        let _ = write!(
-            out,
-            r#"<line class="{class}" x1="{left:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            WIDTH - 20.0,
-            left - 6.0,
-            y + 4.0,
-            escape(&scale.label(tick))
+    for (s, (name, points)) in chart.series.iter().enumerate() {
+        let top = TITLE_PX + s as f64 * (PANEL_TITLE_PX + PANEL_PX) + PANEL_TITLE_PX;
+        let label = chart.end_labels.get(s).map_or("", String::as_str);
+        panel(
+            &mut out,
+            s,
+            (name, points),
+            label,
+            (top, top + PANEL_PX),
+            (left, &x_at),
         );
     }
-    let _ = write!(
-        out,
-        r#"<text class="axis-label" transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        (top + bottom) / 2.0,
-        escape(chart.axis_label)
-    );
+    let bottom = TITLE_PX + panels * (PANEL_TITLE_PX + PANEL_PX);
     let every = n.div_ceil(10);
     for (i, label) in chart.x_labels.iter().enumerate() {
         if i % every == 0 || i + 1 == n {
@@ -362,42 +367,103 @@ pub fn lines(chart: &Lines) -> String {
     }
     let _ = write!(
         out,
-        r#"<text class="axis-label" x="{:.1}" y="{:.1}" text-anchor="middle">day (UTC)</text>"#,
-        (left + WIDTH) / 2.0,
+        r#"<text class="axis-label" x="{:.1}" y="{:.1}" text-anchor="middle">day</text>"#,
+        (left + WIDTH - END_LABELS_PX) / 2.0,
         bottom + 36.0
     );
-    for (s, (name, points)) in chart.series.iter().enumerate() {
-        let colour = PALETTE[s % PALETTE.len()];
-        let mut path = String::new();
-        let mut pen_down = false;
-        for (i, point) in points.iter().enumerate() {
-            match point {
-                Some(v) => {
-                    let _ = write!(
-                        path,
-                        "{}{:.1} {:.1}",
-                        if pen_down { "L" } else { "M" },
-                        x_at(i),
-                        scale.at(*v)
-                    );
-                    pen_down = true;
-                }
-                None => pen_down = false,
-            }
-        }
-        let _ = write!(
-            out,
-            r#"<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"><title>{}</title></path>"#,
-            escape(name)
-        );
-        for (i, point) in points.iter().enumerate() {
-            if let Some(v) = point {
-                marker(&mut out, s, x_at(i), scale.at(*v), colour);
-            }
-        }
-    }
     out.push_str("</svg>");
     out
+}
+
+/// One panel of [`lines`]: its name, its own axis (baseline dashed at the
+/// first value), the line with its markers, and its end label.
+fn panel(
+    out: &mut String,
+    s: usize,
+    (name, points): (&str, &[Option<f64>]),
+    end_label: &str,
+    (top, bottom): (f64, f64),
+    (left, x_at): (f64, &dyn Fn(usize) -> f64),
+) {
+    let colour = PALETTE[s % PALETTE.len()];
+    let _ = write!(
+        out,
+        r#"<text class="panel-title" x="0" y="{:.1}">{}</text>"#,
+        top - 10.0,
+        escape(name)
+    );
+    let first = points.iter().flatten().next().copied();
+    let base = first.unwrap_or(0.0);
+    let margin = base.abs() * 0.05;
+    let (lo, hi) = (points.iter().flatten()).fold((base - margin, base + margin), |(lo, hi), v| {
+        (lo.min(*v), hi.max(*v))
+    });
+    let scale = Scale::spanning(lo, hi, bottom, top);
+    let ticks = scale.ticks();
+    let every = ticks.len().div_ceil(4);
+    for (i, tick) in ticks.iter().enumerate() {
+        let y = scale.at(*tick);
+        let class = if *tick == 0.0 { "zero" } else { "grid" };
+        let _ = write!(
+            out,
+            r#"<line class="{class}" x1="{left:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/>"#,
+            x_at(points.len().max(1) - 1) + 4.0
+        );
+        if i % every == 0 {
+            let _ = write!(
+                out,
+                r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+                left - 6.0,
+                y + 4.0,
+                escape(&scale.label(*tick))
+            );
+        }
+    }
+    if let Some(first) = first {
+        let y = scale.at(first);
+        let _ = write!(
+            out,
+            r#"<line class="baseline" x1="{left:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"><title>first day: {}</title></line>"#,
+            x_at(points.len().max(1) - 1),
+            escape(&scale.label(first))
+        );
+    }
+    let mut path = String::new();
+    let mut pen_down = false;
+    for (i, point) in points.iter().enumerate() {
+        match point {
+            Some(v) => {
+                let op = if pen_down { "L" } else { "M" };
+                let _ = write!(path, "{op}{:.1} {:.1}", x_at(i), scale.at(*v));
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    let _ = write!(
+        out,
+        r#"<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"><title>{}</title></path>"#,
+        escape(name)
+    );
+    for (i, point) in points.iter().enumerate() {
+        if let Some(v) = point {
+            marker(out, s, x_at(i), scale.at(*v), colour);
+        }
+    }
+    if let Some((i, last)) = points
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, p)| Some((i, (*p)?)))
+    {
+        let _ = write!(
+            out,
+            r#"<text class="end-label" x="{:.1}" y="{:.1}">{}</text>"#,
+            x_at(i) + 12.0,
+            scale.at(last) + 4.0,
+            escape(end_label)
+        );
+    }
 }
 
 pub fn dots(chart: &Dots) -> String {

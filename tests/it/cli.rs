@@ -600,6 +600,13 @@ fn explain_accounts_for_every_cent_of_every_demo_transaction() {
             transactions.money("cost_usd", row).unwrap().unwrap()
         );
         extra_units += e.charges.iter().filter(|c| c.extra_unit).count();
+        assert_eq!(
+            (e.charges.iter().filter(|c| c.direct))
+                .map(|c| c.share_usd)
+                .sum::<i128>(),
+            transactions.money("direct_cost_usd", row).unwrap().unwrap(),
+            "{id}: the direct part"
+        );
         let lines = costs.value(row);
         let lines = lines.as_struct();
         let products = lines.column(0).as_string::<i32>();
@@ -645,6 +652,17 @@ fn explain_accounts_for_every_cent_of_every_demo_transaction() {
         "{}",
         stdout(&o)
     );
+    let direct = costjob::model::money::format_usd(
+        transactions.money("direct_cost_usd", 0).unwrap().unwrap(),
+    );
+    assert!(
+        stdout(&o).contains(&format!("  direct {direct} USD")),
+        "{}",
+        stdout(&o)
+    );
+    for jargon in ["floor(", "1e-10", "|C|"] {
+        assert!(!stdout(&o).contains(jargon), "{jargon}: {}", stdout(&o));
+    }
     let o = explain(&["--transaction", &id, "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json["cost_usd"], cost.as_str());

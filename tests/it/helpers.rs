@@ -197,14 +197,17 @@ pub fn comparable(out: &Path, name: &str, day: &str) -> arrow_array::RecordBatch
 
 /// The published run report of `day` under the local root `out`.
 pub fn run_report(out: &Path, day: &str) -> String {
-    let dir = out.join(format!("_run_reports/dt={day}"));
-    let file = std::fs::read_dir(&dir)
+    std::fs::read_to_string(first_file(&out.join(format!("_run_reports/dt={day}")))).unwrap()
+}
+
+/// The first file listed in `dir` (a partition of one file).
+pub fn first_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
-        .path();
-    std::fs::read_to_string(file).unwrap()
+        .path()
 }
 
 /// Every table of `day` equal, row for row, in two output roots.

@@ -191,7 +191,7 @@ fn a_ranges_html_report_draws_a_line_per_flow_and_names_the_days_not_published()
         html.contains("not published: 2026-11-22"),
         "missing day named"
     );
-    assert!(html.contains(">Unit cost per flow and day<"));
+    assert!(html.contains(">Unit cost per flow and day (USD per transaction)<"));
     let flows = table(&out, "flow_summary", "2026-11-23").num_rows();
     assert_eq!(
         html.matches("stroke-width=\"2\"><title>").count(),
@@ -331,4 +331,155 @@ fn the_excluded_card_follows_the_configuration() {
         html.contains(">nothing excluded: every line item type is split<"),
         "the excluded card"
     );
+}
+
+/// The demo day's published partitions copied to each of `days` under
+/// `out`; from `step_from` on, the `pago` flow's unit cost (and cost) 4% higher.
+fn thirty_days_with_a_step(out: &Path, days: &[String], step_from: usize) {
+    use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch};
+    let demo = out.with_file_name("demo-out");
+    assert!(run_demo(&demo, &[], &[]).status.success());
+    for (i, day) in days.iter().enumerate() {
+        for table in std::fs::read_dir(&demo).unwrap() {
+            let table = table.unwrap().path();
+            let from = table.join(format!("dt={DEMO_DATE}"));
+            if from.is_dir() {
+                let name = table.file_name().unwrap();
+                copy_dir(&from, &out.join(name).join(format!("dt={day}")));
+            }
+        }
+        if i < step_from {
+            continue;
+        }
+        let dir = out.join("flow_summary").join(format!("dt={day}"));
+        let file = first_file(&dir);
+        let batch = table(out, "flow_summary", day);
+        let pago: Vec<bool> = (0..batch.num_rows())
+            .map(|r| batch.text("flow", r).unwrap() == "pago")
+            .collect();
+        let columns: Vec<ArrayRef> = (batch.schema().fields().iter().zip(batch.columns()))
+            .map(|(field, column)| match field.name().as_str() {
+                "unit_cost_usd" | "cost_usd" => {
+                    let d = column.as_any().downcast_ref::<Decimal128Array>().unwrap();
+                    let stepped: Decimal128Array = (0..d.len())
+                        .map(|r| {
+                            Some(if pago[r] {
+                                d.value(r) * 104 / 100
+                            } else {
+                                d.value(r)
+                            })
+                        })
+                        .collect();
+                    std::sync::Arc::new(
+                        stepped
+                            .with_precision_and_scale(d.precision(), d.scale())
+                            .unwrap(),
+                    ) as ArrayRef
+                }
+                _ => column.clone(),
+            })
+            .collect();
+        std::fs::remove_file(&file).unwrap();
+        write_parquet(
+            &file,
+            &RecordBatch::try_new(batch.schema(), columns).unwrap(),
+        );
+    }
+}
+
+/// Issue 38: over 30 days, a 4% step in one flow's unit cost is plain to
+/// see in Chromium (a large part of its panel's height, where one axis from
+/// $0 for every flow drew it 3 pixels high), no two flows' lines overlap,
+/// and each line's last value is printed beside it.
+#[test]
+fn a_four_percent_step_over_thirty_days_is_seen_in_the_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let days: Vec<String> = (1..=30).map(|d| format!("2026-11-{d:02}")).collect();
+    thirty_days_with_a_step(&out, &days, 15);
+    let html = html_report(
+        &repo().join("examples/costjob.toml"),
+        &out,
+        &["--from", &days[0], "--to", &days[29]],
+    );
+    // The trend chart alone, on a page of its own size.
+    let at = html
+        .find("<title>Unit cost per flow and day")
+        .expect("the trend chart");
+    let start = html[..at].rfind("<svg").unwrap();
+    let end = at + html[at..].find("</svg>").unwrap() + "</svg>".len();
+    let svg = &html[start..end];
+    let height: u32 = {
+        let h = svg.split("height=\"").nth(1).unwrap();
+        h[..h.find('"').unwrap()].parse::<f64>().unwrap() as u32
+    };
+    let style_end = html.find("</style>").unwrap() + "</style>".len();
+    let page = tmp.path().join("chart.html");
+    std::fs::write(
+        &page,
+        format!(
+            "{}<body style=\"margin:0\">{svg}</body></html>",
+            &html[..style_end]
+        ),
+    )
+    .unwrap();
+    let png = tmp.path().join("chart.png");
+    if let Some(keep) = std::env::var_os("KEEP_CHART") {
+        std::fs::copy(&page, Path::new(&keep).with_extension("html")).unwrap();
+    }
+    let width = 960;
+    screenshot(&page, &png, width, height);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let channels = frame.color_type.samples();
+    let summary = table(&out, "flow_summary", &days[29]);
+    let flows = summary.num_rows() as u32;
+    // Each flow's line and markers in its palette colour, in rows x0..x1.
+    let rows_of = |colour: [u8; 3], x0: u32, x1: u32| -> Vec<u32> {
+        let mut ys: Vec<u32> = (0..frame.height)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let i = ((y * frame.width + x) as usize) * channels;
+                pixels[i..i + 3] == colour
+            })
+            .map(|(_, y)| y)
+            .collect();
+        ys.sort_unstable();
+        ys
+    };
+    let median = |ys: &[u32]| {
+        assert!(ys.len() > 50, "the line is drawn: {} pixels", ys.len());
+        i64::from(ys[ys.len() / 2])
+    };
+    // The days run from x = 110 to 770: days 1-13 and 18-30.
+    let blue = [0x00, 0x72, 0xB2];
+    let (before, after) = (rows_of(blue, 140, 380), rows_of(blue, 480, 760));
+    let step = median(&before) - median(&after);
+    let panel = i64::from(height / flows);
+    assert!(
+        step * 100 >= 20 * panel,
+        "a 4% step is {step} pixels of a flow's {panel}: not seen"
+    );
+    // No other flow's line runs through pago's rows: the lines never cross.
+    let orange = rows_of([0xE6, 0x9F, 0x00], 140, 760);
+    let (lo, hi) = (
+        before[0].min(after[0]),
+        *before.last().unwrap().max(after.last().unwrap()),
+    );
+    assert!(
+        orange.iter().all(|y| *y < lo || *y > hi),
+        "recarga's line crosses pago's rows {lo}..{hi}"
+    );
+    // Each flow's last value is printed at the end of its line, in words.
+    for i in 0..summary.num_rows() {
+        let unit = summary.money("unit_cost_usd", i).unwrap().unwrap();
+        let text = format!("${}", costjob::model::money::format_usd_rounded(unit, 6));
+        assert!(svg.contains(&text), "{text} labels its line");
+    }
+    assert!(svg.contains("(+4.0%)") && svg.contains("(+0.0%)"), "{svg}");
+    for words in ["pago (monetary)", "onboarding (non-monetary)"] {
+        assert!(svg.contains(words), "{words}");
+    }
 }
