@@ -76,6 +76,10 @@ pub struct Event<'a> {
     pub route: Option<&'a str>,
     pub status: Option<&'a str>,
     pub duration_ms: u64,
+    /// The size of the event's message in bytes (the `bytes` driver): the
+    /// line's JSON after an export line's timestamp, a Firehose event's
+    /// `message`, a JSON line.
+    pub message_bytes: u64,
     /// Usage counters (`usage.<name>`), non-negative.
     pub usage: &'a [(&'a str, u64)],
 }
@@ -252,6 +256,7 @@ impl TransactionAcc {
             Driver::Transactions => u64::from(self.units.get(key) == 0),
             Driver::Events => 1,
             Driver::DurationMs => event.duration_ms,
+            Driver::Bytes => event.message_bytes,
             Driver::Usage(counter) => {
                 let name = keys.counter_name(counter);
                 event
@@ -273,6 +278,7 @@ impl TransactionAcc {
             let what = match keys.driver(key) {
                 Driver::Usage(c) => format!("usage.{}", keys.counter_name(c)),
                 Driver::DurationMs => "duration_ms".to_string(),
+                Driver::Bytes => "bytes".to_string(),
                 _ => "events".to_string(),
             };
             format!("{what} summed over the transaction passes 2^64")

@@ -57,6 +57,8 @@ pub enum Driver {
     Events,
     /// The events' `duration_ms`.
     DurationMs,
+    /// The size of the events' messages in bytes (what CloudWatch Logs bills by).
+    Bytes,
     /// A usage counter, by index into [`UnitKeys`]' counter names.
     Usage(u16),
     /// Not allocated, by policy.
@@ -333,11 +335,11 @@ fn parse_rule(
 /// Checks a driver name; returns the usage counter name for `usage.<counter>`.
 fn parse_driver_name(driver: &str) -> std::result::Result<Option<&str>, String> {
     match driver {
-        "transactions" | "events" | "duration_ms" | "none" => Ok(None),
+        "transactions" | "events" | "duration_ms" | "bytes" | "none" => Ok(None),
         other => match other.strip_prefix("usage.") {
             Some(counter) if !counter.is_empty() => Ok(Some(counter)),
             _ => Err(format!(
-                "driver {other:?}: expected transactions, events, duration_ms, usage.<counter> or none"
+                "driver {other:?}: expected transactions, events, duration_ms, bytes, usage.<counter> or none"
             )),
         },
     }
@@ -372,6 +374,7 @@ impl UnitKeys {
                 "transactions" => Driver::Transactions,
                 "events" => Driver::Events,
                 "duration_ms" => Driver::DurationMs,
+                "bytes" => Driver::Bytes,
                 _ => return None,
             },
         };
@@ -428,6 +431,7 @@ impl UnitKeys {
             Driver::Transactions => "transactions".to_string(),
             Driver::Events => "events".to_string(),
             Driver::DurationMs => "duration_ms".to_string(),
+            Driver::Bytes => "bytes".to_string(),
             Driver::Usage(c) => format!("usage.{}", self.counter_name(*c)),
             Driver::None => "none".to_string(),
         };

@@ -370,3 +370,84 @@ fn the_day_report_shows_the_pricing_models_drift() {
     ));
     assert!(table_text.contains("drift"), "{table_text}");
 }
+
+/// SPEC 13: a pricing rule's `bytes` driver counts the bytes of each event's
+/// message (CloudWatch Logs bills ingestion and storage by the byte): each
+/// demo transaction's `bytes` units are the length of its export lines'
+/// JSON, read here from the raw files.
+#[test]
+fn cloudwatch_logs_are_split_by_the_bytes_each_transaction_logged() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert!(run_demo(&out, &[], &[]).status.success());
+    // The raw export lines of the day, by transaction: (lines, bytes).
+    let mut logged: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+    let mut files = vec![repo().join("examples/data/logs")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let Some((ts, json)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+                continue;
+            };
+            if !ts.starts_with(DEMO_DATE) || value["service"].as_str().is_none() {
+                continue;
+            }
+            if let Some(id) = value["transaction_id"].as_str() {
+                let entry = logged.entry(id.to_string()).or_default();
+                entry.0 += 1;
+                entry.1 += json.len() as u64;
+            }
+        }
+    }
+    let t = table(&out, "transactions", DEMO_DATE);
+    let units = t.column_by_name("units").unwrap().as_list::<i32>();
+    let (mut compared, mut with_bytes) = (0, 0);
+    for row in 0..t.num_rows() {
+        let id = t.text("transaction_id", row).unwrap();
+        let list = units.value(row);
+        let list = list.as_struct();
+        let keys = list.column(0).as_string::<i32>();
+        let values = list
+            .column(1)
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let bytes = (0..list.len())
+            .find(|&i| keys.value(i) == "bytes")
+            .map(|i| values.value(i) as u64);
+        with_bytes += usize::from(bytes.is_some());
+        // Where the raw lines are exactly the events the reader used.
+        if let Some(&(lines, expected)) = logged.get(&id)
+            && lines == t.int("events", row).unwrap()
+        {
+            assert_eq!(bytes, Some(expected), "{id}");
+            compared += 1;
+        }
+    }
+    assert_eq!(with_bytes, t.num_rows(), "every transaction logged bytes");
+    assert!(
+        compared * 100 >= t.num_rows() * 95,
+        "{compared} of {}",
+        t.num_rows()
+    );
+    // The CloudWatch Logs pools are split by them.
+    let pools = table(&out, "pools", DEMO_DATE);
+    let logs_pools: Vec<String> = (0..pools.num_rows())
+        .filter(|&p| pools.text("product_code", p).unwrap() == "AmazonCloudWatch")
+        .filter(|&p| pools.text("rule_id", p).unwrap().starts_with("logs-"))
+        .map(|p| pools.text("unit_key", p).unwrap())
+        .collect();
+    assert!(!logs_pools.is_empty());
+    assert!(logs_pools.iter().all(|k| k == "bytes"), "{logs_pools:?}");
+}

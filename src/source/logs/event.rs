@@ -236,6 +236,7 @@ pub(super) struct Pending<'d> {
     pub(super) route: Option<Cow<'d, str>>,
     pub(super) status: Option<Cow<'d, str>>,
     pub(super) duration_ms: u64,
+    pub(super) message_bytes: u64,
     pub(super) usage: std::ops::Range<usize>,
 }
 
@@ -250,6 +251,7 @@ impl Pending<'_> {
             route: self.route.as_deref(),
             status: self.status.as_deref(),
             duration_ms: self.duration_ms,
+            message_bytes: self.message_bytes,
             usage: &usage[self.usage.clone()],
         }
     }
@@ -386,6 +388,7 @@ pub(super) fn event<'d>(
         route,
         status,
         duration_ms,
+        message_bytes: message.text.len() as u64,
         usage: counters,
     })
 }
