@@ -35,6 +35,8 @@ struct FlowDay {
     cost: Money,
     unit: Money,
     percentiles: [Money; 4],
+    /// `successful_transactions` (none for days published before it existed).
+    successful: Option<i64>,
 }
 
 /// One day's `reconciliation` row.
@@ -65,6 +67,8 @@ struct Range {
     missing: Vec<NaiveDate>,
     flows: BTreeMap<FlowKey, BTreeMap<NaiveDate, FlowDay>>,
     by_service: BTreeMap<FlowKey, BTreeMap<String, Money>>,
+    /// Per flow, the allocated and the modelled cost of its priced products.
+    priced: BTreeMap<FlowKey, (Money, Money)>,
     unallocated: Vec<UnallocatedPool>,
     reconciliation: BTreeMap<NaiveDate, Reconciliation>,
     /// Provisional or final, and the restatements.
@@ -93,6 +97,7 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
         missing,
         flows: BTreeMap::new(),
         by_service: BTreeMap::new(),
+        priced: BTreeMap::new(),
         unallocated: Vec::new(),
         reconciliation: BTreeMap::new(),
         books: super::books::Books::default(),
@@ -108,6 +113,10 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
                     cost: p("cost_usd")?,
                     unit: p("unit_cost_usd")?,
                     percentiles: [p("p50_usd")?, p("p95_usd")?, p("p99_usd")?, p("max_usd")?],
+                    successful: match batch.schema().column_with_name("successful_transactions") {
+                        Some(_) => Some(batch.int("successful_transactions", i)?),
+                        None => None,
+                    },
                 },
             );
         }
@@ -115,6 +124,11 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
     for (_, batch) in tables_of(store, output, "flow_costs", &found)?.0 {
         for i in 0..batch.num_rows() {
             let key = (batch.text("transaction_type", i)?, batch.text("flow", i)?);
+            if let Some(modelled) = batch.money("modelled_cost_usd", i)? {
+                let priced = range.priced.entry(key.clone()).or_default();
+                priced.0 += money_of(&batch, "cost_usd", i)?;
+                priced.1 += modelled;
+            }
             *range
                 .by_service
                 .entry(key)
@@ -150,37 +164,39 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
         if batch.num_rows() == 0 {
             continue;
         }
-        let m = |c| money_of(&batch, c, 0);
-        let counters = batch
-            .schema()
-            .fields()
-            .iter()
-            .filter(|f| f.name().starts_with("log_"))
-            .map(|f| Ok((f.name().clone(), batch.int(f.name(), 0)?)))
-            .collect::<Result<_>>()?;
-        range.reconciliation.insert(
-            day,
-            Reconciliation {
-                cost_basis: batch.text("cost_basis", 0)?,
-                cur_rows: batch.int("cur_rows", 0)?,
-                cur_total: m("cur_total_usd")?,
-                allocated: m("allocated_usd")?,
-                unallocated: m("unallocated_usd")?,
-                excluded: m("excluded_usd")?,
-                excluded_types: batch.money_by("excluded_by_type", 0)?.into_keys().collect(),
-                out_of_scope: match batch.schema().column_with_name("out_of_scope_usd") {
-                    Some(_) => m("out_of_scope_usd")?,
-                    None => 0,
-                },
-                delta: m("delta_usd")?,
-                transactions: batch.int("transactions", 0)?,
-                run_id: batch.text("run_id", 0)?,
-                version: batch.text("costjob_version", 0)?,
-                counters,
-            },
-        );
+        range.reconciliation.insert(day, reconciliation_of(&batch)?);
     }
     Ok(range)
+}
+
+/// One day's `reconciliation` row (not empty) for the page.
+fn reconciliation_of(batch: &RecordBatch) -> Result<Reconciliation> {
+    let m = |c| money_of(batch, c, 0);
+    let counters = batch
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name().starts_with("log_"))
+        .map(|f| Ok((f.name().clone(), batch.int(f.name(), 0)?)))
+        .collect::<Result<_>>()?;
+    Ok(Reconciliation {
+        cost_basis: batch.text("cost_basis", 0)?,
+        cur_rows: batch.int("cur_rows", 0)?,
+        cur_total: m("cur_total_usd")?,
+        allocated: m("allocated_usd")?,
+        unallocated: m("unallocated_usd")?,
+        excluded: m("excluded_usd")?,
+        excluded_types: batch.money_by("excluded_by_type", 0)?.into_keys().collect(),
+        out_of_scope: match batch.schema().column_with_name("out_of_scope_usd") {
+            Some(_) => m("out_of_scope_usd")?,
+            None => 0,
+        },
+        delta: m("delta_usd")?,
+        transactions: batch.int("transactions", 0)?,
+        run_id: batch.text("run_id", 0)?,
+        version: batch.text("costjob_version", 0)?,
+        counters,
+    })
 }
 
 /// `cost / n` rounded half away from zero (a unit cost over a range).
@@ -356,16 +372,16 @@ fn flow_table(page: &mut String, range: &Range) {
         page,
         "Unit cost per flow",
         if single {
-            "Each flow's transactions, total cost and cost per transaction, with the per-transaction percentiles: half of the transactions cost at most p50, 95% at most p95."
+            "Each flow's transactions, total cost and cost per transaction, with the per-transaction percentiles: half of the transactions cost at most p50, 95% at most p95. Per success: the flow's whole cost over its successful transactions (what one good payment costs, the failures included). Bill vs model: how far the bill for the products with a list price is from list price x usage."
         } else {
-            "Each flow over the whole range: transactions, total cost and cost per transaction (total cost divided by transactions). Percentiles are per day: see the distribution chart."
+            "Each flow over the whole range: transactions, total cost and cost per transaction (total cost divided by transactions). Percentiles are per day: see the distribution chart. Per success: the flow's whole cost over its successful transactions (what one good payment costs, the failures included). Bill vs model: how far the bill for the products with a list price is from list price x usage."
         },
     );
     page.push_str("<table><thead><tr><th>type</th><th>flow</th><th>transactions</th><th>cost</th><th>unit cost</th>");
     if single {
         page.push_str("<th>p50</th><th>p95</th><th>p99</th><th>max</th>");
     }
-    page.push_str("</tr></thead><tbody>");
+    page.push_str("<th>per success</th><th>bill vs model</th></tr></thead><tbody>");
     for ((ty, flow), per_day) in &range.flows {
         let transactions: i64 = per_day.values().map(|d| d.transactions).sum();
         let cost: Money = per_day.values().map(|d| d.cost).sum();
@@ -383,7 +399,22 @@ fn flow_table(page: &mut String, range: &Range) {
                 let _ = write!(page, "<td class=\"n\">{}</td>", usd(p, 6));
             }
         }
-        page.push_str("</tr>");
+        let successful: Option<i64> = per_day.values().map(|d| d.successful).sum();
+        let per_success = match successful {
+            Some(n) if n > 0 => usd(per(cost, n), 6),
+            _ => "-".to_string(),
+        };
+        let drift = match range.priced.get(&(ty.clone(), flow.clone())) {
+            Some(&(actual, modelled)) if modelled != 0 => format!(
+                "{:+.1}%",
+                (actual - modelled) as f64 * 100.0 / modelled as f64
+            ),
+            _ => "-".to_string(),
+        };
+        let _ = write!(
+            page,
+            "<td class=\"n\">{per_success}</td><td class=\"n\">{drift}</td></tr>"
+        );
     }
     page.push_str("</tbody></table></section>");
 }

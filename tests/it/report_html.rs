@@ -65,6 +65,26 @@ fn the_demo_days_html_report_is_self_contained_with_every_section_and_exact_figu
     ] {
         assert!(html.contains(&format!(">{title}<")), "no {title:?}");
     }
+    // The day report's per-success cost and the pricing model's drift, as
+    // the terminal report computes them.
+    let config = repo().join("examples/costjob.toml");
+    let csv = stdout(&read_command(
+        "report",
+        &config,
+        &out,
+        &["--date", DEMO_DATE, "--format", "csv"],
+    ));
+    let pago = csv
+        .lines()
+        .find(|l| l.starts_with("monetary,pago,"))
+        .unwrap();
+    let cells: Vec<&str> = pago.split(',').collect();
+    let drift: f64 = cells[14].parse().unwrap();
+    assert!(html.contains(">per success<") && html.contains(">bill vs model<"));
+    assert!(
+        html.contains(&format!(">{drift:+.1}%<")),
+        "{drift} in the page"
+    );
     // Services by their names, flows in plain words (no product codes, no
     // "unclassified (unclassified)").
     for name in [
