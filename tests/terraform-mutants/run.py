@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Applies each breakage of mutants.txt, one at a time, to a copy of terraform/
-and runs `terraform test` where the broken file lives (its module, or its env).
+and runs `terraform test` where the broken file lives (its module, or its env),
+then the offline checks that read terraform/ (CHECKS: the EventBridge
+patterns against real events); a breakage is caught when any of them fails.
 A breakage no test notices "survived"; a breakage whose text is not in the file
 exactly once is "stale" (the code moved on: update the list). Exit 0 only when
 every breakage is caught.
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Checks of terraform/ beside `terraform test`, each given the copy to read.
+CHECKS = ["tests/event_patterns_check.py"]
 
 
 @dataclass
@@ -60,6 +64,13 @@ def terraform(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+def checks_pass(tree: Path) -> bool:
+    return all(
+        subprocess.run([sys.executable, str(ROOT / c), "--terraform", str(tree)], capture_output=True).returncode == 0
+        for c in CHECKS
+    )
+
+
 def run_group(test_dir: str, mutants: list[Mutant], plugin_dir: str) -> list[tuple[Mutant, str]]:
     """One private copy of terraform/ per group: init once, check the tests pass
     unbroken, then break, test and restore each file in turn."""
@@ -72,7 +83,7 @@ def run_group(test_dir: str, mutants: list[Mutant], plugin_dir: str) -> list[tup
         if init.returncode != 0:
             return [(m, "init failed: " + init.stderr.strip()[-300:]) for m in mutants]
         baseline = terraform(cwd, "test")
-        if baseline.returncode != 0:
+        if baseline.returncode != 0 or not checks_pass(tree):
             return [(m, "tests fail unbroken: " + baseline.stdout.strip()[-300:]) for m in mutants]
         results = []
         for m in mutants:
@@ -84,10 +95,10 @@ def run_group(test_dir: str, mutants: list[Mutant], plugin_dir: str) -> list[tup
                 continue
             target.write_text(original.replace(m.old, m.new))
             try:
-                outcome = terraform(cwd, "test")
+                caught = terraform(cwd, "test").returncode != 0 or not checks_pass(tree)
             finally:
                 target.write_text(original)
-            results.append((m, "caught" if outcome.returncode != 0 else "survived"))
+            results.append((m, "caught" if caught else "survived"))
         return results
 
 

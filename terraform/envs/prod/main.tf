@@ -20,8 +20,16 @@ locals {
   }
   # Known before the role exists, so the key policy can name it (no cycle).
   task_role_arn = "arn:${local.partition}:iam::${local.account}:role/${local.name}-task"
-  # The export may live in the payer (management) account, not this one.
-  export_arn   = coalesce(var.cur_export_arn, "arn:${local.partition}:bcm-data-exports:us-east-1:${local.account}:export/${var.cur_export_name}")
+  # Who may deliver the CUR, as AWS documents the bucket and key policies: a
+  # Data Export's ARN carries a generated suffix (export/<name>-<id>) and
+  # exists only once the export is created, which needs these policies first,
+  # so the export is named with a wildcard suffix; the legacy CUR's report
+  # definitions beside it. The export may be the payer (management) account's.
+  export_account = coalesce(var.cur_export_account_id, local.account)
+  export_source_arns = [
+    "arn:${local.partition}:bcm-data-exports:us-east-1:${local.export_account}:export/${var.cur_export_name}-*",
+    "arn:${local.partition}:cur:us-east-1:${local.export_account}:definition/*",
+  ]
   cluster_name = "deuna-${var.environment}"
 }
 
@@ -30,7 +38,7 @@ module "kms" {
   alias                      = local.name
   administrator_arns         = var.administrator_arns
   user_arns                  = concat([local.task_role_arn], var.operator_arns)
-  billing_export_source_arns = [local.export_arn]
+  billing_export_source_arns = local.export_source_arns
   service_principals         = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"]
   # The scaling alerts' ECS service-action rule pages the encrypted SNS topic.
   events_publish_to_encrypted_topics = true
@@ -44,7 +52,7 @@ module "cur_bucket" {
   source                        = "../../modules/data-bucket"
   bucket_name                   = var.cur_bucket_name
   kms_key_arn                   = module.kms.key_arn
-  export_source_arns            = [local.export_arn]
+  export_source_arns            = local.export_source_arns
   transition_to_ia_days         = 90
   transition_to_glacier_ir_days = 400
   tags                          = local.tags
@@ -76,7 +84,6 @@ module "aurora" {
   name                = "deuna-${var.environment}"
   vpc_id              = var.vpc_id
   private_subnet_ids  = var.private_subnet_ids
-  availability_zones  = var.availability_zones
   allowed_cidr_blocks = var.app_cidr_blocks
   # The services reach it by CIDR; the rotation function's own group is admitted
   # by the pgadmin_secret module; the costjob task never connects.
@@ -169,13 +176,14 @@ module "ecs_scaling_alerts" {
 # Alarms on the job's own metrics (EMF, SPEC 11) and failures, to the same
 # paging topic and observability log group as the scaling alerts.
 module "costjob_alarms" {
-  source                      = "../../modules/costjob-alarms"
-  name                        = local.name
-  cluster_arn                 = aws_ecs_cluster.this.arn
-  task_family                 = local.name
-  flows                       = var.costjob_flows
-  sns_topic_arn               = module.ecs_scaling_alerts.sns_topic_arn
-  log_group_arn               = module.ecs_scaling_alerts.log_group_arn
-  unallocated_share_threshold = var.unallocated_share_threshold
-  tags                        = local.tags
+  source                          = "../../modules/costjob-alarms"
+  name                            = local.name
+  cluster_arn                     = aws_ecs_cluster.this.arn
+  task_family                     = local.name
+  schedule_dead_letter_queue_name = module.costjob_task.schedule_dead_letter_queue_name
+  flows                           = var.costjob_flows
+  sns_topic_arn                   = module.ecs_scaling_alerts.sns_topic_arn
+  log_group_arn                   = module.ecs_scaling_alerts.log_group_arn
+  unallocated_share_threshold     = var.unallocated_share_threshold
+  tags                            = local.tags
 }

@@ -23,6 +23,11 @@ output "athena_workgroup_name" {
   value       = module.athena.workgroup_name
 }
 
+output "image_platform" {
+  description = "Build the image for this platform: docker buildx build --platform $(terraform output -raw image_platform) ..."
+  value       = module.costjob_task.image_platform
+}
+
 output "costjob_schedule_arn" {
   description = "The nightly schedule."
   value       = module.costjob_task.schedule_arn

@@ -27,12 +27,6 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
-variable "availability_zones" {
-  description = "AZs of the Aurora instances."
-  type        = list(string)
-  default     = ["us-east-1a", "us-east-1b"]
-}
-
 variable "app_cidr_blocks" {
   description = "Private CIDRs of the services that use Aurora."
   type        = list(string)
@@ -73,13 +67,13 @@ variable "cur_export_name" {
   default     = "costjob-cur"
 }
 
-variable "cur_export_arn" {
-  description = "ARN of the CUR 2.0 Data Export when it is not this account's (e.g. the payer account's); default: this account's export named cur_export_name."
+variable "cur_export_account_id" {
+  description = "The account that owns the CUR 2.0 Data Export when it is not this one (the payer, or management, account); default: this account."
   type        = string
   default     = null
   validation {
-    condition     = var.cur_export_arn == null || can(regex("^arn:aws[a-z-]*:bcm-data-exports:[a-z0-9-]+:[0-9]{12}:export/.+$", var.cur_export_arn))
-    error_message = "cur_export_arn must be a bcm-data-exports export ARN."
+    condition     = var.cur_export_account_id == null || can(regex("^[0-9]{12}$", var.cur_export_account_id))
+    error_message = "cur_export_account_id must be a 12-digit AWS account id."
   }
 }
 

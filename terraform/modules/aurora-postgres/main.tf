@@ -1,6 +1,18 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
+# The instances go to the subnets' own zones, in turn: zones named apart from
+# the subnets (a default of us-east-1a/b) fail the apply wherever the VPC's
+# private subnets are elsewhere.
+data "aws_subnet" "private" {
+  for_each = toset(var.private_subnet_ids)
+  id       = each.value
+}
+
+locals {
+  zones = distinct([for id in var.private_subnet_ids : data.aws_subnet.private[id].availability_zone])
+}
+
 resource "aws_db_subnet_group" "this" {
   name       = var.name
   subnet_ids = var.private_subnet_ids
@@ -98,6 +110,18 @@ resource "aws_rds_cluster" "this" {
   tags                                = var.tags
 
   depends_on = [aws_cloudwatch_log_group.postgresql]
+
+  lifecycle {
+    # Automatic minor upgrades move the engine (16.6 -> 16.8) in the
+    # maintenance window; a plan against the pinned version would then try a
+    # downgrade, which RDS refuses. The pin chooses the version at creation;
+    # a major upgrade is a change of this module's major (and parameter group).
+    ignore_changes = [engine_version]
+    precondition {
+      condition     = length(local.zones) >= 2
+      error_message = "private_subnet_ids must span at least two Availability Zones (the instances go one per zone in turn)."
+    }
+  }
 }
 
 resource "aws_iam_role" "monitoring" {
@@ -127,7 +151,7 @@ resource "aws_rds_cluster_instance" "this" {
   engine                                = aws_rds_cluster.this.engine
   engine_version                        = aws_rds_cluster.this.engine_version
   instance_class                        = var.instance_class
-  availability_zone                     = var.availability_zones[count.index % length(var.availability_zones)]
+  availability_zone                     = local.zones[count.index % length(local.zones)]
   publicly_accessible                   = false
   db_subnet_group_name                  = aws_db_subnet_group.this.name
   auto_minor_version_upgrade            = true

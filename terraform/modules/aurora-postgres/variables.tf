@@ -25,15 +25,6 @@ variable "private_subnet_ids" {
   }
 }
 
-variable "availability_zones" {
-  description = "Availability Zones of the instances, one per instance in turn (at least two distinct)."
-  type        = list(string)
-  validation {
-    condition     = length(distinct(var.availability_zones)) >= 2 && alltrue([for z in var.availability_zones : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$", z))])
-    error_message = "availability_zones must list at least two distinct zones such as us-east-1a."
-  }
-}
-
 variable "allowed_cidr_blocks" {
   description = "Private CIDR blocks allowed to reach PostgreSQL (5432)."
   type        = list(string)

@@ -81,19 +81,37 @@ resource "aws_cloudwatch_metric_alarm" "unallocated_share" {
   tags                = var.tags
 }
 
-# The job's failures: its task stopped with a non-zero exit code.
+# A nightly run the scheduler could not start at all (no task, so no task
+# event): its event waits in the schedule's dead-letter queue.
+resource "aws_cloudwatch_metric_alarm" "schedule_not_started" {
+  alarm_name          = "${var.name}-schedule-not-started"
+  alarm_description   = "The scheduler could not start the nightly costjob task after its retries: the event is in SQS queue ${var.schedule_dead_letter_queue_name} (its error attributes say why)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.schedule_dead_letter_queue_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  # An empty queue may send no datapoint: nothing to report.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.actions
+  ok_actions         = local.actions
+  tags               = var.tags
+}
+
+# The job's failures: its task stopped with a non-zero exit code, or never
+# started (an image that cannot be pulled, a secret or registry that cannot be
+# reached: stopCode TaskFailedToStart, and no exit code at all, which a
+# pattern on exitCode alone never matches). tests/event_patterns_check.py
+# matches the template against ECS's own events.
 resource "aws_cloudwatch_event_rule" "job_failed" {
   name        = local.rule_names.job_failed
-  description = "The costjob task stopped with a non-zero exit code"
-  event_pattern = jsonencode({
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Task State Change"]
-    detail = {
-      clusterArn = [var.cluster_arn]
-      group      = ["family:${var.task_family}"]
-      lastStatus = ["STOPPED"]
-      containers = { exitCode = [{ "anything-but" = 0 }] }
-    }
+  description = "The costjob task stopped with a non-zero exit code or failed to start"
+  event_pattern = templatefile("${path.module}/job-failed.pattern.json.tftpl", {
+    cluster_arn = var.cluster_arn
+    task_family = var.task_family
   })
   tags = var.tags
 }

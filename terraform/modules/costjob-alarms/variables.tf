@@ -71,3 +71,12 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "schedule_dead_letter_queue_name" {
+  description = "The SQS queue where the scheduler puts a nightly run it could not start (costjob-task's schedule_dead_letter_queue_name)."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,80}$", var.schedule_dead_letter_queue_name))
+    error_message = "schedule_dead_letter_queue_name must be an SQS queue name."
+  }
+}

@@ -154,6 +154,21 @@ locals {
       Action   = ["kms:Decrypt"]
       Resource = [var.kms_key_arn]
     },
+    {
+      # A run the scheduler could not start, after its retries, is kept in
+      # the dead-letter queue (encrypted with the same key, through SQS only).
+      Sid      = "KeepTheRunsThatDidNotStart"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.schedule_dead_letters.arn]
+    },
+    {
+      Sid       = "EncryptTheDeadLetters"
+      Effect    = "Allow"
+      Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+      Resource  = [var.kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = "sqs.${local.region}.amazonaws.com" } }
+    },
   ]
 
   environment = merge({
@@ -256,7 +271,7 @@ resource "aws_ecs_task_definition" "this" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "ARM64"
+    cpu_architecture        = var.cpu_architecture
   }
 
   ephemeral_storage {
@@ -300,6 +315,18 @@ resource "aws_iam_role_policy" "scheduler" {
   policy = jsonencode({ Version = "2012-10-17", Statement = local.scheduler_statements })
 }
 
+# The nightly runs the scheduler could not start (RunTask refused: no
+# capacity, a subnet or security group gone, throttling), after its retries:
+# no task exists, so no task event reports them; costjob-alarms pages on a
+# message here.
+resource "aws_sqs_queue" "schedule_dead_letters" {
+  name                              = "${var.name}-schedule-dead-letters"
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = 1209600
+  tags                              = var.tags
+}
+
 resource "aws_scheduler_schedule" "this" {
   name                         = var.name
   description                  = "costjob refresh: the open billing periods brought up to date, nightly"
@@ -331,6 +358,10 @@ resource "aws_scheduler_schedule" "this" {
     retry_policy {
       maximum_retry_attempts       = 2
       maximum_event_age_in_seconds = 3600
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.schedule_dead_letters.arn
     }
   }
 }

@@ -27,3 +27,13 @@ output "container" {
   description = "The job's container as the task definition runs it: image, command, user and environment."
   value       = local.container
 }
+
+output "image_platform" {
+  description = "The platform the image must be built for (docker build --platform): the task's CPU architecture. An image of another platform does not start (exec format error)."
+  value       = { ARM64 = "linux/arm64", X86_64 = "linux/amd64" }[aws_ecs_task_definition.this.runtime_platform[0].cpu_architecture]
+}
+
+output "schedule_dead_letter_queue_name" {
+  description = "The queue of the nightly runs the scheduler could not start (alarm on it: costjob-alarms)."
+  value       = aws_sqs_queue.schedule_dead_letters.name
+}

@@ -10,6 +10,7 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+
   mock_resource "aws_kms_key" {
     override_during = plan
     defaults = {
@@ -26,12 +27,22 @@ mock_provider "aws" {
   }
 }
 
+
+# The private subnets' zones, as the VPC has them.
+override_data {
+  target = module.aurora.data.aws_subnet.private["subnet-0123456789abcdef0"]
+  values = { availability_zone = "us-east-1a" }
+}
+override_data {
+  target = module.aurora.data.aws_subnet.private["subnet-0123456789abcdef1"]
+  values = { availability_zone = "us-east-1b" }
+}
+
 variables {
   pgadmin_password_wo = "test-only-not-a-secret-0123456789abcdef"
   region              = "us-east-1"
   vpc_id              = "vpc-0123456789abcdef0"
   private_subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  availability_zones  = ["us-east-1a", "us-east-1b"]
   app_cidr_blocks     = ["10.20.0.0/16"]
   administrator_arns  = ["arn:aws:iam::111122223333:role/platform-admin"]
   operator_arns       = ["arn:aws:iam::111122223333:role/finops-analyst"]
@@ -44,6 +55,27 @@ variables {
 
 run "composition" {
   command = plan
+
+  # Issue 37 finding 2: the CUR lands. Real delivery ARNs, shaped as AWS
+  # writes them (a Data Export's name carries a generated suffix; a legacy
+  # CUR report's definition), match the bucket's and the key's aws:SourceArn
+  # patterns (ArnLike: * any run, ? one character); another account's export
+  # and another export of this account do not.
+  assert {
+    condition = alltrue(flatten([for patterns in [
+      one([for s in jsondecode(module.cur_bucket.bucket_policy).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "BillingExportsWrite"]),
+      one([for s in jsondecode(module.kms.key_policy).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "BillingExportsWriteCur"]),
+      ] : [for arn, delivers in {
+        "arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur-6f4d7a0e-1b2c-4d5e-8f90-123456789abc" = true
+        "arn:aws:cur:us-east-1:111122223333:definition/4ad2a5c9-3e1d-4a8b-9e6f-0c7d8b9a1f2e"                      = true
+        "arn:aws:bcm-data-exports:us-east-1:444455556666:export/costjob-cur-6f4d7a0e-1b2c-4d5e-8f90-123456789abc" = false
+        "arn:aws:bcm-data-exports:us-east-1:111122223333:export/marketing-6f4d7a0e-1b2c-4d5e-8f90-123456789abc"   = false
+        } : delivers == anytrue([for p in patterns :
+          can(regex("^${replace(replace(replace(p, ".", "\\."), "*", ".*"), "?", ".")}$", arn))
+      ])]
+    ]))
+    error_message = "the CUR's real delivery ARNs (export/<name>-<id>, a legacy CUR definition) may write to the bucket and use the key; nothing else"
+  }
 
   assert {
     condition     = one([for s in aws_ecs_cluster.this.setting : s.value if s.name == "containerInsights"]) == "enabled"

@@ -7,11 +7,21 @@ mock_provider "aws" {
   }
 }
 
+# The subnets' zones, as the VPC has them (not the us-east-1a/b a default
+# would assume).
+override_data {
+  target = data.aws_subnet.private["subnet-0123456789abcdef0"]
+  values = { availability_zone = "us-east-1c" }
+}
+override_data {
+  target = data.aws_subnet.private["subnet-0123456789abcdef1"]
+  values = { availability_zone = "us-east-1d" }
+}
+
 variables {
   name                       = "deuna-core"
   vpc_id                     = "vpc-0123456789abcdef0"
   private_subnet_ids         = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  availability_zones         = ["us-east-1a", "us-east-1b"]
   allowed_cidr_blocks        = ["10.20.0.0/16"]
   allowed_security_group_ids = ["sg-0123456789abcdef0"]
   kms_key_arn                = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
@@ -82,9 +92,55 @@ run "rejects_bad_inputs" {
     allowed_cidr_blocks   = ["0.0.0.0/0", "8.8.8.0/24", "10.0.0.1/8"]
     backup_retention_days = 3
     instance_class        = "m5.large"
-    availability_zones    = ["us-east-1a", "us-east-1a"]
     instance_count        = 1
   }
 
-  expect_failures = [var.name, var.allowed_cidr_blocks, var.backup_retention_days, var.instance_class, var.availability_zones, var.instance_count]
+  expect_failures = [var.name, var.allowed_cidr_blocks, var.backup_retention_days, var.instance_class, var.instance_count]
+}
+
+# Issue 37 finding 8: the instances go to the subnets' zones, one per zone in
+# turn (an instance named into a zone without a subnet fails the apply).
+run "instances_follow_the_subnets_zones" {
+  command = plan
+
+  assert {
+    condition     = [for i in aws_rds_cluster_instance.this : i.availability_zone] == ["us-east-1c", "us-east-1d"]
+    error_message = "one instance in each private subnet's zone, in turn"
+  }
+}
+
+# Subnets all in one zone cannot hold a cluster that survives the zone.
+run "subnets_of_one_zone_are_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_subnet.private["subnet-0123456789abcdef1"]
+    values = { availability_zone = "us-east-1c" }
+  }
+
+  expect_failures = [aws_rds_cluster.this]
+}
+
+# Issue 37 finding 8: a minor upgrade AWS applied (16.6 -> 16.8 in the
+# maintenance window) is not undone by the next plan against the 16.6 pin
+# (RDS refuses downgrades). The state is made to hold 16.8 by an apply at it.
+run "the_cluster_as_aws_upgraded_it" {
+  command = apply
+
+  variables {
+    engine_version = "16.8"
+  }
+}
+
+run "an_automatic_minor_upgrade_is_kept" {
+  command = plan
+
+  variables {
+    engine_version = "16.6"
+  }
+
+  assert {
+    condition     = aws_rds_cluster.this.engine_version == "16.8"
+    error_message = "the next plan tries to take the upgraded cluster back to the pinned version"
+  }
 }

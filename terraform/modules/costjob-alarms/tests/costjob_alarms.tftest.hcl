@@ -16,6 +16,8 @@ variables {
   task_family   = "costjob-test"
   sns_topic_arn = "arn:aws:sns:us-east-1:111122223333:deuna-paging"
   log_group_arn = "arn:aws:logs:us-east-1:111122223333:log-group:/deuna/observability"
+  # Where the scheduler puts a nightly run it could not start.
+  schedule_dead_letter_queue_name = "costjob-test-schedule-dead-letters"
   flows = [
     { flow = "pago", transaction_type = "monetary" },
     { flow = "recarga", transaction_type = "monetary" },
@@ -72,7 +74,7 @@ run "every_alarm_watches_what_it_says_and_pages" {
     condition = (jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.lastStatus == ["STOPPED"]
       && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.group == ["family:costjob-test"]
       && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.clusterArn == [var.cluster_arn]
-      && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail.containers.exitCode == [{ "anything-but" = 0 }]
+      && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern).detail["$or"] == [{ containers = { exitCode = [{ "anything-but" = 0 }] } }, { stopCode = ["TaskFailedToStart"] }]
     && jsondecode(aws_cloudwatch_event_rule.job_failed.event_pattern)["detail-type"] == ["ECS Task State Change"])
     error_message = "the job-failure rule matches the costjob task stopping with a non-zero exit code, and only that"
   }
@@ -126,4 +128,20 @@ run "rejects_bad_inputs" {
   }
 
   expect_failures = [var.name, var.flows, var.unallocated_share_threshold, var.stale_after_hours]
+}
+
+# Issue 37 finding 10: a run the scheduler could not start (no task, no task
+# event) pages, from its dead-letter queue.
+run "a_run_that_never_started_pages" {
+  command = plan
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.schedule_not_started.namespace == "AWS/SQS"
+      && aws_cloudwatch_metric_alarm.schedule_not_started.metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.schedule_not_started.dimensions["QueueName"] == "costjob-test-schedule-dead-letters"
+      && aws_cloudwatch_metric_alarm.schedule_not_started.comparison_operator == "GreaterThanThreshold"
+      && aws_cloudwatch_metric_alarm.schedule_not_started.threshold == 0
+    && aws_cloudwatch_metric_alarm.schedule_not_started.alarm_actions == toset([var.sns_topic_arn]))
+    error_message = "one message in the schedule's dead-letter queue pages"
+  }
 }

@@ -20,6 +20,9 @@ mock_provider "aws" {
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::111122223333:role/costjob-test-role" }
   }
+  mock_resource "aws_sqs_queue" {
+    defaults = { arn = "arn:aws:sqs:us-east-1:111122223333:costjob-test-schedule-dead-letters" }
+  }
 }
 
 variables {
@@ -234,4 +237,52 @@ run "rejects_empty_prefixes" {
   }
 
   expect_failures = [var.cur, var.logs, var.output]
+}
+
+# Issue 37 finding 7: the image is built for the task's CPU (image_platform
+# feeds `docker buildx build --platform`; tests/image_platform_check.py checks
+# the repository's build commands use it).
+run "the_image_platform_is_the_tasks" {
+  command = plan
+
+  assert {
+    condition     = aws_ecs_task_definition.this.runtime_platform[0].cpu_architecture == "ARM64" && output.image_platform == "linux/arm64"
+    error_message = "the task runs on Graviton and the image is built for linux/arm64"
+  }
+}
+
+run "an_x86_task_gets_an_amd64_image" {
+  command = plan
+
+  variables {
+    cpu_architecture = "X86_64"
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.this.runtime_platform[0].cpu_architecture == "X86_64" && output.image_platform == "linux/amd64"
+    error_message = "an X86_64 task is told to use a linux/amd64 image"
+  }
+}
+
+# Issue 37 finding 10: a run the scheduler could not start lands in an
+# encrypted dead-letter queue the scheduler may write to, and nothing else.
+run "a_run_that_never_started_is_kept" {
+  command = apply
+
+  assert {
+    condition = (aws_scheduler_schedule.this.target[0].dead_letter_config[0].arn == aws_sqs_queue.schedule_dead_letters.arn
+    && aws_sqs_queue.schedule_dead_letters.kms_master_key_id == var.kms_key_arn)
+    error_message = "the schedule's dead letters go to the module's queue, encrypted with the key"
+  }
+  assert {
+    condition = length([for st in jsondecode(aws_iam_role_policy.scheduler.policy).Statement : st
+    if contains(flatten([st.Action]), "sqs:SendMessage") && st.Resource == [aws_sqs_queue.schedule_dead_letters.arn]]) == 1
+    error_message = "the scheduler may send to its dead-letter queue only"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.scheduler.policy).Statement :
+      try(contains(st.Action, "kms:GenerateDataKey") && st.Resource == [var.kms_key_arn]
+    && st.Condition.StringEquals["kms:ViaService"] == "sqs.us-east-1.amazonaws.com", false)])
+    error_message = "the scheduler may encrypt its dead letters with the key, through SQS only"
+  }
 }
