@@ -47,6 +47,23 @@ CASES = [
             "ecs-task-other-family-exit-1": False,
         },
     ),
+    (
+        "modules/ecs-scaling-alerts/scaling-changes.pattern.json.tftpl",
+        {
+            "cluster_name": "deuna-prod",
+            "cluster_arn": "arn:aws:ecs:us-east-1:111122223333:cluster/deuna-prod",
+        },
+        {
+            "cloudtrail-register-scalable-target-pagos": True,
+            "cloudtrail-create-service": True,
+            "cloudtrail-create-service-by-arn": True,
+            "cloudtrail-register-scalable-target-other-cluster": False,
+            "cloudtrail-register-scalable-target-dynamodb": False,
+            "cloudtrail-create-service-other-cluster": False,
+            "cloudtrail-update-service": False,
+            "ecs-task-exit-3": False,
+        },
+    ),
 ]
 
 

@@ -30,7 +30,8 @@ locals {
     "arn:${local.partition}:bcm-data-exports:us-east-1:${local.export_account}:export/${var.cur_export_name}-*",
     "arn:${local.partition}:cur:us-east-1:${local.export_account}:definition/*",
   ]
-  cluster_name = "deuna-${var.environment}"
+  # The services' cluster: the service teams' (read, never created here).
+  cluster_name = coalesce(var.ecs_cluster_name, "deuna-${var.environment}")
 }
 
 module "kms" {
@@ -129,19 +130,10 @@ module "ecr" {
   tags        = local.tags
 }
 
-resource "aws_ecs_cluster" "this" {
-  name = local.cluster_name
-  setting {
-    name  = "containerInsights"
-    value = "enabled"
-  }
-  tags = local.tags
-}
-
 module "costjob_task" {
   source             = "../../modules/costjob-task"
   name               = local.name
-  cluster_arn        = aws_ecs_cluster.this.arn
+  cluster_arn        = module.ecs_scaling_alerts.cluster_arn
   image              = "${module.ecr.repository_url}:${var.costjob_image_tag}"
   ecr_repository_arn = module.ecr.repository_arn
   subnet_ids         = var.private_subnet_ids
@@ -164,7 +156,8 @@ module "costjob_task" {
 
 module "ecs_scaling_alerts" {
   source                   = "../../modules/ecs-scaling-alerts"
-  cluster_name             = aws_ecs_cluster.this.name
+  cluster_name             = local.cluster_name
+  manage_scalable_targets  = var.ecs_manage_scalable_targets
   services                 = var.ecs_services
   kms_key_arn              = module.kms.key_arn
   at_max_minutes           = var.ecs_at_max_minutes
@@ -178,7 +171,7 @@ module "ecs_scaling_alerts" {
 module "costjob_alarms" {
   source                          = "../../modules/costjob-alarms"
   name                            = local.name
-  cluster_arn                     = aws_ecs_cluster.this.arn
+  cluster_arn                     = module.ecs_scaling_alerts.cluster_arn
   task_family                     = local.name
   schedule_dead_letter_queue_name = module.costjob_task.schedule_dead_letter_queue_name
   flows                           = var.costjob_flows

@@ -159,3 +159,15 @@ variable "unallocated_share_threshold" {
   type        = number
   default     = 0.05
 }
+
+variable "ecs_cluster_name" {
+  description = "The existing ECS cluster of the services (and of the costjob task); default deuna-<environment>. Read, never created: Container Insights must be on."
+  type        = string
+  default     = null
+}
+
+variable "ecs_manage_scalable_targets" {
+  description = "Register the services' scalable targets and target-tracking policies here (true), or only alert on the targets the service teams own (false). See docs/ecs-scaling-alerts.md."
+  type        = bool
+  default     = false
+}

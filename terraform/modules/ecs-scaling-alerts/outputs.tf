@@ -20,7 +20,12 @@ output "saturated_alarm_names" {
 
 output "event_rule_names" {
   description = "The EventBridge rules feeding the log group."
-  value       = [aws_cloudwatch_event_rule.alarms.name, aws_cloudwatch_event_rule.service_actions.name]
+  value       = [aws_cloudwatch_event_rule.alarms.name, aws_cloudwatch_event_rule.service_actions.name, aws_cloudwatch_event_rule.scaling_changes.name]
+}
+
+output "cluster_arn" {
+  description = "ARN of the services' cluster (read, not created)."
+  value       = data.aws_ecs_cluster.this.arn
 }
 
 output "log_group_arn" {

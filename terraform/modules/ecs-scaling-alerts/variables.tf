@@ -25,6 +25,12 @@ variable "services" {
   }
 }
 
+variable "manage_scalable_targets" {
+  description = "Register each service's scalable target and its two target-tracking policies here (true), or only watch targets the service teams own (false: the default). Never both: two owners overwrite each other's min/max."
+  type        = bool
+  default     = false
+}
+
 variable "cpu_target_percent" {
   description = "Target-tracking target for average CPU (and the 'still saturated' threshold)."
   type        = number

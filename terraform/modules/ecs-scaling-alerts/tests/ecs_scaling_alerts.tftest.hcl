@@ -8,6 +8,16 @@ mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
+  # The service teams' cluster, as DescribeClusters returns it.
+  mock_data "aws_ecs_cluster" {
+    defaults = {
+      arn     = "arn:aws:ecs:us-east-1:111122223333:cluster/deuna-prod"
+      setting = [{ name = "containerInsights", value = "enabled" }]
+    }
+  }
+  mock_data "aws_ecs_service" {
+    defaults = { arn = "arn:aws:ecs:us-east-1:111122223333:service/deuna-prod/pagos" }
+  }
   # What an apply returns, in the shape AWS gives (the provider validates ARNs).
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:us-east-1:111122223333:ecs-scaling-deuna-prod-paging" }
@@ -31,6 +41,11 @@ variables {
 
 run "thresholds_follow_the_map" {
   command = plan
+
+  # This module owns the scalable targets here (the default only watches).
+  variables {
+    manage_scalable_targets = true
+  }
 
   assert {
     condition     = alltrue([for name, s in var.services : aws_cloudwatch_metric_alarm.at_max[name].threshold == s.max])
@@ -111,9 +126,9 @@ run "thresholds_follow_the_map" {
   assert {
     condition = anytrue([for st in jsondecode(module.log_delivery.policy_document).Statement : try(
       st.Action == "logs:PutLogEvents" && st.Resource == "arn:aws:logs:us-east-1:111122223333:log-group:/aws/events/ecs-scaling-deuna-prod:*:*"
-      && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset(["arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.alarms.name}", "arn:aws:events:us-east-1:111122223333:rule/${aws_cloudwatch_event_rule.service_actions.name}"]),
+      && toset(st.Condition.ArnEquals["aws:SourceArn"]) == toset([for r in [aws_cloudwatch_event_rule.alarms, aws_cloudwatch_event_rule.service_actions, aws_cloudwatch_event_rule.scaling_changes] : "arn:aws:events:us-east-1:111122223333:rule/${r.name}"]),
     false)])
-    error_message = "PutLogEvents only from this module's two rules, on this log group's streams"
+    error_message = "PutLogEvents only from this module's three rules, on this log group's streams"
   }
 
   assert {
@@ -141,11 +156,11 @@ run "delivery_paths" {
     error_message = "only this account's alarms and rules may publish"
   }
   assert {
-    condition     = aws_cloudwatch_event_target.service_actions_to_sns.arn == aws_sns_topic.this.arn && aws_cloudwatch_event_target.alarms_to_logs.arn == aws_cloudwatch_log_group.this.arn
-    error_message = "service actions page the topic; alarm changes go to the log group"
+    condition     = aws_cloudwatch_event_target.alarms_to_logs.arn == aws_cloudwatch_log_group.this.arn && aws_cloudwatch_event_target.scaling_changes_to_logs.arn == aws_cloudwatch_log_group.this.arn
+    error_message = "alarm changes and scaling changes go to the log group"
   }
   assert {
-    condition = alltrue([for k, r in { alarms = aws_cloudwatch_event_rule.alarms.name, service_actions = aws_cloudwatch_event_rule.service_actions.name } :
+    condition = alltrue([for k, r in { alarms = aws_cloudwatch_event_rule.alarms.name, service_actions = aws_cloudwatch_event_rule.service_actions.name, scaling_changes = aws_cloudwatch_event_rule.scaling_changes.name } :
       module.log_delivery.delivery_failed_alarms[k].dimensions.RuleName == r
       && module.log_delivery.delivery_failed_alarms[k].metric_name == "FailedInvocations"
       && module.log_delivery.delivery_failed_alarms[k].namespace == "AWS/Events"
@@ -193,4 +208,74 @@ run "rejects_a_service_that_cannot_scale" {
   }
 
   expect_failures = [var.services]
+}
+
+# Issue 37 finding 1: by default the module only watches: the service teams
+# own the scalable targets (registering them here overwrote their min/max and
+# added a second pair of policies). The cluster and services are read.
+run "alerts_only_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_appautoscaling_target.this) == 0 && length(aws_appautoscaling_policy.cpu) == 0 && length(aws_appautoscaling_policy.memory) == 0
+    error_message = "no scalable target or policy is registered unless manage_scalable_targets"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.at_max) == length(var.services) && output.cluster_arn == "arn:aws:ecs:us-east-1:111122223333:cluster/deuna-prod"
+    error_message = "every listed service is watched, in the cluster read from ECS"
+  }
+}
+
+# A cluster without Container Insights has no DesiredTaskCount: refused at plan.
+run "a_cluster_without_container_insights_is_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_ecs_cluster.this
+    values = {
+      arn     = "arn:aws:ecs:us-east-1:111122223333:cluster/deuna-prod"
+      setting = [{ name = "containerInsights", value = "disabled" }]
+    }
+  }
+
+  expect_failures = [data.aws_ecs_cluster.this]
+}
+
+# Issue 37 finding 6: the at-max alarm does not stay OK when its metric is
+# gone; a maximum changed elsewhere, an unlisted service and placement
+# failures each page once, by alarm (not one page per ECS event).
+run "the_alarms_say_what_they_cannot_see" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.at_max : a.treat_missing_data == "breaching"])
+    error_message = "no DesiredTaskCount (Container Insights off, service gone) is an alarm, not OK forever"
+  }
+  assert {
+    condition = alltrue([for name, s in var.services :
+      strcontains(aws_cloudwatch_log_metric_filter.counted["${name}-max-changed"].pattern, "$.detail.requestParameters.resourceId = \"service/deuna-prod/${name}\"")
+      && strcontains(aws_cloudwatch_log_metric_filter.counted["${name}-max-changed"].pattern, "$.detail.requestParameters.maxCapacity != ${s.max} ")
+      && aws_cloudwatch_metric_alarm.counted["${name}-max-changed"].metric_name == aws_cloudwatch_log_metric_filter.counted["${name}-max-changed"].metric_transformation[0].name
+    && aws_cloudwatch_metric_alarm.counted["${name}-max-changed"].alarm_actions == toset([aws_sns_topic.this.arn])])
+    error_message = "a scalable target registered with another maximum than the alarm's pages, per service"
+  }
+  assert {
+    condition = alltrue([for name in keys(var.services) :
+    strcontains(aws_cloudwatch_log_metric_filter.counted["unwatched-service"].pattern, "$.detail.requestParameters.serviceName != \"${name}\"")])
+    error_message = "a created service not in the map is counted (every listed one is excluded)"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.counted["unwatched-service"].metric_name == aws_cloudwatch_log_metric_filter.counted["unwatched-service"].metric_transformation[0].name
+      && aws_cloudwatch_metric_alarm.counted["cannot-place-tasks"].metric_name == aws_cloudwatch_log_metric_filter.counted["cannot-place-tasks"].metric_transformation[0].name
+    && aws_cloudwatch_metric_alarm.counted["cannot-place-tasks"].ok_actions == toset([aws_sns_topic.this.arn]))
+    error_message = "unwatched services and placement failures page by alarm (once when they start, once when they stop)"
+  }
+  assert {
+    condition = alltrue(flatten([for name in concat(
+      [for a in aws_cloudwatch_metric_alarm.counted : a.alarm_name],
+      [for k, r in module.log_delivery.delivery_failed_alarms : r.alarm_name],
+      ) : anytrue([for m in jsondecode(aws_cloudwatch_event_rule.alarms.event_pattern).detail.alarmName :
+    can(regex("^${replace(m.wildcard, "*", "[a-z0-9-]+")}$", name))])]))
+    error_message = "every alarm that pages is also logged, the rules' own delivery failures included"
+  }
 }
