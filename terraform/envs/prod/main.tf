@@ -18,8 +18,6 @@ locals {
     owner       = "finops"
     managed-by  = "terraform"
   }
-  # Known before the role exists, so the key policy can name it (no cycle).
-  task_role_arn = "arn:${local.partition}:iam::${local.account}:role/${local.name}-task"
   # Who may deliver the CUR, as AWS documents the bucket and key policies: a
   # Data Export's ARN carries a generated suffix (export/<name>-<id>) and
   # exists only once the export is created, which needs these policies first,
@@ -35,10 +33,14 @@ locals {
 }
 
 module "kms" {
-  source                     = "../../modules/kms"
-  alias                      = local.name
-  administrator_arns         = var.administrator_arns
-  user_arns                  = concat([local.task_role_arn], var.operator_arns)
+  source             = "../../modules/kms"
+  alias              = local.name
+  administrator_arns = var.administrator_arns
+  # Principals that exist before this apply only: a key policy naming a role
+  # this apply creates is refused (MalformedPolicyDocument), so -target=module.kms
+  # failed. The task role uses the key through its own IAM policy (UseTheKey),
+  # which the key policy's account statement lets take effect.
+  user_arns                  = var.operator_arns
   billing_export_source_arns = local.export_source_arns
   service_principals         = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"]
   # The scaling alerts' ECS service-action rule pages the encrypted SNS topic.
@@ -106,6 +108,7 @@ module "pgadmin_secret" {
   password_wo          = var.pgadmin_password_wo
   password_version     = var.pgadmin_password_version
   rotation_days        = 30
+  role_exists          = var.pgadmin_role_exists
   rotation_subnet_ids  = var.private_subnet_ids
   vpc_id               = var.vpc_id
   db_security_group_id = module.aurora.security_group_id

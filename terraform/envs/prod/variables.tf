@@ -171,3 +171,9 @@ variable "ecs_manage_scalable_targets" {
   type        = bool
   default     = false
 }
+
+variable "pgadmin_role_exists" {
+  description = "Set true once the pgadmin role exists in Aurora with the secret's password (docs/apply-runbook.md): the secret's rotation is enabled then, not before (enabling it logs in as pgadmin at once)."
+  type        = bool
+  default     = false
+}

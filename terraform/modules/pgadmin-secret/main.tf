@@ -95,13 +95,15 @@ resource "aws_serverlessapplicationrepository_cloudformation_stack" "rotation" {
   depends_on = [aws_cloudwatch_log_group.rotation]
 }
 
-# rotate_immediately = false: the first rotation must not run while Terraform
-# is still creating things, before the function can reach the database and log
-# in with the password just written (it would fail, and the secret would be left
-# with an AWSPENDING version). The order is: Aurora up, pgadmin created with the
-# written password (by the DBA step in the module README), then the first
-# rotation at the next window or by `aws secretsmanager rotate-secret`.
+# Rotation is enabled only once the role exists (role_exists): enabling it runs
+# the function's testSecret step at once, logging in as the role with the
+# secret's password, even with rotate_immediately = false; before the role is
+# created that fails the apply. The order (docs/apply-runbook.md): apply (the
+# secret with its password), create the role with that password, then
+# role_exists = true and apply again. rotate_immediately = false: the first
+# full rotation waits for the schedule (or `aws secretsmanager rotate-secret`).
 resource "aws_secretsmanager_secret_rotation" "this" {
+  count = var.role_exists ? 1 : 0
   # checkov:skip=CKV_AWS_304:rotation every var.rotation_days (30, validated <= 90) is configured below; the check reads rotate_immediately = false, which only defers the first rotation, as a missing schedule
   secret_id           = aws_secretsmanager_secret.this.id
   rotation_lambda_arn = aws_serverlessapplicationrepository_cloudformation_stack.rotation.outputs["RotationLambdaARN"]

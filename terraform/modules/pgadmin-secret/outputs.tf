@@ -10,5 +10,5 @@ output "secret_name" {
 
 output "rotation_lambda_arn" {
   description = "ARN of the rotation function."
-  value       = aws_secretsmanager_secret_rotation.this.rotation_lambda_arn
+  value       = aws_serverlessapplicationrepository_cloudformation_stack.rotation.outputs["RotationLambdaARN"]
 }

@@ -120,10 +120,16 @@ variable "log_retention_days" {
   default     = 365
 }
 
+variable "role_exists" {
+  description = "Whether the role already exists in the database with the secret's password: rotation is enabled only then (enabling it logs in as the role at once, even with rotate_immediately = false)."
+  type        = bool
+  default     = false
+}
+
 variable "rotation_app_version" {
-  description = "Version of the AWS Serverless Application Repository app SecretsManagerRDSPostgreSQLRotationSingleUser."
+  description = "Version of the AWS Serverless Application Repository app SecretsManagerRDSPostgreSQLRotationSingleUser: one that exists in the aws partition (1.1.671 is the one aws-cdk-lib's SecretRotationApplication pins)."
   type        = string
-  default     = "1.1.476"
+  default     = "1.1.671"
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.rotation_app_version))
     error_message = "rotation_app_version must be a semantic version."

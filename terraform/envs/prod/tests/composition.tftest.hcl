@@ -63,6 +63,17 @@ variables {
 run "composition" {
   command = plan
 
+  # Issue 37 finding 5: the key policy names only principals that exist
+  # before this apply (the root, the administrators, the operators): a role
+  # this apply creates made the key's creation fail (MalformedPolicyDocument),
+  # so -target=module.kms, the runbook's first step, failed.
+  assert {
+    condition = alltrue(flatten([for st in jsondecode(module.kms.key_policy).Statement :
+      [for p in flatten([try(st.Principal.AWS, [])]) :
+    contains(concat(var.administrator_arns, var.operator_arns, ["arn:aws:iam::111122223333:root"]), p)]]))
+    error_message = "the key policy names a principal this configuration creates"
+  }
+
   # Issue 37 finding 2: the CUR lands. Real delivery ARNs, shaped as AWS
   # writes them (a Data Export's name carries a generated suffix; a legacy
   # CUR report's definition), match the bucket's and the key's aws:SourceArn

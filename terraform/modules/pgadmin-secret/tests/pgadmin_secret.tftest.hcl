@@ -27,6 +27,11 @@ variables {
 run "secret_is_encrypted_write_only_and_rotated" {
   command = plan
 
+  # The role has been created (the runbook's second apply).
+  variables {
+    role_exists = true
+  }
+
   assert {
     condition     = aws_secretsmanager_secret.this.kms_key_id == var.kms_key_arn
     error_message = "the secret must be encrypted with the key"
@@ -36,15 +41,15 @@ run "secret_is_encrypted_write_only_and_rotated" {
     error_message = "the password must go through the write-only attribute, never secret_string"
   }
   assert {
-    condition     = aws_secretsmanager_secret_rotation.this.rotation_rules[0].automatically_after_days == 30
+    condition     = aws_secretsmanager_secret_rotation.this[0].rotation_rules[0].automatically_after_days == 30
     error_message = "rotation must be configured"
   }
   assert {
-    condition     = aws_secretsmanager_secret_rotation.this.rotation_lambda_arn == "arn:aws:lambda:us-east-1:111122223333:function:pgadmin-rotation"
+    condition     = aws_secretsmanager_secret_rotation.this[0].rotation_lambda_arn == "arn:aws:lambda:us-east-1:111122223333:function:pgadmin-rotation"
     error_message = "rotation must use the AWS PostgreSQL rotation function"
   }
   assert {
-    condition     = aws_secretsmanager_secret_rotation.this.rotate_immediately == false
+    condition     = aws_secretsmanager_secret_rotation.this[0].rotate_immediately == false
     error_message = "the first rotation must not run at apply time, before the function can log in (issue 11 item 5)"
   }
 }
@@ -84,4 +89,20 @@ run "rejects_bad_inputs" {
   }
 
   expect_failures = [var.rotation_days, var.password_version, var.db_name, var.password_wo]
+}
+
+# Issue 37 finding 4: enabling rotation runs the function's testSecret at
+# once (logging in as pgadmin), even with rotate_immediately = false; before
+# the role exists that failed the first apply. Rotation waits for role_exists.
+run "rotation_waits_for_the_role" {
+  command = plan
+
+  assert {
+    condition     = length(aws_secretsmanager_secret_rotation.this) == 0 && aws_secretsmanager_secret.this.kms_key_id == var.kms_key_arn
+    error_message = "the first apply (no role yet) writes the secret and enables no rotation"
+  }
+  assert {
+    condition     = aws_serverlessapplicationrepository_cloudformation_stack.rotation.semantic_version == "1.1.671"
+    error_message = "the rotation function is a version of AWS's application that exists (1.1.476 did not)"
+  }
 }
