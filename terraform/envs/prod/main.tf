@@ -62,15 +62,23 @@ module "cur_bucket" {
 }
 
 module "logs_bucket" {
-  source      = "../../modules/data-bucket"
-  bucket_name = var.logs_bucket_name
-  kms_key_arn = module.kms.key_arn
-  log_export = {
-    prefix          = "cloudwatch-export/"
-    log_group_names = [for name in keys(var.ecs_services) : "${var.app_log_group_prefix}${name}"]
-  }
+  source                = "../../modules/data-bucket"
+  bucket_name           = var.logs_bucket_name
+  kms_key_arn           = module.kms.key_arn
   transition_to_ia_days = 30
   tags                  = local.tags
+}
+
+# The application logs reach the job (issue 37): every service's log group,
+# through one Firehose stream, a folder a day in the logs bucket, which the
+# task reads as <prefix>{date}/.
+module "app_log_delivery" {
+  source          = "../../modules/app-log-delivery"
+  name            = "${local.name}-app-logs"
+  log_group_names = [for name in keys(var.ecs_services) : "${var.app_log_group_prefix}${name}"]
+  bucket_arn      = module.logs_bucket.bucket_arn
+  kms_key_arn     = module.kms.key_arn
+  tags            = local.tags
 }
 
 module "output_bucket" {
@@ -143,7 +151,7 @@ module "costjob_task" {
   vpc_id             = var.vpc_id
   kms_key_arn        = module.kms.key_arn
   cur                = { bucket = module.cur_bucket.bucket_id, prefix = "exports/${var.cur_export_name}/" }
-  logs               = { bucket = module.logs_bucket.bucket_id, prefix = "cloudwatch-export/" }
+  logs               = { bucket = module.logs_bucket.bucket_id, prefix = module.app_log_delivery.costjob_logs_prefix, format = "firehose" }
   output             = { bucket = module.output_bucket.bucket_id, prefix = "costjob/" }
   athena = {
     workgroup       = module.athena.workgroup_name

@@ -17,8 +17,12 @@ locals {
   family_arn     = "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.name}:*"
   workgroup_arn  = "arn:${local.partition}:athena:${local.region}:${local.account}:workgroup/${var.athena.workgroup}"
 
-  # Read a prefix: list it, get its objects.
-  read_prefix = { for k, loc in { cur = var.cur, logs = var.logs } : k => loc }
+  # Read a prefix: list it, get its objects. The logs' prefix names the day
+  # ({date}): the grant is the folder above the days.
+  read_prefix = {
+    cur  = var.cur
+    logs = { bucket = var.logs.bucket, prefix = split("{", var.logs.prefix)[0] }
+  }
 
   task_statements = concat(
     flatten([for k, loc in local.read_prefix : [
@@ -51,10 +55,19 @@ locals {
         Resource = ["${local.s3}${var.output.bucket}/${var.output.prefix}*"]
       },
       {
-        Sid      = "AthenaResultsBucket"
+        Sid      = "AthenaResultsBucketLocation"
         Effect   = "Allow"
-        Action   = ["s3:GetBucketLocation", "s3:ListBucket"]
+        Action   = ["s3:GetBucketLocation"]
         Resource = ["${local.s3}${var.athena.results_bucket}"]
+      },
+      {
+        # The results bucket is the output bucket in the envs: listing is
+        # confined to the results' prefix, not the whole bucket.
+        Sid       = "AthenaResultsList"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = ["${local.s3}${var.athena.results_bucket}"]
+        Condition = { StringLike = { "s3:prefix" = ["${var.athena.results_prefix}*"] } }
       },
       {
         Sid    = "AthenaResults"
@@ -178,6 +191,7 @@ locals {
     COSTJOB_CUR_WORKGROUP         = var.athena.workgroup
     COSTJOB_CUR_OUTPUT_LOCATION   = "s3://${var.athena.results_bucket}/${var.athena.results_prefix}"
     COSTJOB_LOGS_PATH             = "s3://${var.logs.bucket}/${var.logs.prefix}"
+    COSTJOB_LOGS_FORMAT           = var.logs.format
     COSTJOB_OUTPUT_PATH           = "s3://${var.output.bucket}/${var.output.prefix}"
     COSTJOB_OUTPUT_GLUE_DATABASE  = var.athena.output_database
     COSTJOB_ALLOCATION_COST_BASIS = "amortized"

@@ -112,12 +112,22 @@ variable "cur" {
 }
 
 variable "logs" {
-  description = "Where the exported application logs are read: bucket and key prefix."
-  type        = object({ bucket = string, prefix = string })
+  description = "Where the application logs are read: bucket, key prefix naming the day ({date}, or {yyyy}/{mm}/{dd}: costjob reads only the prefixes of the days it runs) and their format (firehose, cloudwatch-export or jsonl)."
+  type        = object({ bucket = string, prefix = string, format = optional(string, "firehose") })
   validation {
     # An empty prefix would grant the whole bucket; a prefix is a folder.
-    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.logs.prefix)) && length(var.logs.bucket) > 0
-    error_message = "logs.prefix must be a non-empty key prefix ending with a slash (an empty prefix would grant the whole bucket)."
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'(){}/-]*/$", var.logs.prefix)) && length(var.logs.bucket) > 0 && !startswith(var.logs.prefix, "{")
+    error_message = "logs.prefix must be a non-empty key prefix ending with a slash, starting with a folder (an empty prefix would grant the whole bucket)."
+  }
+  validation {
+    # Without the day every night lists and reads the whole delivery history
+    # (retrieval fees from Infrequent Access, a re-delivered day counted twice).
+    condition     = strcontains(var.logs.prefix, "{date}") || strcontains(var.logs.prefix, "{dd}")
+    error_message = "logs.prefix must name the day with {date} (or {yyyy}/{mm}/{dd}), as the logs are delivered a folder a day."
+  }
+  validation {
+    condition     = contains(["firehose", "cloudwatch-export", "jsonl"], var.logs.format)
+    error_message = "logs.format must be firehose, cloudwatch-export or jsonl."
   }
 }
 

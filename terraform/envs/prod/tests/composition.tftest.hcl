@@ -63,6 +63,17 @@ variables {
 run "composition" {
   command = plan
 
+  # Issue 37 finding 3: the logs reach the job. Every service's log group is
+  # delivered, and the folder Firehose writes a day's records to is the one
+  # the task reads for that day (its {date} and Firehose's timestamp, for the
+  # same day, give the same key prefix).
+  assert {
+    condition = (toset(module.app_log_delivery.log_group_names) == toset([for name in keys(var.ecs_services) : "/ecs/${name}"])
+      && replace(module.app_log_delivery.data_prefix, "!{timestamp:yyyy-MM-dd}", "2026-11-23")
+    == trimprefix(replace(module.costjob_task.container.environment.COSTJOB_LOGS_PATH, "{date}", "2026-11-23"), "s3://deuna-test-app-logs/"))
+    error_message = "the task reads each day from the folder Firehose delivers that day to, for every service"
+  }
+
   # Issue 37 finding 5: the key policy names only principals that exist
   # before this apply (the root, the administrators, the operators): a role
   # this apply creates made the key's creation fail (MalformedPolicyDocument),
@@ -108,7 +119,8 @@ run "composition" {
     error_message = "the task runs this environment's image, by its immutable version tag"
   }
   assert {
-    condition = (module.costjob_task.container.environment.COSTJOB_LOGS_PATH == "s3://deuna-test-app-logs/cloudwatch-export/"
+    condition = (module.costjob_task.container.environment.COSTJOB_LOGS_PATH == "s3://deuna-test-app-logs/firehose/{date}/"
+      && module.costjob_task.container.environment.COSTJOB_LOGS_FORMAT == "firehose"
       && module.costjob_task.container.environment.COSTJOB_OUTPUT_PATH == "s3://deuna-test-costjob/costjob/"
       && module.costjob_task.container.environment.COSTJOB_CUR_OUTPUT_LOCATION == "s3://deuna-test-costjob/athena-results/"
       && module.costjob_task.container.environment.COSTJOB_CUR_SOURCE == "athena"
@@ -125,8 +137,8 @@ run "composition" {
     error_message = "every bucket the job touches has the baseline policy"
   }
   assert {
-    condition     = strcontains(module.logs_bucket.bucket_policy, "LogExportsWrite") && !strcontains(module.output_bucket.bucket_policy, "LogExportsWrite")
-    error_message = "only the logs bucket takes CloudWatch Logs exports"
+    condition     = !anytrue([for b in [module.cur_bucket, module.logs_bucket, module.output_bucket] : strcontains(b.bucket_policy, "LogExportsWrite")])
+    error_message = "no bucket takes CloudWatch Logs export tasks: the logs are delivered by Firehose"
   }
   assert {
     condition     = strcontains(module.cur_bucket.bucket_policy, "BillingExportsWrite") && !strcontains(module.logs_bucket.bucket_policy, "BillingExportsWrite")

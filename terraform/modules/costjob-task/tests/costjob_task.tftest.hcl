@@ -34,7 +34,7 @@ variables {
   vpc_id             = "vpc-0123456789abcdef0"
   kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-3333-4444-555555555555"
   cur                = { bucket = "deuna-cur", prefix = "exports/" }
-  logs               = { bucket = "deuna-logs", prefix = "cloudwatch-export/" }
+  logs               = { bucket = "deuna-logs", prefix = "firehose/{date}/" }
   output             = { bucket = "deuna-costjob", prefix = "out/" }
   calendar_timezone  = "America/Guayaquil"
   athena = {
@@ -110,7 +110,7 @@ run "least_privilege" {
   assert {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
       !contains(s.Action, "s3:GetObject") || alltrue([for r in s.Resource : anytrue([for p in
-        ["arn:aws:s3:::deuna-cur/exports/", "arn:aws:s3:::deuna-logs/cloudwatch-export/", "arn:aws:s3:::deuna-costjob/out/", "arn:aws:s3:::deuna-athena-results/costjob/"] :
+        ["arn:aws:s3:::deuna-cur/exports/", "arn:aws:s3:::deuna-logs/firehose/", "arn:aws:s3:::deuna-costjob/out/", "arn:aws:s3:::deuna-athena-results/costjob/"] :
     startswith(r, p)])])])
     error_message = "the task reads only under its four prefixes"
   }
@@ -124,9 +124,9 @@ run "least_privilege" {
   # Listing is confined to the prefixes too.
   assert {
     condition = alltrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
-      !contains(s.Action, "s3:ListBucket") || s.Sid == "AthenaResultsBucket" || try(alltrue([for p in s.Condition.StringLike["s3:prefix"] :
-    contains(["exports/*", "cloudwatch-export/*", "out/*"], p)]), false)])
-    error_message = "listing the data buckets is confined to the job's prefixes"
+      !contains(s.Action, "s3:ListBucket") || try(alltrue([for p in s.Condition.StringLike["s3:prefix"] :
+    contains(["exports/*", "firehose/*", "out/*", "costjob/*"], p)]), false)])
+    error_message = "listing any bucket is confined to the job's prefixes (the Athena results bucket is the output bucket: issue 37)"
   }
   # The nightly schedule: once a day, in UTC, encrypted with the key.
   assert {
@@ -285,4 +285,27 @@ run "a_run_that_never_started_is_kept" {
     && st.Condition.StringEquals["kms:ViaService"] == "sqs.us-east-1.amazonaws.com", false)])
     error_message = "the scheduler may encrypt its dead letters with the key, through SQS only"
   }
+}
+
+# Issue 37 finding 3: the task reads each night's days only: the logs' path
+# names the day, in the format the delivery writes; the grant is the folder
+# above the days.
+run "the_logs_path_names_the_day" {
+  command = plan
+
+  assert {
+    condition = (local.container.environment.COSTJOB_LOGS_PATH == "s3://deuna-logs/firehose/{date}/"
+    && local.container.environment.COSTJOB_LOGS_FORMAT == "firehose")
+    error_message = "costjob lists and reads the prefixes of the days it runs, as Firehose writes them"
+  }
+}
+
+run "rejects_a_logs_path_without_the_day" {
+  command = plan
+
+  variables {
+    logs = { bucket = "deuna-logs", prefix = "cloudwatch-export/", format = "cloudwatch-export" }
+  }
+
+  expect_failures = [var.logs]
 }
