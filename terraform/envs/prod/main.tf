@@ -117,6 +117,7 @@ module "pgadmin_secret" {
   password_version     = var.pgadmin_password_version
   rotation_days        = 30
   role_exists          = var.pgadmin_role_exists
+  administrator_arns   = var.administrator_arns
   rotation_subnet_ids  = var.private_subnet_ids
   vpc_id               = var.vpc_id
   db_security_group_id = module.aurora.security_group_id

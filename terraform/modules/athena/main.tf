@@ -78,6 +78,26 @@ locals {
   }
 }
 
+# The Data Catalog's metadata (table definitions, partition locations) and
+# connection passwords, encrypted with the platform key (issue 37). One
+# setting per account and region: this module owns it unless another stack
+# does (manage_catalog_encryption = false). Whoever reads the tables (the
+# task, finance's Athena and QuickSight roles) needs the key, as they do for
+# the objects.
+resource "aws_glue_data_catalog_encryption_settings" "this" {
+  count = var.manage_catalog_encryption ? 1 : 0
+  data_catalog_encryption_settings {
+    connection_password_encryption {
+      aws_kms_key_id                       = var.kms_key_arn
+      return_connection_password_encrypted = true
+    }
+    encryption_at_rest {
+      catalog_encryption_mode = "SSE-KMS"
+      sse_aws_kms_key_id      = var.kms_key_arn
+    }
+  }
+}
+
 resource "aws_glue_catalog_database" "costjob" {
   name        = var.name
   description = "costjob output tables (per-transaction AWS cost)"

@@ -63,6 +63,12 @@ variable "bytes_scanned_cutoff_per_query" {
   }
 }
 
+variable "manage_catalog_encryption" {
+  description = "Encrypt the account's Glue Data Catalog (metadata and connection passwords) with kms_key_arn here; false when another stack owns that account-wide setting."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

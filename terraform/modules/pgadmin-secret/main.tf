@@ -1,4 +1,5 @@
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 resource "aws_secretsmanager_secret" "this" {
@@ -7,6 +8,36 @@ resource "aws_secretsmanager_secret" "this" {
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = 30
   tags                    = var.tags
+}
+
+# Who may touch the secret at all, on the secret itself (issue 37): nobody of
+# another account, and only the administrators (who run Terraform) may delete
+# it or change this policy; reading stays with IAM (the DBAs' roles, the
+# rotation function's).
+resource "aws_secretsmanager_secret_policy" "this" {
+  secret_arn          = aws_secretsmanager_secret.this.arn
+  block_public_policy = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyOtherAccounts"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "secretsmanager:*"
+        Resource  = "*"
+        Condition = { StringNotEquals = { "aws:PrincipalAccount" = data.aws_caller_identity.current.account_id } }
+      },
+      {
+        Sid       = "OnlyAdministratorsDeleteOrRepolicy"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = ["secretsmanager:DeleteSecret", "secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"]
+        Resource  = "*"
+        Condition = { ArnNotLike = { "aws:PrincipalArn" = var.administrator_arns } }
+      },
+    ]
+  })
 }
 
 resource "aws_secretsmanager_secret_version" "this" {

@@ -136,6 +136,15 @@ variable "rotation_app_version" {
   }
 }
 
+variable "administrator_arns" {
+  description = "The roles that may delete the secret or change its resource policy (those that run Terraform among them)."
+  type        = list(string)
+  validation {
+    condition     = length(var.administrator_arns) > 0 && alltrue([for a in var.administrator_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))])
+    error_message = "administrator_arns must list IAM role or user ARNs."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

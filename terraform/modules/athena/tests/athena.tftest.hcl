@@ -77,3 +77,17 @@ run "rejects_bad_inputs" {
 
   expect_failures = [var.name, var.results_s3_uri]
 }
+
+# Issue 37 finding 11: the catalog's metadata and connection passwords are
+# encrypted with the platform key.
+run "the_catalog_is_encrypted" {
+  command = plan
+
+  assert {
+    condition = (aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].encryption_at_rest[0].catalog_encryption_mode == "SSE-KMS"
+      && aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].encryption_at_rest[0].sse_aws_kms_key_id == var.kms_key_arn
+      && aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].connection_password_encryption[0].aws_kms_key_id == var.kms_key_arn
+    && aws_glue_data_catalog_encryption_settings.this[0].data_catalog_encryption_settings[0].connection_password_encryption[0].return_connection_password_encrypted)
+    error_message = "the Glue Data Catalog is encrypted with the platform key"
+  }
+}

@@ -1,4 +1,7 @@
 mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
   mock_data "aws_region" {
     defaults = { name = "us-east-1" }
   }
@@ -19,6 +22,7 @@ variables {
   db_host              = "deuna-core.cluster-abc.us-east-1.rds.amazonaws.com"
   db_name              = "deuna"
   rotation_subnet_ids  = ["subnet-0123456789abcdef0"]
+  administrator_arns   = ["arn:aws:iam::111122223333:role/platform-admin"]
   vpc_id               = "vpc-0123456789abcdef0"
   db_security_group_id = "sg-0aaaaaaaaaaaaaaa0"
   password_wo          = "test-only-not-a-secret-0123456789abcdef"
@@ -104,5 +108,24 @@ run "rotation_waits_for_the_role" {
   assert {
     condition     = aws_serverlessapplicationrepository_cloudformation_stack.rotation.semantic_version == "1.1.671"
     error_message = "the rotation function is a version of AWS's application that exists (1.1.476 did not)"
+  }
+}
+
+# Issue 37 finding 11: the secret has a resource policy: no other account,
+# and only the administrators may delete it or change the policy.
+run "the_secret_has_its_own_policy" {
+  command = plan
+
+  assert {
+    condition = anytrue([for st in jsondecode(aws_secretsmanager_secret_policy.this.policy).Statement :
+      st.Effect == "Deny" && st.Action == "secretsmanager:*" && st.Principal == "*"
+    && try(st.Condition.StringNotEquals["aws:PrincipalAccount"] == "111122223333", false)])
+    error_message = "principals of other accounts are denied everything"
+  }
+  assert {
+    condition = anytrue([for st in jsondecode(aws_secretsmanager_secret_policy.this.policy).Statement :
+      st.Effect == "Deny" && contains(flatten([st.Action]), "secretsmanager:DeleteSecret") && contains(flatten([st.Action]), "secretsmanager:PutResourcePolicy")
+    && try(jsonencode(st.Condition.ArnNotLike["aws:PrincipalArn"]) == jsonencode(var.administrator_arns), false)]) && aws_secretsmanager_secret_policy.this.block_public_policy
+    error_message = "only the administrators may delete the secret or change its policy; no public policy"
   }
 }
