@@ -91,14 +91,15 @@ module "output_bucket" {
 }
 
 module "aurora" {
-  source              = "../../modules/aurora-postgres"
-  name                = "deuna-${var.environment}"
-  vpc_id              = var.vpc_id
-  private_subnet_ids  = var.private_subnet_ids
-  allowed_cidr_blocks = var.app_cidr_blocks
-  # The services reach it by CIDR; the rotation function's own group is admitted
-  # by the pgadmin_secret module; the costjob task never connects.
-  allowed_security_group_ids = []
+  source             = "../../modules/aurora-postgres"
+  name               = "deuna-${var.environment}"
+  vpc_id             = var.vpc_id
+  private_subnet_ids = var.private_subnet_ids
+  # Only the services' own security groups reach PostgreSQL (issue 37: the
+  # VPC's CIDR let anything in the VPC try); the rotation function's group is
+  # admitted by the pgadmin_secret module; the costjob task never connects.
+  allowed_cidr_blocks        = []
+  allowed_security_group_ids = var.app_security_group_ids
   kms_key_arn                = module.kms.key_arn
   instance_class             = var.aurora_instance_class
   instance_count             = 2

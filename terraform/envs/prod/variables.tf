@@ -27,9 +27,13 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
-variable "app_cidr_blocks" {
-  description = "Private CIDRs of the services that use Aurora."
+variable "app_security_group_ids" {
+  description = "Security groups of the services that use Aurora: only they reach PostgreSQL (not the whole VPC's CIDR)."
   type        = list(string)
+  validation {
+    condition     = length(var.app_security_group_ids) > 0 && alltrue([for g in var.app_security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", g))])
+    error_message = "app_security_group_ids must list security group ids (sg-...)."
+  }
 }
 
 # Ephemeral: never written to the plan or the state; the module passes it on

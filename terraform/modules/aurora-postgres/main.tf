@@ -49,7 +49,7 @@ resource "aws_vpc_security_group_ingress_rule" "sg" {
 resource "aws_rds_cluster_parameter_group" "this" {
   name        = "${var.name}-aurora-pg${split(".", var.engine_version)[0]}"
   family      = "aurora-postgresql${split(".", var.engine_version)[0]}"
-  description = "TLS only, connection and slow statement logging"
+  description = "TLS only, connection, slow statement and pgaudit logging"
   tags        = var.tags
 
   parameter {
@@ -75,6 +75,23 @@ resource "aws_rds_cluster_parameter_group" "this" {
   parameter {
     name  = "log_min_duration_statement"
     value = "1000"
+  }
+  # pgaudit (issue 37): every schema change and every role or privilege
+  # change, with the statement, to the exported postgresql log. Loaded at
+  # start: the first apply's cluster starts with it; an existing cluster
+  # takes it at its next reboot.
+  parameter {
+    name         = "shared_preload_libraries"
+    value        = "pg_stat_statements,pgaudit"
+    apply_method = "pending-reboot"
+  }
+  parameter {
+    name  = "pgaudit.log"
+    value = "ddl,role"
+  }
+  parameter {
+    name  = "pgaudit.log_parameter"
+    value = "0"
   }
 }
 

@@ -37,3 +37,13 @@ output "security_group_id" {
   description = "Security group of the cluster."
   value       = aws_security_group.this.id
 }
+
+output "ingress_cidr_blocks" {
+  description = "The CIDR blocks this module admits to PostgreSQL."
+  value       = [for r in aws_vpc_security_group_ingress_rule.cidr : r.cidr_ipv4]
+}
+
+output "ingress_security_group_ids" {
+  description = "The security groups this module admits to PostgreSQL."
+  value       = [for r in aws_vpc_security_group_ingress_rule.sg : r.referenced_security_group_id]
+}

@@ -46,22 +46,30 @@ override_data {
 }
 
 variables {
-  pgadmin_password_wo = "test-only-not-a-secret-0123456789abcdef"
-  region              = "us-east-1"
-  vpc_id              = "vpc-0123456789abcdef0"
-  private_subnet_ids  = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  app_cidr_blocks     = ["10.20.0.0/16"]
-  administrator_arns  = ["arn:aws:iam::111122223333:role/platform-admin"]
-  operator_arns       = ["arn:aws:iam::111122223333:role/finops-analyst"]
-  cur_bucket_name     = "deuna-test-cur"
-  logs_bucket_name    = "deuna-test-app-logs"
-  output_bucket_name  = "deuna-test-costjob"
-  costjob_image_tag   = "0.1.0"
-  oncall_emails       = ["oncall@example.com"]
+  pgadmin_password_wo    = "test-only-not-a-secret-0123456789abcdef"
+  region                 = "us-east-1"
+  vpc_id                 = "vpc-0123456789abcdef0"
+  private_subnet_ids     = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  app_security_group_ids = ["sg-0a1b2c3d4e5f60718", "sg-0a1b2c3d4e5f60719"]
+  administrator_arns     = ["arn:aws:iam::111122223333:role/platform-admin"]
+  operator_arns          = ["arn:aws:iam::111122223333:role/finops-analyst"]
+  cur_bucket_name        = "deuna-test-cur"
+  logs_bucket_name       = "deuna-test-app-logs"
+  output_bucket_name     = "deuna-test-costjob"
+  costjob_image_tag      = "0.1.0"
+  oncall_emails          = ["oncall@example.com"]
 }
 
 run "composition" {
   command = plan
+
+  # Issue 37 finding 9: PostgreSQL is reached from the services' security
+  # groups only, not from every address of the VPC.
+  assert {
+    condition = (length(module.aurora.ingress_cidr_blocks) == 0
+    && toset(module.aurora.ingress_security_group_ids) == toset(var.app_security_group_ids))
+    error_message = "only the services' security groups reach PostgreSQL (the rotation function's own group is admitted by its module)"
+  }
 
   # Issue 37 finding 3: the logs reach the job. Every service's log group is
   # delivered, and the folder Firehose writes a day's records to is the one

@@ -144,3 +144,16 @@ run "an_automatic_minor_upgrade_is_kept" {
     error_message = "the next plan tries to take the upgraded cluster back to the pinned version"
   }
 }
+
+# Issue 37 finding 9: schema and role changes are audited (pgaudit loaded,
+# ddl and role classes logged), to the exported postgresql log.
+run "schema_and_role_changes_are_audited" {
+  command = plan
+
+  assert {
+    condition = (anytrue([for p in aws_rds_cluster_parameter_group.this.parameter : p.name == "shared_preload_libraries" && contains(split(",", p.value), "pgaudit")])
+      && anytrue([for p in aws_rds_cluster_parameter_group.this.parameter : p.name == "pgaudit.log" && alltrue([for c in ["ddl", "role"] : contains(split(",", p.value), c)])])
+    && contains(aws_rds_cluster.this.enabled_cloudwatch_logs_exports, "postgresql"))
+    error_message = "pgaudit is loaded and logs DDL and role changes to the exported log"
+  }
+}
