@@ -30,21 +30,40 @@ locals {
   ]
   # The services' cluster: the service teams' (read, never created here).
   cluster_name = coalesce(var.ecs_cluster_name, "deuna-${var.environment}")
+  key_classes = {
+    billing  = { description = "the CUR, the cost tables, Athena results, the Glue catalog", users = var.operator_arns, services = [] }
+    logs     = { description = "the application logs", users = [], services = [] }
+    database = { description = "Aurora and its secrets", users = [], services = [] }
+    platform = { description = "the image, paging, the task's and alerts' own logs, the schedule", users = [], services = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"] }
+  }
+  key = { for k, m in module.kms : k => m.key_arn }
 }
 
+# One key per class of data (issue 37: one key for everything let whoever
+# may read the cost tables decrypt the database and the application logs):
+# - billing: the CUR, the cost tables, Athena's results and the Glue catalog;
+#   finance's roles (operator_arns) use it;
+# - logs: the application logs (customers' activity);
+# - database: Aurora, its master secret and the pgadmin secret;
+# - platform: the image, the paging topic, the task's and alerts' own logs,
+#   the schedule and its dead letters.
+# Each names only principals that exist before this apply (a key policy
+# naming a role this apply creates is refused, MalformedPolicyDocument, so
+# -target=module.kms failed); the costjob task uses the billing, logs and
+# platform keys through its own IAM policy, which each key's account
+# statement lets take effect. No user of any key may create grants.
 module "kms" {
+  for_each           = local.key_classes
   source             = "../../modules/kms"
-  alias              = local.name
+  alias              = "${local.name}-${each.key}"
+  description        = "costjob ${var.environment}: ${each.value.description}"
   administrator_arns = var.administrator_arns
-  # Principals that exist before this apply only: a key policy naming a role
-  # this apply creates is refused (MalformedPolicyDocument), so -target=module.kms
-  # failed. The task role uses the key through its own IAM policy (UseTheKey),
-  # which the key policy's account statement lets take effect.
-  user_arns                  = var.operator_arns
-  billing_export_source_arns = local.export_source_arns
-  service_principals         = ["cloudwatch.amazonaws.com", "scheduler.amazonaws.com"]
+  user_arns          = each.value.users
+  # The billing exports write the CUR with the billing key only.
+  billing_export_source_arns = each.key == "billing" ? local.export_source_arns : []
+  service_principals         = each.value.services
   # The scaling alerts' ECS service-action rule pages the encrypted SNS topic.
-  events_publish_to_encrypted_topics = true
+  events_publish_to_encrypted_topics = each.key == "platform"
   tags                               = local.tags
 }
 
@@ -54,7 +73,7 @@ module "kms" {
 module "cur_bucket" {
   source                        = "../../modules/data-bucket"
   bucket_name                   = var.cur_bucket_name
-  kms_key_arn                   = module.kms.key_arn
+  kms_key_arn                   = local.key.billing
   export_source_arns            = local.export_source_arns
   transition_to_ia_days         = 90
   transition_to_glacier_ir_days = 400
@@ -64,7 +83,7 @@ module "cur_bucket" {
 module "logs_bucket" {
   source                = "../../modules/data-bucket"
   bucket_name           = var.logs_bucket_name
-  kms_key_arn           = module.kms.key_arn
+  kms_key_arn           = local.key.logs
   transition_to_ia_days = 30
   tags                  = local.tags
 }
@@ -77,14 +96,14 @@ module "app_log_delivery" {
   name            = "${local.name}-app-logs"
   log_group_names = [for name in keys(var.ecs_services) : "${var.app_log_group_prefix}${name}"]
   bucket_arn      = module.logs_bucket.bucket_arn
-  kms_key_arn     = module.kms.key_arn
+  kms_key_arn     = local.key.logs
   tags            = local.tags
 }
 
 module "output_bucket" {
   source      = "../../modules/data-bucket"
   bucket_name = var.output_bucket_name
-  kms_key_arn = module.kms.key_arn
+  kms_key_arn = local.key.billing
   # Athena results and the job's UNLOAD scratch are read once.
   expire_after_days = { "athena-results/" = 30 }
   tags              = local.tags
@@ -100,7 +119,7 @@ module "aurora" {
   # admitted by the pgadmin_secret module; the costjob task never connects.
   allowed_cidr_blocks        = []
   allowed_security_group_ids = var.app_security_group_ids
-  kms_key_arn                = module.kms.key_arn
+  kms_key_arn                = local.key.database
   instance_class             = var.aurora_instance_class
   instance_count             = 2
   backup_retention_days      = var.aurora_backup_retention_days
@@ -110,7 +129,7 @@ module "aurora" {
 module "pgadmin_secret" {
   source               = "../../modules/pgadmin-secret"
   name                 = "deuna-${var.environment}/pgadmin"
-  kms_key_arn          = module.kms.key_arn
+  kms_key_arn          = local.key.database
   db_host              = module.aurora.cluster_endpoint
   db_port              = 5432
   db_name              = module.aurora.cluster_database_name
@@ -128,7 +147,7 @@ module "pgadmin_secret" {
 module "athena" {
   source         = "../../modules/athena"
   name           = replace(local.name, "-", "_")
-  kms_key_arn    = module.kms.key_arn
+  kms_key_arn    = local.key.billing
   results_s3_uri = "s3://${module.output_bucket.bucket_id}/athena-results/"
   cur_s3_uri     = "s3://${module.cur_bucket.bucket_id}/exports/${var.cur_export_name}/data/"
   output_s3_uri  = "s3://${module.output_bucket.bucket_id}/costjob/"
@@ -139,7 +158,7 @@ module "athena" {
 module "ecr" {
   source      = "../../modules/ecr"
   name        = local.name
-  kms_key_arn = module.kms.key_arn
+  kms_key_arn = local.key.platform
   tags        = local.tags
 }
 
@@ -151,10 +170,12 @@ module "costjob_task" {
   ecr_repository_arn = module.ecr.repository_arn
   subnet_ids         = var.private_subnet_ids
   vpc_id             = var.vpc_id
-  kms_key_arn        = module.kms.key_arn
-  cur                = { bucket = module.cur_bucket.bucket_id, prefix = "exports/${var.cur_export_name}/" }
-  logs               = { bucket = module.logs_bucket.bucket_id, prefix = module.app_log_delivery.costjob_logs_prefix, format = "firehose" }
-  output             = { bucket = module.output_bucket.bucket_id, prefix = "costjob/" }
+  kms_key_arn        = local.key.platform
+  # The data it reads and writes: the CUR, the cost tables, the logs.
+  data_kms_key_arns = [local.key.billing, local.key.logs]
+  cur               = { bucket = module.cur_bucket.bucket_id, prefix = "exports/${var.cur_export_name}/" }
+  logs              = { bucket = module.logs_bucket.bucket_id, prefix = module.app_log_delivery.costjob_logs_prefix, format = "firehose" }
+  output            = { bucket = module.output_bucket.bucket_id, prefix = "costjob/" }
   athena = {
     workgroup       = module.athena.workgroup_name
     results_bucket  = module.output_bucket.bucket_id
@@ -172,7 +193,7 @@ module "ecs_scaling_alerts" {
   cluster_name             = local.cluster_name
   manage_scalable_targets  = var.ecs_manage_scalable_targets
   services                 = var.ecs_services
-  kms_key_arn              = module.kms.key_arn
+  kms_key_arn              = local.key.platform
   at_max_minutes           = var.ecs_at_max_minutes
   firehose_destination_arn = var.observability_firehose_arn
   alarm_email_addresses    = var.oncall_emails

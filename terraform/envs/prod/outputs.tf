@@ -1,6 +1,6 @@
-output "kms_key_arn" {
-  description = "The platform key."
-  value       = module.kms.key_arn
+output "kms_key_arns" {
+  description = "The keys, by class of data (billing, logs, database, platform)."
+  value       = { for k, m in module.kms : k => m.key_arn }
 }
 
 output "cur_bucket_id" {

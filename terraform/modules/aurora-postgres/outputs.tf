@@ -47,3 +47,8 @@ output "ingress_security_group_ids" {
   description = "The security groups this module admits to PostgreSQL."
   value       = [for r in aws_vpc_security_group_ingress_rule.sg : r.referenced_security_group_id]
 }
+
+output "kms_key_arn" {
+  description = "The key the cluster's storage is encrypted with."
+  value       = aws_rds_cluster.this.kms_key_id
+}

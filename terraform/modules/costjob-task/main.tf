@@ -106,10 +106,10 @@ locals {
         )
       },
       {
-        Sid      = "UseTheKey"
+        Sid      = "UseTheKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-        Resource = [var.kms_key_arn]
+        Resource = distinct(concat([var.kms_key_arn], var.data_kms_key_arns))
       },
     ],
   )

@@ -37,3 +37,8 @@ output "schedule_dead_letter_queue_name" {
   description = "The queue of the nightly runs the scheduler could not start (alarm on it: costjob-alarms)."
   value       = aws_sqs_queue.schedule_dead_letters.name
 }
+
+output "task_policy" {
+  description = "The task role's policy document (JSON)."
+  value       = aws_iam_role_policy.task.policy
+}

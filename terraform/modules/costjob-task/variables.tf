@@ -93,11 +93,21 @@ variable "security_group_ids" {
 }
 
 variable "kms_key_arn" {
-  description = "The platform key (CUR, logs, outputs, Athena results)."
+  description = "The key of the task's own resources (its log group, the schedule, the dead-letter queue)."
   type        = string
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "data_kms_key_arns" {
+  description = "The keys of the data the task reads and writes (the CUR, the logs, the cost tables and Athena's results), when they are not kms_key_arn."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for k in var.data_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", k))])
+    error_message = "data_kms_key_arns must be KMS key ARNs."
   }
 }
 

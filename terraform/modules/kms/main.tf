@@ -62,7 +62,7 @@ locals {
         Resource  = "*"
         Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
       },
-    ] : s if length(var.user_arns) > 0],
+    ] : s if length(var.user_arns) > 0 && (s.Sid == "KeyUsers" || var.users_may_grant_for_aws_resources)],
     [
       {
         Sid       = "CloudWatchLogsEncryption"

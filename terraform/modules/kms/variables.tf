@@ -31,6 +31,12 @@ variable "user_arns" {
   }
 }
 
+variable "users_may_grant_for_aws_resources" {
+  description = "Let user_arns create grants for AWS resources (kms:GrantIsForAWSResource), which services such as EBS need when a user creates a resource with the key; off by default: a grant is a way to decrypt."
+  type        = bool
+  default     = false
+}
+
 variable "billing_export_source_arns" {
   description = "ARNs (wildcards allowed) of the CUR report definitions and Data Exports allowed to write with this key."
   type        = list(string)

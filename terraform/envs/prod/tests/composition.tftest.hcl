@@ -35,6 +35,28 @@ mock_provider "aws" {
 }
 
 
+# Each class's key has its own ARN (the mock gives every key the same).
+override_resource {
+  override_during = plan
+  target          = module.kms["billing"].aws_kms_key.this
+  values          = { arn = "arn:aws:kms:us-east-1:111122223333:key/b1111111-2222-3333-4444-555555555555", key_id = "b1111111-2222-3333-4444-555555555555" }
+}
+override_resource {
+  override_during = plan
+  target          = module.kms["logs"].aws_kms_key.this
+  values          = { arn = "arn:aws:kms:us-east-1:111122223333:key/c1111111-2222-3333-4444-555555555555", key_id = "c1111111-2222-3333-4444-555555555555" }
+}
+override_resource {
+  override_during = plan
+  target          = module.kms["database"].aws_kms_key.this
+  values          = { arn = "arn:aws:kms:us-east-1:111122223333:key/d1111111-2222-3333-4444-555555555555", key_id = "d1111111-2222-3333-4444-555555555555" }
+}
+override_resource {
+  override_during = plan
+  target          = module.kms["platform"].aws_kms_key.this
+  values          = { arn = "arn:aws:kms:us-east-1:111122223333:key/e1111111-2222-3333-4444-555555555555", key_id = "e1111111-2222-3333-4444-555555555555" }
+}
+
 # The private subnets' zones, as the VPC has them.
 override_data {
   target = module.aurora.data.aws_subnet.private["subnet-0123456789abcdef0"]
@@ -63,6 +85,36 @@ variables {
 run "composition" {
   command = plan
 
+  # Issue 37 finding 9: one key per class of data. The finance analysts use
+  # the billing key only, and no user of any key may create grants; the CUR
+  # is written with the billing key only; the task may use the keys of what
+  # it reads and writes (billing, logs, its own platform key), not the
+  # database's.
+  assert {
+    condition = alltrue(flatten([for k, m in module.kms : [for st in jsondecode(m.key_policy).Statement :
+      k == "billing" || !anytrue([for p in flatten([try(st.Principal.AWS, [])]) : contains(var.operator_arns, p)])
+    if st.Effect == "Allow"]]))
+    error_message = "the analysts are users of the billing key only"
+  }
+  assert {
+    condition = alltrue(flatten([for k, m in module.kms : [for st in jsondecode(m.key_policy).Statement :
+    !contains(flatten([st.Action]), "kms:CreateGrant") if anytrue([for p in flatten([try(st.Principal.AWS, [])]) : contains(var.operator_arns, p)])]]))
+    error_message = "no key user may create grants"
+  }
+  assert {
+    condition = (length(distinct([for k, m in module.kms : m.key_arn])) == 4
+      && [for k, m in module.kms : k if strcontains(m.key_policy, "BillingExportsWriteCur")] == ["billing"]
+      && module.aurora.kms_key_arn == module.kms["database"].key_arn
+    && module.pgadmin_secret.kms_key_arn == module.kms["database"].key_arn)
+    error_message = "four keys; the CUR written with the billing key only; the database and its secret on the database key"
+  }
+  assert {
+    condition = alltrue([for st in jsondecode(module.costjob_task.task_policy).Statement :
+      toset(st.Resource) == toset([module.kms["platform"].key_arn, module.kms["billing"].key_arn, module.kms["logs"].key_arn])
+    if st.Sid == "UseTheKeys"])
+    error_message = "the task uses the billing, logs and platform keys, not the database's"
+  }
+
   # Issue 37 finding 9: PostgreSQL is reached from the services' security
   # groups only, not from every address of the VPC.
   assert {
@@ -87,9 +139,9 @@ run "composition" {
   # this apply creates made the key's creation fail (MalformedPolicyDocument),
   # so -target=module.kms, the runbook's first step, failed.
   assert {
-    condition = alltrue(flatten([for st in jsondecode(module.kms.key_policy).Statement :
+    condition = alltrue(flatten([for k in module.kms : [for st in jsondecode(k.key_policy).Statement :
       [for p in flatten([try(st.Principal.AWS, [])]) :
-    contains(concat(var.administrator_arns, var.operator_arns, ["arn:aws:iam::111122223333:root"]), p)]]))
+    contains(concat(var.administrator_arns, var.operator_arns, ["arn:aws:iam::111122223333:root"]), p)]]]))
     error_message = "the key policy names a principal this configuration creates"
   }
 
@@ -101,7 +153,7 @@ run "composition" {
   assert {
     condition = alltrue(flatten([for patterns in [
       one([for s in jsondecode(module.cur_bucket.bucket_policy).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "BillingExportsWrite"]),
-      one([for s in jsondecode(module.kms.key_policy).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "BillingExportsWriteCur"]),
+      one([for s in jsondecode(module.kms["billing"].key_policy).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "BillingExportsWriteCur"]),
       ] : [for arn, delivers in {
         "arn:aws:bcm-data-exports:us-east-1:111122223333:export/costjob-cur-6f4d7a0e-1b2c-4d5e-8f90-123456789abc" = true
         "arn:aws:cur:us-east-1:111122223333:definition/4ad2a5c9-3e1d-4a8b-9e6f-0c7d8b9a1f2e"                      = true
@@ -153,7 +205,7 @@ run "composition" {
     error_message = "only the CUR bucket takes the billing export"
   }
   assert {
-    condition     = contains([for s in jsondecode(module.kms.key_policy).Statement : s.Sid], "EventBridgeToEncryptedTopics")
+    condition     = contains([for s in jsondecode(module.kms["platform"].key_policy).Statement : s.Sid], "EventBridgeToEncryptedTopics")
     error_message = "the key lets EventBridge page through the encrypted SNS topic"
   }
 }

@@ -132,3 +132,31 @@ run "eventbridge_may_publish_to_encrypted_topics" {
     error_message = "the events principal may generate data keys and decrypt, without a SourceAccount condition"
   }
 }
+
+# Issue 37 finding 9: a key user may not create grants (a grant is a way to
+# decrypt, and to hand decryption on) unless asked for.
+run "users_create_no_grants_unless_asked" {
+  command = plan
+
+  assert {
+    condition = alltrue([for st in jsondecode(aws_kms_key.this.policy).Statement :
+      !contains(flatten([st.Action]), "kms:CreateGrant")
+    if anytrue([for p in flatten([try(st.Principal.AWS, [])]) : contains(var.user_arns, p)])])
+    error_message = "the key users get no kms:CreateGrant by default"
+  }
+}
+
+run "users_may_grant_for_aws_resources_when_asked" {
+  command = plan
+
+  variables {
+    users_may_grant_for_aws_resources = true
+  }
+
+  assert {
+    condition = anytrue([for st in jsondecode(aws_kms_key.this.policy).Statement :
+      contains(flatten([st.Action]), "kms:CreateGrant") && try(st.Condition.Bool["kms:GrantIsForAWSResource"] == "true", false)
+    ])
+    error_message = "asked for, the users may create grants for AWS resources only"
+  }
+}
