@@ -61,8 +61,9 @@ variable "password_wo" {
   type        = string
   ephemeral   = true
   sensitive   = true
+  default     = null
   validation {
-    condition     = length(var.password_wo) >= 32
+    condition     = var.password_wo == null || try(length(var.password_wo), 0) >= 32
     error_message = "password_wo must be at least 32 characters."
   }
 }

@@ -209,3 +209,19 @@ run "composition" {
     error_message = "the key lets EventBridge page through the encrypted SNS topic"
   }
 }
+
+# Issue 37 finding 11: a plan after the first apply needs no password (the
+# write-only attribute is written only when pgadmin_password_version grows);
+# every plan used to ask for one.
+run "a_plan_without_the_password" {
+  command = plan
+
+  variables {
+    pgadmin_password_wo = null
+  }
+
+  assert {
+    condition     = module.pgadmin_secret.secret_name == "deuna-prod/pgadmin"
+    error_message = "the env plans without the pgadmin password"
+  }
+}
