@@ -221,7 +221,7 @@ run "a_plan_without_the_password" {
   }
 
   assert {
-    condition     = module.pgadmin_secret.secret_name == "deuna-prod/pgadmin"
+    condition     = module.pgadmin_secret.secret_name == "deuna-${var.environment}/pgadmin"
     error_message = "the env plans without the pgadmin password"
   }
 }
