@@ -18,7 +18,7 @@ use crate::model::money::Money;
 use crate::storage::Store;
 
 /// A change between two periods, split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Effects {
     /// `cost_with - cost_base`.
     pub change: Money,
@@ -64,6 +64,7 @@ pub struct Periods<'a> {
 }
 
 /// A line of the comparison: its volumes in both periods and the effects.
+#[derive(Default)]
 struct Line {
     base: Volume,
     with: Volume,
@@ -82,20 +83,10 @@ impl Line {
     /// The sum of lines: volumes and effects added (so a total's effects
     /// are its lines' and still add up to its change exactly).
     fn sum<'a>(lines: impl IntoIterator<Item = &'a Line>) -> Line {
-        let mut total = Line {
-            base: Volume::default(),
-            with: Volume::default(),
-            effects: Effects {
-                change: 0,
-                volume: 0,
-                rate: 0,
-            },
-        };
+        let mut total = Line::default();
         for l in lines {
-            total.base.transactions += l.base.transactions;
-            total.base.cost += l.base.cost;
-            total.with.transactions += l.with.transactions;
-            total.with.cost += l.with.cost;
+            total.base.add(l.base);
+            total.with.add(l.with);
             total.effects.add(l.effects);
         }
         total
@@ -143,10 +134,8 @@ fn volumes(
 ) -> Result<(BTreeMap<Flow, Volume>, Vec<NaiveDate>)> {
     let (by_day, missing) = flows_by_day(store, output, days)?;
     let mut flows: BTreeMap<Flow, Volume> = BTreeMap::new();
-    for v in by_day.into_values().flatten() {
-        let f = flows.entry(v.0).or_default();
-        f.transactions += v.1.transactions;
-        f.cost += v.1.cost;
+    for (flow, v) in by_day.into_values().flatten() {
+        flows.entry(flow).or_default().add(v);
     }
     Ok((flows, missing))
 }

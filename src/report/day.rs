@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 
 use super::books;
+use super::range::Flow;
 use super::table::{Cell, Column, Tabular, column};
 use crate::Result;
 use crate::allocate::divide_half_even;
@@ -35,11 +36,36 @@ const FLOW_COLUMNS: [Column; 15] = [
     column("drift_percent", "drift"),
 ];
 
-/// The actual and the modelled cost of a flow's priced products.
+/// The actual and the modelled cost of a flow's priced products (those with
+/// a list price in the pricing models), for the day report and the HTML page.
 #[derive(Default)]
-struct Priced {
-    cost: Money,
-    modelled: Money,
+pub(super) struct Priced {
+    pub(super) cost: Money,
+    pub(super) modelled: Money,
+}
+
+impl Priced {
+    /// Adds each flow's priced rows of a `flow_costs` table.
+    pub(super) fn add_rows(
+        flows: &mut BTreeMap<Flow, Priced>,
+        costs: &arrow_array::RecordBatch,
+    ) -> Result<()> {
+        for i in 0..costs.num_rows() {
+            if let Some(modelled) = costs.money("modelled_cost_usd", i)? {
+                let key = (costs.text("transaction_type", i)?, costs.text("flow", i)?);
+                let p = flows.entry(key).or_default();
+                p.cost += costs.money("cost_usd", i)?.unwrap_or(0);
+                p.modelled += modelled;
+            }
+        }
+        Ok(())
+    }
+
+    /// `(actual - modelled) / modelled` in percent; none without a model.
+    pub(super) fn drift_percent(&self) -> Option<f64> {
+        (self.modelled != 0)
+            .then(|| (self.cost - self.modelled) as f64 * 100.0 / self.modelled as f64)
+    }
 }
 
 /// Reads the day's `flow_summary`, `flow_costs` and `reconciliation`.
@@ -47,15 +73,8 @@ pub fn day(store: &Store, output: &Output, date: NaiveDate) -> Result<Tabular> {
     let summary = read_day(store, output, "flow_summary", date)?;
     let recon = read_day(store, output, "reconciliation", date)?;
     let costs = read_day(store, output, "flow_costs", date)?;
-    let mut priced: BTreeMap<(String, String), Priced> = BTreeMap::new();
-    for i in 0..costs.num_rows() {
-        if let Some(modelled) = costs.money("modelled_cost_usd", i)? {
-            let p = (priced.entry((costs.text("transaction_type", i)?, costs.text("flow", i)?)))
-                .or_default();
-            p.cost += costs.money("cost_usd", i)?.unwrap_or(0);
-            p.modelled += modelled;
-        }
-    }
+    let mut priced = BTreeMap::new();
+    Priced::add_rows(&mut priced, &costs)?;
     let has = |c: &str| summary.schema().column_with_name(c).is_some();
     let mut rows = Vec::new();
     for i in 0..summary.num_rows() {
@@ -96,7 +115,7 @@ pub fn day(store: &Store, output: &Output, date: NaiveDate) -> Result<Tabular> {
                 row.extend([
                     Cell::Usd(divide_half_even(p.cost, n), 6),
                     Cell::Usd(divide_half_even(p.modelled, n), 6),
-                    drift(p.cost, p.modelled),
+                    p.drift_percent().map_or(Cell::None, Cell::SignedPercent),
                 ]);
             }
             _ => row.extend([Cell::None, Cell::None, Cell::None]),
@@ -126,14 +145,6 @@ pub fn day(store: &Store, output: &Output, date: NaiveDate) -> Result<Tabular> {
             "Per successful transaction, and against the pricing model (USD)",
         )),
     })
-}
-
-/// `(actual - modelled) / modelled` in percent; none without a model.
-fn drift(actual: Money, modelled: Money) -> Cell {
-    if modelled == 0 {
-        return Cell::None;
-    }
-    Cell::SignedPercent((actual - modelled) as f64 * 100.0 / modelled as f64)
 }
 
 /// The reconciliation and the log counters, for a person.

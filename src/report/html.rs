@@ -68,7 +68,7 @@ struct Range {
     flows: BTreeMap<FlowKey, BTreeMap<NaiveDate, FlowDay>>,
     by_service: BTreeMap<FlowKey, BTreeMap<String, Money>>,
     /// Per flow, the allocated and the modelled cost of its priced products.
-    priced: BTreeMap<FlowKey, (Money, Money)>,
+    priced: BTreeMap<FlowKey, super::day::Priced>,
     unallocated: Vec<UnallocatedPool>,
     reconciliation: BTreeMap<NaiveDate, Reconciliation>,
     /// Provisional or final, and the restatements.
@@ -122,13 +122,9 @@ fn gather(store: &Store, output: &Output, days: &[NaiveDate]) -> Result<Range> {
         }
     }
     for (_, batch) in tables_of(store, output, "flow_costs", &found)?.0 {
+        super::day::Priced::add_rows(&mut range.priced, &batch)?;
         for i in 0..batch.num_rows() {
             let key = (batch.text("transaction_type", i)?, batch.text("flow", i)?);
-            if let Some(modelled) = batch.money("modelled_cost_usd", i)? {
-                let priced = range.priced.entry(key.clone()).or_default();
-                priced.0 += money_of(&batch, "cost_usd", i)?;
-                priced.1 += modelled;
-            }
             *range
                 .by_service
                 .entry(key)
@@ -404,13 +400,9 @@ fn flow_table(page: &mut String, range: &Range) {
             Some(n) if n > 0 => usd(per(cost, n), 6),
             _ => "-".to_string(),
         };
-        let drift = match range.priced.get(&(ty.clone(), flow.clone())) {
-            Some(&(actual, modelled)) if modelled != 0 => format!(
-                "{:+.1}%",
-                (actual - modelled) as f64 * 100.0 / modelled as f64
-            ),
-            _ => "-".to_string(),
-        };
+        let drift = (range.priced.get(&(ty.clone(), flow.clone())))
+            .and_then(super::day::Priced::drift_percent)
+            .map_or("-".to_string(), |d| format!("{d:+.1}%"));
         let _ = write!(
             page,
             "<td class=\"n\">{per_success}</td><td class=\"n\">{drift}</td></tr>"

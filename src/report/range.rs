@@ -42,7 +42,7 @@ pub struct Volume {
 }
 
 impl Volume {
-    fn add(&mut self, other: Volume) {
+    pub(super) fn add(&mut self, other: Volume) {
         self.transactions += other.transactions;
         self.cost += other.cost;
     }
