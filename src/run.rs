@@ -19,7 +19,7 @@ use crate::output::{self, DayHold, Recovery};
 use crate::pricing::UnitKeys;
 use crate::restatement::{self, DayFigures};
 use crate::sink::tables;
-use crate::source::cur::athena::QueryStats;
+use crate::source::athena::QueryStats;
 use crate::source::cur::{self, CurEngine, CurScan};
 use crate::source::logs::{LogDay, LogReader};
 use crate::storage::{Location, Store};
@@ -42,7 +42,7 @@ pub struct DayOutcome {
     pub skipped_files: Vec<String>,
     /// The Athena query that read the CUR (engine `athena`): id, bytes scanned, cost.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cur_query: Option<crate::source::cur::athena::QueryStats>,
+    pub cur_query: Option<crate::source::athena::QueryStats>,
     /// Every file published, the run report last.
     pub files_written: Vec<String>,
     /// Unit cost per flow (the `flow_summary` table), for the run's metrics.

@@ -16,7 +16,7 @@ import duckdb
 import sqlglot
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena"}
+DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena", "logs_table.sql": "athena"}
 UNLOAD = re.compile(r"^UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'s3://[^']+/'\s*WITH\s*\([^)]*\)$", re.S)
 TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "restatements", "reconciliation"]
 

@@ -1,5 +1,6 @@
 //! Sources: the stages that read inputs (CUR Parquet or Athena, application logs).
 
+pub mod athena;
 pub mod cur;
 pub mod logs;
 pub mod timestamps;

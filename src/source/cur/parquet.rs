@@ -39,7 +39,7 @@ pub struct CurScan {
     /// Bytes fetched by ranged GETs (S3 objects; 0 for local files).
     pub bytes_fetched: u64,
     /// The Athena engine's query, when the rows came through Athena.
-    pub query: Option<super::athena::QueryStats>,
+    pub query: Option<crate::source::athena::QueryStats>,
     /// Files with at least one `_net_` cost column (SPEC 2.2's net-amortized
     /// basis falls back to the gross amounts without them).
     pub files_with_net_columns: usize,

@@ -151,7 +151,9 @@ module "athena" {
   results_s3_uri = "s3://${module.output_bucket.bucket_id}/athena-results/"
   cur_s3_uri     = "s3://${module.cur_bucket.bucket_id}/exports/${var.cur_export_name}/data/"
   output_s3_uri  = "s3://${module.output_bucket.bucket_id}/costjob/"
-  tags           = local.tags
+  # The logs table of the Athena log engine (SPEC 14): Firehose's daily folders.
+  logs_s3_uri = "s3://${module.logs_bucket.bucket_id}/${module.app_log_delivery.prefix}"
+  tags        = local.tags
 }
 
 # The image (Dockerfile at the repository root), pushed as costjob:<version>.

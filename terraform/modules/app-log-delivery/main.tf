@@ -102,9 +102,28 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
     error_output_prefix = local.error_prefix
     buffering_size      = var.buffering_size_mb
     buffering_interval  = var.buffering_interval_seconds
-    # CloudWatch Logs sends gzip'ed records already: written as they come.
-    compression_format = "UNCOMPRESSED"
+    # CloudWatch Logs sends each record gzip'ed: Firehose decompresses it and
+    # ends it with a newline, then compresses the object (`.gz`), so each
+    # line of an object is one subscription record: what costjob's file
+    # engine reads, and what Athena's text reader needs for the logs table
+    # (a gzip member per record, in an object without `.gz`, is unreadable
+    # to Athena).
+    compression_format = "GZIP"
     kms_key_arn        = var.kms_key_arn
+
+    processing_configuration {
+      enabled = true
+      processors {
+        type = "Decompression"
+        parameters {
+          parameter_name  = "CompressionFormat"
+          parameter_value = "GZIP"
+        }
+      }
+      processors {
+        type = "AppendDelimiterToRecord"
+      }
+    }
 
     cloudwatch_logging_options {
       enabled         = true

@@ -8,6 +8,11 @@ output "data_prefix" {
   value       = aws_kinesis_firehose_delivery_stream.this.extended_s3_configuration[0].prefix
 }
 
+output "prefix" {
+  description = "The key prefix above the daily folders (<prefix><yyyy-MM-dd>/): the logs table's location."
+  value       = var.prefix
+}
+
 output "costjob_logs_prefix" {
   description = "The same prefix as costjob's [logs] path names the day: <prefix>{date}/."
   value       = "${var.prefix}{date}/"

@@ -146,6 +146,49 @@ resource "aws_glue_catalog_table" "cur" {
   }
 }
 
+# The application logs as Firehose delivers them (SPEC 14, `[logs] source =
+# "athena"`): one row per line of <logs_s3_uri><yyyy-MM-dd>/, the whole line
+# in `line` (the Regex SerDe keeps it whole, whatever it holds: a tab, a
+# `\N`, a stray delimiter), gzip read by the `.gz` name. Projection on `day`
+# makes each new day readable with no crawler. costjob's query
+# (sql/logs_query.sql) parses the records and events itself, so a bad line is
+# counted, as the file engine counts it, not lost in a SerDe.
+resource "aws_glue_catalog_table" "logs" {
+  count         = var.logs_s3_uri == null ? 0 : 1
+  name          = "logs"
+  database_name = aws_glue_catalog_database.costjob.name
+  table_type    = "EXTERNAL_TABLE"
+  parameters = {
+    classification                 = "text"
+    "projection.enabled"           = "true"
+    "projection.day.type"          = "date"
+    "projection.day.format"        = "yyyy-MM-dd"
+    "projection.day.range"         = "${var.logs_first_day},NOW"
+    "projection.day.interval"      = "1"
+    "projection.day.interval.unit" = "DAYS"
+    "storage.location.template"    = "${var.logs_s3_uri}$${day}/"
+  }
+  partition_keys {
+    name = "day"
+    type = "string"
+  }
+  storage_descriptor {
+    location      = var.logs_s3_uri
+    input_format  = "org.apache.hadoop.mapred.TextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.serde2.RegexSerDe"
+      parameters = {
+        "input.regex" = "([\\s\\S]*)"
+      }
+    }
+    columns {
+      name = "line"
+      type = "string"
+    }
+  }
+}
+
 resource "aws_glue_catalog_table" "output" {
   for_each      = local.output_tables
   name          = each.key

@@ -22,3 +22,8 @@ output "cur_table_name" {
   description = "The CUR table."
   value       = aws_glue_catalog_table.cur.name
 }
+
+output "logs_table_name" {
+  description = "The logs table (in the costjob database), or null without logs_s3_uri."
+  value       = one(aws_glue_catalog_table.logs[*].name)
+}

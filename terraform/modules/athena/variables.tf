@@ -44,6 +44,26 @@ variable "cur_first_billing_period" {
   }
 }
 
+variable "logs_s3_uri" {
+  description = "Where the application logs are delivered, s3://bucket/prefix/ (a day under <prefix><yyyy-MM-dd>/): the `logs` table of the Athena log engine (SPEC 14). null: no logs table."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.logs_s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.*/)?$", var.logs_s3_uri))
+    error_message = "logs_s3_uri must be s3://bucket/ or s3://bucket/prefix/ ending with a slash."
+  }
+}
+
+variable "logs_first_day" {
+  description = "First day of the delivered logs (YYYY-MM-DD): where the logs table's partition projection starts."
+  type        = string
+  default     = "2024-01-01"
+  validation {
+    condition     = can(regex("^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", var.logs_first_day))
+    error_message = "logs_first_day must be YYYY-MM-DD."
+  }
+}
+
 variable "output_s3_uri" {
   description = "costjob's output root, s3://bucket/prefix/ (tables under <root><table>/dt=YYYY-MM-DD/)."
   type        = string

@@ -91,3 +91,48 @@ run "the_catalog_is_encrypted" {
     error_message = "the Glue Data Catalog is encrypted with the platform key"
   }
 }
+
+# SPEC 14: the logs table reads every line of a day's Firehose objects whole
+# (one string column through the Regex SerDe: no delimiter, escape or `\N`
+# can cut or null a line), by the day's folder, with no crawler.
+run "the_logs_table_reads_each_days_folder_a_line_a_row" {
+  command = plan
+
+  variables {
+    logs_s3_uri = "s3://deuna-app-logs/firehose/"
+  }
+
+  assert {
+    condition = (aws_glue_catalog_table.logs[0].database_name == aws_glue_catalog_database.costjob.name
+      && [for c in aws_glue_catalog_table.logs[0].storage_descriptor[0].columns : "${c.name} ${c.type}"] == ["line string"]
+    && [for k in aws_glue_catalog_table.logs[0].partition_keys : "${k.name} ${k.type}"] == ["day string"])
+    error_message = "one string column, the line, and the day as a partition"
+  }
+  assert {
+    condition = (aws_glue_catalog_table.logs[0].storage_descriptor[0].ser_de_info[0].serialization_library == "org.apache.hadoop.hive.serde2.RegexSerDe"
+      && aws_glue_catalog_table.logs[0].storage_descriptor[0].ser_de_info[0].parameters["input.regex"] == "([\\s\\S]*)"
+    && aws_glue_catalog_table.logs[0].storage_descriptor[0].input_format == "org.apache.hadoop.mapred.TextInputFormat")
+    error_message = "every line read whole as text: the Regex SerDe with one group matching anything (a JSON SerDe would drop or null what the file engine counts)"
+  }
+  assert {
+    condition = (aws_glue_catalog_table.logs[0].parameters["projection.enabled"] == "true"
+      && aws_glue_catalog_table.logs[0].parameters["projection.day.type"] == "date"
+      && aws_glue_catalog_table.logs[0].parameters["projection.day.format"] == "yyyy-MM-dd"
+      && endswith(aws_glue_catalog_table.logs[0].parameters["projection.day.range"], ",NOW")
+    && replace(aws_glue_catalog_table.logs[0].parameters["storage.location.template"], "$${day}", "2026-11-23") == "s3://deuna-app-logs/firehose/2026-11-23/")
+    error_message = "a day's partition is Firehose's folder for the day, projected"
+  }
+  assert {
+    condition     = output.logs_table_name == "logs"
+    error_message = "the table's name is an output"
+  }
+}
+
+run "no_logs_table_without_logs" {
+  command = plan
+
+  assert {
+    condition     = length(aws_glue_catalog_table.logs) == 0 && output.logs_table_name == null
+    error_message = "the logs table exists only when the logs' location is given"
+  }
+}
