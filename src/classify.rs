@@ -187,6 +187,19 @@ impl Names {
     }
 }
 
+/// A transaction summed elsewhere ([`TransactionAcc::aggregated`]).
+pub struct Aggregate<'a> {
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub events: u64,
+    pub duration_ms: u64,
+    pub flow: Option<&'a str>,
+    pub route_flow: Option<FlowNumber>,
+    pub status: Option<&'a str>,
+    pub explicit_types: [u64; 3],
+    pub units: Units,
+}
+
 /// What a transaction's events add up to so far. Its events absorbed in any
 /// order give the same result (time ties go by value), so files can be read in
 /// parallel.
@@ -329,6 +342,38 @@ impl TransactionAcc {
             self.explicit_types[slot] += 1;
         }
         Ok(())
+    }
+
+    /// A transaction's events as another engine summed them (SPEC 14: the
+    /// Athena log engine's row), to be classified by [`Self::finish`] as if
+    /// absorbed here: `flow` the earliest non-empty flow, `route_flow` the
+    /// catalog flow of the earliest matching route, `status` the latest
+    /// non-empty status, `explicit_types` the events whose explicit type was
+    /// monetary, non-monetary, anything else. Refused when the times are more
+    /// than 24 days apart or a count passes 2^32 - 1.
+    pub fn aggregated(summed: Aggregate<'_>, texts: &mut Texts) -> Result<Self, String> {
+        let last = i32::try_from(summed.last_ms.saturating_sub(summed.first_ms))
+            .ok()
+            .filter(|d| *d >= 0)
+            .ok_or("the last event is before the first or more than 24 days after it")?;
+        let count = |n: u64| u32::try_from(n).map_err(|_| "a count passes 2^32 - 1".to_string());
+        let explicit_types = [
+            count(summed.explicit_types[0])?,
+            count(summed.explicit_types[1])?,
+            count(summed.explicit_types[2])?,
+        ];
+        Ok(Self {
+            base: summed.first_ms,
+            duration_ms: summed.duration_ms,
+            events: count(summed.events)?,
+            first: 0,
+            last,
+            flow: (summed.flow.filter(|f| !f.is_empty())).map(|f| (0, texts.number(f))),
+            route_flow: summed.route_flow.map(|n| (0, n)),
+            status: (summed.status.filter(|s| !s.is_empty())).map(|s| (0, texts.number(s))),
+            explicit_types,
+            units: summed.units,
+        })
     }
 
     /// Classifies the transaction against the catalog (SPEC 2.5); `names` are

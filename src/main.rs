@@ -128,6 +128,11 @@ struct RunArgs {
     /// Where the CUR is read (overrides [cur] source).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
+    /// Who reads the logs (overrides [logs] source): local streams every
+    /// object here; athena runs one UNLOAD a day over [logs] database and
+    /// table, in [cur]'s workgroup and output location.
+    #[arg(long, value_enum)]
+    logs_engine: Option<Engine>,
     /// Cost basis (overrides [allocation] cost_basis).
     #[arg(long, value_enum)]
     cost_basis: Option<CostBasis>,
@@ -163,6 +168,11 @@ struct RefreshArgs {
     /// Where the CUR is read (overrides [cur] source).
     #[arg(long, value_enum)]
     engine: Option<Engine>,
+    /// Who reads the logs (overrides [logs] source): local streams every
+    /// object here; athena runs one UNLOAD a day over [logs] database and
+    /// table, in [cur]'s workgroup and output location.
+    #[arg(long, value_enum)]
+    logs_engine: Option<Engine>,
     /// Output root, a directory or s3:// URL (overrides [output] path).
     #[arg(long)]
     output: Option<String>,
@@ -409,6 +419,7 @@ fn execute(cli: Cli, interactive: bool) -> anyhow::Result<()> {
 fn run_days(args: &RunArgs, interactive: bool) -> anyhow::Result<()> {
     let overrides = Overrides {
         engine: args.engine.map(Engine::name),
+        logs_engine: args.logs_engine.map(Engine::name),
         cost_basis: args.cost_basis,
         output: args.output.clone(),
         allow_corrupt_input: args.allow_corrupt_input,
@@ -455,6 +466,7 @@ fn emit_metrics(plan: &RunPlan, outcome: &run::DayOutcome, forced: bool) {
 fn refresh(args: &RefreshArgs, interactive: bool) -> anyhow::Result<()> {
     let overrides = Overrides {
         engine: args.engine.map(Engine::name),
+        logs_engine: args.logs_engine.map(Engine::name),
         output: args.output.clone(),
         allow_corrupt_input: args.allow_corrupt_input,
         ..Default::default()
@@ -641,6 +653,21 @@ fn print_outcome(o: &run::DayOutcome) {
         usd(t.unallocated),
         usd(t.excluded)
     );
+    let query = |q: &costjob::source::athena::QueryStats| {
+        format!(
+            "athena query {}, {} bytes scanned, {} USD",
+            q.query_id,
+            q.bytes_scanned,
+            money::format_usd(q.cost_usd)
+        )
+    };
+    if let Some(q) = &o.cur_query {
+        println!("  CUR read by {}", query(q));
+    }
+    match &o.logs_query {
+        Some(q) => println!("  logs read by {}", query(q)),
+        None => println!("  logs read here: {} files", o.log_counters.files),
+    }
     for note in &o.notes {
         println!("  note: {note}");
     }

@@ -410,6 +410,11 @@ impl UnitKeys {
         self.keys[key as usize].0
     }
 
+    /// The service a key counts over (`None`: every service's events).
+    pub fn service(&self, key: u16) -> Option<&str> {
+        self.keys[key as usize].1.as_deref()
+    }
+
     pub fn counter_name(&self, counter: u16) -> &str {
         &self.counters[counter as usize]
     }

@@ -43,6 +43,11 @@ pub struct DayOutcome {
     /// The Athena query that read the CUR (engine `athena`): id, bytes scanned, cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cur_query: Option<crate::source::athena::QueryStats>,
+    /// Who read the logs: `local` (this task) or `athena` (SPEC 14).
+    pub logs_engine: &'static str,
+    /// The Athena query that read the logs (logs engine `athena`): id, bytes scanned, cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs_query: Option<crate::source::athena::QueryStats>,
     /// Every file published, the run report last.
     pub files_written: Vec<String>,
     /// Unit cost per flow (the `flow_summary` table), for the run's metrics.
@@ -192,7 +197,7 @@ fn compute_and_publish(
     let (pools, keys) = allocate::plan_pools(&day, &plan.pricing, &plan.catalog);
     // The CUR's decoding buffers, freed across threads, returned before the logs.
     crate::memory::release_freed();
-    let logs = read_logs(plan, store, date, &keys, progress)?;
+    let (logs, logs_query) = read_logs(plan, store, (date, run_id), &keys, progress)?;
     let allocation = allocate_day(plan, date, &day, &pools, &logs)?;
     // The allocation's scope lists, freed across threads, returned before the sink.
     crate::memory::release_freed();
@@ -252,6 +257,8 @@ fn compute_and_publish(
         corrupt_files: logs.corrupt,
         skipped_files: logs.skipped,
         cur_query: query,
+        logs_engine: if logs_query.is_some() { "athena" } else { "local" },
+        logs_query,
         files_written: hold.files(&parts),
         flow_summary: allocation.flow_summary.clone(),
         started_at,
@@ -392,10 +399,10 @@ pub(crate) fn basis_notes(plan: &RunPlan, scan: &CurScan) -> Vec<String> {
 fn read_logs(
     plan: &RunPlan,
     store: &Store,
-    date: NaiveDate,
+    (date, run_id): (NaiveDate, &str),
     keys: &UnitKeys,
     progress: &dyn Progress,
-) -> Result<LogDay> {
+) -> Result<(LogDay, Option<QueryStats>)> {
     let clock = Instant::now();
     let reader = LogReader {
         format: plan.log_format,
@@ -407,12 +414,17 @@ fn read_logs(
         allow_corrupt_input: plan.allow_corrupt_input,
         max_line_bytes: plan.max_line_bytes,
     };
-    let logs = reader.read(
-        store,
-        &log_sources(plan, date),
-        plan.max_objects_in_flight,
-        progress,
-    )?;
+    let sources = log_sources(plan, date);
+    let (logs, query) = match &plan.logs_athena {
+        Some(athena) => {
+            let (logs, query) = reader.read_athena(store, athena, &sources, run_id)?;
+            (logs, Some(query))
+        }
+        None => (
+            reader.read(store, &sources, plan.max_objects_in_flight, progress)?,
+            None,
+        ),
+    };
     let c = &logs.counters;
     if !c.balanced() {
         return Err(Error::input(
@@ -429,9 +441,13 @@ fn read_logs(
         transactions = logs.transactions.len(), out_of_day = c.out_of_day, non_json = c.non_json,
         no_transaction = c.no_transaction, malformed = c.malformed, corrupt_files = c.corrupt_files,
         events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds, peak_rss_mib = peak_rss_mib(),
+        engine = if query.is_some() { "athena" } else { "local" },
+        query_id = query.as_ref().map(|q| q.query_id.as_str()),
+        bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
+        scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
         "read the logs"
     );
-    Ok(logs)
+    Ok((logs, query))
 }
 
 /// The plan's CUR engine, and how its rows become money and pools.

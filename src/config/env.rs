@@ -60,6 +60,9 @@ pub(super) fn apply_env(
             return Ok("cur.accounts".into());
         }
         "logs_path" => &mut file.logs.path,
+        "logs_source" => &mut file.logs.source,
+        "logs_database" => file.logs.database.get_or_insert_default(),
+        "logs_table" => file.logs.table.get_or_insert_default(),
         "logs_format" => {
             file.logs.format = Spanned::new(0..0, v);
             return Ok("logs.format".into());

@@ -84,6 +84,15 @@ pub struct LogsSection {
     /// `cloudwatch-export`, `firehose` or `jsonl`.
     #[serde(default = "default_logs_format")]
     pub format: Spanned<String>,
+    /// Who reads the logs (SPEC 14): `local` (this task streams every object)
+    /// or `athena` (one UNLOAD a day over `database`.`table`, in `[cur]`'s
+    /// workgroup and output location; this task only lists the objects).
+    #[serde(default = "default_cur_source")]
+    pub source: String,
+    /// Athena: the Glue database of the logs table.
+    pub database: Option<String>,
+    /// Athena: the logs table (`sql/logs_table.sql`).
+    pub table: Option<String>,
     /// JSON pointers to the event's fields.
     #[serde(default)]
     pub fields: FieldsSection,

@@ -72,6 +72,29 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
     };
     let engine = overrides.engine.as_deref().unwrap_or(&file.cur.source);
     let cur = cur_source(engine, &file.cur, &cur_path, path, &mut problems);
+    let logs_engine = overrides.logs_engine.as_deref().unwrap_or(&file.logs.source);
+    let logs_athena = match logs_engine {
+        "local" => None,
+        "athena" => {
+            let (database, table) =
+                athena_table("logs", &file.logs.database, &file.logs.table, path, &mut problems);
+            // The workgroup and output location are [cur]'s; their problems
+            // are said once when the CUR goes through Athena too.
+            let mut shared = Vec::new();
+            let plan = athena_run(&file.cur, database, table, path, &mut shared);
+            if !matches!(cur, CurSource::Athena(_)) {
+                problems.extend(shared);
+            }
+            Some(plan)
+        }
+        other => {
+            problems.push(format!(
+                "{}: [logs] source = {other:?}: expected \"local\" or \"athena\"",
+                path.display()
+            ));
+            None
+        }
+    };
     let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
         problems.push(format!(
             "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
@@ -100,6 +123,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
         max_objects_in_flight: (file.logs.max_objects_in_flight)
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
         log_format,
+        logs_athena,
         fields: file.logs.fields.clone(),
         tags,
         output: Output {
@@ -497,27 +521,48 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// The `[cur]` Athena settings, every problem pushed with its key.
 fn athena_plan(cur: &CurSection, path: &Path, problems: &mut Vec<String>) -> AthenaPlan {
+    let (database, table) = athena_table("cur", &cur.database, &cur.table, path, problems);
+    athena_run(cur, database, table, path, problems)
+}
+
+/// A section's `database` and `table`: Athena identifiers, both required.
+fn athena_table(
+    section: &str,
+    database: &Option<String>,
+    table: &Option<String>,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> (String, String) {
     let mut identifier = |key: &str, value: &Option<String>| -> String {
         match value.as_deref() {
             Some(v) if is_identifier(v) => v.to_string(),
             Some(v) => {
                 problems.push(format!(
-                    "{}: [cur] {key} = {v:?}: an Athena identifier must match ^[A-Za-z_][A-Za-z0-9_]*$",
+                    "{}: [{section}] {key} = {v:?}: an Athena identifier must match ^[A-Za-z_][A-Za-z0-9_]*$",
                     path.display()
                 ));
                 String::new()
             }
             None => {
                 problems.push(format!(
-                    "{}: [cur] {key} is required with source = \"athena\"",
+                    "{}: [{section}] {key} is required with source = \"athena\"",
                     path.display()
                 ));
                 String::new()
             }
         }
     };
-    let database = identifier("database", &cur.database);
-    let table = identifier("table", &cur.table);
+    (identifier("database", database), identifier("table", table))
+}
+
+/// The Athena plan of a table: `[cur]`'s workgroup, output location and timeout.
+fn athena_run(
+    cur: &CurSection,
+    database: String,
+    table: String,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> AthenaPlan {
     let workgroup = match cur.workgroup.as_deref() {
         // Workgroup names also allow '.' and '-' (AWS: [a-zA-Z0-9._-]{1,128}); they are
         // an API parameter, never spliced into SQL.

@@ -74,6 +74,8 @@ pub struct Overrides {
     pub allow_empty: bool,
     /// `--engine`: `local` or `athena` (overrides `[cur] source`).
     pub engine: Option<String>,
+    /// `--logs-engine`: `local` or `athena` (overrides `[logs] source`).
+    pub logs_engine: Option<String>,
 }
 
 /// Where the tables go.
@@ -104,6 +106,9 @@ pub struct RunPlan {
     pub max_line_bytes: usize,
     /// Log envelope.
     pub log_format: LogFormat,
+    /// SPEC 14: the logs read through Athena (`[logs] database` and
+    /// `table`, `[cur]`'s workgroup and output location); `None`: read here.
+    pub logs_athena: Option<AthenaPlan>,
     /// JSON pointers into events.
     pub fields: FieldsSection,
     /// Allocation tag columns.

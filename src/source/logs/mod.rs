@@ -1,6 +1,8 @@
 //! The log source (SPEC 2.4, 2.5): every day's log object streamed, every
 //! line counted in one bucket, every event folded into its transaction.
 
+mod athena;
+mod athena_sql;
 mod envelopes;
 mod event;
 mod json_scan;
