@@ -257,7 +257,7 @@ fn compute_and_publish(
         corrupt_files: logs.corrupt,
         skipped_files: logs.skipped,
         cur_query: query,
-        logs_engine: if logs_query.is_some() { "athena" } else { "local" },
+        logs_engine: engine(&logs_query),
         logs_query,
         files_written: hold.files(&parts),
         flow_summary: allocation.flow_summary.clone(),
@@ -441,13 +441,18 @@ fn read_logs(
         transactions = logs.transactions.len(), out_of_day = c.out_of_day, non_json = c.non_json,
         no_transaction = c.no_transaction, malformed = c.malformed, corrupt_files = c.corrupt_files,
         events_per_second = (c.events as f64 / seconds.max(1e-9)).round(), seconds, peak_rss_mib = peak_rss_mib(),
-        engine = if query.is_some() { "athena" } else { "local" },
+        engine = engine(&query),
         query_id = query.as_ref().map(|q| q.query_id.as_str()),
         bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
         scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
         "read the logs"
     );
     Ok((logs, query))
+}
+
+/// Who read an input: `athena` when a query did, else `local`.
+fn engine(query: &Option<QueryStats>) -> &'static str {
+    if query.is_some() { "athena" } else { "local" }
 }
 
 /// The plan's CUR engine, and how its rows become money and pools.

@@ -70,31 +70,7 @@ pub fn load(path: &Path, env: &BTreeMap<String, String>, overrides: &Overrides) 
             format!("{}:{}", path.display(), line_of(span.start))
         }
     };
-    let engine = overrides.engine.as_deref().unwrap_or(&file.cur.source);
-    let cur = cur_source(engine, &file.cur, &cur_path, path, &mut problems);
-    let logs_engine = overrides.logs_engine.as_deref().unwrap_or(&file.logs.source);
-    let logs_athena = match logs_engine {
-        "local" => None,
-        "athena" => {
-            let (database, table) =
-                athena_table("logs", &file.logs.database, &file.logs.table, path, &mut problems);
-            // The workgroup and output location are [cur]'s; their problems
-            // are said once when the CUR goes through Athena too.
-            let mut shared = Vec::new();
-            let plan = athena_run(&file.cur, database, table, path, &mut shared);
-            if !matches!(cur, CurSource::Athena(_)) {
-                problems.extend(shared);
-            }
-            Some(plan)
-        }
-        other => {
-            problems.push(format!(
-                "{}: [logs] source = {other:?}: expected \"local\" or \"athena\"",
-                path.display()
-            ));
-            None
-        }
-    };
+    let (cur, logs_athena) = sources(&file, overrides, &cur_path, path, &mut problems);
     let log_format = LogFormat::parse(file.logs.format.get_ref()).unwrap_or_else(|| {
         problems.push(format!(
             "{}: [logs] format = {:?}: expected cloudwatch-export, firehose or jsonl",
@@ -214,6 +190,60 @@ fn load_pricing(dir: &Path, problems: &mut Vec<String>) -> Result<Option<Pricing
             Ok(None)
         }
         Err(other) => Err(other),
+    }
+}
+
+/// Where the CUR and the logs are read (`--engine`, `--logs-engine` before the file).
+fn sources(
+    file: &ConfigFile,
+    overrides: &Overrides,
+    cur_path: &Location,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> (CurSource, Option<AthenaPlan>) {
+    let engine = overrides.engine.as_deref().unwrap_or(&file.cur.source);
+    let cur = cur_source(engine, &file.cur, cur_path, path, problems);
+    let logs_engine = (overrides.logs_engine.as_deref()).unwrap_or(&file.logs.source);
+    let logs = logs_athena(logs_engine, file, &cur, path, problems);
+    (cur, logs)
+}
+
+/// Where the logs are read: `[logs] source` (or `--logs-engine`), `local`
+/// (`None`) or `athena` (SPEC 14: `[logs]` database and table, `[cur]`'s
+/// workgroup and output location).
+fn logs_athena(
+    engine: &str,
+    file: &ConfigFile,
+    cur: &CurSource,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> Option<AthenaPlan> {
+    match engine {
+        "local" => None,
+        "athena" => {
+            let (database, table) = athena_table(
+                "logs",
+                &file.logs.database,
+                &file.logs.table,
+                path,
+                problems,
+            );
+            // The workgroup and output location are [cur]'s; their problems
+            // are said once when the CUR goes through Athena too.
+            let mut shared = Vec::new();
+            let plan = athena_run(&file.cur, database, table, path, &mut shared);
+            if !matches!(cur, CurSource::Athena(_)) {
+                problems.extend(shared);
+            }
+            Some(plan)
+        }
+        other => {
+            problems.push(format!(
+                "{}: [logs] source = {other:?}: expected \"local\" or \"athena\"",
+                path.display()
+            ));
+            None
+        }
     }
 }
 

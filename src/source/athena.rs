@@ -431,7 +431,6 @@ fn run_query(
     outcome
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

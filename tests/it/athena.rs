@@ -441,3 +441,241 @@ fn check_refuses_identifiers_that_are_not_identifiers() {
         "{err}"
     );
 }
+
+/// Lines real logs hold, as CloudWatch export lines of the demo day: not
+/// JSON, malformed in each way SPEC 2.4 names, ids of each type, a route
+/// instead of a flow, an unknown flow, a conflicting type, equal times, a
+/// transaction crossing midnight, out of the day, blank, non-ASCII bytes.
+const HARD_LINES: &str = r#"2026-11-23T10:00:00.000Z plain text, not JSON
+    at com.deuna.Pagos.run(Pagos.java:42)
+
+2026-11-23T10:00:01.000Z {"transaction_id": "h-1", "service": "pagos-svc",
+2026-11-23T10:00:02.000Z {"transaction_id":"h-2","service":"pagos-svc","duration_ms":-1}
+2026-11-23T10:00:03.000Z {"transaction_id":"h-3","service":"pagos-svc","duration_ms":1.5}
+2026-11-23T10:00:04.000Z {"transaction_id":"h-4","service":"pagos-svc","duration_ms":12.0,"flow":"pago","status":"OK"}
+2026-11-23T10:00:05.000Z {"transaction_id":"h-5","service":"pagos-svc","usage":{"kms_requests":"2"}}
+2026-11-23T10:00:06.000Z {"transaction_id":"h-6","service":"pagos-svc","usage":[1]}
+2026-11-23T10:00:07.000Z {"transaction_id":42,"service":"pagos-svc","route":"POST /v1/pagos/qr","usage":{"kms_requests":3,"other":1}}
+2026-11-23T10:00:08.000Z {"transaction_id":4.5,"service":"pagos-svc"}
+2026-11-23T10:00:09.000Z {"transaction_id":true,"service":"pagos-svc"}
+2026-11-23T10:00:10.000Z {"service":"pagos-svc","flow":"pago"}
+2026-11-23T10:00:11.000Z {"transaction_id":"h-7","flow":"pago"}
+2026-11-23T10:00:12.000Z {"transaction_id":"h-8","service":17}
+2026-11-22T23:59:59.999Z {"transaction_id":"h-9","service":"pagos-svc","flow":"pago"}
+2026-11-23T23:59:59.900Z {"transaction_id":"h-10","service":"recargas-svc","flow":"recarga","status":"PENDING","duration_ms":5}
+2026-11-24T00:00:00.100Z {"transaction_id":"h-10","service":"recargas-svc","status":"OK","duration_ms":7}
+2026-11-23T11:00:00.000Z {"transaction_id":"h-11","service":"kyc-svc","route":"POST /v1/onboarding/start","transaction_type":"monetary"}
+2026-11-23T11:00:00.000Z {"transaction_id":"h-11","service":"kyc-svc","status":"B"}
+2026-11-23T11:00:00.000Z {"transaction_id":"h-11","service":"kyc-svc","status":"A","transaction_type":"other"}
+2026-11-23T11:00:01.000Z {"transaction_id":"h-12","service":"pagos-svc","flow":"zeta"}
+2026-11-23T11:00:01.000Z {"transaction_id":"h-12","service":"pagos-svc","flow":"alfa","status":"OK"}
+2026-11-23T11:00:02.000Z {"transaction_id":"h-13","service":"notificaciones-svc","flow":"remesa","usage":{"sms_messages":2},"route":"ñandú ✓"}
+2026-11-23T11:00:03.000Z [1, 2, 3]
+2026-11-23T11:00:04.000Z {"transaction_id":"  h-14 ","service":"pagos-svc","timestamp":"not a time"}
+2026-11-23T11:00:05.000Z {"transaction_id":"h-15","service":"pagos-svc","duration_ms":null,"usage":null,"status":""}
+2026-11-23T00:00:00.000Z {"transaction_id":"h-16","service":"pagos-svc","flow":"pago"}
+2026-11-24T00:00:00.000Z {"transaction_id":"h-16","service":"pagos-svc","status":"LATE"}
+2026-11-23T11:00:07.000Z {"transaction_id":"h-17","service":"pagos-svc","route":"POST /v1/pagos/qr"}
+2026-11-23T11:00:06.000Z {"transaction_id":"h-17","service":"kyc-svc","route":"POST /v1/onboarding/selfie"}
+"#;
+
+/// JSON lines: the event's own `timestamp` (ISO-8601 text or epoch
+/// milliseconds), missing, unreadable, of the wrong type, or outside the day.
+const HARD_JSON_LINES: &str = r#"{"timestamp":"2026-11-23T09:00:00.000Z","transaction_id":"j-1","service":"pagos-svc","flow":"pago","status":"OK","usage":{"kms_requests":2}}
+{"timestamp":1795424400123,"transaction_id":"j-1","service":"ledger-svc","duration_ms":40}
+{"timestamp":"2026-11-23T09:00:01.500+00:00","transaction_id":"j-2","service":"kyc-svc","route":"POST /v1/onboarding"}
+{"transaction_id":"j-3","service":"pagos-svc"}
+{"timestamp":"yesterday","transaction_id":"j-4","service":"pagos-svc"}
+{"timestamp":1795424400.5,"transaction_id":"j-5","service":"pagos-svc"}
+{"timestamp":true,"transaction_id":"j-6","service":"pagos-svc"}
+{"timestamp":"2026-11-22T09:00:00.000Z","transaction_id":"j-7","service":"pagos-svc"}
+{"timestamp":1795424401000,"transaction_id":17,"service":"recargas-svc","flow":"recarga","duration_ms":1e2}
+not json at all
+{"timestamp":1795424402000,"transaction_id":"j-8","service":"pagos-svc",
+"#;
+
+/// SPEC 14: the logs read through Athena (the logs table of
+/// `sql/logs_table.sql`, the query run by the stand-in on DuckDB after
+/// sqlglot reads it as Athena's SQL) publish the tables the file engine
+/// publishes from the same objects: the demo day as CloudWatch exports
+/// with lines of every kind above, and as Firehose deliveries (re-deliveries,
+/// control messages, records buffered into the next day's folder).
+#[test]
+fn the_athena_log_engine_equals_the_file_engine() {
+    let moto = Moto::start();
+    setup(&moto);
+    let athena = Athena::start(&moto, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = repo().join("examples/data");
+    let logs = demo.join("logs");
+    let hard = tmp.path().join("hard/task/stream");
+    std::fs::create_dir_all(&hard).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, HARD_LINES.as_bytes()).unwrap();
+    std::fs::write(hard.join("000000.gz"), gz.finish().unwrap()).unwrap();
+    let day_prefix = format!("s3://logs/exports/{DEMO_DATE}/");
+    moto.fixture(&["upload", logs.to_str().unwrap(), &day_prefix]);
+    moto.fixture(&[
+        "upload",
+        tmp.path().join("hard").to_str().unwrap(),
+        &day_prefix,
+    ]);
+    moto.fixture(&["logs-table", "costjob", "export_logs", "s3://logs/exports/"]);
+    let firehose = [
+        "firehose",
+        logs.to_str().unwrap(),
+        "s3://logs/firehose/",
+        DEMO_DATE,
+        "delimited",
+    ];
+    moto.fixture(&firehose);
+    moto.fixture(&[
+        "logs-table",
+        "costjob",
+        "firehose_logs",
+        "s3://logs/firehose/",
+    ]);
+    let jsonl = tmp.path().join("jsonl");
+    std::fs::create_dir_all(&jsonl).unwrap();
+    std::fs::write(jsonl.join("events.json"), HARD_JSON_LINES).unwrap();
+    moto.fixture(&[
+        "upload",
+        jsonl.to_str().unwrap(),
+        &format!("s3://logs/jsonl/{DEMO_DATE}/"),
+    ]);
+    moto.fixture(&["logs-table", "costjob", "jsonl_logs", "s3://logs/jsonl/"]);
+    for (table, prefix, format) in [
+        ("export_logs", "exports", "cloudwatch-export"),
+        ("firehose_logs", "firehose", "firehose"),
+        ("jsonl_logs", "jsonl", "jsonl"),
+    ] {
+        let dir = tmp.path().join(table);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("costjob.toml");
+        let body = format!(
+            "[cur]\npath = {:?}\naccounts = [\"123456789012\"]\nworkgroup = \"costjob\"\n\
+             output_location = \"s3://athena-results/costjob\"\n\
+             [logs]\npath = \"s3://logs/{prefix}/{{date}}/\"\nformat = {format:?}\ndatabase = \"costjob\"\ntable = {table:?}\n\
+             [output]\npath = \"out-local\"\n[pricing]\npath = {:?}\n\
+             [allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n{FLOWS}",
+            demo.join("cur"),
+            repo().join("pricing")
+        );
+        std::fs::write(&config, body).unwrap();
+        let run = |extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--date",
+                DEMO_DATE,
+            ];
+            args.extend_from_slice(extra);
+            moto.costjob(
+                &dir,
+                &args,
+                &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
+            )
+        };
+        let local = run(&[]);
+        assert!(local.status.success(), "{table} local: {}", stderr(&local));
+        assert!(
+            stdout(&local).contains("logs read here"),
+            "{}",
+            stdout(&local)
+        );
+        let through = run(&["--logs-engine", "athena", "--output", "out-athena"]);
+        assert!(
+            through.status.success(),
+            "{table} athena: {}",
+            stderr(&through)
+        );
+        let out = stdout(&through);
+        assert!(out.contains("logs read by athena query "), "{out}");
+        assert_same_day(&dir.join("out-local"), &dir.join("out-athena"), DEMO_DATE);
+        // Equal, and not for want of lines of each kind.
+        let recon = crate::helpers::table(&dir.join("out-athena"), "reconciliation", DEMO_DATE);
+        let counted = |c: &str| {
+            use costjob::output::BatchExt;
+            recon.int(c, 0).unwrap()
+        };
+        let kinds: &[&str] = match format {
+            "firehose" => &["log_duplicate", "log_control_messages", "log_out_of_day"],
+            "jsonl" => &[
+                "log_bad_timestamp",
+                "log_out_of_day",
+                "log_non_json",
+                "log_malformed",
+            ],
+            _ => &[
+                "log_malformed",
+                "log_non_json",
+                "log_no_transaction",
+                "log_missing_service",
+                "log_out_of_day",
+                "log_blank",
+                "log_type_conflicts",
+            ],
+        };
+        for kind in kinds {
+            assert!(counted(kind) > 0, "{table}: {kind} is 0");
+        }
+        let least = if format == "jsonl" { 3 } else { 1000 };
+        assert!(counted("transactions") >= least, "{table}");
+        let report = run_report(&dir.join("out-athena"), DEMO_DATE);
+        assert!(
+            report.contains("\"logs_engine\": \"athena\"") && report.contains("\"logs_query\""),
+            "{report}"
+        );
+        let left = moto.fixture(&["list", "s3://athena-results/costjob/"]);
+        assert!(
+            left.trim().is_empty(),
+            "{table}: the unload is removed: {left}"
+        );
+    }
+
+    // Firehose without the module's processors (records gzip'ed one by one
+    // and run together, objects without `.gz`): Athena reads noise. The
+    // engine refuses the day, naming an object, and publishes nothing.
+    let raw = [
+        "firehose",
+        logs.to_str().unwrap(),
+        "s3://logs/raw/",
+        DEMO_DATE,
+    ];
+    moto.fixture(&raw);
+    moto.fixture(&["logs-table", "costjob", "raw_logs", "s3://logs/raw/"]);
+    let dir = tmp.path().join("firehose_logs");
+    let config = std::fs::read_to_string(dir.join("costjob.toml"))
+        .unwrap()
+        .replace("s3://logs/firehose/", "s3://logs/raw/")
+        .replace("firehose_logs", "raw_logs");
+    std::fs::write(dir.join("raw.toml"), config).unwrap();
+    let args = [
+        "run",
+        "--config",
+        "raw.toml",
+        "--date",
+        DEMO_DATE,
+        "--logs-engine",
+        "athena",
+        "--output",
+        "out-raw",
+    ];
+    let o = moto.costjob(
+        &dir,
+        &args,
+        &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("s3://logs/raw/")
+            && stderr(&o).contains("not a CloudWatch Logs subscription record"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !dir.join("out-raw/reconciliation").exists(),
+        "nothing published"
+    );
+}

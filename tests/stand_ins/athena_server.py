@@ -27,6 +27,7 @@ TooManyRequestsException), --fail "MESSAGE" (every query FAILED, USER), --hang
   python3 athena_server.py --port P --moto http://127.0.0.1:M [--throttle N] [--fail MSG] [--hang]
 """
 import argparse
+import gzip
 import json
 import os
 import re
@@ -81,6 +82,113 @@ def fail(query, message, category=2, error_type=1100):
     )
 
 
+def is_text(table):
+    """A table of text lines (the logs table of sql/logs_table.sql), not Parquet."""
+    sd = table["StorageDescriptor"]
+    return "TextInputFormat" in sd.get("InputFormat", "") or "RegexSerDe" in sd.get("SerdeInfo", {}).get(
+        "SerializationLibrary", "")
+
+
+def parquet_table(db, s3, table, database, name, tmp):
+    """The table's Parquet files as a view with Hive partitions; the bytes scanned."""
+    src_bucket, src_key = split(table["StorageDescriptor"]["Location"].rstrip("/") + "/")
+    scanned = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=src_bucket, Prefix=src_key):
+        for obj in page.get("Contents", []):
+            relative = obj["Key"][len(src_key):]
+            # Athena reads every object of the location but hidden ones, whatever its name.
+            if relative.endswith("/") or any(p[:1] in "._" for p in relative.split("/")):
+                continue
+            target = os.path.join(tmp, "table", relative + ("" if relative.endswith(".parquet") else ".parquet"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            s3.download_file(src_bucket, obj["Key"], target)
+            scanned += obj["Size"]
+    partitioned = bool(table.get("PartitionKeys"))
+    db.execute(
+        f"""CREATE VIEW "{database}"."{name}" AS SELECT * FROM read_parquet(
+              '{tmp}/table/**/*.parquet', hive_partitioning = {str(partitioned).lower()},
+              hive_types_autocast = false, union_by_name = true)"""
+    )
+    return scanned
+
+
+def text_table(db, s3, table, database, name, select, tmp):
+    """A text table as Athena reads it: every object under the partitions the
+    query names (partition projection: `storage.location.template`), hidden
+    names skipped, gzip'ed only when the name ends in `.gz` (Athena goes by
+    the name, not the bytes), split into lines at \\n (a \\r before it
+    dropped, a UTF-8 byte-order mark at the start dropped), each line whole
+    in the table's one column, with "$path" and the partition key. The bytes
+    scanned are the objects' sizes."""
+    keys = [k["Name"] for k in table.get("PartitionKeys", [])]
+    template = table.get("Parameters", {}).get("storage.location.template")
+    location = table["StorageDescriptor"]["Location"].rstrip("/") + "/"
+    column = table["StorageDescriptor"]["Columns"][0]["Name"]
+    wanted = None
+    if keys:
+        assert template and len(keys) == 1, "the stand-in projects one partition key through a template"
+        wanted = set()
+        for node in select.find_all(exp.In, exp.EQ):
+            this = node.this if isinstance(node, exp.In) else node.left
+            if isinstance(this, exp.Column) and this.name == keys[0]:
+                values = node.expressions if isinstance(node, exp.In) else [node.right]
+                wanted |= {v.name for v in values if isinstance(v, exp.Literal)}
+        prefix = template.split("${")[0]
+        pattern = re.compile(re.escape(template).replace(re.escape("${" + keys[0] + "}"), "(?P<part>[^/]+)") + "(?P<rest>.*)")
+    else:
+        prefix, pattern = location, re.compile(re.escape(location) + "(?P<rest>.*)")
+    bucket, key_prefix = split(prefix)
+    rows = os.path.join(tmp, "lines.json")
+    scanned = 0
+    with open(rows, "w") as out:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+            for obj in page.get("Contents", []):
+                url = f"s3://{bucket}/{obj['Key']}"
+                m = pattern.fullmatch(url)
+                if not m or m.group("rest").endswith("/"):
+                    continue
+                if any(p[:1] in "._" for p in m.group("rest").split("/")):
+                    continue
+                part = m.groupdict().get("part")
+                if wanted is not None and part not in wanted:
+                    continue
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                scanned += obj["Size"]
+                if obj["Key"].endswith(".gz"):
+                    body = gzip.decompress(body)
+                if body.startswith(b"\xef\xbb\xbf"):
+                    body = body[3:]
+                lines = body.split(b"\n")
+                if lines and lines[-1] == b"":
+                    lines.pop()
+                for line in lines:
+                    if line.endswith(b"\r"):
+                        line = line[:-1]
+                    row = {column: line.decode("utf-8", "replace"), "$path": url}
+                    if keys:
+                        row[keys[0]] = part
+                    out.write(json.dumps(row) + "\n")
+    columns = {column: "VARCHAR", "$path": "VARCHAR"}
+    if keys:
+        columns[keys[0]] = "VARCHAR"
+    spec = ", ".join(f"'{k}': '{v}'" for k, v in columns.items())
+    db.execute(f"""CREATE TABLE "{database}"."{name}" AS SELECT * FROM read_json('{rows}',
+                   format = 'newline_delimited', columns = {{{spec}}})""")
+    return scanned
+
+
+def duckdb_sql(select):
+    """The SELECT in DuckDB's dialect. sqlglot renders Athena's
+    length(to_utf8(x)) (the bytes of x) as LENGTH(ENCODE(x)), which DuckDB
+    refuses (LENGTH of a BLOB): it is OCTET_LENGTH there."""
+    def octets(node):
+        if isinstance(node, exp.Length) and isinstance(node.this, exp.Encode):
+            return exp.func("OCTET_LENGTH", node.this)
+        return node
+    return select.transform(octets).sql(dialect="duckdb")
+
+
+
 def execute(query, text):
     """Runs one UNLOAD; sets the query's final state."""
     m = UNLOAD.match(text)
@@ -96,7 +204,8 @@ def execute(query, text):
     )
     if props.get("format") != "PARQUET":
         return fail(query, "this stand-in writes format = 'PARQUET' only")
-    tables = list(select.find_all(exp.Table))
+    ctes = {c.alias_or_name for c in select.find_all(exp.CTE)}
+    tables = [t for t in select.find_all(exp.Table) if t.name not in ctes or t.db]
     if len(tables) != 1:
         return fail(query, "expected exactly one table")
     database, name = tables[0].db, tables[0].name
@@ -109,28 +218,14 @@ def execute(query, text):
     if s3.list_objects_v2(Bucket=to_bucket, Prefix=to_key).get("KeyCount", 0):
         return fail(query, f"HIVE_PATH_ALREADY_EXISTS: Target directory for table '{m.group('to')}' already exists")
     with tempfile.TemporaryDirectory() as tmp:
-        src_bucket, src_key = split(table["StorageDescriptor"]["Location"].rstrip("/") + "/")
-        scanned = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=src_bucket, Prefix=src_key):
-            for obj in page.get("Contents", []):
-                relative = obj["Key"][len(src_key):]
-                # Athena reads every object of the location but hidden ones, whatever its name.
-                if relative.endswith("/") or any(p[:1] in "._" for p in relative.split("/")):
-                    continue
-                target = os.path.join(tmp, "table", relative + ("" if relative.endswith(".parquet") else ".parquet"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                s3.download_file(src_bucket, obj["Key"], target)
-                scanned += obj["Size"]
         db = duckdb.connect()
         db.execute("SET TimeZone = 'UTC'")
         db.execute(f'CREATE SCHEMA "{database}"')
-        partitioned = bool(table.get("PartitionKeys"))
-        db.execute(
-            f"""CREATE VIEW "{database}"."{name}" AS SELECT * FROM read_parquet(
-                  '{tmp}/table/**/*.parquet', hive_partitioning = {str(partitioned).lower()},
-                  hive_types_autocast = false, union_by_name = true)"""
-        )
-        sql = select.sql(dialect="duckdb")
+        if is_text(table):
+            scanned = text_table(db, s3, table, database, name, select, tmp)
+        else:
+            scanned = parquet_table(db, s3, table, database, name, tmp)
+        sql = duckdb_sql(select)
         written = []
         try:
             db.execute(f"CREATE TABLE unloaded AS {sql}")

@@ -6,7 +6,8 @@ a moto server on loopback; never against a real account.
 
   aws_fixture.py setup  OUT_BUCKET DATABASE ROOT_URL     buckets + Glue tables
   aws_fixture.py upload DIR s3://bucket/prefix           a directory, file by file
-  aws_fixture.py firehose LOG_DIR s3://bucket/prefix/ DAY   the logs as Firehose deliveries
+  aws_fixture.py firehose LOG_DIR s3://bucket/prefix/ DAY [delimited]  the logs as Firehose deliveries
+  aws_fixture.py logs-table DATABASE TABLE s3://bucket/prefix/   the logs table of sql/logs_table.sql
   aws_fixture.py download DATABASE DAY DEST              each table's current partition
   aws_fixture.py partitions DATABASE DAY                 table -> location, as JSON
   aws_fixture.py list s3://bucket/prefix                 keys, one per line
@@ -88,11 +89,14 @@ def upload(directory, url):
             s3.upload_file(str(path), bucket, key)
 
 
-def firehose(log_dir, url, day):
+def firehose(log_dir, url, day, delimited=""):
     """The CloudWatch export lines as subscription records through Firehose:
     one object per log stream under the day's prefix, the last record of each
     re-delivered in a second object (at least once), and the events after
-    23:00 buffered into an object under the next day's prefix."""
+    23:00 buffered into an object under the next day's prefix. `delimited`:
+    as the app-log-delivery module's stream writes them (each record
+    decompressed and ended by a newline, every object gzip'ed, named .gz);
+    otherwise records run together, some objects plain without an extension."""
     s3 = client("s3")
     bucket, prefix = split(url)
     next_day = {"2026-11-23": "2026-11-24"}[day]
@@ -109,22 +113,56 @@ def firehose(log_dir, url, day):
         late = [e for e in events if e["timestamp"] % 86_400_000 >= 23 * 3_600_000]
         early = [e for e in events if e not in late]
 
+        end = "\n" if delimited else ""
+
         def records(evs):
             out = ""
             for k in range(0, len(evs), 50):
                 out += json.dumps({"messageType": "DATA_MESSAGE", "owner": "123456789012",
                                    "logGroup": "/ecs/costjob-demo", "logStream": path.parent.name,
-                                   "subscriptionFilters": ["f"], "logEvents": evs[k:k + 50]})
+                                   "subscriptionFilters": ["f"], "logEvents": evs[k:k + 50]}) + end
             return out
 
         control = json.dumps({"messageType": "CONTROL_MESSAGE", "logGroup": "", "logStream": "",
                               "logEvents": [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE"}]})
         s3.put_object(Bucket=bucket, Key=f"{prefix}{day}/delivery-{n}.gz",
-                      Body=gzip.compress((control + records(early)).encode()))
+                      Body=gzip.compress((control + end + records(early)).encode()))
         s3.put_object(Bucket=bucket, Key=f"{prefix}{day}/redelivery-{n}.gz",
                       Body=gzip.compress(records(early[-50:]).encode()))
-        s3.put_object(Bucket=bucket, Key=f"{prefix}{next_day}/delivery-{n}",
-                      Body=records(late).encode())
+        if delimited:
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{next_day}/delivery-{n}.gz",
+                          Body=gzip.compress(records(late).encode()))
+        else:
+            s3.put_object(Bucket=bucket, Key=f"{prefix}{next_day}/delivery-{n}",
+                          Body=records(late).encode())
+
+
+def logs_table(database, name, url):
+    """The logs table of the Terraform athena module (sql/logs_table.sql) over
+    url (s3://bucket/prefix/, a day under <prefix><yyyy-MM-dd>/)."""
+    client("glue").create_table(DatabaseName=database, TableInput={
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "classification": "text",
+            "projection.enabled": "true",
+            "projection.day.type": "date",
+            "projection.day.format": "yyyy-MM-dd",
+            "projection.day.range": "2024-01-01,NOW",
+            "projection.day.interval": "1",
+            "projection.day.interval.unit": "DAYS",
+            "storage.location.template": url + "${day}/",
+        },
+        "PartitionKeys": [{"Name": "day", "Type": "string"}],
+        "StorageDescriptor": {
+            "Location": url,
+            "Columns": [{"Name": "line", "Type": "string"}],
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.RegexSerDe",
+                          "Parameters": {"input.regex": "([\\s\\S]*)"}},
+        },
+    })
 
 
 def partitions(database, day):
@@ -277,5 +315,6 @@ if __name__ == "__main__":
             "delete": delete,
             "cat": cat,
             "cur-table": cur_table,
+            "logs-table": logs_table,
         }
         commands[command](*args)

@@ -152,14 +152,15 @@ impl CurEngine for AthenaPlan {
         )?;
         // The run id makes a retried start idempotent (Athena's token: 32-128 characters).
         let token = format!("costjob-{run_id}-unload-cur-day-query");
-        let ((day, mut scan), stats) = athena::unload(store, self, &sql, &target, &token, |files| {
-            if files.is_empty() {
-                let none = each_day(days).map(|_| CurDay::default()).collect();
-                Ok((none, CurScan::default())) // no row
-            } else {
-                cur::read_files(store, &files, days, rules)
-            }
-        })?;
+        let ((day, mut scan), stats) =
+            athena::unload(store, self, &sql, &target, &token, |files| {
+                if files.is_empty() {
+                    let none = each_day(days).map(|_| CurDay::default()).collect();
+                    Ok((none, CurScan::default())) // no row
+                } else {
+                    cur::read_files(store, &files, days, rules)
+                }
+            })?;
         scan.query = Some(stats);
         Ok((day, scan))
     }

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::athena_sql::{self, LogQuery};
 use super::{LogDay, LogReader};
-use crate::classify::{Aggregate, FlowNumber, Names, TransactionAcc, Texts};
+use crate::classify::{Aggregate, FlowNumber, Names, Texts, TransactionAcc};
 use crate::config::{AthenaPlan, LogFormat};
 use crate::model::id::TransactionId;
 use crate::model::units::Units;
@@ -116,7 +116,8 @@ impl LogReader<'_> {
         }
         day.malformed.sort();
         day.malformed.truncate(super::MALFORMED_SAMPLES);
-        day.transactions.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        day.transactions
+            .par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
         counters.lines = counters.events
             + counters.out_of_day
             + counters.non_json
@@ -134,7 +135,9 @@ impl LogReader<'_> {
     /// One unloaded file's rows.
     fn read_part<R: ParquetSource>(&self, name: &PathBuf, file: R, size: u64) -> Result<Part> {
         let bad = |e: &dyn std::fmt::Display| Error::input(name, format!("unloaded rows: {e}"));
-        file.prefetch(&[0..size])?;
+        // The file's bytes in one go (concurrent ranged GETs on S3): the
+        // aggregates, a few tens of bytes per transaction, held while decoded.
+        file.prefetch(std::slice::from_ref(&(0..size)))?;
         let batches = ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.with_batch_size(65_536).build())
             .map_err(|e| bad(&e))?;
@@ -147,15 +150,59 @@ impl LogReader<'_> {
     }
 
     fn read_batch(&self, batch: &RecordBatch, part: &mut Part) -> std::result::Result<(), String> {
-        let column = |name: &str| -> std::result::Result<&ArrayRef, String> {
-            batch.column_by_name(name).ok_or(format!("no column {name}"))
+        let rows = Rows::of(batch, self.keys.len())?;
+        for row in 0..batch.num_rows() {
+            match rows.row_kind.value(row) {
+                "transaction" => {
+                    let aggregate = rows.aggregate(row, self.catalog.flows().len())?;
+                    let acc = TransactionAcc::aggregated(aggregate, &mut part.texts)?;
+                    let id = TransactionId::new(rows.id.value(row));
+                    part.accs.push((id, acc));
+                }
+                "counter" => part.counters.push((
+                    rows.detail.value(row).to_string(),
+                    count(&rows.events, row, "a counter")?,
+                )),
+                "malformed" => part.malformed.push(rows.sample(row, "malformed")),
+                "unused" => part.unused = Some(rows.sample(row, "not an event")),
+                "corrupt" => part.corrupt = Some(rows.file.value(row).to_string()),
+                other => return Err(format!("row_kind {other:?}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The columns of a batch of unloaded rows ([`super::athena_sql`]).
+struct Rows<'a> {
+    row_kind: &'a StringArray,
+    id: &'a StringArray,
+    flow: &'a StringArray,
+    status: &'a StringArray,
+    file: &'a StringArray,
+    detail: &'a StringArray,
+    route_flow: Ints<'a>,
+    first: Ints<'a>,
+    last: Ints<'a>,
+    events: Ints<'a>,
+    duration: Ints<'a>,
+    explicit_types: [Ints<'a>; 3],
+    units: Vec<Ints<'a>>,
+}
+
+impl<'a> Rows<'a> {
+    fn of(batch: &'a RecordBatch, keys: usize) -> std::result::Result<Self, String> {
+        let column = |name: &str| -> std::result::Result<&'a ArrayRef, String> {
+            batch
+                .column_by_name(name)
+                .ok_or(format!("no column {name}"))
         };
-        let text = |name: &str| -> std::result::Result<&StringArray, String> {
+        let text = |name: &str| -> std::result::Result<&'a StringArray, String> {
             column(name)?
                 .as_string_opt::<i32>()
                 .ok_or(format!("column {name} is not a string"))
         };
-        let int = |name: &str| -> std::result::Result<Ints<'_>, String> {
+        let int = |name: &str| -> std::result::Result<Ints<'a>, String> {
             let c = column(name)?;
             match c.data_type() {
                 DataType::Int64 => Ok(Ints::I64(c.as_primitive::<Int64Type>())),
@@ -164,70 +211,74 @@ impl LogReader<'_> {
                 other => Err(format!("column {name} is {other}, not an integer")),
             }
         };
-        let [row_kind, id, flow, status, file, detail] =
-            ["row_kind", "transaction_id", "flow", "status", "file", "detail"].map(text);
-        let (row_kind, id, flow, status, file, detail) = (row_kind?, id?, flow?, status?, file?, detail?);
-        let [route_flow, first, last, events, duration, monetary, non_monetary, other] = [
-            "route_flow", "first_ms", "last_ms", "events", "duration_ms", "monetary", "non_monetary", "other_type",
-        ]
-        .map(int);
-        let (route_flow, first, last, events, duration) = (route_flow?, first?, last?, events?, duration?);
-        let (monetary, non_monetary, other) = (monetary?, non_monetary?, other?);
-        let units: Vec<Ints<'_>> = (0..self.keys.len())
-            .map(|k| int(&format!("u{k}")))
-            .collect::<std::result::Result<_, _>>()?;
-        let count = |a: &Ints<'_>, row: usize, what: &str| {
-            let v = a.get(row).unwrap_or(0);
-            u64::try_from(v).map_err(|_| format!("{what} {v} is negative"))
-        };
-        fn some(a: &StringArray, row: usize) -> Option<&str> {
-            (!a.is_null(row)).then(|| a.value(row))
-        }
-        for row in 0..batch.num_rows() {
-            match row_kind.value(row) {
-                "transaction" => {
-                    let mut pairs = Vec::new();
-                    for (key, column) in units.iter().enumerate() {
-                        let n = count(column, row, "units")?;
-                        if n > 0 {
-                            pairs.push((key as u16, n));
-                        }
-                    }
-                    let mut summed = Units::default();
-                    summed.add(&pairs).map_err(|_| "units past 2^64".to_string())?;
-                    let route = (route_flow.get(row))
-                        .and_then(|n| u16::try_from(n).ok())
-                        .and_then(FlowNumber::new)
-                        .filter(|n| usize::from(n.get()) <= self.catalog.flows().len());
-                    let aggregate = Aggregate {
-                        first_ms: first.get(row).ok_or("no first_ms")?,
-                        last_ms: last.get(row).ok_or("no last_ms")?,
-                        events: count(&events, row, "events")?,
-                        duration_ms: count(&duration, row, "duration_ms")?,
-                        flow: some(flow, row),
-                        route_flow: route,
-                        status: some(status, row),
-                        explicit_types: [
-                            count(&monetary, row, "monetary")?,
-                            count(&non_monetary, row, "non_monetary")?,
-                            count(&other, row, "other_type")?,
-                        ],
-                        units: summed,
-                    };
-                    let acc = TransactionAcc::aggregated(aggregate, &mut part.texts)?;
-                    part.accs.push((TransactionId::new(id.value(row)), acc));
-                }
-                "counter" => part
-                    .counters
-                    .push((detail.value(row).to_string(), count(&events, row, "a counter")?)),
-                "malformed" => part.malformed.push(sample(file, detail, row, "malformed")),
-                "unused" => part.unused = Some(sample(file, detail, row, "not an event")),
-                "corrupt" => part.corrupt = Some(file.value(row).to_string()),
-                other => return Err(format!("row_kind {other:?}")),
+        Ok(Self {
+            row_kind: text("row_kind")?,
+            id: text("transaction_id")?,
+            flow: text("flow")?,
+            status: text("status")?,
+            file: text("file")?,
+            detail: text("detail")?,
+            route_flow: int("route_flow")?,
+            first: int("first_ms")?,
+            last: int("last_ms")?,
+            events: int("events")?,
+            duration: int("duration_ms")?,
+            explicit_types: [int("monetary")?, int("non_monetary")?, int("other_type")?],
+            units: (0..keys)
+                .map(|k| int(&format!("u{k}")))
+                .collect::<std::result::Result<_, _>>()?,
+        })
+    }
+
+    /// A `transaction` row; `flows`: how many the catalog has.
+    fn aggregate(&self, row: usize, flows: usize) -> std::result::Result<Aggregate<'a>, String> {
+        let mut pairs = Vec::new();
+        for (key, column) in self.units.iter().enumerate() {
+            let n = count(column, row, "units")?;
+            if n > 0 {
+                pairs.push((key as u16, n));
             }
         }
-        Ok(())
+        let mut units = Units::default();
+        units
+            .add(&pairs)
+            .map_err(|_| "units past 2^64".to_string())?;
+        let text = |a: &'a StringArray| (!a.is_null(row)).then(|| a.value(row));
+        let [monetary, non_monetary, other] = &self.explicit_types;
+        Ok(Aggregate {
+            first_ms: self.first.get(row).ok_or("no first_ms")?,
+            last_ms: self.last.get(row).ok_or("no last_ms")?,
+            events: count(&self.events, row, "events")?,
+            duration_ms: count(&self.duration, row, "duration_ms")?,
+            flow: text(self.flow),
+            route_flow: (self.route_flow.get(row))
+                .and_then(|n| u16::try_from(n).ok())
+                .and_then(FlowNumber::new)
+                .filter(|n| usize::from(n.get()) <= flows),
+            status: text(self.status),
+            explicit_types: [
+                count(monetary, row, "monetary")?,
+                count(non_monetary, row, "non_monetary")?,
+                count(other, row, "other_type")?,
+            ],
+            units,
+        })
     }
+
+    /// A sample line: Athena gives its file, not its line number (0).
+    fn sample(&self, row: usize, what: &str) -> Sample {
+        Sample {
+            file: PathBuf::from(self.file.value(row)),
+            line: 0,
+            error: format!("{what}: {}", self.detail.value(row)),
+        }
+    }
+}
+
+/// A count (0 when NULL), never negative.
+fn count(a: &Ints<'_>, row: usize, what: &str) -> std::result::Result<u64, String> {
+    let v = a.get(row).unwrap_or(0);
+    u64::try_from(v).map_err(|_| format!("{what} {v} is negative"))
 }
 
 /// An integer column as Athena or DuckDB typed it; a column of NULLs only
@@ -259,15 +310,6 @@ struct Part {
     corrupt: Option<String>,
 }
 
-/// A sample line: Athena gives its file, not its line number (0).
-fn sample(file: &StringArray, detail: &StringArray, row: usize, what: &str) -> Sample {
-    Sample {
-        file: PathBuf::from(file.value(row)),
-        line: 0,
-        error: format!("{what}: {}", detail.value(row)),
-    }
-}
-
 /// Adds the query's count of `name` (an outcome or `control_messages`) to its counter.
 fn add_counter(c: &mut LogCounters, name: &str, n: u64) -> Result<()> {
     let counter = match name {
@@ -285,7 +327,9 @@ fn add_counter(c: &mut LogCounters, name: &str, n: u64) -> Result<()> {
         "corrupt" => {
             return Err(Error::input(
                 "athena log query",
-                format!("{n} log events are not of a CloudWatch Logs subscription record (an id or a time of the wrong type, no message)"),
+                format!(
+                    "{n} log events are not of a CloudWatch Logs subscription record (an id or a time of the wrong type, no message)"
+                ),
             ));
         }
         other => {

@@ -93,7 +93,9 @@ const BLANK: &str = r"'^[ \t\n\f\r]*$'";
 pub fn unload_sql(plan: &AthenaPlan, query: &LogQuery<'_>, target: &Location) -> Result<String> {
     for name in [&plan.database, &plan.table] {
         if !is_identifier(name) {
-            return Err(Error::config(format!("{name:?} is not an Athena identifier")));
+            return Err(Error::config(format!(
+                "{name:?} is not an Athena identifier"
+            )));
         }
     }
     let (bucket, key) = checked_target(target)?;
@@ -103,7 +105,11 @@ pub fn unload_sql(plan: &AthenaPlan, query: &LogQuery<'_>, target: &Location) ->
         .collect();
     let filter = match &query.partition_key {
         Some(k) if is_identifier(k) => format!(" WHERE \"{k}\" IN ({})", partitions.join(", ")),
-        Some(k) => return Err(Error::config(format!("partition key {k:?} is not an Athena identifier"))),
+        Some(k) => {
+            return Err(Error::config(format!(
+                "partition key {k:?} is not an Athena identifier"
+            )));
+        }
         None => String::new(),
     };
     writeln!(
@@ -136,7 +142,9 @@ fn line_messages(sql: &mut String, query: &LogQuery<'_>) {
     let stamp = "try(from_iso8601_timestamp(substr(line, 1, space - 1)))";
     let (no_stamp, envelope, message) = if export {
         (
-            format!("WHEN NOT (space > 1 AND regexp_like(line, '^[0-9]') AND {stamp} IS NOT NULL) THEN 'non_json'"),
+            format!(
+                "WHEN NOT (space > 1 AND regexp_like(line, '^[0-9]') AND {stamp} IS NOT NULL) THEN 'non_json'"
+            ),
             format!("date_diff('millisecond', {epoch}, {stamp})"),
             "substr(line, space + 1)",
         )
@@ -199,7 +207,10 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         ("transaction_id", path("transaction_id", &f.transaction_id)?),
         ("service", path("service", &f.service)?),
         ("flow", path("flow", &f.flow)?),
-        ("transaction_type", path("transaction_type", &f.transaction_type)?),
+        (
+            "transaction_type",
+            path("transaction_type", &f.transaction_type)?,
+        ),
         ("route", path("route", &f.route)?),
         ("status", path("status", &f.status)?),
         ("duration_ms", path("duration_ms", &f.duration_ms)?),
@@ -231,13 +242,13 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
     let epoch = "from_iso8601_timestamp('1970-01-01T00:00:00Z')";
     writeln!(
         sql,
-        "parsed AS (SELECT m.*, regexp_like(message, '^[ \\t\\n\\f\\r]*[{{\\[]') AS json_like, try(json_parse(message)) AS doc FROM messages m),\n\
+        "parsed AS (SELECT m.*, regexp_like(message, '^[ \\t\\n\\f\\r]*[{brace}\\[]') AS json_like, try(json_parse(message)) AS doc FROM messages m),\n\
          fielded AS (SELECT file, record_error, bucket, message, json_like, doc,\n  \
            CASE {id_kind} WHEN 'n' THEN '' WHEN '\"' THEN {id_text} ELSE (CASE WHEN regexp_like(json_format({id}), '^-?[0-9]+$') THEN json_format({id}) END) END AS transaction_id,\n  \
            {service} AS service, {flow} AS flow, {ttype} AS transaction_type, {route} AS route, {status} AS status,\n  \
            COALESCE(envelope_ms, CASE WHEN {ts_kind} = '\"' THEN date_diff('millisecond', {epoch}, try(from_iso8601_timestamp(json_extract_scalar(doc, {ts_path})))) WHEN regexp_like(COALESCE(json_format({timestamp}), ''), '^-?[0-9]+$') THEN TRY_CAST(json_format({timestamp}) AS BIGINT) END) AS ts,\n  \
            CASE WHEN {duration_kind} = 'n' THEN 0 ELSE {duration} END AS duration_ms,\n  \
-           ({usage_kind} = 'n' OR ({usage_kind} = '{{' AND cardinality(filter(map_values(TRY_CAST({usage} AS MAP(VARCHAR, JSON))), v -> NOT COALESCE({valid_v} IS NOT NULL, false))) = 0)) AS usage_ok,\n  \
+           ({usage_kind} = 'n' OR ({usage_kind} = '{brace}' AND cardinality(filter(map_values(TRY_CAST({usage} AS MAP(VARCHAR, JSON))), v -> NOT COALESCE({valid_v} IS NOT NULL, false))) = 0)) AS usage_ok,\n  \
            length(to_utf8(message)) AS message_bytes\n  \
            FROM parsed),\n\
          classified AS (SELECT *, CASE WHEN record_error > 0 THEN 'corrupt' WHEN bucket IS NOT NULL THEN bucket WHEN NOT json_like THEN 'non_json' WHEN doc IS NULL THEN 'malformed'\n  \
@@ -257,6 +268,7 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         duration = driver_value(&json("duration_ms")),
         usage_kind = kind(&usage),
         valid_v = driver_value("v"),
+        brace = "{",
     )
     .expect("a String");
     Ok(())
@@ -288,7 +300,10 @@ fn unit_columns(query: &LogQuery<'_>) -> Result<Vec<(String, String)>> {
                         "driver usage.{name}: the athena log engine reads counters named ^[A-Za-z_][A-Za-z0-9_]*$"
                     )));
                 }
-                let value = driver_value(&format!("json_extract(doc, {})", literal(&format!("{usage}.{name}"))));
+                let value = driver_value(&format!(
+                    "json_extract(doc, {})",
+                    literal(&format!("{usage}.{name}"))
+                ));
                 sum(&format!("COALESCE({value}, 0)"))
             }
             Driver::None => "0".to_string(),
@@ -374,17 +389,29 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
     ];
     transaction.extend(units.iter().map(|(n, a)| (n.as_str(), a.clone())));
     let mut union = vec![
-        select(&columns, &transaction, "FROM day_events GROUP BY transaction_id"),
         select(
             &columns,
-            &[("row_kind", "'counter'".into()), ("detail", "outcome".into()), ("events", "count(*)".into())],
+            &transaction,
+            "FROM day_events GROUP BY transaction_id",
+        ),
+        select(
+            &columns,
+            &[
+                ("row_kind", "'counter'".into()),
+                ("detail", "outcome".into()),
+                ("events", "count(*)".into()),
+            ],
             "FROM classified GROUP BY outcome",
         ),
         format!(
             "({}\n  ORDER BY file LIMIT {SAMPLES})",
             select(
                 &columns,
-                &[("row_kind", "'malformed'".into()), ("file", "file".into()), ("detail", "substr(message, 1, 160)".into())],
+                &[
+                    ("row_kind", "'malformed'".into()),
+                    ("file", "file".into()),
+                    ("detail", "substr(message, 1, 160)".into())
+                ],
                 "FROM classified WHERE outcome = 'malformed'",
             )
         ),
@@ -392,7 +419,11 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
             "({}\n  ORDER BY file LIMIT 1)",
             select(
                 &columns,
-                &[("row_kind", "'unused'".into()), ("file", "file".into()), ("detail", "substr(message, 1, 160)".into())],
+                &[
+                    ("row_kind", "'unused'".into()),
+                    ("file", "file".into()),
+                    ("detail", "substr(message, 1, 160)".into())
+                ],
                 "FROM classified WHERE outcome IN ('non_json', 'no_transaction')",
             )
         ),
@@ -400,7 +431,11 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
     if query.format == LogFormat::Firehose {
         union.push(select(
             &columns,
-            &[("row_kind", "'counter'".into()), ("detail", "'control_messages'".into()), ("events", "count(*)".into())],
+            &[
+                ("row_kind", "'counter'".into()),
+                ("detail", "'control_messages'".into()),
+                ("events", "count(*)".into()),
+            ],
             "FROM typed WHERE kind = 'control'",
         ));
         union.push(format!(
