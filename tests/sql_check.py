@@ -16,7 +16,7 @@ import duckdb
 import sqlglot
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena", "logs_table.sql": "athena"}
+DIALECT = {"ddl.sql": "athena", "views.sql": "trino", "cur_query.sql": "athena", "logs_table.sql": "athena", "logs_query.sql": "athena"}
 UNLOAD = re.compile(r"^UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'s3://[^']+/'\s*WITH\s*\([^)]*\)$", re.S)
 TABLES = ["transactions", "flow_costs", "flow_summary", "unallocated", "pools", "restatements", "reconciliation"]
 
@@ -37,7 +37,7 @@ def main():
             # sqlglot has no UNLOAD: the statement's shape is checked here and its
             # SELECT parsed strictly, as the Athena stand-in does.
             unload = UNLOAD.match(stmt)
-            if path.name == "cur_query.sql" and not unload:
+            if path.name in ("cur_query.sql", "logs_query.sql") and not unload:
                 sys.exit(f"{path}: not an UNLOAD (SELECT ...) TO 's3://.../' WITH (...)")
             sqlglot.parse_one(unload.group("select") if unload else stmt, read=dialect)
             checked += 1

@@ -544,12 +544,21 @@ fn the_athena_log_engine_equals_the_file_engine() {
         &format!("s3://logs/jsonl/{DEMO_DATE}/"),
     ]);
     moto.fixture(&["logs-table", "costjob", "jsonl_logs", "s3://logs/jsonl/"]);
-    for (table, prefix, format) in [
-        ("export_logs", "exports", "cloudwatch-export"),
-        ("firehose_logs", "firehose", "firehose"),
-        ("jsonl_logs", "jsonl", "jsonl"),
+    // Quito's day (UTC-5): the window from 05:00 UTC, two UTC folders.
+    for (table, prefix, format, timezone) in [
+        ("export_logs", "exports", "cloudwatch-export", "UTC"),
+        ("firehose_logs", "firehose", "firehose", "UTC"),
+        ("jsonl_logs", "jsonl", "jsonl", "UTC"),
+        (
+            "export_logs",
+            "exports",
+            "cloudwatch-export",
+            "America/Guayaquil",
+        ),
     ] {
-        let dir = tmp.path().join(table);
+        let dir = tmp
+            .path()
+            .join(format!("{table}-{}", timezone.replace('/', "-")));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("costjob.toml");
         let body = format!(
@@ -557,7 +566,8 @@ fn the_athena_log_engine_equals_the_file_engine() {
              output_location = \"s3://athena-results/costjob\"\n\
              [logs]\npath = \"s3://logs/{prefix}/{{date}}/\"\nformat = {format:?}\ndatabase = \"costjob\"\ntable = {table:?}\n\
              [output]\npath = \"out-local\"\n[pricing]\npath = {:?}\n\
-             [allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n{FLOWS}",
+             [allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n\
+             [calendar]\ntimezone = {timezone:?}\n{FLOWS}",
             demo.join("cur"),
             repo().join("pricing")
         );
@@ -645,7 +655,7 @@ fn the_athena_log_engine_equals_the_file_engine() {
     ];
     moto.fixture(&raw);
     moto.fixture(&["logs-table", "costjob", "raw_logs", "s3://logs/raw/"]);
-    let dir = tmp.path().join("firehose_logs");
+    let dir = tmp.path().join("firehose_logs-UTC");
     let config = std::fs::read_to_string(dir.join("costjob.toml"))
         .unwrap()
         .replace("s3://logs/firehose/", "s3://logs/raw/")

@@ -450,3 +450,152 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
     sql.push_str(&union.join("\nUNION ALL\n"));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Flow;
+    use crate::model::TransactionType;
+    use regex::Regex;
+
+    fn catalog(routes: &[&str]) -> FlowCatalog {
+        let flow = |name: &str, ty, route: &str| Flow {
+            name: name.into(),
+            transaction_type: ty,
+            routes: vec![Regex::new(route).unwrap()],
+        };
+        FlowCatalog::new(vec![
+            flow("recarga", TransactionType::Monetary, routes[0]),
+            flow("pago", TransactionType::Monetary, routes[1]),
+            flow("onboarding", TransactionType::NonMonetary, routes[2]),
+        ])
+    }
+
+    fn keys(service: &str) -> UnitKeys {
+        let mut keys = UnitKeys::default();
+        keys.intern("transactions", None);
+        keys.intern("usage.kms_requests", None);
+        keys.intern("duration_ms", Some("ledger-svc"));
+        keys.intern("bytes", None);
+        keys.intern("events", Some(service));
+        keys
+    }
+
+    fn plan() -> AthenaPlan {
+        AthenaPlan {
+            database: "costjob_prod".into(),
+            table: "logs".into(),
+            workgroup: "costjob-prod".into(),
+            output_location: Location::parse("s3://deuna-costjob-output/athena-results").unwrap(),
+            query_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+
+    fn sql(fields: &FieldsSection, catalog: &FlowCatalog, keys: &UnitKeys) -> Result<String> {
+        let day: NaiveDate = "2026-11-23".parse().unwrap();
+        let query = LogQuery {
+            format: LogFormat::Firehose,
+            fields,
+            catalog,
+            keys,
+            day_ms: 1_795_392_000_000..1_795_478_400_000,
+            partitions: vec![day, day.succ_opt().unwrap()],
+            partition_key: Some("day".into()),
+            max_line_bytes: 1 << 20,
+        };
+        let target = Location::parse(
+            "s3://deuna-costjob-output/athena-results/unload/RUN_ID-logs-2026-11-23",
+        )
+        .unwrap();
+        unload_sql(&plan(), &query, &target)
+    }
+
+    fn defaults() -> FieldsSection {
+        serde_json::from_str("{}").unwrap()
+    }
+
+    /// `sql/logs_query.sql` is the query the engine sends for the Terraform
+    /// `athena` module's logs table, Firehose's envelope, on 2026-11-23 (a
+    /// catalog of the demo's three flows, five unit keys).
+    #[test]
+    fn sql_logs_query_is_what_the_engine_sends() {
+        let file = include_str!("../../../sql/logs_query.sql");
+        let statement: String = (file.lines())
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let routes = [
+            "^POST /v1/recargas",
+            "^POST /v1/pagos",
+            "^POST /v1/onboarding",
+        ];
+        let sent = sql(&defaults(), &catalog(&routes), &keys("kyc-svc")).unwrap();
+        assert_eq!(statement.trim().trim_end_matches(';'), sent, "\n{sent}");
+    }
+
+    /// What configuration puts in the SQL is checked or quoted: a service
+    /// name and a route pattern are literals with `'` doubled; a field
+    /// pointer, a counter, the database and the table that are not plain
+    /// names are refused, as is an UNLOAD target with a quote.
+    #[test]
+    fn nothing_from_configuration_reaches_the_sql_unchecked() {
+        let routes = [
+            "^POST /v1/recargas",
+            "it's'; DROP TABLE x; --",
+            "^POST /v1/onboarding",
+        ];
+        let sent = sql(&defaults(), &catalog(&routes), &keys("o'brien-svc")).unwrap();
+        assert!(sent.contains("service = 'o''brien-svc'"), "{sent}");
+        assert!(
+            sent.contains("regexp_like(route, 'it''s''; DROP TABLE x; --')"),
+            "{sent}"
+        );
+        let nested = FieldsSection {
+            transaction_id: "/ctx/tx".into(),
+            ..defaults()
+        };
+        let sent = sql(&nested, &catalog(&routes), &keys("kyc-svc")).unwrap();
+        assert!(sent.contains("json_extract(doc, '$.ctx.tx')"), "{sent}");
+        for pointer in ["/a\"b", "/a'b", "/a.b", "/0", "tx", "/a/", "/a~1b"] {
+            let odd = FieldsSection {
+                service: pointer.into(),
+                ..defaults()
+            };
+            let err = sql(&odd, &catalog(&routes), &keys("kyc-svc")).unwrap_err();
+            assert!(
+                err.to_string().contains("[logs.fields] service"),
+                "{pointer}: {err}"
+            );
+        }
+        let mut counters = UnitKeys::default();
+        counters.intern("usage.kms-requests'", None);
+        let err = sql(&defaults(), &catalog(&routes), &counters).unwrap_err();
+        assert!(err.to_string().contains("usage.kms-requests'"), "{err}");
+        let mut query_plan = plan();
+        query_plan.table = "logs\"; --".into();
+        let day: NaiveDate = "2026-11-23".parse().unwrap();
+        let (fields, flows, unit_keys) = (defaults(), catalog(&routes), keys("kyc-svc"));
+        let query = LogQuery {
+            format: LogFormat::CloudwatchExport,
+            fields: &fields,
+            catalog: &flows,
+            keys: &unit_keys,
+            day_ms: 0..1,
+            partitions: vec![day],
+            partition_key: None,
+            max_line_bytes: 1,
+        };
+        let target = Location::parse("s3://bkt/unload/r").unwrap();
+        assert!(unload_sql(&query_plan, &query, &target).is_err());
+        let quoted = Location::S3 {
+            bucket: "bkt".into(),
+            key: "unload/it's".into(),
+        };
+        assert!(unload_sql(&plan(), &query, &quoted).is_err());
+        let unpartitioned = unload_sql(&plan(), &query, &target).unwrap();
+        assert!(
+            unpartitioned.contains("FROM \"costjob_prod\".\"logs\"),"),
+            "{unpartitioned}"
+        );
+    }
+}
