@@ -20,11 +20,11 @@ use rayon::prelude::*;
 
 use super::athena_sql::{self, LogQuery};
 use super::{LogDay, LogReader};
-use crate::classify::{Aggregate, FlowNumber, Names, Texts, TransactionAcc};
+use crate::classify::{Aggregate, FlowCatalog, FlowNumber, Names, Texts, TransactionAcc};
 use crate::config::{AthenaPlan, LogFormat};
 use crate::model::id::TransactionId;
 use crate::model::units::Units;
-use crate::model::{LogCounters, Sample};
+use crate::model::{LogCounters, Sample, Transaction};
 use crate::source::athena::{self, QueryStats, table_shape};
 use crate::storage::{Chunks, Listing, Location, Object, ParquetSource, Store};
 use crate::{Error, Result};
@@ -89,21 +89,22 @@ impl LogReader<'_> {
                 }
             })
             .collect();
-        let mut day = LogDay::default();
+        let parts: Vec<Part> = parts.into_iter().collect::<Result<_>>()?;
+        let mut day = LogDay {
+            // Exactly the day's transactions: each part's moved in and freed.
+            transactions: Vec::with_capacity(parts.iter().map(|p| p.transactions.len()).sum()),
+            ..LogDay::default()
+        };
         let mut counters = LogCounters::default();
         for part in parts {
-            let part = part?;
             if let Some(file) = part.corrupt {
                 return Err(Error::input(
                     &file,
                     "a line that is not a CloudWatch Logs subscription record (the athena log engine cannot skip a file's rest as --allow-corrupt-input does: read the day with the file engine)",
                 ));
             }
-            let mut names = Names::new(self.catalog, &part.texts);
-            for (id, acc) in part.accs {
-                let t = acc.finish(id, self.catalog, &mut names, &mut counters.type_conflicts);
-                day.transactions.push(t);
-            }
+            counters.type_conflicts += part.type_conflicts;
+            day.transactions.extend(part.transactions);
             for (name, n) in part.counters {
                 add_counter(&mut counters, &name, n)?;
             }
@@ -157,7 +158,11 @@ impl LogReader<'_> {
                     let aggregate = rows.aggregate(row, self.catalog.flows().len())?;
                     let acc = TransactionAcc::aggregated(aggregate, &mut part.texts)?;
                     let id = TransactionId::new(rows.id.value(row));
-                    part.accs.push((id, acc));
+                    let mut conflicts = 0;
+                    let names = part.names(self.catalog);
+                    let transaction = acc.finish(id, self.catalog, names, &mut conflicts);
+                    part.type_conflicts += conflicts;
+                    part.transactions.push(transaction);
                 }
                 "counter" => part.counters.push((
                     rows.detail.value(row).to_string(),
@@ -299,11 +304,28 @@ impl Ints<'_> {
     }
 }
 
+impl Part {
+    /// The flow and status names of the texts read so far (made again when
+    /// a new text came: the vocabulary is small, the rows many).
+    fn names(&mut self, catalog: &FlowCatalog) -> &mut Names {
+        let held = self.texts.len();
+        if self.names.as_ref().is_none_or(|(n, _)| *n != held) {
+            self.names = Some((held, Names::new(catalog, &self.texts)));
+        }
+        &mut self.names.as_mut().expect("just made").1
+    }
+}
+
 /// What one unloaded file held.
 #[derive(Default)]
 struct Part {
-    accs: Vec<(TransactionId, TransactionAcc)>,
+    /// Classified as read: a transaction is held once, as the file engine
+    /// holds it at the end (no accumulator beside it).
+    transactions: Vec<Transaction>,
+    type_conflicts: u64,
     texts: Texts,
+    /// The names of `texts` when it held this many texts.
+    names: Option<(usize, Names)>,
     counters: Vec<(String, u64)>,
     malformed: Vec<Sample>,
     unused: Option<Sample>,
