@@ -15,7 +15,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::sync::mpsc::SyncSender;
+
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 
 use super::athena_sql::{self, LogQuery};
@@ -77,26 +79,48 @@ impl LogReader<'_> {
         Ok((read, stats))
     }
 
-    /// The unloaded rows, each file read by a worker of its own.
+    /// The unloaded rows: every file's footer first (the day's rows size
+    /// one vector), then each file read by a worker, a row group at a time,
+    /// its transactions handed over a bounded channel and appended as they
+    /// arrive. The day's transactions are held once, beside the row groups
+    /// and batches in flight.
     fn read_aggregates(&self, store: &Store, files: &[Object]) -> Result<LogDay> {
-        let parts: Vec<Result<Part>> = files
+        let footers: Vec<(&Object, ArrowReaderMetadata)> = files
             .par_iter()
             .map(|file| {
-                let name = PathBuf::from(file.location.to_string());
-                match store.chunk_reader(file)? {
-                    Chunks::Local(f) => self.read_part(&name, f, file.size),
-                    Chunks::S3(r) => self.read_part(&name, r, file.size),
-                }
+                let load = match store.chunk_reader(file)? {
+                    Chunks::Local(f) => ArrowReaderMetadata::load(&f, Default::default()),
+                    Chunks::S3(r) => ArrowReaderMetadata::load(&r, Default::default()),
+                };
+                let metadata = load.map_err(|e| unloaded(file, &e))?;
+                Ok((file, metadata))
             })
-            .collect();
-        let parts: Vec<Part> = parts.into_iter().collect::<Result<_>>()?;
+            .collect::<Result<_>>()?;
+        let rows: i64 = (footers.iter())
+            .map(|(_, m)| m.metadata().file_metadata().num_rows())
+            .sum();
+        let mut transactions = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
+        let (send, arrivals) = std::sync::mpsc::sync_channel(2 * rayon::current_num_threads());
+        let parts: Vec<Result<Part>> = std::thread::scope(|s| {
+            let reading = s.spawn(move || {
+                (footers.into_par_iter())
+                    .map_with(send, |send, (file, metadata)| {
+                        self.read_file(store, file, &metadata, send)
+                    })
+                    .collect()
+            });
+            for arrived in arrivals {
+                transactions.extend(arrived);
+            }
+            reading.join().expect("the readers do not panic")
+        });
         let mut day = LogDay {
-            // Exactly the day's transactions: each part's moved in and freed.
-            transactions: Vec::with_capacity(parts.iter().map(|p| p.transactions.len()).sum()),
+            transactions,
             ..LogDay::default()
         };
         let mut counters = LogCounters::default();
         for part in parts {
+            let part = part?;
             if let Some(file) = part.corrupt {
                 return Err(Error::input(
                     &file,
@@ -104,7 +128,6 @@ impl LogReader<'_> {
                 ));
             }
             counters.type_conflicts += part.type_conflicts;
-            day.transactions.extend(part.transactions);
             for (name, n) in part.counters {
                 add_counter(&mut counters, &name, n)?;
             }
@@ -133,25 +156,70 @@ impl LogReader<'_> {
         Ok(day)
     }
 
-    /// One unloaded file's rows.
-    fn read_part<R: ParquetSource>(&self, name: &PathBuf, file: R, size: u64) -> Result<Part> {
-        let bad = |e: &dyn std::fmt::Display| Error::input(name, format!("unloaded rows: {e}"));
-        // The file's bytes in one go (concurrent ranged GETs on S3): the
-        // aggregates, a few tens of bytes per transaction, held while decoded.
-        file.prefetch(std::slice::from_ref(&(0..size)))?;
-        let batches = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(65_536).build())
-            .map_err(|e| bad(&e))?;
+    /// One unloaded file, a row group at a time (on S3: the row group's
+    /// bytes fetched by concurrent ranged GETs, then decoded), its
+    /// transactions sent as each batch is read.
+    fn read_file(
+        &self,
+        store: &Store,
+        file: &Object,
+        metadata: &ArrowReaderMetadata,
+        send: &SyncSender<Vec<Transaction>>,
+    ) -> Result<Part> {
         let mut part = Part::default();
-        for batch in batches {
-            let batch = batch.map_err(|e| bad(&e))?;
-            self.read_batch(&batch, &mut part).map_err(|e| bad(&e))?;
+        for (index, group) in metadata.metadata().row_groups().iter().enumerate() {
+            let ranges: Vec<std::ops::Range<u64>> = (group.columns().iter())
+                .map(|c| {
+                    let (start, length) = c.byte_range();
+                    start..start + length
+                })
+                .collect();
+            match store.chunk_reader(file)? {
+                Chunks::Local(f) => {
+                    self.read_row_group(f, file, metadata, (index, &ranges), &mut part, send)
+                }
+                Chunks::S3(r) => {
+                    self.read_row_group(r, file, metadata, (index, &ranges), &mut part, send)
+                }
+            }?;
         }
         Ok(part)
     }
 
-    fn read_batch(&self, batch: &RecordBatch, part: &mut Part) -> std::result::Result<(), String> {
+    fn read_row_group<R: ParquetSource>(
+        &self,
+        source: R,
+        file: &Object,
+        metadata: &ArrowReaderMetadata,
+        (index, ranges): (usize, &[std::ops::Range<u64>]),
+        part: &mut Part,
+        send: &SyncSender<Vec<Transaction>>,
+    ) -> Result<()> {
+        source.prefetch(ranges)?;
+        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(source, metadata.clone())
+            .with_row_groups(vec![index])
+            .with_batch_size(65_536)
+            .build()
+            .map_err(|e| unloaded(file, &e))?;
+        for batch in batches {
+            let batch = batch.map_err(|e| unloaded(file, &e))?;
+            let transactions = self
+                .read_batch(&batch, part)
+                .map_err(|e| unloaded(file, &e))?;
+            // The reader has stopped only when another file failed.
+            let _ = send.send(transactions);
+        }
+        Ok(())
+    }
+
+    /// The batch's transactions; its counters and samples added to `part`.
+    fn read_batch(
+        &self,
+        batch: &RecordBatch,
+        part: &mut Part,
+    ) -> std::result::Result<Vec<Transaction>, String> {
         let rows = Rows::of(batch, self.keys.len())?;
+        let mut transactions = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
             match rows.row_kind.value(row) {
                 "transaction" => {
@@ -162,7 +230,7 @@ impl LogReader<'_> {
                     let names = part.names(self.catalog);
                     let transaction = acc.finish(id, self.catalog, names, &mut conflicts);
                     part.type_conflicts += conflicts;
-                    part.transactions.push(transaction);
+                    transactions.push(transaction);
                 }
                 "counter" => part.counters.push((
                     rows.detail.value(row).to_string(),
@@ -174,7 +242,7 @@ impl LogReader<'_> {
                 other => return Err(format!("row_kind {other:?}")),
             }
         }
-        Ok(())
+        Ok(transactions)
     }
 }
 
@@ -286,6 +354,11 @@ fn count(a: &Ints<'_>, row: usize, what: &str) -> std::result::Result<u64, Strin
     u64::try_from(v).map_err(|_| format!("{what} {v} is negative"))
 }
 
+/// An error of an unloaded file.
+fn unloaded(file: &Object, e: &dyn std::fmt::Display) -> Error {
+    Error::input(file.location.to_string(), format!("unloaded rows: {e}"))
+}
+
 /// An integer column as Athena or DuckDB typed it; a column of NULLs only
 /// may come typed as nothing.
 enum Ints<'a> {
@@ -319,9 +392,6 @@ impl Part {
 /// What one unloaded file held.
 #[derive(Default)]
 struct Part {
-    /// Classified as read: a transaction is held once, as the file engine
-    /// holds it at the end (no accumulator beside it).
-    transactions: Vec<Transaction>,
     type_conflicts: u64,
     texts: Texts,
     /// The names of `texts` when it held this many texts.
