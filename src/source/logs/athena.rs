@@ -114,6 +114,9 @@ impl LogReader<'_> {
             }
             reading.join().expect("the readers do not panic")
         });
+        // The row groups' bytes and batches, freed on the workers' threads,
+        // returned before the allocation.
+        crate::memory::release_freed();
         let mut day = LogDay {
             transactions,
             ..LogDay::default()
