@@ -94,6 +94,12 @@ def documents(verbose: str, attributes: tuple[str, ...]):
                 # A plan marks each line (+ created, ~ changed): not the value's.
                 body.append(re.sub(r"^(\s*)[+~-] ", r"\1", lines[i]))
                 i += 1
+            # A plan that changes a policy shows the change, the rest hidden
+            # ("# (9 unchanged elements hidden)"): not a whole document; each
+            # resource's whole one is read from an apply's state.
+            if any(re.match(r"^\s*# \(\d+ unchanged", b) for b in body):
+                i += 1
+                continue
             toks = list(tokens("\n".join(body)))
             yield resource, m.group(2), parse(toks)[0]
         i += 1

@@ -186,6 +186,7 @@ module "costjob_task" {
     cur_database    = module.athena.cur_database_name
     cur_table       = module.athena.cur_table_name
     output_database = module.athena.glue_database_name
+    logs_table      = var.logs_engine == "athena" ? module.athena.logs_table_name : null
   }
   tags = local.tags
 }

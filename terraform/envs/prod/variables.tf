@@ -87,6 +87,16 @@ variable "logs_bucket_name" {
   type        = string
 }
 
+variable "logs_engine" {
+  description = "Who reads the application logs each night (SPEC 14): local (the task streams every object) or athena (one query a day over the logs table; the task receives a row per transaction). Both publish the same tables; athena for days too large for one task."
+  type        = string
+  default     = "local"
+  validation {
+    condition     = contains(["local", "athena"], var.logs_engine)
+    error_message = "logs_engine must be local or athena."
+  }
+}
+
 variable "app_log_group_prefix" {
   description = "Log group of each ECS service: this prefix and the service name (the groups exported to the logs bucket)."
   type        = string

@@ -27,3 +27,8 @@ output "logs_table_name" {
   description = "The logs table (in the costjob database), or null without logs_s3_uri."
   value       = one(aws_glue_catalog_table.logs[*].name)
 }
+
+output "logs_table_location_template" {
+  description = "Where the logs table reads a day (<logs_s3_uri>$${day}/), or null without logs_s3_uri."
+  value       = one(aws_glue_catalog_table.logs[*].parameters["storage.location.template"])
+}

@@ -92,6 +92,7 @@ locals {
           [for db in var.athena.glue_databases : "${local.glue}:database/${db}"],
           ["${local.glue}:table/${var.athena.cur_database}/${var.athena.cur_table}"],
           [for t in local.output_tables : "${local.glue}:table/${var.athena.output_database}/${t}"],
+          var.athena.logs_table == null ? [] : ["${local.glue}:table/${var.athena.output_database}/${var.athena.logs_table}"],
         )
       },
       {
@@ -196,6 +197,10 @@ locals {
     COSTJOB_OUTPUT_GLUE_DATABASE  = var.athena.output_database
     COSTJOB_ALLOCATION_COST_BASIS = "amortized"
     COSTJOB_CALENDAR_TIMEZONE     = var.calendar_timezone
+    }, var.athena.logs_table == null ? {} : {
+    COSTJOB_LOGS_SOURCE   = "athena"
+    COSTJOB_LOGS_DATABASE = var.athena.output_database
+    COSTJOB_LOGS_TABLE    = var.athena.logs_table
   }, var.environment)
 
   # What the job runs: the image's own default, spelled out; as nobody (the

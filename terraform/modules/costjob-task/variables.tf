@@ -161,6 +161,9 @@ variable "athena" {
     cur_database    = string
     cur_table       = string
     output_database = string
+    # SPEC 14: the logs table in output_database (the athena module's
+    # logs_table_name): when set, Athena reads the logs ([logs] source = "athena").
+    logs_table = optional(string)
   })
   validation {
     condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.athena.results_prefix))

@@ -225,3 +225,26 @@ run "a_plan_without_the_password" {
     error_message = "the env plans without the pgadmin password"
   }
 }
+
+# SPEC 14: logs_engine = "athena" points the task at the logs table the
+# athena module made over the folders Firehose writes (the table's day is the
+# task's {date}).
+run "the_logs_through_athena" {
+  command = plan
+
+  variables {
+    logs_engine = "athena"
+  }
+
+  assert {
+    condition = (module.costjob_task.container.environment.COSTJOB_LOGS_SOURCE == "athena"
+      && module.costjob_task.container.environment.COSTJOB_LOGS_TABLE == module.athena.logs_table_name
+    && module.costjob_task.container.environment.COSTJOB_LOGS_DATABASE == module.athena.glue_database_name)
+    error_message = "the task reads the logs through the athena module's logs table"
+  }
+  assert {
+    condition = (replace(module.athena.logs_table_location_template, "$${day}", "2026-11-23")
+    == replace(module.costjob_task.container.environment.COSTJOB_LOGS_PATH, "{date}", "2026-11-23"))
+    error_message = "the logs table's folder for a day is the one the task lists for that day"
+  }
+}

@@ -309,3 +309,44 @@ run "rejects_a_logs_path_without_the_day" {
 
   expect_failures = [var.logs]
 }
+
+# SPEC 14: with the logs table given, Athena reads the logs: the task is told
+# so, and may read that table's definition (and no other of the database's
+# tables but its own outputs); without it, the logs are read by the task.
+run "the_logs_through_athena" {
+  command = plan
+
+  variables {
+    athena = {
+      workgroup       = "costjob_test"
+      results_bucket  = "deuna-athena-results"
+      results_prefix  = "costjob/"
+      glue_databases  = ["costjob_test", "costjob_test_cur"]
+      cur_database    = "costjob_test_cur"
+      cur_table       = "cur"
+      output_database = "costjob_test"
+      logs_table      = "logs"
+    }
+  }
+
+  assert {
+    condition = (local.container.environment.COSTJOB_LOGS_SOURCE == "athena"
+      && local.container.environment.COSTJOB_LOGS_DATABASE == "costjob_test"
+    && local.container.environment.COSTJOB_LOGS_TABLE == "logs")
+    error_message = "the task reads the logs through the logs table"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_iam_role_policy.task.policy).Statement :
+    contains(s.Action, "glue:GetTable") && contains(s.Resource, "arn:aws:glue:us-east-1:111122223333:table/costjob_test/logs")])
+    error_message = "the task may read the logs table's definition (GetTable: its partition key)"
+  }
+}
+
+run "the_logs_read_by_the_task" {
+  command = plan
+
+  assert {
+    condition     = !contains(keys(local.container.environment), "COSTJOB_LOGS_SOURCE")
+    error_message = "without a logs table, the task reads the logs itself"
+  }
+}
