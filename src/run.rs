@@ -445,6 +445,7 @@ fn read_logs(
         query_id = query.as_ref().map(|q| q.query_id.as_str()),
         bytes_scanned = query.as_ref().map(|q| q.bytes_scanned),
         scan_cost_usd = query.as_ref().map(|q| crate::model::money::format_usd(q.cost_usd)),
+        unloaded_bytes = query.as_ref().map(|q| q.unloaded_bytes),
         "read the logs"
     );
     Ok((logs, query))

@@ -29,8 +29,12 @@ pub fn unload<T>(
     token: &str,
     read: impl FnOnce(Vec<Object>) -> Result<T>,
 ) -> Result<(T, QueryStats)> {
-    let (stats, manifest) = run_query(store.aws(), plan, sql, token)?;
-    let read = unloaded_files(store, target, manifest.as_deref()).and_then(read);
+    let (mut stats, manifest) = run_query(store.aws(), plan, sql, token)?;
+    let files = unloaded_files(store, target, manifest.as_deref());
+    if let Ok(files) = &files {
+        stats.unloaded_bytes = files.iter().map(|f| f.size).sum();
+    }
+    let read = files.and_then(read);
     let mut scratch = Vec::new();
     if let Location::S3 { bucket, key } = target {
         scratch.push((bucket.clone(), format!("{key}/")));
@@ -77,6 +81,8 @@ pub struct QueryStats {
     #[serde(serialize_with = "money::serialize_usd")]
     pub cost_usd: Money,
     pub seconds: f64,
+    /// What the UNLOAD wrote (the Parquet files the task reads).
+    pub unloaded_bytes: u64,
 }
 
 /// Athena's list price per TB scanned (SQL queries, all commercial regions).
@@ -404,6 +410,7 @@ fn run_query(
                         bytes_scanned: bytes,
                         cost_usd: scan_cost(bytes),
                         seconds: started.elapsed().as_secs_f64(),
+                        unloaded_bytes: 0,
                     };
                     return Ok((stats, manifest));
                 }

@@ -88,7 +88,8 @@ for line in open(sys.argv[1]):
     fields = event.get("fields", event)
     if fields.get("stage") == "logs":
         print(f"  logs stage: {fields.get('seconds', 0):.2f} s, peak RSS {fields.get('peak_rss_mib')} MiB, "
-              f"{fields.get('transactions')} transactions, {fields.get('bytes_scanned')} bytes scanned")
+              f"{fields.get('transactions')} transactions, {fields.get('bytes_scanned')} bytes scanned, "
+              f"{fields.get('unloaded_bytes')} bytes unloaded")
 PY
   [[ $engines == *local* ]] && python3 tests/bench/same_tables.py "$work/out-logs-local" "$work/out-logs-athena" "$date" | tail -1
 done

@@ -633,8 +633,14 @@ fn the_athena_log_engine_equals_the_file_engine() {
         let least = if format == "jsonl" { 3 } else { 1000 };
         assert!(counted("transactions") >= least, "{table}");
         let report = run_report(&dir.join("out-athena"), DEMO_DATE);
+        let parsed: serde_json::Value = serde_json::from_str(&report).unwrap();
+        let query = &parsed["run"]["logs_query"];
+        assert_eq!(parsed["run"]["logs_engine"], "athena", "{report}");
         assert!(
-            report.contains("\"logs_engine\": \"athena\"") && report.contains("\"logs_query\""),
+            query["bytes_scanned"].as_u64() > Some(0)
+                && query["unloaded_bytes"].as_u64() > Some(0)
+                && query["query_id"].is_string()
+                && query["cost_usd"].is_string(),
             "{report}"
         );
         let left = moto.fixture(&["list", "s3://athena-results/costjob/"]);
