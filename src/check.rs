@@ -30,6 +30,11 @@ pub fn inputs(
         Ok(line) => found.push(line),
         Err(problem) => problems.push(problem),
     }
+    match logs_table(plan, store) {
+        Ok(Some(line)) => found.push(line),
+        Ok(None) => {}
+        Err(problem) => problems.push(problem),
+    }
     if problems.is_empty() {
         Ok(found)
     } else {
@@ -99,6 +104,27 @@ fn logs_input(plan: &RunPlan, store: &Store, yesterday: NaiveDate) -> Result<Str
         "[logs] path {}: no log object found{which}",
         plan.logs_path
     ))
+}
+
+/// The Athena log engine's table (SPEC 14): in the catalog, with its
+/// partition key, and the field pointers its query can read.
+fn logs_table(plan: &RunPlan, store: &Store) -> Result<Option<String>, String> {
+    let Some(athena) = &plan.logs_athena else {
+        return Ok(None);
+    };
+    let name = format!("[logs] table {}.{}", athena.database, athena.table);
+    crate::source::logs::athena_fields(&plan.fields).map_err(|e| format!("{name}: {e}"))?;
+    let shape = crate::source::athena::table_shape(store.aws(), athena)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let columns: Vec<&str> = shape.columns.iter().map(|(c, _)| c.as_str()).collect();
+    Ok(Some(format!(
+        "{name}: columns {}, partitioned by {}",
+        columns.join(", "),
+        shape
+            .partition_keys
+            .first()
+            .map_or("nothing (every object is read)", String::as_str)
+    )))
 }
 
 /// The location above the first placeholder of a dated path

@@ -587,6 +587,21 @@ fn the_athena_log_engine_equals_the_file_engine() {
                 &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
             )
         };
+        if timezone == "UTC" {
+            // check finds the table and reads the pointers as the query will.
+            let body = std::fs::read_to_string(&config).unwrap();
+            let athena_config = body.replace("[logs]\n", "[logs]\nsource = \"athena\"\n");
+            std::fs::write(dir.join("athena.toml"), athena_config).unwrap();
+            let o = moto.costjob(&dir, &["check", "--config", "athena.toml"], &[]);
+            assert!(o.status.success(), "{table} check: {}", stderr(&o));
+            let said = stdout(&o);
+            assert!(
+                said.contains(&format!(
+                    "[logs] table costjob.{table}: columns line, partitioned by day"
+                )),
+                "{said}"
+            );
+        }
         let local = run(&[]);
         assert!(local.status.success(), "{table} local: {}", stderr(&local));
         assert!(
@@ -649,6 +664,31 @@ fn the_athena_log_engine_equals_the_file_engine() {
             "{table}: the unload is removed: {left}"
         );
     }
+
+    // check refuses what the query cannot read, and a table that is not there.
+    let dir = tmp.path().join("export_logs-UTC");
+    let config = std::fs::read_to_string(dir.join("athena.toml")).unwrap();
+    let odd = config.replace(
+        "[output]",
+        "[logs.fields]\nservice = \"/svc.name\"\n[output]",
+    );
+    std::fs::write(dir.join("odd.toml"), odd).unwrap();
+    let o = moto.costjob(&dir, &["check", "--config", "odd.toml"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[logs.fields] service = \"/svc.name\""),
+        "{}",
+        stderr(&o)
+    );
+    let missing = config.replace("table = \"export_logs\"", "table = \"no_such_logs\"");
+    std::fs::write(dir.join("missing.toml"), missing).unwrap();
+    let o = moto.costjob(&dir, &["check", "--config", "missing.toml"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("costjob.no_such_logs"),
+        "{}",
+        stderr(&o)
+    );
 
     // Firehose without the module's processors (records gzip'ed one by one
     // and run together, objects without `.gz`): Athena reads noise. The

@@ -196,14 +196,11 @@ fn firehose_messages(sql: &mut String) {
     .expect("a String");
 }
 
-/// `parsed`, `fielded` and `classified`: each message's fields read as the
-/// file engine reads them, and its one bucket, in the file engine's order
-/// (not JSON, malformed, no transaction, no service, no time, another day,
-/// malformed driver values, an event).
-fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
-    let f = query.fields;
+/// The JSON path of every field's pointer, or the first that the query
+/// cannot read (a member that is not a plain name).
+pub fn fields(f: &FieldsSection) -> Result<[(&'static str, Option<String>); 9]> {
     let path = |field: &str, pointer: &str| json_path(field, pointer);
-    let pointers = [
+    Ok([
         ("transaction_id", path("transaction_id", &f.transaction_id)?),
         ("service", path("service", &f.service)?),
         ("flow", path("flow", &f.flow)?),
@@ -216,7 +213,15 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         ("duration_ms", path("duration_ms", &f.duration_ms)?),
         ("usage", path("usage", &f.usage)?),
         ("timestamp", path("timestamp", &f.timestamp)?),
-    ];
+    ])
+}
+
+/// `parsed`, `fielded` and `classified`: each message's fields read as the
+/// file engine reads them, and its one bucket, in the file engine's order
+/// (not JSON, malformed, no transaction, no service, no time, another day,
+/// malformed driver values, an event).
+fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
+    let pointers = fields(query.fields)?;
     let json = |name: &str| {
         let (_, p) = pointers.iter().find(|(n, _)| *n == name).expect("a field");
         match p {

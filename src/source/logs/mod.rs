@@ -11,4 +11,5 @@ mod reader;
 mod shards;
 mod uuid_table;
 
+pub use athena_sql::fields as athena_fields;
 pub use reader::{LogDay, LogReader, MALFORMED_SAMPLES};
