@@ -91,5 +91,7 @@ for line in open(sys.argv[1]):
               f"{fields.get('transactions')} transactions, {fields.get('bytes_scanned')} bytes scanned, "
               f"{fields.get('unloaded_bytes')} bytes unloaded")
 PY
-  [[ $engines == *local* ]] && python3 tests/bench/same_tables.py "$work/out-logs-local" "$work/out-logs-athena" "$date" | tail -1
+  if [[ $engines == *local* ]]; then
+    python3 tests/bench/same_tables.py "$work/out-logs-local" "$work/out-logs-athena" "$date" | tail -1
+  fi
 done

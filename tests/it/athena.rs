@@ -545,41 +545,82 @@ fn the_athena_log_engine_equals_the_file_engine() {
     ]);
     moto.fixture(&["logs-table", "costjob", "jsonl_logs", "s3://logs/jsonl/"]);
     // Quito's day (UTC-5): the window from 05:00 UTC, two UTC folders.
-    for (table, prefix, format, timezone) in [
-        ("export_logs", "exports", "cloudwatch-export", "UTC"),
-        ("firehose_logs", "firehose", "firehose", "UTC"),
-        ("jsonl_logs", "jsonl", "jsonl", "UTC"),
+    // AWS's own exports (the workshop's CUR, the 2019 Savings Plans one) with
+    // their days' JSON lines, as the CUR engines' test has them.
+    let workshop = real_cur_data().join("wal-workshop-cur-2018");
+    let costopt = tmp.path().join("costopt");
+    std::fs::create_dir_all(&costopt).unwrap();
+    crate::real_cur::step5_as_parquet(&costopt);
+    for day in ["2018-11-15", "2019-11-30"] {
+        let real = logs_for_day(tmp.path(), day);
+        moto.fixture(&[
+            "upload",
+            real.to_str().unwrap(),
+            &format!("s3://logs/real/{day}/"),
+        ]);
+    }
+    moto.fixture(&["logs-table", "costjob", "real_logs", "s3://logs/real/"]);
+    let demo_cur = demo.join("cur");
+    let demo_scope = "accounts = [\"123456789012\"]\n";
+    for (table, prefix, format, timezone, (cur, scope, day)) in [
+        (
+            "export_logs",
+            "exports",
+            "cloudwatch-export",
+            "UTC",
+            (&demo_cur, demo_scope, DEMO_DATE),
+        ),
+        (
+            "firehose_logs",
+            "firehose",
+            "firehose",
+            "UTC",
+            (&demo_cur, demo_scope, DEMO_DATE),
+        ),
+        (
+            "jsonl_logs",
+            "jsonl",
+            "jsonl",
+            "UTC",
+            (&demo_cur, demo_scope, DEMO_DATE),
+        ),
         (
             "export_logs",
             "exports",
             "cloudwatch-export",
             "America/Guayaquil",
+            (&demo_cur, demo_scope, DEMO_DATE),
+        ),
+        (
+            "real_logs",
+            "real",
+            "jsonl",
+            "UTC",
+            (&workshop, "", "2018-11-15"),
+        ),
+        (
+            "real_logs",
+            "real",
+            "jsonl",
+            "America/Guayaquil",
+            (&costopt, "", "2019-11-30"),
         ),
     ] {
-        let dir = tmp
-            .path()
-            .join(format!("{table}-{}", timezone.replace('/', "-")));
+        let dir = (tmp.path()).join(format!("{table}-{}-{day}", timezone.replace('/', "-")));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("costjob.toml");
         let body = format!(
-            "[cur]\npath = {:?}\naccounts = [\"123456789012\"]\nworkgroup = \"costjob\"\n\
+            "[cur]\npath = {cur:?}\n{scope}workgroup = \"costjob\"\n\
              output_location = \"s3://athena-results/costjob\"\n\
              [logs]\npath = \"s3://logs/{prefix}/{{date}}/\"\nformat = {format:?}\ndatabase = \"costjob\"\ntable = {table:?}\n\
              [output]\npath = \"out-local\"\n[pricing]\npath = {:?}\n\
              [allocation]\ncost_basis = \"amortized\"\nexclude_line_item_types = []\n\
              [calendar]\ntimezone = {timezone:?}\n{FLOWS}",
-            demo.join("cur"),
             repo().join("pricing")
         );
         std::fs::write(&config, body).unwrap();
         let run = |extra: &[&str]| {
-            let mut args = vec![
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--date",
-                DEMO_DATE,
-            ];
+            let mut args = vec!["run", "--config", config.to_str().unwrap(), "--date", day];
             args.extend_from_slice(extra);
             moto.costjob(
                 &dir,
@@ -587,7 +628,7 @@ fn the_athena_log_engine_equals_the_file_engine() {
                 &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
             )
         };
-        if timezone == "UTC" {
+        if timezone == "UTC" && day == DEMO_DATE {
             // check finds the table and reads the pointers as the query will.
             let body = std::fs::read_to_string(&config).unwrap();
             let athena_config = body.replace("[logs]\n", "[logs]\nsource = \"athena\"\n");
@@ -617,14 +658,15 @@ fn the_athena_log_engine_equals_the_file_engine() {
         );
         let out = stdout(&through);
         assert!(out.contains("logs read by athena query "), "{out}");
-        assert_same_day(&dir.join("out-local"), &dir.join("out-athena"), DEMO_DATE);
+        assert_same_day(&dir.join("out-local"), &dir.join("out-athena"), day);
         // Equal, and not for want of lines of each kind.
-        let recon = crate::helpers::table(&dir.join("out-athena"), "reconciliation", DEMO_DATE);
+        let recon = crate::helpers::table(&dir.join("out-athena"), "reconciliation", day);
         let counted = |c: &str| {
             use costjob::output::BatchExt;
             recon.int(c, 0).unwrap()
         };
         let kinds: &[&str] = match format {
+            _ if table == "real_logs" => &[],
             "firehose" => &["log_duplicate", "log_control_messages", "log_out_of_day"],
             "jsonl" => &[
                 "log_bad_timestamp",
@@ -645,9 +687,13 @@ fn the_athena_log_engine_equals_the_file_engine() {
         for kind in kinds {
             assert!(counted(kind) > 0, "{table}: {kind} is 0");
         }
-        let least = if format == "jsonl" { 3 } else { 1000 };
+        let least = match (table, format) {
+            ("real_logs", _) => 200,
+            (_, "jsonl") => 3,
+            _ => 1000,
+        };
         assert!(counted("transactions") >= least, "{table}");
-        let report = run_report(&dir.join("out-athena"), DEMO_DATE);
+        let report = run_report(&dir.join("out-athena"), day);
         let parsed: serde_json::Value = serde_json::from_str(&report).unwrap();
         let query = &parsed["run"]["logs_query"];
         assert_eq!(parsed["run"]["logs_engine"], "athena", "{report}");
@@ -666,7 +712,7 @@ fn the_athena_log_engine_equals_the_file_engine() {
     }
 
     // check refuses what the query cannot read, and a table that is not there.
-    let dir = tmp.path().join("export_logs-UTC");
+    let dir = tmp.path().join(format!("export_logs-UTC-{DEMO_DATE}"));
     let config = std::fs::read_to_string(dir.join("athena.toml")).unwrap();
     let odd = config.replace(
         "[output]",
@@ -701,7 +747,7 @@ fn the_athena_log_engine_equals_the_file_engine() {
     ];
     moto.fixture(&raw);
     moto.fixture(&["logs-table", "costjob", "raw_logs", "s3://logs/raw/"]);
-    let dir = tmp.path().join("firehose_logs-UTC");
+    let dir = tmp.path().join(format!("firehose_logs-UTC-{DEMO_DATE}"));
     let config = std::fs::read_to_string(dir.join("costjob.toml"))
         .unwrap()
         .replace("s3://logs/firehose/", "s3://logs/raw/")
