@@ -166,6 +166,13 @@ impl Names {
         }
     }
 
+    /// Takes the texts `texts` gained since these names were made from it
+    /// (a [`Texts`] only grows): each new one cloned once.
+    pub fn update(&mut self, texts: &Texts) {
+        let known = self.texts.len();
+        self.texts.extend(texts.texts[known..].iter().cloned());
+    }
+
     /// The kind of flow `flow` with status text `status`, classified against
     /// the catalog.
     fn kind(

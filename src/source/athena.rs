@@ -53,6 +53,16 @@ pub fn unload<T>(
     Ok((read?, stats))
 }
 
+/// `text` (an SQL expression) for Trino's `from_iso8601_timestamp`, which
+/// wants a `T` between the date and the time: AWS's own CUR text files and
+/// many loggers write `2019-11-29 21:00:00`, which it refuses. The 11th
+/// character made a `T` when it is a space; anything else left as it is.
+pub fn iso8601(text: &str) -> String {
+    format!(
+        "CASE WHEN substr({text}, 11, 1) = ' ' THEN concat(substr({text}, 1, 10), 'T', substr({text}, 12)) ELSE {text} END"
+    )
+}
+
 /// An `s3://` UNLOAD target whose bucket and key hold only `[A-Za-z0-9/-_.=]`:
 /// safe between the quotes of `TO '...'`.
 pub fn checked_target(target: &Location) -> Result<(&str, &str)> {

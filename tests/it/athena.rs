@@ -484,6 +484,8 @@ const HARD_LINES: &str = r#"2026-11-23T10:00:00.000Z plain text, not JSON
 const HARD_JSON_LINES: &str = r#"{"timestamp":"2026-11-23T09:00:00.000Z","transaction_id":"j-1","service":"pagos-svc","flow":"pago","status":"OK","usage":{"kms_requests":2}}
 {"timestamp":1795424400123,"transaction_id":"j-1","service":"ledger-svc","duration_ms":40}
 {"timestamp":"2026-11-23T09:00:01.500+00:00","transaction_id":"j-2","service":"kyc-svc","route":"POST /v1/onboarding"}
+{"timestamp":" 2026-11-23 09:00:02.250","transaction_id":"j-2","service":"kyc-svc","status":"OK"}
+{"timestamp":"2026-11-23","transaction_id":"j-10","service":"pagos-svc"}
 {"transaction_id":"j-3","service":"pagos-svc"}
 {"timestamp":"yesterday","transaction_id":"j-4","service":"pagos-svc"}
 {"timestamp":1795424400.5,"transaction_id":"j-5","service":"pagos-svc"}

@@ -177,15 +177,33 @@ def text_table(db, s3, table, database, name, select, tmp):
     return scanned
 
 
+# What Trino's from_iso8601_timestamp reads: a date, then optionally T and a
+# time (hours, minutes, seconds, a fraction), then optionally Z or an offset.
+# DuckDB's cast is kinder (a space for the T, no leading zeros...): a text
+# outside this form is an error here as in Athena (NULL inside try()).
+ISO8601 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+
+
 def duckdb_sql(select):
-    """The SELECT in DuckDB's dialect. sqlglot renders Athena's
-    length(to_utf8(x)) (the bytes of x) as LENGTH(ENCODE(x)), which DuckDB
-    refuses (LENGTH of a BLOB): it is OCTET_LENGTH there."""
-    def octets(node):
+    """The SELECT in DuckDB's dialect, where sqlglot's rendering means
+    something else than Athena's SQL:
+    - length(to_utf8(x)) (the bytes of x) becomes LENGTH(ENCODE(x)), which
+      DuckDB refuses (LENGTH of a BLOB): it is OCTET_LENGTH there;
+    - from_iso8601_timestamp(x) becomes a cast DuckDB reads more leniently
+      than Trino: texts outside ISO8601 fail the cast here too."""
+    def athena(node):
         if isinstance(node, exp.Length) and isinstance(node.this, exp.Encode):
             return exp.func("OCTET_LENGTH", node.this)
+        if isinstance(node, exp.FromISO8601Timestamp):
+            text = node.this
+            strict = exp.If(
+                this=exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(ISO8601)),
+                true=text.copy(),
+                false=exp.Literal.string("not ISO 8601"),
+            )
+            return exp.FromISO8601Timestamp(this=strict)
         return node
-    return select.transform(octets).sql(dialect="duckdb")
+    return select.transform(athena).sql(dialect="duckdb")
 
 
 

@@ -116,7 +116,8 @@ fn day_predicate(table: &TableShape, window: &std::ops::Range<i64>) -> String {
         if column_type.starts_with("timestamp") {
             format!("\"{column}\"")
         } else {
-            format!("from_iso8601_timestamp(\"{column}\")")
+            let text = format!("\"{column}\"");
+            format!("from_iso8601_timestamp({})", athena::iso8601(&text))
         }
     };
     let (start, end) = (usage(USAGE_START), usage(USAGE_END));

@@ -10,13 +10,12 @@
 //! skipped and the listing's fingerprint (SPEC 12.2).
 
 use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::DataType;
-use std::sync::mpsc::SyncSender;
-
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 
@@ -381,14 +380,12 @@ impl Ints<'_> {
 }
 
 impl Part {
-    /// The flow and status names of the texts read so far (made again when
-    /// a new text came: the vocabulary is small, the rows many).
+    /// The flow and status names of the texts read so far (each new text
+    /// taken once, however many there are).
     fn names(&mut self, catalog: &FlowCatalog) -> &mut Names {
-        let held = self.texts.len();
-        if self.names.as_ref().is_none_or(|(n, _)| *n != held) {
-            self.names = Some((held, Names::new(catalog, &self.texts)));
-        }
-        &mut self.names.as_mut().expect("just made").1
+        let names = (self.names).get_or_insert_with(|| Names::new(catalog, &self.texts));
+        names.update(&self.texts);
+        names
     }
 }
 
@@ -397,8 +394,8 @@ impl Part {
 struct Part {
     type_conflicts: u64,
     texts: Texts,
-    /// The names of `texts` when it held this many texts.
-    names: Option<(usize, Names)>,
+    /// The names of `texts`.
+    names: Option<Names>,
     counters: Vec<(String, u64)>,
     malformed: Vec<Sample>,
     unused: Option<Sample>,

@@ -251,7 +251,7 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
          fielded AS (SELECT file, record_error, bucket, message, json_like, doc,\n  \
            CASE {id_kind} WHEN 'n' THEN '' WHEN '\"' THEN {id_text} ELSE (CASE WHEN regexp_like(json_format({id}), '^-?[0-9]+$') THEN json_format({id}) END) END AS transaction_id,\n  \
            {service} AS service, {flow} AS flow, {ttype} AS transaction_type, {route} AS route, {status} AS status,\n  \
-           COALESCE(envelope_ms, CASE WHEN {ts_kind} = '\"' THEN date_diff('millisecond', {epoch}, try(from_iso8601_timestamp(json_extract_scalar(doc, {ts_path})))) WHEN regexp_like(COALESCE(json_format({timestamp}), ''), '^-?[0-9]+$') THEN TRY_CAST(json_format({timestamp}) AS BIGINT) END) AS ts,\n  \
+           COALESCE(envelope_ms, CASE WHEN {ts_kind} = '\"' THEN date_diff('millisecond', {epoch}, try(from_iso8601_timestamp({ts_text}))) WHEN regexp_like(COALESCE(json_format({timestamp}), ''), '^-?[0-9]+$') THEN TRY_CAST(json_format({timestamp}) AS BIGINT) END) AS ts,\n  \
            CASE WHEN {duration_kind} = 'n' THEN 0 ELSE {duration} END AS duration_ms,\n  \
            ({usage_kind} = 'n' OR ({usage_kind} = '{brace}' AND cardinality(filter(map_values(TRY_CAST({usage} AS MAP(VARCHAR, JSON))), v -> NOT COALESCE({valid_v} IS NOT NULL, false))) = 0)) AS usage_ok,\n  \
            length(to_utf8(message)) AS message_bytes\n  \
@@ -268,7 +268,15 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         route = text("route"),
         status = text("status"),
         ts_kind = kind(&timestamp),
-        ts_path = pointers[8].1.as_deref().map(literal).unwrap_or_else(|| "'$.timestamp'".into()),
+        // Trimmed, and `2026-11-23 09:00:00` read as the file engine reads it.
+        ts_text = {
+            let path = pointers[8].1.as_deref().map(literal);
+            let text = format!(
+                "trim(json_extract_scalar(doc, {}))",
+                path.unwrap_or_else(|| "'$.timestamp'".into())
+            );
+            crate::source::athena::iso8601(&text)
+        },
         duration_kind = kind(&json("duration_ms")),
         duration = driver_value(&json("duration_ms")),
         usage_kind = kind(&usage),
