@@ -15,7 +15,8 @@
 -- duplicate, oversized, blank, not JSON, malformed, no transaction, no
 -- service, no time, another day, malformed driver values, event); the rows:
 -- one per transaction of the day, one per outcome counted, the first 20
--- malformed lines, the first unused line, the control messages, a corrupt file.
+-- malformed lines, the first unused line, each object read with its lines
+-- (the task checks them against its listing), the control messages, a corrupt file.
 UNLOAD (WITH
 lines AS (SELECT "$path" AS file, line FROM "costjob_prod"."logs" WHERE "day" IN ('2026-11-23', '2026-11-24')),
 records AS (SELECT file, try(json_parse(line)) AS record FROM lines WHERE NOT regexp_like(line, '^[ \t\n\f\r]*$')),
@@ -62,6 +63,9 @@ UNION ALL
 (SELECT CAST('unused' AS VARCHAR) AS row_kind, CAST(NULL AS VARCHAR) AS transaction_id, CAST(NULL AS VARCHAR) AS flow, CAST(NULL AS INTEGER) AS route_flow, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS BIGINT) AS first_ms, CAST(NULL AS BIGINT) AS last_ms, CAST(NULL AS BIGINT) AS events, CAST(NULL AS BIGINT) AS duration_ms, CAST(NULL AS BIGINT) AS monetary, CAST(NULL AS BIGINT) AS non_monetary, CAST(NULL AS BIGINT) AS other_type, CAST(file AS VARCHAR) AS file, CAST(substr(message, 1, 160) AS VARCHAR) AS detail, CAST(NULL AS BIGINT) AS u0, CAST(NULL AS BIGINT) AS u1, CAST(NULL AS BIGINT) AS u2, CAST(NULL AS BIGINT) AS u3, CAST(NULL AS BIGINT) AS u4
   FROM classified WHERE outcome IN ('non_json', 'no_transaction')
   ORDER BY file LIMIT 1)
+UNION ALL
+SELECT CAST('file' AS VARCHAR) AS row_kind, CAST(NULL AS VARCHAR) AS transaction_id, CAST(NULL AS VARCHAR) AS flow, CAST(NULL AS INTEGER) AS route_flow, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS BIGINT) AS first_ms, CAST(NULL AS BIGINT) AS last_ms, CAST(count(*) AS BIGINT) AS events, CAST(NULL AS BIGINT) AS duration_ms, CAST(NULL AS BIGINT) AS monetary, CAST(NULL AS BIGINT) AS non_monetary, CAST(NULL AS BIGINT) AS other_type, CAST(file AS VARCHAR) AS file, CAST(NULL AS VARCHAR) AS detail, CAST(NULL AS BIGINT) AS u0, CAST(NULL AS BIGINT) AS u1, CAST(NULL AS BIGINT) AS u2, CAST(NULL AS BIGINT) AS u3, CAST(NULL AS BIGINT) AS u4
+  FROM lines GROUP BY file
 UNION ALL
 SELECT CAST('counter' AS VARCHAR) AS row_kind, CAST(NULL AS VARCHAR) AS transaction_id, CAST(NULL AS VARCHAR) AS flow, CAST(NULL AS INTEGER) AS route_flow, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS BIGINT) AS first_ms, CAST(NULL AS BIGINT) AS last_ms, CAST(count(*) AS BIGINT) AS events, CAST(NULL AS BIGINT) AS duration_ms, CAST(NULL AS BIGINT) AS monetary, CAST(NULL AS BIGINT) AS non_monetary, CAST(NULL AS BIGINT) AS other_type, CAST(NULL AS VARCHAR) AS file, CAST('control_messages' AS VARCHAR) AS detail, CAST(NULL AS BIGINT) AS u0, CAST(NULL AS BIGINT) AS u1, CAST(NULL AS BIGINT) AS u2, CAST(NULL AS BIGINT) AS u3, CAST(NULL AS BIGINT) AS u4
   FROM typed WHERE kind = 'control'

@@ -738,6 +738,31 @@ fn the_athena_log_engine_equals_the_file_engine() {
         stderr(&o)
     );
 
+    // A table over other objects than [logs] path lists: refused, naming one.
+    let elsewhere = config.replace("table = \"export_logs\"", "table = \"jsonl_logs\"");
+    std::fs::write(dir.join("elsewhere.toml"), elsewhere).unwrap();
+    let args = [
+        "run",
+        "--config",
+        "elsewhere.toml",
+        "--date",
+        DEMO_DATE,
+        "--output",
+        "out-elsewhere",
+    ];
+    let o = moto.costjob(
+        &dir,
+        &args,
+        &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("s3://logs/jsonl/2026-11-23/events.json")
+            && stderr(&o).contains("not under [logs] path"),
+        "{}",
+        stderr(&o)
+    );
+
     // Firehose without the module's processors (records gzip'ed one by one
     // and run together, objects without `.gz`): Athena reads noise. The
     // engine refuses the day, naming an object, and publishes nothing.

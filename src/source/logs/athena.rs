@@ -66,9 +66,24 @@ impl LogReader<'_> {
             .join(&format!("unload/{run_id}-logs-{day}"));
         let sql = athena_sql::unload_sql(plan, &query, &target)?;
         let token = format!("costjob-{run_id}-unload-logs-{day}");
-        let (mut read, stats) = athena::unload(store, plan, &sql, &target, &token, |files| {
-            self.read_aggregates(store, &files)
-        })?;
+        let ((mut read, read_files), stats) =
+            athena::unload(store, plan, &sql, &target, &token, |files| {
+                self.read_aggregates(store, &files)
+            })?;
+        // The table must read what [logs] path lists (the files counted, the
+        // listing fingerprinted): an object it read that the listing lacks
+        // means the two name different places.
+        let listed: std::collections::HashSet<String> =
+            objects.iter().map(|o| o.location.to_string()).collect();
+        if let Some(stray) = read_files.iter().find(|f| !listed.contains(*f)) {
+            return Err(Error::input(
+                stray,
+                format!(
+                    "read by the logs table {}.{} but not under [logs] path: both must name the same objects (the path's {{date}} folder is the table's day)",
+                    plan.database, plan.table
+                ),
+            ));
+        }
         let c = &mut read.counters;
         c.files = objects.len() as u64;
         c.bytes = objects.iter().map(|o| o.size).sum();
@@ -83,7 +98,7 @@ impl LogReader<'_> {
     /// its transactions handed over a bounded channel and appended as they
     /// arrive. The day's transactions are held once, beside the row groups
     /// and batches in flight.
-    fn read_aggregates(&self, store: &Store, files: &[Object]) -> Result<LogDay> {
+    fn read_aggregates(&self, store: &Store, files: &[Object]) -> Result<(LogDay, Vec<String>)> {
         let footers: Vec<(&Object, ArrowReaderMetadata)> = files
             .par_iter()
             .map(|file| {
@@ -121,6 +136,7 @@ impl LogReader<'_> {
             ..LogDay::default()
         };
         let mut counters = LogCounters::default();
+        let mut read_files = Vec::new();
         for part in parts {
             let part = part?;
             if let Some(file) = part.corrupt {
@@ -129,6 +145,7 @@ impl LogReader<'_> {
                     "a line that is not a CloudWatch Logs subscription record (the athena log engine cannot skip a file's rest as --allow-corrupt-input does: read the day with the file engine)",
                 ));
             }
+            read_files.extend(part.files);
             counters.type_conflicts += part.type_conflicts;
             for (name, n) in part.counters {
                 add_counter(&mut counters, &name, n)?;
@@ -155,7 +172,7 @@ impl LogReader<'_> {
             + counters.duplicate
             + counters.oversized;
         day.counters = counters;
-        Ok(day)
+        Ok((day, read_files))
     }
 
     /// One unloaded file, a row group at a time (on S3: the row group's
@@ -241,6 +258,7 @@ impl LogReader<'_> {
                 "malformed" => part.malformed.push(rows.sample(row, "malformed")),
                 "unused" => part.unused = Some(rows.sample(row, "not an event")),
                 "corrupt" => part.corrupt = Some(rows.file.value(row).to_string()),
+                "file" => part.files.push(rows.file.value(row).to_string()),
                 other => return Err(format!("row_kind {other:?}")),
             }
         }
@@ -400,6 +418,8 @@ struct Part {
     malformed: Vec<Sample>,
     unused: Option<Sample>,
     corrupt: Option<String>,
+    /// The objects the table read.
+    files: Vec<String>,
 }
 
 /// Adds the query's count of `name` (an outcome or `control_messages`) to its counter.

@@ -18,7 +18,8 @@
 //!   counted (`monetary`, `non_monetary`, `other_type`) and `u<key>` per unit key;
 //! - `counter`: `detail` names a counter of [`crate::model::LogCounters`], `events` its value;
 //! - `malformed` (the first 20 by file) and `unused` (the first): `file`, `detail`;
-//! - `corrupt`: a file with a line that is not a subscription record.
+//! - `corrupt`: a file with a line that is not a subscription record;
+//! - `file`: each object the table read (`file`) and its lines (`events`).
 
 use std::fmt::Write as _;
 
@@ -362,11 +363,11 @@ fn select(columns: &[(String, &str)], given: &[(&str, String)], rest: &str) -> S
     format!("SELECT {}\n  {rest}", list.join(", "))
 }
 
-/// The transactions, the counters, the samples and the corrupt files.
-fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> Result<()> {
-    // A route's flow: the first catalog flow one of whose patterns matches (unanchored).
+/// A route's flow: the number of the first catalog flow one of whose
+/// patterns matches it (unanchored), as the file engine's `match_route`.
+fn route_flow(catalog: &FlowCatalog) -> String {
     let mut route_flow = String::from("CASE");
-    for (number, flow) in query.catalog.flows().iter().enumerate() {
+    for (number, flow) in catalog.flows().iter().enumerate() {
         if flow.routes.is_empty() {
             continue;
         }
@@ -379,6 +380,12 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
     if route_flow == "CASE END" {
         route_flow = "CAST(NULL AS INTEGER)".to_string();
     }
+    route_flow
+}
+
+/// The transactions, the counters, the samples and the corrupt files.
+fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> Result<()> {
+    let route_flow = route_flow(query.catalog);
     writeln!(
         sql,
         "day_events AS (SELECT *, CASE WHEN COALESCE(flow, '') = '' AND COALESCE(route, '') <> '' THEN {route_flow} END AS route_flow\n  \
@@ -439,6 +446,15 @@ fn rows(sql: &mut String, query: &LogQuery<'_>, units: &[(String, String)]) -> R
                 ],
                 "FROM classified WHERE outcome IN ('non_json', 'no_transaction')",
             )
+        ),
+        select(
+            &columns,
+            &[
+                ("row_kind", "'file'".into()),
+                ("file", "file".into()),
+                ("events", "count(*)".into()),
+            ],
+            "FROM lines GROUP BY file",
         ),
     ];
     if query.format == LogFormat::Firehose {
