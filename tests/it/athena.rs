@@ -713,8 +713,65 @@ fn the_athena_log_engine_equals_the_file_engine() {
         );
     }
 
-    // check refuses what the query cannot read, and a table that is not there.
+    // refresh through Athena: one query a day, each day's verdict the file
+    // engine's (the 23rd published as the run published it; the 24th, whose
+    // folder holds no export, waiting for its logs).
     let dir = tmp.path().join(format!("export_logs-UTC-{DEMO_DATE}"));
+    let mut verdicts = Vec::new();
+    for (engine, out) in [
+        ("local", "out-refresh-local"),
+        ("athena", "out-refresh-athena"),
+    ] {
+        let args = [
+            "refresh",
+            "--config",
+            "costjob.toml",
+            "--from",
+            DEMO_DATE,
+            "--to",
+            "2026-11-24",
+            "--logs-engine",
+            engine,
+            "--output",
+            out,
+        ];
+        let o = moto.costjob(
+            &dir,
+            &args,
+            &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
+        );
+        let said = stdout(&o);
+        assert!(
+            said.contains(&format!("{DEMO_DATE}: published")),
+            "{engine}: {said}{}",
+            stderr(&o)
+        );
+        verdicts.push((
+            o.status.code(),
+            said.lines()
+                .filter(|l| l.starts_with("2026-"))
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(verdicts[0], verdicts[1], "the same verdicts");
+    assert!(
+        verdicts[1].1.iter().any(|l| l.starts_with("2026-11-24: ")),
+        "{verdicts:?}"
+    );
+    let report = run_report(&dir.join("out-refresh-athena"), DEMO_DATE);
+    assert!(
+        report.contains("\"logs_engine\":\"athena\"")
+            || report.contains("\"logs_engine\": \"athena\""),
+        "{report}"
+    );
+    assert_same_day(
+        &dir.join("out-refresh-local"),
+        &dir.join("out-refresh-athena"),
+        DEMO_DATE,
+    );
+
+    // check refuses what the query cannot read, and a table that is not there.
     let config = std::fs::read_to_string(dir.join("athena.toml")).unwrap();
     let odd = config.replace(
         "[output]",
