@@ -118,15 +118,6 @@ impl Texts {
     pub fn text(&self, number: TextNumber) -> &str {
         numbered(&self.texts, number.get()).as_ref()
     }
-
-    /// How many texts it holds.
-    pub fn len(&self) -> usize {
-        self.texts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
-    }
 }
 
 /// The item of `number` in `items`, numbered from 1 (a [`TextNumber`], a [`FlowNumber`]).

@@ -45,7 +45,7 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct CurSection {
     /// `local` (Parquet files) or `athena`.
-    #[serde(default = "default_cur_source")]
+    #[serde(default = "default_engine")]
     pub source: String,
     /// Local: a directory (searched recursively for `*.parquet`), a single file, a
     /// glob, or an `s3://bucket/prefix` (the Data Exports bucket read directly).
@@ -87,7 +87,7 @@ pub struct LogsSection {
     /// Who reads the logs (SPEC 14): `local` (this task streams every object)
     /// or `athena` (one UNLOAD a day over `database`.`table`, in `[cur]`'s
     /// workgroup and output location; this task only lists the objects).
-    #[serde(default = "default_cur_source")]
+    #[serde(default = "default_engine")]
     pub source: String,
     /// Athena: the Glue database of the logs table.
     pub database: Option<String>,
@@ -261,7 +261,7 @@ macro_rules! defaults {
     ($($name:ident: $ty:ty = $value:expr;)*) => { $(fn $name() -> $ty { $value.into() })* };
 }
 defaults! {
-    default_cur_source: String = "local";
+    default_engine: String = "local";
     default_timezone: String = "UTC";
     default_cur_path: String = "data/cur";
     default_logs_path: String = "data/logs";

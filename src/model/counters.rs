@@ -56,17 +56,21 @@ impl LogCounters {
 
     /// The per-line buckets add up to the lines read.
     pub fn balanced(&self) -> bool {
-        self.lines
-            == self.events
-                + self.out_of_day
-                + self.non_json
-                + self.no_transaction
-                + self.missing_service
-                + self.malformed
-                + self.blank
-                + self.bad_timestamp
-                + self.duplicate
-                + self.oversized
+        self.lines == self.per_line_buckets()
+    }
+
+    /// The lines in the per-line buckets (`events` .. `oversized`).
+    pub fn per_line_buckets(&self) -> u64 {
+        self.events
+            + self.out_of_day
+            + self.non_json
+            + self.no_transaction
+            + self.missing_service
+            + self.malformed
+            + self.blank
+            + self.bad_timestamp
+            + self.duplicate
+            + self.oversized
     }
 }
 

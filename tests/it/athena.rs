@@ -771,54 +771,48 @@ fn the_athena_log_engine_equals_the_file_engine() {
         DEMO_DATE,
     );
 
+    // Refusals, each a configuration written as `name` in `dir` and a command
+    // on it: exit 3, stderr saying every one of `said`.
+    let refused = |dir: &Path, name: &str, body: String, command: &[&str], said: &[&str]| {
+        std::fs::write(dir.join(name), body).unwrap();
+        let mut args = vec![command[0], "--config", name];
+        args.extend_from_slice(&command[1..]);
+        let o = moto.costjob(dir, &args, &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)]);
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
+        for text in said {
+            assert!(stderr(&o).contains(text), "{name}: {text}: {}", stderr(&o));
+        }
+    };
     // check refuses what the query cannot read, and a table that is not there.
     let config = std::fs::read_to_string(dir.join("athena.toml")).unwrap();
     let odd = config.replace(
         "[output]",
         "[logs.fields]\nservice = \"/svc.name\"\n[output]",
     );
-    std::fs::write(dir.join("odd.toml"), odd).unwrap();
-    let o = moto.costjob(&dir, &["check", "--config", "odd.toml"], &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("[logs.fields] service = \"/svc.name\""),
-        "{}",
-        stderr(&o)
+    refused(
+        &dir,
+        "odd.toml",
+        odd,
+        &["check"],
+        &["[logs.fields] service = \"/svc.name\""],
     );
     let missing = config.replace("table = \"export_logs\"", "table = \"no_such_logs\"");
-    std::fs::write(dir.join("missing.toml"), missing).unwrap();
-    let o = moto.costjob(&dir, &["check", "--config", "missing.toml"], &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("costjob.no_such_logs"),
-        "{}",
-        stderr(&o)
+    refused(
+        &dir,
+        "missing.toml",
+        missing,
+        &["check"],
+        &["costjob.no_such_logs"],
     );
 
     // A table over other objects than [logs] path lists: refused, naming one.
     let elsewhere = config.replace("table = \"export_logs\"", "table = \"jsonl_logs\"");
-    std::fs::write(dir.join("elsewhere.toml"), elsewhere).unwrap();
-    let args = [
-        "run",
-        "--config",
-        "elsewhere.toml",
-        "--date",
-        DEMO_DATE,
-        "--output",
-        "out-elsewhere",
+    let run = ["run", "--date", DEMO_DATE, "--output", "out-elsewhere"];
+    let said = [
+        "s3://logs/jsonl/2026-11-23/events.json",
+        "not under [logs] path",
     ];
-    let o = moto.costjob(
-        &dir,
-        &args,
-        &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("s3://logs/jsonl/2026-11-23/events.json")
-            && stderr(&o).contains("not under [logs] path"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&dir, "elsewhere.toml", elsewhere, &run, &said);
 
     // Firehose without the module's processors (records gzip'ed one by one
     // and run together, objects without `.gz`): Athena reads noise. The
@@ -836,11 +830,8 @@ fn the_athena_log_engine_equals_the_file_engine() {
         .unwrap()
         .replace("s3://logs/firehose/", "s3://logs/raw/")
         .replace("firehose_logs", "raw_logs");
-    std::fs::write(dir.join("raw.toml"), config).unwrap();
-    let args = [
+    let run = [
         "run",
-        "--config",
-        "raw.toml",
         "--date",
         DEMO_DATE,
         "--logs-engine",
@@ -848,18 +839,11 @@ fn the_athena_log_engine_equals_the_file_engine() {
         "--output",
         "out-raw",
     ];
-    let o = moto.costjob(
-        &dir,
-        &args,
-        &[("AWS_ENDPOINT_URL_ATHENA", &athena.endpoint)],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("s3://logs/raw/")
-            && stderr(&o).contains("not a CloudWatch Logs subscription record"),
-        "{}",
-        stderr(&o)
-    );
+    let said = [
+        "s3://logs/raw/",
+        "not a CloudWatch Logs subscription record",
+    ];
+    refused(&dir, "raw.toml", config, &run, &said);
     assert!(
         !dir.join("out-raw/reconciliation").exists(),
         "nothing published"

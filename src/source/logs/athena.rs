@@ -161,16 +161,8 @@ impl LogReader<'_> {
         day.malformed.truncate(super::MALFORMED_SAMPLES);
         day.transactions
             .par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        counters.lines = counters.events
-            + counters.out_of_day
-            + counters.non_json
-            + counters.no_transaction
-            + counters.missing_service
-            + counters.malformed
-            + counters.blank
-            + counters.bad_timestamp
-            + counters.duplicate
-            + counters.oversized;
+        // The query counts each line's outcome, not the lines.
+        counters.lines = counters.per_line_buckets();
         day.counters = counters;
         Ok((day, read_files))
     }

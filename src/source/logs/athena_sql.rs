@@ -123,8 +123,13 @@ pub fn unload_sql(plan: &AthenaPlan, query: &LogQuery<'_>, target: &Location) ->
         LogFormat::Firehose => firehose_messages(&mut sql),
         LogFormat::CloudwatchExport | LogFormat::Jsonl => line_messages(&mut sql, query),
     }
-    events(&mut sql, query)?;
-    let units = unit_columns(query)?;
+    let pointers = fields(query.fields)?;
+    events(&mut sql, query, &pointers);
+    let usage = pointers
+        .iter()
+        .find(|(n, _)| *n == "usage")
+        .and_then(|(_, p)| p.as_deref());
+    let units = unit_columns(query, usage)?;
     rows(&mut sql, query, &units)?;
     write!(
         sql,
@@ -221,25 +226,23 @@ pub fn fields(f: &FieldsSection) -> Result<[(&'static str, Option<String>); 9]> 
 /// file engine reads them, and its one bucket, in the file engine's order
 /// (not JSON, malformed, no transaction, no service, no time, another day,
 /// malformed driver values, an event).
-fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
-    let pointers = fields(query.fields)?;
-    let json = |name: &str| {
+fn events(sql: &mut String, query: &LogQuery<'_>, pointers: &[(&str, Option<String>)]) {
+    // A field's JSON path, `None` when it is not read.
+    let pointer = |name: &str| {
         let (_, p) = pointers.iter().find(|(n, _)| *n == name).expect("a field");
-        match p {
-            Some(p) => format!("json_extract(doc, {})", literal(p)),
-            None => "CAST(NULL AS JSON)".to_string(),
-        }
+        p.as_deref()
     };
-    let text = |name: &str| {
-        let (_, p) = pointers.iter().find(|(n, _)| *n == name).expect("a field");
-        match p {
-            Some(p) => format!(
-                "CASE WHEN {} = '\"' THEN json_extract_scalar(doc, {}) END",
-                kind(&json(name)),
-                literal(p)
-            ),
-            None => "CAST(NULL AS VARCHAR)".to_string(),
-        }
+    let json = |name: &str| match pointer(name) {
+        Some(p) => format!("json_extract(doc, {})", literal(p)),
+        None => "CAST(NULL AS JSON)".to_string(),
+    };
+    let text = |name: &str| match pointer(name) {
+        Some(p) => format!(
+            "CASE WHEN {} = '\"' THEN json_extract_scalar(doc, {}) END",
+            kind(&json(name)),
+            literal(p)
+        ),
+        None => "CAST(NULL AS VARCHAR)".to_string(),
     };
     let id = json("transaction_id");
     let timestamp = json("timestamp");
@@ -270,13 +273,12 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         status = text("status"),
         ts_kind = kind(&timestamp),
         // Trimmed, and `2026-11-23 09:00:00` read as the file engine reads it.
-        ts_text = {
-            let path = pointers[8].1.as_deref().map(literal);
-            let text = format!(
+        ts_text = match pointer("timestamp") {
+            Some(p) => crate::source::athena::iso8601(&format!(
                 "trim(json_extract_scalar(doc, {}))",
-                path.unwrap_or_else(|| "'$.timestamp'".into())
-            );
-            crate::source::athena::iso8601(&text)
+                literal(p)
+            )),
+            None => "CAST(NULL AS VARCHAR)".to_string(),
         },
         duration_kind = kind(&json("duration_ms")),
         duration = driver_value(&json("duration_ms")),
@@ -285,12 +287,11 @@ fn events(sql: &mut String, query: &LogQuery<'_>) -> Result<()> {
         brace = "{",
     )
     .expect("a String");
-    Ok(())
 }
 
-/// `(column, aggregate)` for every unit key the day's pools need, in key order.
-fn unit_columns(query: &LogQuery<'_>) -> Result<Vec<(String, String)>> {
-    let usage = json_path("usage", &query.fields.usage)?;
+/// `(column, aggregate)` for every unit key the day's pools need, in key
+/// order; `usage`: the usage object's JSON path, if it is read.
+fn unit_columns(query: &LogQuery<'_>, usage: Option<&str>) -> Result<Vec<(String, String)>> {
     let mut columns = Vec::new();
     for key in 0..query.keys.len() as u16 {
         let when = match query.keys.service(key) {
@@ -305,7 +306,7 @@ fn unit_columns(query: &LogQuery<'_>) -> Result<Vec<(String, String)>> {
             Driver::Bytes => sum("message_bytes"),
             Driver::Usage(counter) => {
                 let name = query.keys.counter_name(counter);
-                let Some(usage) = &usage else {
+                let Some(usage) = usage else {
                     columns.push((format!("u{key}"), "CAST(0 AS BIGINT)".to_string()));
                     continue;
                 };
